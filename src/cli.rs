@@ -1,0 +1,73 @@
+//! The command-line interface: arguments, configuration, one file per command.
+
+pub mod args;
+pub mod config;
+pub mod demo;
+pub mod exit;
+pub mod log;
+pub mod response;
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+
+use clap::error::ErrorKind;
+use clap::Parser;
+
+use args::{Args, Command};
+use config::Config;
+use response::Response;
+
+/// Parses `argv`, runs the command and returns the exit code.
+pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
+    // `.env` in the working folder (or above) fills variables the real
+    // environment does not set; the real environment wins.
+    let _ = dotenvy::dotenv();
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let stdout = &mut io::stdout().lock();
+    let stderr = &mut io::stderr().lock();
+    let args = match Args::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                return exit::OK;
+            }
+            // `log` promises a response line on stdout, even for bad usage.
+            if argv.iter().skip(1).any(|a| a == "log") {
+                let first = e.to_string();
+                let first = first.lines().next().unwrap_or("usage error");
+                let _ = writeln!(
+                    stdout,
+                    "{}",
+                    Response::failed(first.trim_start_matches("error: ")).to_line()
+                );
+            }
+            return exit::USAGE;
+        }
+    };
+    let config = match Config::new(&args, |name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            if matches!(args.command, Command::Log(_)) {
+                let _ = writeln!(stdout, "{}", Response::failed(e.0).to_line());
+            }
+            return exit::USAGE;
+        }
+    };
+    match &args.command {
+        Command::Log(log_args) => log::run(
+            &config,
+            log_args,
+            log::Io {
+                stdin: &mut io::stdin().lock(),
+                stdout,
+                stderr,
+            },
+        ),
+        Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
+    }
+}

@@ -1,0 +1,118 @@
+//! Raw command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+/// A durable audit log for Obsidian vaults.
+#[derive(Debug, Parser)]
+#[command(name = "vault-audit", version, about, max_term_width = 100)]
+pub struct Args {
+    /// The vault folder.
+    #[arg(long, env = "VAULT_PATH", global = true, value_name = "PATH")]
+    pub vault: Option<PathBuf>,
+
+    /// Validate and print entries, write nothing (the default when neither
+    /// DRY_RUN nor AUDIT_DRY_RUN says false).
+    #[arg(long, global = true, overrides_with = "no_dry_run")]
+    pub dry_run: bool,
+
+    /// Write for real, whatever DRY_RUN and AUDIT_DRY_RUN say.
+    #[arg(long, global = true, overrides_with = "dry_run")]
+    pub no_dry_run: bool,
+
+    /// How long to wait for the writers' lock before saving entries to
+    /// Logs/failed_writes.json.
+    #[arg(long, env = "AUDIT_LOCK_TIMEOUT_MS", global = true, value_name = "MS")]
+    pub lock_timeout_ms: Option<u64>,
+
+    /// Session id for entries that carry none (default: a new AI_EMP_YYYYMMDD_XXXXXX).
+    #[arg(
+        long = "session",
+        env = "AUDIT_SESSION_ID",
+        global = true,
+        value_name = "ID"
+    )]
+    pub session: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate and append entries to the day files.
+    Log(Box<LogArgs>),
+    /// Copy the sample vault to a fresh folder and log a few entries in it for real.
+    Demo(DemoArgs),
+}
+
+/// `vault-audit log`.
+#[derive(Debug, ClapArgs)]
+pub struct LogArgs {
+    /// One JSON entry, or `-` to read one JSON object or JSON Lines from stdin.
+    #[arg(long, value_name = "JSON|-", conflicts_with_all = ["level", "action", "actor", "target", "params", "parameters", "approval_status", "approved_by", "result", "error", "timestamp", "entry_dry_run"])]
+    pub entry: Option<String>,
+
+    /// log_level: INFO, WARNING, ERROR or CRITICAL (any case).
+    #[arg(long, required_unless_present = "entry", value_name = "L")]
+    pub level: Option<String>,
+
+    /// action_type: file_drop, plan_created, ... or any lower_snake_case name.
+    #[arg(long, required_unless_present = "entry", value_name = "A")]
+    pub action: Option<String>,
+
+    /// actor: the skill or person that acted.
+    #[arg(long, required_unless_present = "entry", value_name = "X")]
+    pub actor: Option<String>,
+
+    /// target: the file, folder, email or component acted on.
+    #[arg(long, required_unless_present = "entry", value_name = "T")]
+    pub target: Option<String>,
+
+    /// One parameter; VALUE is stored as JSON when it parses as JSON, else as a string.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+
+    /// All parameters as one JSON object (--param entries are added to it).
+    #[arg(long, value_name = "JSON")]
+    pub parameters: Option<String>,
+
+    /// approval_status: not_required (default), pending, approved, rejected, expired.
+    #[arg(long, value_name = "S")]
+    pub approval_status: Option<String>,
+
+    /// approved_by: human, system or N/A (default).
+    #[arg(long, value_name = "B")]
+    pub approved_by: Option<String>,
+
+    /// result: success (default), failure or skipped.
+    #[arg(long, value_name = "R")]
+    pub result: Option<String>,
+
+    /// error_message (default null).
+    #[arg(long, value_name = "MSG")]
+    pub error: Option<String>,
+
+    /// timestamp, RFC 3339 with an offset or Z (default now).
+    #[arg(long, value_name = "TS")]
+    pub timestamp: Option<String>,
+
+    /// Set the entry's own dry_run field: the action it records ran dry.
+    #[arg(long)]
+    pub entry_dry_run: bool,
+}
+
+/// `vault-audit demo`.
+#[derive(Debug, ClapArgs)]
+pub struct DemoArgs {
+    /// Where to put the copy (must not exist yet; default a new temporary folder).
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+
+    /// The vault to copy (default the sample vault shipped in fixtures/).
+    #[arg(long, value_name = "DIR")]
+    pub from: Option<PathBuf>,
+}

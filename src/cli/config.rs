@@ -1,0 +1,113 @@
+//! Arguments and environment, turned once into a validated [`Config`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::cli::args::Args;
+use crate::logger::DEFAULT_LOCK_TIMEOUT;
+
+/// Everything a command needs to know from outside; commands never read the
+/// environment themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The vault folder, if one was named.
+    pub vault: Option<PathBuf>,
+    /// Whether the logger runs dry.
+    pub dry_run: bool,
+    /// How long to wait for the writers' lock.
+    pub lock_timeout: Duration,
+    /// Session id for entries that carry none.
+    pub session_id: Option<String>,
+}
+
+/// A problem with the arguments or the environment (exit code 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Parses a boolean the way `.env` files spell them.
+fn parse_bool(name: &str, value: &str) -> Result<bool, UsageError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(UsageError(format!(
+            "{name}={value:?} is not a boolean; accepted: true, false, 1, 0, yes, no, on, off"
+        ))),
+    }
+}
+
+impl Config {
+    /// Builds the configuration from parsed arguments and an environment
+    /// lookup (the process environment, after `.env` was loaded).
+    ///
+    /// Dry run, first match wins: `--dry-run`/`--no-dry-run`, `AUDIT_DRY_RUN`,
+    /// `DRY_RUN`, and true when none is set (the seed's default).
+    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
+        let dry_run = if args.dry_run {
+            true
+        } else if args.no_dry_run {
+            false
+        } else if let Some(v) = env("AUDIT_DRY_RUN") {
+            parse_bool("AUDIT_DRY_RUN", &v)?
+        } else if let Some(v) = env("DRY_RUN") {
+            parse_bool("DRY_RUN", &v)?
+        } else {
+            true
+        };
+        let lock_timeout = args
+            .lock_timeout_ms
+            .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
+        let session_id = args.session.clone().filter(|s| !s.trim().is_empty());
+        Ok(Config {
+            vault: args.vault.clone(),
+            dry_run,
+            lock_timeout,
+            session_id,
+        })
+    }
+
+    /// The vault, or the usage error that says how to name one.
+    pub fn vault(&self) -> Result<&PathBuf, UsageError> {
+        self.vault.as_ref().ok_or_else(|| {
+            UsageError("no vault given: pass --vault PATH or set VAULT_PATH".to_owned())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+        let mut full = vec!["vault-audit"];
+        full.extend_from_slice(argv);
+        full.extend_from_slice(&["log", "--entry", "{}"]);
+        let args = Args::try_parse_from(full).expect("args");
+        Config::new(&args, |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn dry_run_defaults_to_true_and_follows_flags_then_audit_dry_run_then_dry_run() {
+        let dry = |argv: &[&str], env: &[(&str, &str)]| config(argv, env).expect("config").dry_run;
+        assert!(dry(&[], &[]));
+        assert!(!dry(&[], &[("DRY_RUN", "false")]));
+        assert!(dry(&[], &[("DRY_RUN", "false"), ("AUDIT_DRY_RUN", "true")]));
+        assert!(!dry(&[], &[("DRY_RUN", "true"), ("AUDIT_DRY_RUN", "0")]));
+        assert!(!dry(&["--no-dry-run"], &[("AUDIT_DRY_RUN", "true")]));
+        assert!(dry(&["--dry-run"], &[("AUDIT_DRY_RUN", "false")]));
+    }
+
+    #[test]
+    fn a_bad_boolean_names_the_variable_and_the_accepted_values() {
+        let err = config(&[], &[("DRY_RUN", "maybe")]).expect_err("rejected");
+        assert!(
+            err.0.contains("DRY_RUN=\"maybe\"") && err.0.contains("true, false"),
+            "{err}"
+        );
+    }
+}

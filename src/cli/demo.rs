@@ -1,0 +1,138 @@
+//! `vault-audit demo`: copy the sample vault to a fresh folder, log a few
+//! entries in it for real, and show the result.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::cli::args::DemoArgs;
+use crate::cli::config::{Config, UsageError};
+use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel, Outcome};
+use crate::logger::AuditLogger;
+
+/// The sample vault shipped with the source.
+pub const SAMPLE_VAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-vault");
+
+/// Copies the tree at `from` to `to`, which must not exist yet.
+pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} already exists", to.display()),
+        ));
+    }
+    for item in WalkDir::new(from).sort_by_file_name() {
+        let item = item.map_err(std::io::Error::other)?;
+        let rel = item
+            .path()
+            .strip_prefix(from)
+            .map_err(std::io::Error::other)?;
+        let dest = to.join(rel);
+        if item.file_type().is_dir() {
+            fs::create_dir_all(&dest)?;
+        } else if item.file_type().is_file() {
+            fs::copy(item.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+fn action(name: &str) -> Result<ActionType, UsageError> {
+    ActionType::new(name).map_err(UsageError)
+}
+
+/// A morning in an AI-employee vault: a note dropped, a plan, an approval,
+/// an email, and a failure.
+fn story() -> Result<Vec<Entry>, UsageError> {
+    Ok(vec![
+        Entry::new(
+            LogLevel::Info,
+            action("file_drop")?,
+            "filesystem_watcher",
+            "Needs_Action/invoice-request.md",
+        )
+        .param("source", "Inbox/invoice-request.md"),
+        Entry::new(
+            LogLevel::Info,
+            action("plan_created")?,
+            "needs-action-processor",
+            "Plans/invoice-request-Plan.md",
+        )
+        .param("source_file", "invoice-request.md")
+        .approval(ApprovalStatus::Pending, ApprovedBy::NotApplicable),
+        Entry::new(
+            LogLevel::Info,
+            action("approved")?,
+            "human",
+            "Approved/invoice-request-Plan.md",
+        )
+        .approval(ApprovalStatus::Approved, ApprovedBy::Human),
+        Entry::new(
+            LogLevel::Info,
+            action("email_sent")?,
+            "email-mcp",
+            "client@example.com",
+        )
+        .param("subject", "Invoice #1042")
+        .approval(ApprovalStatus::Approved, ApprovedBy::Human),
+        Entry::new(LogLevel::Error, action("tool_call")?, "claude_code", "Bash")
+            .param("command", "pdftotext invoice.pdf | grep total")
+            .result(Outcome::Failure)
+            .error("exit status 1"),
+    ])
+}
+
+/// Runs the demo; returns the exit code.
+pub fn run(config: &Config, args: &DemoArgs, out: &mut dyn Write) -> Result<u8, UsageError> {
+    let from = args
+        .from
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(SAMPLE_VAULT));
+    let into = args.into.clone().unwrap_or_else(|| {
+        let nonce: u32 = rand::random();
+        std::env::temp_dir().join(format!("vault-audit-demo-{nonce:08x}"))
+    });
+    copy_tree(&from, &into).map_err(|e| {
+        UsageError(format!(
+            "could not copy {} to {}: {e}",
+            from.display(),
+            into.display()
+        ))
+    })?;
+    let mut builder = AuditLogger::builder(&into).dry_run(false);
+    if let Some(id) = &config.session_id {
+        builder = builder.session_id(id);
+    }
+    let logger = builder.build().map_err(|e| UsageError(e.to_string()))?;
+    let mut entries = story()?.into_iter();
+    let fail = |e: crate::Error| UsageError(e.to_string());
+    // The first entry alone, the rest as one batch: both paths, for real.
+    let mut receipt = logger
+        .log(
+            entries
+                .next()
+                .ok_or_else(|| UsageError("empty story".into()))?,
+        )
+        .map_err(fail)?;
+    let batch = logger.log_batch(entries.collect()).map_err(fail)?;
+    receipt.entries.extend(batch.entries);
+    let day = batch
+        .files
+        .last()
+        .ok_or_else(|| UsageError("nothing written".into()))?;
+    let text = fs::read_to_string(&day.path)
+        .map_err(|e| UsageError(format!("{}: {e}", day.path.display())))?;
+    let _ = writeln!(out, "Copied the sample vault to {}", into.display());
+    let _ = writeln!(
+        out,
+        "Logged {} entries; {} now holds {} entries ({} bytes):\n",
+        receipt.entries.len(),
+        day.path.display(),
+        day.total_entries,
+        day.size_bytes
+    );
+    let _ = write!(out, "{text}");
+    Ok(crate::cli::exit::OK)
+}

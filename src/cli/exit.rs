@@ -1,0 +1,24 @@
+//! Exit codes, mapped in this one place and documented in the README.
+
+use crate::error::Error;
+
+/// Every entry was written (or, in dry run, validated).
+pub const OK: u8 = 0;
+/// Some entries were rejected as invalid; the valid ones were written.
+pub const REJECTED: u8 = 1;
+/// Bad arguments, environment or vault path; nothing was written.
+pub const USAGE: u8 = 2;
+/// The lock was not taken in time; the entries were saved to `Logs/failed_writes.json`.
+pub const FALLBACK: u8 = 3;
+/// An I/O error; the entries not written are printed on stderr as JSON Lines.
+pub const IO: u8 = 4;
+
+/// The exit code for a library error.
+pub fn for_error(error: &Error) -> u8 {
+    match error {
+        Error::VaultNotFound { .. } => USAGE,
+        Error::Invalid { .. } => REJECTED,
+        Error::LockTimeout { .. } => FALLBACK,
+        Error::Io { .. } => IO,
+    }
+}

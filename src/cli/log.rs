@@ -1,0 +1,263 @@
+//! `vault-audit log`: entries from flags, from `--entry JSON`, or from stdin.
+
+use std::io::{Read, Write};
+
+use serde_json::{json, Map, Value};
+
+use crate::cli::args::LogArgs;
+use crate::cli::config::{Config, UsageError};
+use crate::cli::exit;
+use crate::cli::response::Response;
+use crate::entry::Entry;
+use crate::error::Error;
+use crate::logger::{AuditLogger, Receipt};
+
+/// One input entry: where it came from ("line 3"), and what it parsed to.
+struct Input {
+    label: Option<String>,
+    parsed: Result<Entry, String>,
+}
+
+/// The streams a command talks to.
+pub struct Io<'a> {
+    /// Standard input.
+    pub stdin: &'a mut dyn Read,
+    /// Standard output.
+    pub stdout: &'a mut dyn Write,
+    /// Standard error.
+    pub stderr: &'a mut dyn Write,
+}
+
+/// Runs `log` and returns the exit code. The response is always the last
+/// line of stdout.
+pub fn run(config: &Config, args: &LogArgs, io: Io<'_>) -> u8 {
+    let (code, response) = match log(config, args, io.stdin, io.stderr) {
+        Ok(done) => done,
+        Err(usage) => {
+            let _ = writeln!(io.stderr, "vault-audit: {usage}");
+            (exit::USAGE, Response::failed(usage.0))
+        }
+    };
+    let _ = writeln!(io.stdout, "{}", response.to_line());
+    code
+}
+
+fn log(
+    config: &Config,
+    args: &LogArgs,
+    stdin: &mut dyn Read,
+    stderr: &mut dyn Write,
+) -> Result<(u8, Response), UsageError> {
+    let mut builder = AuditLogger::builder(config.vault()?)
+        .dry_run(config.dry_run)
+        .lock_timeout(config.lock_timeout);
+    if let Some(id) = &config.session_id {
+        builder = builder.session_id(id);
+    }
+    let logger = builder.build().map_err(|e| UsageError(e.to_string()))?;
+
+    let inputs = match args.entry.as_deref() {
+        Some("-") => read_stdin(stdin)?,
+        Some(text) => vec![Input {
+            label: None,
+            parsed: Entry::from_json(text).map_err(|e| e.to_string()),
+        }],
+        None => vec![Input {
+            label: None,
+            parsed: from_flags(args)?,
+        }],
+    };
+    if inputs.is_empty() {
+        return Err(UsageError("no entries on stdin".to_owned()));
+    }
+
+    let mut response = Response::new("success");
+    let mut valid = Vec::new();
+    for input in inputs {
+        match input
+            .parsed
+            .and_then(|e| logger.prepare(e).map_err(|e| e.to_string()))
+        {
+            Ok(entry) => valid.push(entry),
+            Err(message) => {
+                let message = match input.label {
+                    Some(label) => format!("{label}: {message}"),
+                    None => message,
+                };
+                let _ = writeln!(stderr, "vault-audit: {message}");
+                response.errors.push(message);
+            }
+        }
+    }
+    let rejected = response.errors.len();
+    response.details.insert("rejected".into(), rejected.into());
+    if valid.is_empty() {
+        response.status = "failed";
+        response.details.insert("written".into(), 0.into());
+        return Ok((exit::REJECTED, response));
+    }
+
+    let code = match logger.log_batch(valid) {
+        Ok(receipt) => {
+            describe(&logger, &receipt, &mut response, stderr);
+            if rejected > 0 {
+                response.status = "partial";
+                exit::REJECTED
+            } else {
+                exit::OK
+            }
+        }
+        Err(error) => {
+            let _ = writeln!(stderr, "vault-audit: {error}");
+            response.status = match error {
+                Error::LockTimeout { .. } => "fallback",
+                _ => "failed",
+            };
+            if let Error::LockTimeout { fallback, .. } = &error {
+                response.path = Some(logger.vault().relative(fallback).into_owned());
+            }
+            if matches!(error, Error::Io { .. }) {
+                // Hand the entries back: JSON Lines that `log --entry -` takes again.
+                for entry in error.entries() {
+                    let _ = writeln!(stderr, "{}", entry.to_json_line());
+                }
+            }
+            response.details.insert("written".into(), 0.into());
+            response.errors.push(error.to_string());
+            exit::for_error(&error)
+        }
+    };
+    Ok((code, response))
+}
+
+/// Fills the response from a receipt and reports repairs on stderr.
+fn describe(
+    logger: &AuditLogger,
+    receipt: &Receipt,
+    response: &mut Response,
+    stderr: &mut dyn Write,
+) {
+    let vault = logger.vault();
+    let d = &mut response.details;
+    d.insert("dry_run".into(), receipt.dry_run.into());
+    if receipt.dry_run {
+        d.insert("written".into(), 0.into());
+        d.insert("validated".into(), receipt.entries.len().into());
+        return;
+    }
+    d.insert("written".into(), receipt.entries.len().into());
+    if let Some(last) = receipt.files.last() {
+        response.path = Some(vault.relative(&last.path).into_owned());
+        d.insert("total_entries".into(), last.total_entries.into());
+    }
+    let files: Vec<Value> = receipt
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "path": vault.relative(&f.path),
+                "total_entries": f.total_entries,
+                "size_bytes": f.size_bytes,
+            })
+        })
+        .collect();
+    d.insert("files".into(), files.into());
+    let mut notes = Vec::new();
+    for r in &receipt.recoveries {
+        let _ = writeln!(stderr, "vault-audit: warning: {r}");
+        notes.push(Value::String(r.to_string()));
+    }
+    for p in &receipt.post_write_errors {
+        let _ = writeln!(stderr, "vault-audit: warning: after the write: {p}");
+    }
+    d.insert("recovered".into(), notes.into());
+}
+
+/// Reads stdin: one JSON object (possibly spread over lines), a JSON array
+/// of objects, or JSON Lines.
+fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, UsageError> {
+    let mut bytes = Vec::new();
+    stdin
+        .read_to_end(&mut bytes)
+        .map_err(|e| UsageError(format!("could not read stdin: {e}")))?;
+    if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
+        return Ok(match value {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| Input {
+                    label: Some(format!("entry {}", i + 1)),
+                    parsed: Entry::from_value(v).map_err(|e| e.to_string()),
+                })
+                .collect(),
+            v => vec![Input {
+                label: None,
+                parsed: Entry::from_value(v).map_err(|e| e.to_string()),
+            }],
+        });
+    }
+    let mut inputs = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = match std::str::from_utf8(raw) {
+            Ok(text) => Entry::from_json(text).map_err(|e| e.to_string()),
+            Err(e) => Err(format!(
+                "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
+                e.valid_up_to() + 1
+            )),
+        };
+        inputs.push(Input {
+            label: Some(format!("line {}", i + 1)),
+            parsed,
+        });
+    }
+    Ok(inputs)
+}
+
+/// Builds the entry from `--level`, `--action`, ... with the documented defaults.
+fn from_flags(args: &LogArgs) -> Result<Result<Entry, String>, UsageError> {
+    let mut parameters = match &args.parameters {
+        None => Map::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                return Err(UsageError(format!(
+                    "--parameters {}: accepted: one JSON object, e.g. '{{\"file\":\"a.md\"}}'",
+                    crate::entry::shorten_for_message(text)
+                )))
+            }
+        },
+    };
+    for param in &args.params {
+        let (key, value) = param
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--param {}: accepted: KEY=VALUE with a non-empty KEY",
+                    crate::entry::shorten_for_message(param)
+                ))
+            })?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        parameters.insert(key.to_owned(), value);
+    }
+    let mut v = json!({
+        "log_level": args.level,
+        "action_type": args.action,
+        "actor": args.actor,
+        "target": args.target,
+        "parameters": parameters,
+        "approval_status": args.approval_status.as_deref().unwrap_or("not_required"),
+        "approved_by": args.approved_by.as_deref().unwrap_or("N/A"),
+        "dry_run": args.entry_dry_run,
+        "result": args.result.as_deref().unwrap_or("success"),
+        "error_message": args.error,
+    });
+    if let Some(ts) = &args.timestamp {
+        v["timestamp"] = Value::String(ts.clone());
+    }
+    Ok(Entry::from_value(v).map_err(|e| e.to_string()))
+}

@@ -1,0 +1,349 @@
+//! The day file `Logs/YYYY-MM-DD.json`: layout, tail inspection and append.
+//!
+//! The file is one JSON object, laid out so that an append is one positioned
+//! write over the short trailer and never touches an entry already written:
+//!
+//! ```text
+//! {
+//!   "date": "2026-11-22",
+//!   "entries": [
+//!     {"timestamp":"2026-11-22T10:00:00.123Z",...},
+//!     {"timestamp":"2026-11-22T10:00:01.456Z",...}
+//!   ],
+//!   "total_entries": 2,
+//!   "summary": {"INFO": 1, "WARNING": 0, "ERROR": 1, "CRITICAL": 0}
+//! }
+//! ```
+//!
+//! Every entry is one compact line (a raw newline never occurs inside one), so
+//! the last `\n  ],\n` of the file starts the trailer. Only a small tail is
+//! read to find it.
+
+mod recover;
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::entry::LogLevel;
+pub use recover::{recover, salvage_entries, Recovery};
+
+/// What separates the last entry from the trailer.
+pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
+
+/// How much of the tail is read first when looking for the trailer.
+const FIRST_TAIL: u64 = 4096;
+/// The most of the tail read before the file is handed to recovery.
+const MAX_TAIL: u64 = 1 << 20;
+
+/// Counts by level, in the order INFO, WARNING, ERROR, CRITICAL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary(pub [u64; 4]);
+
+impl Summary {
+    /// Counts one entry of `level`.
+    pub fn add(&mut self, level: LogLevel) {
+        self.0[level.index()] += 1;
+    }
+
+    /// The count for `level`.
+    pub fn get(&self, level: LogLevel) -> u64 {
+        self.0[level.index()]
+    }
+
+    /// Counts the level of a stored entry line, if it names a known one.
+    pub fn add_value(&mut self, entry: &Value) {
+        if let Some(level) = entry
+            .get("log_level")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<LogLevel>().ok())
+        {
+            self.add(level);
+        }
+    }
+
+    /// As JSON, levels in order.
+    pub fn to_json(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        for level in LogLevel::ALL {
+            map.insert(level.as_str().to_owned(), self.get(*level).into());
+        }
+        Value::Object(map)
+    }
+}
+
+/// The counts kept after the entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Trailer {
+    /// How many entries the file holds.
+    pub total_entries: u64,
+    /// How many of each level.
+    pub summary: Summary,
+}
+
+#[derive(Deserialize)]
+struct RawTrailer {
+    total_entries: u64,
+    summary: RawSummary,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+struct RawSummary {
+    info: u64,
+    warning: u64,
+    error: u64,
+    critical: u64,
+}
+
+/// The first bytes of a day file in our layout, up to the `[` of `entries`.
+pub fn header(date: NaiveDate) -> String {
+    format!(
+        "{{\n  \"date\": \"{}\",\n  \"entries\": [",
+        date.format("%Y-%m-%d")
+    )
+}
+
+/// The trailer, from the mark after the last entry to the end of the file.
+pub fn render_trailer(t: &Trailer) -> String {
+    let s = &t.summary;
+    format!(
+        "\n  ],\n  \"total_entries\": {},\n  \"summary\": {{\"INFO\": {}, \"WARNING\": {}, \"ERROR\": {}, \"CRITICAL\": {}}}\n}}\n",
+        t.total_entries,
+        s.get(LogLevel::Info),
+        s.get(LogLevel::Warning),
+        s.get(LogLevel::Error),
+        s.get(LogLevel::Critical),
+    )
+}
+
+/// Entry lines as they follow the header or an earlier entry.
+///
+/// `after_entries` says whether entries precede them (then a comma leads).
+pub fn render_lines<'a>(lines: impl IntoIterator<Item = &'a str>, after_entries: bool) -> String {
+    let mut out = String::new();
+    for (i, line) in lines.into_iter().enumerate() {
+        if i > 0 || after_entries {
+            out.push(',');
+        }
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
+}
+
+/// A whole day file in our layout.
+pub fn render_file<'a>(
+    date: NaiveDate,
+    lines: impl IntoIterator<Item = &'a str>,
+    t: &Trailer,
+) -> String {
+    let mut out = header(date);
+    out.push_str(&render_lines(lines, false));
+    out.push_str(&render_trailer(t));
+    out
+}
+
+/// Parses the trailer text that follows [`TRAILER_MARK`].
+fn parse_trailer(after_mark: &[u8]) -> Option<Trailer> {
+    let mut text = Vec::with_capacity(after_mark.len() + 1);
+    text.push(b'{');
+    text.extend_from_slice(after_mark);
+    let raw: RawTrailer = serde_json::from_slice(&text).ok()?;
+    if !text.ends_with(b"}\n") {
+        return None;
+    }
+    let s = raw.summary;
+    Some(Trailer {
+        total_entries: raw.total_entries,
+        summary: Summary([s.info, s.warning, s.error, s.critical]),
+    })
+}
+
+/// A day file in our layout with a valid trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayState {
+    /// The file's length.
+    pub len: u64,
+    /// Where the trailer starts (the `\n` of [`TRAILER_MARK`]).
+    pub trailer_offset: u64,
+    /// Its counts.
+    pub trailer: Trailer,
+}
+
+/// What a look at a day file's head and tail found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inspection {
+    /// No bytes yet: write a fresh file.
+    Empty,
+    /// Our layout, intact: append over the trailer.
+    Ours(DayState),
+    /// Anything else: torn tail, foreign layout or corrupt; see [`recover`].
+    NeedsRecovery,
+}
+
+fn read_at(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut buf = Vec::with_capacity(len as usize);
+    Read::by_ref(file).take(len).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Looks at the head and a small tail of an open day file; never reads the
+/// entries in between.
+pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(Inspection::Empty);
+    }
+    let head = header(date);
+    if read_at(file, 0, head.len() as u64)? != head.as_bytes() {
+        return Ok(Inspection::NeedsRecovery);
+    }
+    let mut tail_len = FIRST_TAIL;
+    loop {
+        // The mark can start right after the header, never before it.
+        let start = len.saturating_sub(tail_len).max(head.len() as u64);
+        let tail = read_at(file, start, len - start)?;
+        if let Some(pos) = rfind(&tail, TRAILER_MARK) {
+            let after = &tail[pos + TRAILER_MARK.len()..];
+            return Ok(match parse_trailer(after) {
+                Some(trailer) => Inspection::Ours(DayState {
+                    len,
+                    trailer_offset: start + pos as u64,
+                    trailer,
+                }),
+                None => Inspection::NeedsRecovery,
+            });
+        }
+        if start <= head.len() as u64 || tail_len >= MAX_TAIL {
+            return Ok(Inspection::NeedsRecovery);
+        }
+        tail_len *= 4;
+    }
+}
+
+/// The last position of `needle` in `hay`.
+pub fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.len() > hay.len() {
+        return None;
+    }
+    (0..=hay.len() - needle.len())
+        .rev()
+        .find(|&i| &hay[i..i + needle.len()] == needle)
+}
+
+/// One entry ready to store: its compact JSON line and its level.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// The compact JSON, no newline.
+    pub json: String,
+    /// Its level, for the summary.
+    pub level: LogLevel,
+}
+
+/// Appends `lines` with one positioned write over the trailer (or writes a
+/// fresh file when it is empty). The caller syncs.
+pub fn append(
+    file: &mut File,
+    date: NaiveDate,
+    found: Inspection,
+    lines: &[Line],
+) -> io::Result<DayState> {
+    let (offset, old, mut trailer) = match found {
+        Inspection::Ours(state) => (state.trailer_offset, state.len, state.trailer),
+        Inspection::Empty => (0, 0, Trailer::default()),
+        Inspection::NeedsRecovery => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "day file must be recovered before appending",
+            ))
+        }
+    };
+    let mut buf = if offset == 0 {
+        header(date)
+    } else {
+        String::new()
+    };
+    buf.push_str(&render_lines(
+        lines.iter().map(|l| l.json.as_str()),
+        trailer.total_entries > 0,
+    ));
+    for line in lines {
+        trailer.total_entries += 1;
+        trailer.summary.add(line.level);
+    }
+    let trailer_offset = offset + buf.len() as u64;
+    buf.push_str(&render_trailer(&trailer));
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(buf.as_bytes())?;
+    let len = offset + buf.len() as u64;
+    if len < old {
+        file.set_len(len)?;
+    }
+    Ok(DayState {
+        len,
+        trailer_offset,
+        trailer,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+    }
+
+    fn line(n: u32, level: LogLevel) -> Line {
+        Line {
+            json: format!("{{\"n\":{n},\"log_level\":\"{}\"}}", level.as_str()),
+            level,
+        }
+    }
+
+    #[test]
+    fn appends_keep_the_file_valid_and_counted() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("2026-11-22.json");
+        let mut file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .expect("open");
+        for n in 0..5 {
+            let found = inspect(&mut file, date()).expect("inspect");
+            let level = if n % 2 == 0 {
+                LogLevel::Info
+            } else {
+                LogLevel::Error
+            };
+            let state = append(&mut file, date(), found, &[line(n, level)]).expect("append");
+            assert_eq!(state.trailer.total_entries, u64::from(n) + 1);
+            assert_eq!(
+                inspect(&mut file, date()).expect("inspect"),
+                Inspection::Ours(state)
+            );
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let v: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["total_entries"], 5);
+        assert_eq!(v["summary"]["INFO"], 3);
+        assert_eq!(v["summary"]["ERROR"], 2);
+        assert_eq!(v["entries"].as_array().map(Vec::len), Some(5));
+        assert_eq!(v["entries"][4]["n"], 4);
+    }
+
+    #[test]
+    fn an_empty_entry_list_is_valid_json() {
+        let text = render_file(date(), [], &Trailer::default());
+        let v: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(v["entries"], serde_json::json!([]));
+    }
+}

@@ -1,0 +1,327 @@
+//! Strict parsing of an entry from JSON: every key and every value is checked.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::{Entry, EntryError, FIELDS, MAX_ENTRY_BYTES, MAX_FUTURE_SKEW};
+use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome};
+use crate::time::{format_timestamp, parse_timestamp};
+
+/// How many characters of an offending value an error message shows.
+const SHOWN_CHARS: usize = 60;
+
+const NON_EMPTY: &str = "a non-empty string";
+
+/// Renders a value for an error message: as JSON (so newlines and quotes show
+/// escaped), cut to a readable length.
+pub(crate) fn shorten(value: &Value) -> String {
+    shorten_text(&value.to_string())
+}
+
+/// Cuts text to a readable length, marking the cut with an ellipsis.
+pub(crate) fn shorten_text(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(SHOWN_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+fn invalid(field: &'static str, value: &Value, accepted: impl Into<String>) -> EntryError {
+    EntryError::InvalidValue {
+        field,
+        value: shorten(value),
+        accepted: accepted.into(),
+    }
+}
+
+/// The fields of one JSON object, taken out one by one.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn take(&mut self, field: &'static str, accepted: &'static str) -> Result<Value, EntryError> {
+        self.0
+            .remove(field)
+            .ok_or_else(|| EntryError::MissingField {
+                field,
+                accepted: accepted.to_owned(),
+            })
+    }
+
+    /// A field that may be missing or null.
+    fn take_optional(&mut self, field: &'static str) -> Option<Value> {
+        self.0.remove(field).filter(|v| !v.is_null())
+    }
+
+    fn string(&mut self, field: &'static str) -> Result<String, EntryError> {
+        match self.take(field, NON_EMPTY)? {
+            Value::String(s) if !s.trim().is_empty() => Ok(s),
+            other => Err(invalid(field, &other, NON_EMPTY)),
+        }
+    }
+
+    /// A field of a closed (or checked) value set.
+    fn parsed<T: FromStr<Err = String>>(
+        &mut self,
+        field: &'static str,
+        accepted: fn() -> String,
+    ) -> Result<T, EntryError> {
+        let value = self
+            .0
+            .remove(field)
+            .ok_or_else(|| EntryError::MissingField {
+                field,
+                accepted: accepted(),
+            })?;
+        match &value {
+            Value::String(s) => s
+                .parse::<T>()
+                .map_err(|accepted| invalid(field, &value, accepted)),
+            _ => Err(invalid(field, &value, accepted())),
+        }
+    }
+}
+
+/// Validates a JSON value as an entry.
+pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
+    let map = match value {
+        Value::Object(map) => map,
+        other => {
+            return Err(EntryError::NotAnObject {
+                found: shorten(&other),
+            })
+        }
+    };
+    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(EntryError::UnknownField {
+            field: shorten_text(unknown),
+        });
+    }
+    let mut f = Fields(map);
+
+    let timestamp = match f.take_optional("timestamp") {
+        None => None,
+        Some(Value::String(s)) => Some(
+            parse_timestamp(&s)
+                .map_err(|accepted| invalid("timestamp", &Value::String(s.clone()), accepted))?,
+        ),
+        Some(other) => return Err(invalid("timestamp", &other, crate::time::ACCEPTED)),
+    };
+    let log_level = f.parsed::<LogLevel>("log_level", LogLevel::accepted)?;
+    let action_type = f.parsed::<ActionType>("action_type", ActionType::accepted)?;
+    let actor = f.string("actor")?;
+    let target = f.string("target")?;
+    let parameters = match f.take("parameters", "a JSON object")? {
+        Value::Object(map) => map,
+        other => return Err(invalid("parameters", &other, "a JSON object")),
+    };
+    let approval_status =
+        f.parsed::<ApprovalStatus>("approval_status", ApprovalStatus::accepted)?;
+    let approved_by = f.parsed::<ApprovedBy>("approved_by", ApprovedBy::accepted)?;
+    let dry_run = match f.take("dry_run", "true or false")? {
+        Value::Bool(b) => b,
+        other => return Err(invalid("dry_run", &other, "true or false")),
+    };
+    let result = f.parsed::<Outcome>("result", Outcome::accepted)?;
+    let error_message = match f.take("error_message", "null or a string")? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => return Err(invalid("error_message", &other, "null or a string")),
+    };
+    let session_id = match f.take_optional("session_id") {
+        None => None,
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+        Some(other) => return Err(invalid("session_id", &other, NON_EMPTY)),
+    };
+
+    Ok(Entry {
+        timestamp,
+        log_level,
+        action_type,
+        actor,
+        target,
+        parameters,
+        approval_status,
+        approved_by,
+        dry_run,
+        result,
+        error_message,
+        session_id,
+    })
+}
+
+/// The checks the types cannot make.
+pub(super) fn check_entry(entry: &Entry, now: DateTime<Utc>) -> Result<(), EntryError> {
+    for (field, text) in [("actor", &entry.actor), ("target", &entry.target)] {
+        if text.trim().is_empty() {
+            return Err(invalid(field, &Value::String(text.clone()), NON_EMPTY));
+        }
+    }
+    if let Some(session) = &entry.session_id {
+        if session.trim().is_empty() {
+            return Err(invalid(
+                "session_id",
+                &Value::String(session.clone()),
+                NON_EMPTY,
+            ));
+        }
+    }
+    // Re-check the action type: the field is public and could be built from
+    // a name that was never checked.
+    ActionType::new(entry.action_type.as_str()).map_err(|accepted| {
+        invalid(
+            "action_type",
+            &Value::String(entry.action_type.as_str().to_owned()),
+            accepted,
+        )
+    })?;
+    if let Some(ts) = entry.timestamp {
+        if ts > now + MAX_FUTURE_SKEW {
+            return Err(EntryError::FutureTimestamp {
+                value: format_timestamp(&ts),
+                now: format_timestamp(&now),
+            });
+        }
+    }
+    let size = entry.to_json_line().len();
+    if size > MAX_ENTRY_BYTES {
+        return Err(EntryError::TooLarge { size });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn valid() -> Value {
+        json!({
+            "timestamp": "2026-11-22T10:00:00.123Z",
+            "log_level": "INFO",
+            "action_type": "plan_created",
+            "actor": "needs-action-processor",
+            "target": "Plans/request-01-Plan.md",
+            "parameters": {"source_file": "request-01.md"},
+            "approval_status": "pending",
+            "approved_by": "N/A",
+            "dry_run": false,
+            "result": "success",
+            "error_message": null,
+            "session_id": "AI_EMP_20261122_A4F8F1"
+        })
+    }
+
+    fn with(key: &str, value: Value) -> Result<Entry, EntryError> {
+        let mut v = valid();
+        v[key] = value;
+        Entry::from_value(v)
+    }
+
+    fn message(r: Result<Entry, EntryError>) -> String {
+        r.expect_err("should be rejected").to_string()
+    }
+
+    #[test]
+    fn the_seed_example_is_accepted() {
+        let e = Entry::from_value(valid()).expect("valid");
+        assert_eq!(e.log_level, LogLevel::Info);
+        assert_eq!(e.approval_status, ApprovalStatus::Pending);
+    }
+
+    #[test]
+    fn rejections_name_field_value_and_accepted_values() {
+        let m = message(with("log_level", json!("DEBUG")));
+        assert_eq!(
+            m,
+            "entry rejected: log_level \"DEBUG\" is not one of INFO, WARNING, ERROR, CRITICAL"
+        );
+        let m = message(with("approval_status", json!("maybe")));
+        assert!(
+            m.contains("approval_status \"maybe\"") && m.contains("not_required"),
+            "{m}"
+        );
+        let m = message(with("approved_by", json!("robot")));
+        assert!(m.contains("human, system, N/A"), "{m}");
+        let m = message(with("result", json!(true)));
+        assert!(m.contains("result true is not one of success"), "{m}");
+        let m = message(with("dry_run", json!("false")));
+        assert!(m.contains("dry_run \"false\" is not true or false"), "{m}");
+        let m = message(with("parameters", json!([1])));
+        assert!(m.contains("parameters [1] is not a JSON object"), "{m}");
+        let m = message(with("actor", json!("  ")));
+        assert!(m.contains("actor \"  \" is not a non-empty string"), "{m}");
+        let m = message(with("error_message", json!(5)));
+        assert!(m.contains("null or a string"), "{m}");
+        let m = message(with("action_type", json!("Plan Created")));
+        assert!(
+            m.contains("action_type \"Plan Created\"") && m.contains("lower_snake_case"),
+            "{m}"
+        );
+        let m = message(with("timestamp", json!("2026-11-22 10:00:00")));
+        assert!(
+            m.contains("timestamp \"2026-11-22 10:00:00\"") && m.contains("offset"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_keys_are_rejected() {
+        let m = message(with("extra", json!(1)));
+        assert!(
+            m.starts_with("entry rejected: unknown field \"extra\""),
+            "{m}"
+        );
+        let mut v = valid();
+        v.as_object_mut().map(|o| o.remove("target"));
+        let m = message(Entry::from_value(v));
+        assert!(m.contains("missing field \"target\""), "{m}");
+    }
+
+    #[test]
+    fn missing_timestamp_and_session_are_left_for_the_logger() {
+        let mut v = valid();
+        let o = v.as_object_mut().expect("object");
+        o.remove("timestamp");
+        o.remove("session_id");
+        let e = Entry::from_value(v).expect("valid");
+        assert_eq!((e.timestamp, e.session_id), (None, None));
+    }
+
+    #[test]
+    fn long_values_are_shortened_in_messages() {
+        let m = message(with("log_level", json!("X".repeat(10_000))));
+        assert!(m.len() < 200 && m.contains('…'), "{m}");
+    }
+
+    #[test]
+    fn future_timestamps_and_huge_entries_are_rejected() {
+        let e = Entry::from_value(valid()).expect("valid");
+        let now = parse_timestamp("2026-11-22T09:54:00Z").expect("ts");
+        assert!(matches!(
+            e.validate(now),
+            Err(EntryError::FutureTimestamp { .. })
+        ));
+        let now = parse_timestamp("2026-11-22T09:56:00Z").expect("ts");
+        assert_eq!(e.validate(now), Ok(()));
+        let big = e.clone().param("blob", "x".repeat(MAX_ENTRY_BYTES));
+        assert!(matches!(
+            big.validate(now),
+            Err(EntryError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn stored_form_has_the_twelve_keys_in_order() {
+        let e = Entry::from_value(valid()).expect("valid");
+        let line = e.to_json_line();
+        let back: Map<String, Value> = serde_json::from_str(&line).expect("json");
+        let keys: Vec<&str> = back.keys().map(String::as_str).collect();
+        assert_eq!(keys, FIELDS);
+        assert_eq!(Entry::from_json(&line), Ok(e));
+    }
+}

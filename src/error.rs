@@ -1,0 +1,77 @@
+//! The library's errors. Every variant that means "not written" hands the
+//! entries back, so a caller can always keep them.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::entry::{Entry, EntryError};
+use crate::logger::DayFileState;
+
+/// Why a `log()` call did not write its entries to their day files.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The vault folder does not exist.
+    #[error("vault {} is not an existing folder; set --vault or VAULT_PATH to the vault's folder", path.display())]
+    VaultNotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// An entry failed validation; nothing was written.
+    #[error("entry {position}: {source}")]
+    Invalid {
+        /// Its position in the batch, from 1.
+        position: usize,
+        /// What was wrong.
+        #[source]
+        source: EntryError,
+        /// All entries of the call, handed back.
+        entries: Vec<Entry>,
+    },
+    /// The lock was held past the deadline: the entries were saved, durably,
+    /// to `failed_writes.json` instead of their day files.
+    #[error(
+        "lock {} was held by another writer for {} ms (limit {} ms); {} entries were saved to {} instead",
+        lock.display(), waited.as_millis(), limit.as_millis(), entries.len(), fallback.display()
+    )]
+    LockTimeout {
+        /// The lock file.
+        lock: PathBuf,
+        /// How long the call waited.
+        waited: Duration,
+        /// The configured limit.
+        limit: Duration,
+        /// Where the entries went.
+        fallback: PathBuf,
+        /// The entries, as saved.
+        entries: Vec<Entry>,
+    },
+    /// A file-system operation failed (disk full, permissions, ...). The
+    /// entries not written are handed back.
+    #[error("could not {op} {}: {source}; {} entries were not written", path.display(), entries.len())]
+    Io {
+        /// What was being done: "write", "sync", "open", ...
+        op: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: io::Error,
+        /// The entries not written, with their timestamps and sessions filled in.
+        entries: Vec<Entry>,
+        /// Day files of the same call that were written before the failure.
+        written: Vec<DayFileState>,
+    },
+}
+
+impl Error {
+    /// The entries this error hands back (none for `VaultNotFound`).
+    pub fn entries(&self) -> &[Entry] {
+        match self {
+            Error::VaultNotFound { .. } => &[],
+            Error::Invalid { entries, .. }
+            | Error::LockTimeout { entries, .. }
+            | Error::Io { entries, .. } => entries,
+        }
+    }
+}

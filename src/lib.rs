@@ -1,0 +1,39 @@
+//! vault-audit: a durable, constant-cost audit log for Obsidian vaults that
+//! agent skills and a human share.
+//!
+//! Entries are validated against a twelve-field schema and appended to
+//! `Logs/YYYY-MM-DD.json` under a cross-process lock, with one positioned
+//! write and one `fdatasync` per call, however large the day already is.
+//!
+//! ```no_run
+//! use vault_audit::{ActionType, AuditLogger, Entry, LogLevel};
+//!
+//! let logger = AuditLogger::builder("/home/me/vault").build()?;
+//! let entry = Entry::new(
+//!     LogLevel::Info,
+//!     ActionType::new("plan_created")?,
+//!     "needs-action-processor",
+//!     "Plans/request-01-Plan.md",
+//! )
+//! .param("source_file", "request-01.md");
+//! let receipt = logger.log(entry)?;
+//! println!("{} entries today", receipt.files[0].total_entries);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod daily;
+pub mod entry;
+pub mod error;
+pub mod fsutil;
+pub mod lock;
+pub mod logger;
+pub mod time;
+pub mod vault;
+
+pub use entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, EntryError, LogLevel, Outcome};
+pub use error::Error;
+pub use logger::{AuditLogger, AuditLoggerBuilder, DayFileState, PostWrite, Receipt};
+pub use time::{Clock, FixedClock, SystemClock};
+pub use vault::Vault;

@@ -1,0 +1,98 @@
+//! The cross-process writer lock: an exclusive `fd-lock` (flock on Unix,
+//! LockFileEx on Windows) on the stable file `Logs/.audit/lock`, never on a
+//! day file, retried with random jitter until a deadline.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+/// The shortest and longest pause between two tries.
+const MIN_PAUSE: Duration = Duration::from_micros(200);
+const MAX_PAUSE: Duration = Duration::from_millis(25);
+
+/// Why the lock was not taken.
+#[derive(Debug)]
+pub enum LockFailure {
+    /// Another writer held it past the deadline.
+    TimedOut(Duration),
+    /// The lock file could not be opened or locked.
+    Io(io::Error),
+}
+
+/// Runs `work` while holding the exclusive lock on `path`, trying until
+/// `timeout` has passed. The lock is released when `work` returns.
+pub fn with_lock<T>(
+    path: &Path,
+    timeout: Duration,
+    work: impl FnOnce() -> T,
+) -> Result<T, LockFailure> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(LockFailure::Io)?;
+    let mut lock = fd_lock::RwLock::new(file);
+    let started = Instant::now();
+    let mut pause = MIN_PAUSE;
+    let mut rng = rand::thread_rng();
+    loop {
+        match lock.try_write() {
+            Ok(_guard) => return Ok(work()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(LockFailure::Io(e)),
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            return Err(LockFailure::TimedOut(waited));
+        }
+        // Full jitter: sleep a random part of a growing pause, never past the deadline.
+        let sleep = rng.gen_range(MIN_PAUSE..=pause).min(timeout - waited);
+        thread::sleep(sleep);
+        pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
+
+/// Holds the lock on `path` until dropped; for tests and tools that need to
+/// keep writers out (`hold` blocks until the lock is free).
+pub struct HeldLock {
+    _lock: Box<fd_lock::RwLock<File>>,
+}
+
+impl HeldLock {
+    /// Takes the lock, waiting as long as needed.
+    pub fn hold(path: &Path) -> io::Result<HeldLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let mut lock = Box::new(fd_lock::RwLock::new(file));
+        // Take the lock and keep it: forgetting the guard leaves the file
+        // locked until the descriptor is closed when `HeldLock` is dropped.
+        std::mem::forget(lock.write()?);
+        Ok(HeldLock { _lock: lock })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_times_out_other_writers_and_frees_on_drop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("lock");
+        let held = HeldLock::hold(&path).expect("hold");
+        let r = with_lock(&path, Duration::from_millis(50), || ());
+        assert!(matches!(r, Err(LockFailure::TimedOut(d)) if d >= Duration::from_millis(50)));
+        drop(held);
+        assert!(with_lock(&path, Duration::from_millis(50), || 7).is_ok_and(|v| v == 7));
+    }
+}

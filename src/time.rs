@@ -1,0 +1,148 @@
+//! Time: the injectable clock, and the one timestamp format we store.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+
+/// What a timestamp must look like, for error messages.
+pub const ACCEPTED: &str =
+    "an RFC 3339 / ISO 8601 time with an offset or Z, e.g. 2026-11-22T10:00:00.123Z";
+
+/// A source of the current time, injectable so tests control the date.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that shows a set time until it is moved.
+#[derive(Debug)]
+pub struct FixedClock(Mutex<DateTime<Utc>>);
+
+impl FixedClock {
+    /// A clock stopped at `at`.
+    pub fn new(at: DateTime<Utc>) -> Self {
+        FixedClock(Mutex::new(at))
+    }
+
+    /// Moves the clock to `at`.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Formats a time as stored: UTC, milliseconds, `Z`
+/// (`2026-11-22T10:00:00.123Z`), so string order is time order.
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses an RFC 3339 / ISO 8601 time that carries an offset or `Z`, and
+/// normalises it to UTC, truncated to milliseconds.
+///
+/// The error is the accepted form, for the caller's message.
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .or_else(|_| DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%:z"))
+        .map_err(|_| ACCEPTED.to_owned())?;
+    let utc = parsed.with_timezone(&Utc);
+    let millis = utc.timestamp_millis();
+    DateTime::from_timestamp_millis(millis).ok_or_else(|| ACCEPTED.to_owned())
+}
+
+/// Parses a day file's name date, `YYYY-MM-DD` exactly.
+pub fn parse_day(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let shape_ok = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape_ok {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// Makes a session id of the form `AI_EMP_YYYYMMDD_XXXXXX` (six random
+/// upper-case letters and digits).
+pub fn new_session_id(now: DateTime<Utc>) -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut rng = rand::thread_rng();
+    let suffix: String = (0..6)
+        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .collect();
+    format!("AI_EMP_{}_{suffix}", now.format("%Y%m%d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_normalised_to_utc_milliseconds() {
+        let cases = [
+            ("2026-11-22T10:00:00Z", "2026-11-22T10:00:00.000Z"),
+            (
+                "2026-11-22T10:00:00.123456+00:00",
+                "2026-11-22T10:00:00.123Z",
+            ),
+            ("2026-11-22T01:30:00.5+02:00", "2026-11-21T23:30:00.500Z"),
+            ("2026-11-22T10:00:00-0500", "2026-11-22T15:00:00.000Z"),
+        ];
+        for (input, stored) in cases {
+            let t = parse_timestamp(input).expect(input);
+            assert_eq!(format_timestamp(&t), stored, "{input}");
+        }
+    }
+
+    #[test]
+    fn timestamps_without_offset_are_rejected() {
+        for bad in ["2026-11-22T10:00:00", "2026-11-22", "yesterday", ""] {
+            assert!(parse_timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn day_names_match_exactly() {
+        assert!(parse_day("2026-11-22").is_some());
+        for bad in [
+            "2026-1-22",
+            "2026-11-22x",
+            "2026-13-01",
+            "２０２６-11-22",
+            "index",
+        ] {
+            assert!(parse_day(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_ids_have_the_documented_shape() {
+        let now = parse_timestamp("2026-11-22T10:00:00Z").expect("ts");
+        let id = new_session_id(now);
+        assert!(id.starts_with("AI_EMP_20261122_"), "{id}");
+        assert_eq!(id.len(), "AI_EMP_20261122_XXXXXX".len());
+        assert!(id[16..]
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
+    }
+}

@@ -1,0 +1,66 @@
+//! Where things live in a vault.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+/// The paths of one vault that the logger reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vault {
+    root: PathBuf,
+}
+
+impl Vault {
+    /// The vault at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Vault { root: root.into() }
+    }
+
+    /// The vault folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `Logs/`.
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("Logs")
+    }
+
+    /// `Logs/.audit/`: our own state, hidden from Obsidian.
+    pub fn state_dir(&self) -> PathBuf {
+        self.logs().join(".audit")
+    }
+
+    /// `Logs/.audit/lock`: the writers' lock file.
+    pub fn lock_file(&self) -> PathBuf {
+        self.state_dir().join("lock")
+    }
+
+    /// `Logs/failed_writes.json`: entries saved when the lock could not be taken.
+    pub fn failed_writes(&self) -> PathBuf {
+        self.logs().join("failed_writes.json")
+    }
+
+    /// `Logs/YYYY-MM-DD.json`.
+    pub fn day_file(&self, date: NaiveDate) -> PathBuf {
+        self.logs().join(day_file_name(date))
+    }
+
+    /// `Dashboard.md`.
+    pub fn dashboard(&self) -> PathBuf {
+        self.root.join("Dashboard.md")
+    }
+
+    /// `path` relative to the vault when it is inside it, for messages.
+    pub fn relative<'a>(&self, path: &'a Path) -> std::borrow::Cow<'a, str> {
+        match path.strip_prefix(&self.root) {
+            Ok(rel) => rel.to_string_lossy(),
+            Err(_) => path.to_string_lossy(),
+        }
+    }
+}
+
+/// `YYYY-MM-DD.json`.
+pub fn day_file_name(date: NaiveDate) -> String {
+    format!("{}.json", date.format("%Y-%m-%d"))
+}
