@@ -222,7 +222,7 @@ pub enum EntryError {
         accepted: String,
     },
     /// The timestamp lies too far in the future.
-    #[error("entry rejected: timestamp {value} is more than 5 minutes in the future (now is {now}); accepted: a time up to 5 minutes ahead of the clock")]
+    #[error("entry rejected: timestamp \"{value}\" is more than 5 minutes in the future (now is {now}); accepted: a time up to 5 minutes ahead of the clock")]
     FutureTimestamp {
         /// The timestamp given.
         value: String,

@@ -1,0 +1,206 @@
+//! A small builder for running the real binary in a fresh vault.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_vault-audit");
+
+/// A temporary vault with the folders users have.
+pub struct Vault {
+    pub dir: tempfile::TempDir,
+}
+
+impl Vault {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for d in [
+            "Inbox",
+            "Needs_Action",
+            "Plans",
+            "Pending_Approval",
+            "Approved",
+            "Rejected",
+            "Done",
+            "Logs",
+        ] {
+            std::fs::create_dir(dir.path().join(d)).expect("mkdir");
+        }
+        Vault { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn logs(&self) -> PathBuf {
+        self.path().join("Logs")
+    }
+
+    pub fn day(&self, date: &str) -> PathBuf {
+        self.logs().join(format!("{date}.json"))
+    }
+
+    /// A run of the binary against this vault, writing for real.
+    pub fn cmd(&self) -> Run {
+        Run::new()
+            .arg("--vault")
+            .arg(self.path())
+            .arg("--no-dry-run")
+            .cwd(self.path())
+    }
+
+    /// Every file below the vault with its bytes.
+    pub fn snapshot(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        walkdir::WalkDir::new(self.path())
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|e| {
+                let bytes = if e.file_type().is_file() {
+                    std::fs::read(e.path()).expect("read")
+                } else {
+                    Vec::new()
+                };
+                (e.path().to_owned(), bytes)
+            })
+            .collect()
+    }
+
+    /// The day file parsed as JSON.
+    pub fn day_json(&self, date: &str) -> Value {
+        let text = std::fs::read_to_string(self.day(date)).expect("day file");
+        serde_json::from_str(&text).expect("day file is valid JSON")
+    }
+}
+
+pub struct Run {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+pub struct Done {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Done {
+    /// The response object on the last line of stdout.
+    pub fn response(&self) -> Value {
+        let last = self.stdout.lines().last().expect("a response line");
+        serde_json::from_str(last).expect("response is JSON")
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+impl Run {
+    pub fn new() -> Self {
+        let mut cmd = Command::new(BIN);
+        for var in [
+            "VAULT_PATH",
+            "DRY_RUN",
+            "AUDIT_DRY_RUN",
+            "AUDIT_SESSION_ID",
+            "AUDIT_LOCK_TIMEOUT_MS",
+        ] {
+            cmd.env_remove(var);
+        }
+        Run { cmd, stdin: None }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.arg(a);
+        self
+    }
+
+    pub fn args<I, S>(mut self, a: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(a);
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn cwd(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn run(mut self) -> Done {
+        self.cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("spawn vault-audit");
+        let input = self.stdin.take().unwrap_or_default();
+        let mut pipe = child.stdin.take().expect("stdin");
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let out: Output = child.wait_with_output().expect("wait");
+        writer.join().expect("stdin writer");
+        Done {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// A valid entry as JSON text, at `ts`, with a distinguishing `n`.
+pub fn entry_json(ts: &str, level: &str, n: u64) -> String {
+    serde_json::json!({
+        "timestamp": ts,
+        "log_level": level,
+        "action_type": "system_event",
+        "actor": "test",
+        "target": "vault",
+        "parameters": {"n": n},
+        "approval_status": "not_required",
+        "approved_by": "N/A",
+        "dry_run": false,
+        "result": "success",
+        "error_message": null,
+        "session_id": "AI_EMP_20261122_TEST01"
+    })
+    .to_string()
+}
+
+/// The UTC date `n` days ago and a timestamp at noon that day (for n = 0,
+/// a second ago).
+pub fn days_ago(n: i64) -> (String, String) {
+    let now = chrono::Utc::now();
+    let t = if n == 0 {
+        now - chrono::Duration::seconds(1)
+    } else {
+        let day = (now - chrono::Duration::days(n)).date_naive();
+        day.and_hms_opt(12, 0, 0).expect("noon").and_utc()
+    };
+    (
+        t.format("%Y-%m-%d").to_string(),
+        t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
+}

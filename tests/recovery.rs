@@ -1,0 +1,273 @@
+//! Torn tails, foreign layouts, corrupt files, lock timeouts and I/O errors:
+//! every path keeps every complete entry or hands it back.
+
+mod common;
+
+use common::{days_ago, entry_json, Vault};
+use serde_json::Value;
+
+fn log_one(v: &Vault, ts: &str, n: u64) -> common::Done {
+    let done = v
+        .cmd()
+        .args(["log", "--entry", &entry_json(ts, "INFO", n)])
+        .run();
+    done
+}
+
+fn ns(day: &Value) -> Vec<u64> {
+    day["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["parameters"]["n"].as_u64().expect("n"))
+        .collect()
+}
+
+#[test]
+fn a_torn_tail_is_cut_back_to_the_last_complete_entry() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    for n in 1..=3 {
+        log_one(&v, &ts, n).assert_code(0);
+    }
+    let path = v.day(&date);
+    let full = std::fs::read(&path).expect("read");
+    // Simulate power loss in the middle of the next append: the old trailer
+    // is overwritten by half an entry.
+    let trailer_at = full
+        .windows(6)
+        .rposition(|w| w == b"\n  ],\n")
+        .expect("trailer");
+    let mut torn = full[..trailer_at].to_vec();
+    torn.extend_from_slice(b",\n    {\"timestamp\":\"2026-11-");
+    std::fs::write(&path, &torn).expect("write");
+    let entries_before: Vec<u8> = full[..trailer_at].to_vec();
+
+    let done = log_one(&v, &ts, 4);
+    done.assert_code(0);
+    assert!(
+        done.stderr
+            .contains("repaired a torn tail: kept 3 complete entries"),
+        "{}",
+        done.stderr
+    );
+    let r = done.response();
+    assert!(r["details"]["recovered"][0]
+        .as_str()
+        .expect("note")
+        .contains("torn tail"));
+    let day = v.day_json(&date);
+    assert_eq!(ns(&day), vec![1, 2, 3, 4]);
+    assert_eq!(day["total_entries"], 4);
+    // Bytes of entries already written are never rewritten.
+    assert!(std::fs::read(&path)
+        .expect("read")
+        .starts_with(&entries_before));
+}
+
+#[test]
+fn a_torn_trailer_keeps_the_entry_written_before_it() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    log_one(&v, &ts, 1).assert_code(0);
+    log_one(&v, &ts, 2).assert_code(0);
+    let path = v.day(&date);
+    let full = std::fs::read(&path).expect("read");
+    std::fs::write(&path, &full[..full.len() - 30]).expect("cut");
+    let done = log_one(&v, &ts, 3);
+    done.assert_code(0);
+    assert_eq!(ns(&v.day_json(&date)), vec![1, 2, 3]);
+}
+
+#[test]
+fn a_foreign_layout_is_rewritten_in_ours_keeping_every_entry() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    // As the Python reference writes it: json.dump(data, f, indent=2), counts first.
+    let entries: Vec<Value> = (1..=3)
+        .map(|n| serde_json::from_str(&entry_json(&ts, "WARNING", n)).expect("json"))
+        .collect();
+    let reference = serde_json::json!({
+        "date": date,
+        "total_entries": 3,
+        "summary": {"INFO": 0, "WARNING": 3, "ERROR": 0, "CRITICAL": 0},
+        "entries": entries,
+    });
+    std::fs::write(
+        v.day(&date),
+        serde_json::to_string_pretty(&reference).expect("pretty"),
+    )
+    .expect("write");
+    let done = log_one(&v, &ts, 4);
+    done.assert_code(0);
+    assert!(
+        done.stderr.contains(
+            "converted from a foreign layout to the append layout, keeping all 3 entries"
+        ),
+        "{}",
+        done.stderr
+    );
+    let day = v.day_json(&date);
+    assert_eq!(ns(&day), vec![1, 2, 3, 4]);
+    assert_eq!(
+        day["summary"],
+        serde_json::json!({"INFO": 1, "WARNING": 3, "ERROR": 0, "CRITICAL": 0})
+    );
+    let text = std::fs::read_to_string(v.day(&date)).expect("read");
+    assert!(text.starts_with(&format!(
+        "{{\n  \"date\": \"{date}\",\n  \"entries\": [\n    {{"
+    )));
+    // No quarantine for a file that parsed.
+    let names: Vec<String> = std::fs::read_dir(v.logs())
+        .expect("ls")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains("corrupt")), "{names:?}");
+}
+
+#[test]
+fn a_corrupt_file_is_quarantined_never_overwritten_and_its_entries_salvaged() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    // A pretty-printed file cut off half-way and with garbage in it.
+    let entries: Vec<Value> = (1..=3)
+        .map(|n| serde_json::from_str(&entry_json(&ts, "ERROR", n)).expect("json"))
+        .collect();
+    let whole =
+        serde_json::to_string_pretty(&serde_json::json!({"date": date, "entries": entries}))
+            .expect("pretty");
+    let cut = whole.rfind("\"parameters\"").expect("third entry");
+    let damaged = format!("<<<<<<< conflict\n{}", &whole[..cut]);
+    std::fs::write(v.day(&date), &damaged).expect("write");
+
+    let done = log_one(&v, &ts, 4);
+    done.assert_code(0);
+    assert!(
+        done.stderr
+            .contains("did not parse as a day file; moved to"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains("salvaged 2 entries"),
+        "{}",
+        done.stderr
+    );
+    let quarantined: Vec<_> = std::fs::read_dir(v.logs())
+        .expect("ls")
+        .map(|e| e.expect("e").path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{date}.corrupt-")))
+        })
+        .collect();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(
+        std::fs::read_to_string(&quarantined[0]).expect("read"),
+        damaged,
+        "the corrupt bytes are kept as they were"
+    );
+    let day = v.day_json(&date);
+    assert_eq!(ns(&day), vec![1, 2, 4]);
+    assert_eq!(day["summary"]["ERROR"], 2);
+}
+
+#[test]
+fn a_file_damaged_in_the_middle_is_quarantined_not_cut() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    for n in 1..=3 {
+        log_one(&v, &ts, n).assert_code(0);
+    }
+    let path = v.day(&date);
+    let text = std::fs::read_to_string(&path).expect("read");
+    // Entry 2 damaged, and the tail torn: cutting back to the last complete
+    // line would be wrong here, since a complete entry follows the damage.
+    let broken = text
+        .replacen("{\"timestamp\"", "{\"timest@mp\"#", 2)
+        .replacen("{\"timest@mp\"#", "{\"timestamp\"", 1);
+    std::fs::write(&path, &broken[..broken.len() - 20]).expect("write");
+    let done = log_one(&v, &ts, 4);
+    done.assert_code(0);
+    assert!(done.stderr.contains("moved to"), "{}", done.stderr);
+    // Entry 2 is damaged; 1 and 3 are salvaged, not cut away with it.
+    assert_eq!(ns(&v.day_json(&date)), vec![1, 3, 4]);
+}
+
+#[test]
+fn a_lock_held_past_the_deadline_sends_the_entry_to_failed_writes_with_exit_3() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    log_one(&v, &ts, 1).assert_code(0);
+    let day_before = std::fs::read(v.day(&date)).expect("read");
+    let held = vault_audit::lock::HeldLock::hold(&v.logs().join(".audit/lock")).expect("hold");
+    let started = std::time::Instant::now();
+    let done = v
+        .cmd()
+        .env("AUDIT_LOCK_TIMEOUT_MS", "300")
+        .args(["log", "--entry", &entry_json(&ts, "INFO", 2)])
+        .run();
+    done.assert_code(3);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+    let r = done.response();
+    assert_eq!(r["ok"], false);
+    assert_eq!(r["status"], "fallback");
+    assert_eq!(r["path"], "Logs/failed_writes.json");
+    assert!(
+        done.stderr.contains("was held by another writer")
+            && done.stderr.contains("failed_writes.json"),
+        "{}",
+        done.stderr
+    );
+    let saved =
+        std::fs::read_to_string(v.logs().join("failed_writes.json")).expect("fallback file");
+    let lines: Vec<Value> = saved
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one object per line"))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["parameters"]["n"], 2);
+    assert_eq!(std::fs::read(v.day(&date)).expect("read"), day_before);
+    drop(held);
+    log_one(&v, &ts, 3).assert_code(0);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn disk_full_fails_with_exit_4_and_hands_the_entry_back_on_stderr() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", v.day(&date)).expect("symlink");
+    let entry = entry_json(&ts, "CRITICAL", 9);
+    let done = v.cmd().args(["log", "--entry", &entry]).run();
+    done.assert_code(4);
+    let r = done.response();
+    assert_eq!(r["status"], "failed");
+    let msg = r["errors"][0].as_str().expect("msg");
+    assert!(
+        msg.contains(&format!("could not write {}", v.day(&date).display())),
+        "{msg}"
+    );
+    assert!(msg.contains("No space left on device"), "{msg}");
+    let handed_back: Value =
+        serde_json::from_str(done.stderr.lines().last().expect("line")).expect("entry on stderr");
+    assert_eq!(
+        handed_back,
+        serde_json::from_str::<Value>(&entry).expect("json")
+    );
+    assert!(!v.logs().join("failed_writes.json").exists());
+}
+
+#[test]
+fn an_unwritable_day_path_fails_with_exit_4() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    std::fs::create_dir(v.day(&date)).expect("mkdir");
+    let done = log_one(&v, &ts, 1);
+    done.assert_code(4);
+    assert!(done.response()["errors"][0]
+        .as_str()
+        .expect("msg")
+        .contains("1 entries were not written"));
+}
