@@ -7,11 +7,9 @@ use common::{days_ago, entry_json, Vault};
 use serde_json::Value;
 
 fn log_one(v: &Vault, ts: &str, n: u64) -> common::Done {
-    let done = v
-        .cmd()
+    v.cmd()
         .args(["log", "--entry", &entry_json(ts, "INFO", n)])
-        .run();
-    done
+        .run()
 }
 
 fn ns(day: &Value) -> Vec<u64> {
