@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::{header, render_file, render_trailer, Summary, Trailer};
+use crate::entry::FIELDS;
 use crate::fsutil::{sync_dir, write_atomic};
 
 /// What recovery did to a day file.
@@ -142,12 +143,16 @@ fn intact_prefix(bytes: &[u8], header_len: usize) -> Option<(usize, Trailer)> {
             .position(|&b| b == b'\n')
             .map_or(bytes.len(), |p| start + p);
         let line = &bytes[start..stop];
-        let body = line.strip_suffix(b",").unwrap_or(line);
-        match entry_line(body) {
-            Some(entry) if !damaged => {
+        match entry_line(line) {
+            Some((entry, len)) if !damaged => {
                 trailer.total_entries += 1;
                 trailer.summary.add_value(&entry);
-                end = start + body.len();
+                end = start + len;
+                // A torn write can land on the same line as a complete entry:
+                // anything after it but a separating comma is damage.
+                if !matches!(&line[len..], b"" | b",") {
+                    damaged = true;
+                }
             }
             Some(_) => return None,
             None => damaged = true,
@@ -157,15 +162,23 @@ fn intact_prefix(bytes: &[u8], header_len: usize) -> Option<(usize, Trailer)> {
     Some((end, trailer))
 }
 
-/// An entry line of our layout: four spaces and one JSON object.
-fn entry_line(body: &[u8]) -> Option<Value> {
-    let json = body.strip_prefix(b"    ")?;
+/// The complete entry object at the start of a line of our layout (four
+/// spaces, then the object) and the length of the line up to its end.
+///
+/// Complete means an object with exactly the twelve schema keys: a torn write
+/// over the old trailer can splice its first bytes with stale trailer bytes
+/// into valid JSON (`{"timestamp":"…",` + `"CRITICAL": 0}`), but never into an
+/// object with all twelve keys unless it equals the entry being written.
+fn entry_line(line: &[u8]) -> Option<(Value, usize)> {
+    let json = line.strip_prefix(b"    ")?;
     if json.first() != Some(&b'{') {
         return None;
     }
-    serde_json::from_slice::<Value>(json)
-        .ok()
-        .filter(Value::is_object)
+    let mut stream = serde_json::Deserializer::from_slice(json).into_iter::<Value>();
+    match stream.next() {
+        Some(Ok(v)) if has_schema_keys(&v) => Some((v, 4 + stream.byte_offset())),
+        _ => None,
+    }
 }
 
 /// The entries of a valid JSON day file in another layout, if every one of
@@ -177,6 +190,11 @@ fn foreign_entries(bytes: &[u8]) -> Option<Vec<Value>> {
         .iter()
         .all(Value::is_object)
         .then(|| entries.clone())
+}
+
+fn has_schema_keys(v: &Value) -> bool {
+    v.as_object()
+        .is_some_and(|o| o.len() == FIELDS.len() && FIELDS.iter().all(|k| o.contains_key(*k)))
 }
 
 fn looks_like_entry(v: &Value) -> bool {
@@ -223,4 +241,93 @@ fn count(entries: &[Value]) -> Trailer {
     };
     entries.iter().for_each(|e| t.summary.add_value(e));
     t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daily::{inspect, Inspection};
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+    }
+
+    fn entry(n: u64) -> String {
+        serde_json::json!({
+            "timestamp": "2026-11-22T10:00:00.000Z", "log_level": "INFO", "action_type": "x",
+            "actor": "a", "target": "t", "parameters": {"n": n}, "approval_status": "not_required",
+            "approved_by": "N/A", "dry_run": false, "result": "success", "error_message": null,
+            "session_id": "S"
+        })
+        .to_string()
+    }
+
+    fn file_with(entries: &[String]) -> String {
+        let values: Vec<Value> = entries
+            .iter()
+            .map(|e| serde_json::from_str(e).expect("json"))
+            .collect();
+        render_file(date(), entries.iter().map(String::as_str), &count(&values))
+    }
+
+    /// Recovers `text` as the day file and returns the `n` of every entry kept.
+    fn recover_text(text: &str) -> (Recovery, Vec<u64>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("2026-11-22.json");
+        fs::write(&path, text).expect("write");
+        let r = recover(&path, date(), 0).expect("recover");
+        let mut f = fs::File::open(&path).expect("open");
+        assert!(matches!(
+            inspect(&mut f, date()).expect("inspect"),
+            Inspection::Ours(_)
+        ));
+        let v: Value = serde_json::from_slice(&fs::read(&path).expect("read")).expect("json");
+        let ns = v["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["parameters"]["n"].as_u64().expect("n"))
+            .collect();
+        (r, ns)
+    }
+
+    #[test]
+    fn a_torn_comma_over_the_trailer_newline_keeps_the_entry_before_it() {
+        // Power lost after one byte of the next append: `,` replaced the
+        // trailer's first `\n`, leaving `{entry},  ],` on one line.
+        let text = file_with(&[entry(1)]);
+        let at = text.rfind("\n  ],\n").expect("trailer");
+        let torn = format!("{},{}", &text[..at], &text[at + 1..]);
+        let (r, ns) = recover_text(&torn);
+        assert!(matches!(r, Recovery::TornTail { kept: 1, .. }), "{r:?}");
+        assert_eq!(ns, vec![1]);
+    }
+
+    #[test]
+    fn a_torn_prefix_spliced_with_stale_trailer_bytes_is_not_an_entry() {
+        // The torn write's first bytes plus what is left of the old trailer
+        // form valid JSON, but not an entry with the twelve keys.
+        let text = file_with(&[entry(1)]);
+        let at = text.rfind("\n  ],\n").expect("trailer");
+        let spliced = format!(
+            "{},\n    {{\"timestamp\":\"2026-11-22T10:00:00.000Z\",\"CRITICAL\": 0}}\n}}\n",
+            &text[..at]
+        );
+        let (r, ns) = recover_text(&spliced);
+        assert!(matches!(r, Recovery::TornTail { kept: 1, .. }), "{r:?}");
+        assert_eq!(ns, vec![1]);
+    }
+
+    #[test]
+    fn salvage_finds_entries_in_any_layout() {
+        let pretty = serde_json::to_string_pretty(&serde_json::json!({
+            "summary": {"INFO": 2},
+            "entries": [serde_json::from_str::<Value>(&entry(1)).expect("json"), serde_json::from_str::<Value>(&entry(2)).expect("json")]
+        }))
+        .expect("pretty");
+        let cut = &pretty[..pretty.len() - 10];
+        let found = salvage_entries(cut.as_bytes());
+        assert_eq!(found.len(), 1, "the cut second entry is not complete");
+        assert_eq!(found[0]["parameters"]["n"], 1);
+    }
 }
