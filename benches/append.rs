@@ -1,1 +1,125 @@
-fn main() {}
+//! Cost of one synced append as the day grows, against the physical floor.
+//!
+//! Run: `cargo bench --bench append`. Temporary vaults live under `target/`
+//! (a real disk; /tmp may be memory-backed, where a sync costs nothing).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel};
+
+fn bench_dir() -> tempfile::TempDir {
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join("bench-tmp");
+    std::fs::create_dir_all(&base).expect("bench dir");
+    tempfile::tempdir_in(base).expect("tempdir")
+}
+
+fn entry(n: u64) -> Entry {
+    let ts = vault_audit::time::parse_timestamp("2026-11-22T10:00:00.123Z").expect("ts");
+    Entry::new(
+        LogLevel::Info,
+        ActionType::new("plan_created").expect("action"),
+        "needs-action-processor",
+        "Plans/request-01-Plan.md",
+    )
+    .at(ts)
+    .param("source_file", "request-01.md")
+    .param("n", n)
+    .session("AI_EMP_20261122_A4F8F1")
+}
+
+fn logger(dir: &std::path::Path) -> AuditLogger {
+    let clock = Arc::new(FixedClock::new(
+        vault_audit::time::parse_timestamp("2026-11-22T12:00:00Z").expect("ts"),
+    ));
+    AuditLogger::builder(dir)
+        .clock(clock)
+        .build()
+        .expect("logger")
+}
+
+/// A vault whose day already holds `existing` entries.
+fn vault_with(existing: u64) -> (tempfile::TempDir, AuditLogger) {
+    let dir = bench_dir();
+    let log = logger(dir.path());
+    let mut n = 0;
+    while n < existing {
+        let chunk = (existing - n).min(20_000);
+        log.log_batch((n..n + chunk).map(entry).collect())
+            .expect("prefill");
+        n += chunk;
+    }
+    (dir, log)
+}
+
+fn single_append(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log_synced");
+    group.sample_size(60);
+    group.throughput(Throughput::Elements(1));
+
+    // A day of 10 entries: a fresh vault for every sample (made outside the
+    // timing), so the day holds 10 entries plus the few hundred appends of
+    // that one sample, never the whole run's.
+    group.bench_function("day_holds_10", |b| {
+        b.iter_custom(|iters| {
+            let (_dir, log) = vault_with(10);
+            let started = Instant::now();
+            for _ in 0..iters {
+                log.log(entry(7)).expect("log");
+            }
+            started.elapsed()
+        })
+    });
+
+    // Large days grow by the appends measured, which only makes them larger.
+    for existing in [10_000u64, 100_000] {
+        let (_dir, log) = vault_with(existing);
+        group.bench_function(format!("day_holds_{existing}"), |b| {
+            b.iter(|| log.log(entry(7)).expect("log"))
+        });
+    }
+
+    // The floor: the bytes one append writes (separator, entry line, new
+    // trailer), with one write and one fdatasync each, on the same disk.
+    let (_dir, log) = vault_with(0);
+    let line = log.prepare(entry(7)).expect("valid").to_json_line();
+    let trailer = vault_audit::daily::render_trailer(&vault_audit::daily::Trailer::default());
+    let payload = vec![b'x'; ",\n    ".len() + line.len() + trailer.len() + 2];
+    let bare = bench_dir();
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(bare.path().join("bare"))
+        .expect("open");
+    group.bench_function("bare_write_fdatasync", |b| {
+        b.iter(|| {
+            file.write_all(&payload).expect("write");
+            file.sync_data().expect("sync");
+        })
+    });
+    group.finish();
+}
+
+fn batch_append(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log_batch");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(1000));
+    let (_dir, log) = vault_with(10);
+    group.bench_function("batch_of_1000", |b| {
+        b.iter_batched(
+            || (0..1000).map(entry).collect::<Vec<_>>(),
+            |batch| log.log_batch(batch).expect("batch"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, single_append, batch_append);
+criterion_main!(benches);

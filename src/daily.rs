@@ -22,7 +22,7 @@
 mod recover;
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -35,7 +35,7 @@ pub use recover::{recover, salvage_entries, Recovery};
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
 
 /// How much of the tail is read first when looking for the trailer.
-const FIRST_TAIL: u64 = 4096;
+const FIRST_TAIL: u64 = 1024;
 /// The most of the tail read before the file is handed to recovery.
 const MAX_TAIL: u64 = 1 << 20;
 
@@ -185,11 +185,63 @@ pub enum Inspection {
     NeedsRecovery,
 }
 
+/// Reads `len` bytes at `offset` (fewer at the end of the file) with one
+/// positioned read where the platform has one.
 fn read_at(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-    file.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::with_capacity(len as usize);
-    Read::by_ref(file).take(len).read_to_end(&mut buf)?;
+    let mut buf = vec![0; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = positioned::read(file, &mut buf[filled..], offset + filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.truncate(filled);
     Ok(buf)
+}
+
+/// Writes all of `bytes` at `offset` with positioned writes.
+fn write_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match positioned::write(file, &bytes[done..], offset + done as u64)? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+
+    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        file.read_at(buf, offset)
+    }
+
+    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
+        file.write_at(buf, offset)
+    }
+}
+
+#[cfg(not(unix))]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+
+    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        file.seek(SeekFrom::Start(offset))?;
+        file.read(buf)
+    }
+
+    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
+        file.seek(SeekFrom::Start(offset))?;
+        file.write(buf)
+    }
 }
 
 /// Looks at the head and a small tail of an open day file; never reads the
@@ -200,14 +252,23 @@ pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
         return Ok(Inspection::Empty);
     }
     let head = header(date);
-    if read_at(file, 0, head.len() as u64)? != head.as_bytes() {
-        return Ok(Inspection::NeedsRecovery);
-    }
+    let head_len = head.len() as u64;
+    // A small file is read whole in one go; a large one as head and tail.
     let mut tail_len = FIRST_TAIL;
+    let (start, mut tail) = if len <= head_len + tail_len {
+        let all = read_at(file, 0, len)?;
+        if !all.starts_with(head.as_bytes()) {
+            return Ok(Inspection::NeedsRecovery);
+        }
+        (head_len, all[head.len()..].to_vec())
+    } else {
+        if read_at(file, 0, head_len)? != head.as_bytes() {
+            return Ok(Inspection::NeedsRecovery);
+        }
+        (len - tail_len, read_at(file, len - tail_len, tail_len)?)
+    };
+    let mut start = start;
     loop {
-        // The mark can start right after the header, never before it.
-        let start = len.saturating_sub(tail_len).max(head.len() as u64);
-        let tail = read_at(file, start, len - start)?;
         if let Some(pos) = rfind(&tail, TRAILER_MARK) {
             let after = &tail[pos + TRAILER_MARK.len()..];
             return Ok(match parse_trailer(after) {
@@ -219,10 +280,13 @@ pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
                 None => Inspection::NeedsRecovery,
             });
         }
-        if start <= head.len() as u64 || tail_len >= MAX_TAIL {
+        if start <= head_len || tail_len >= MAX_TAIL {
             return Ok(Inspection::NeedsRecovery);
         }
-        tail_len *= 4;
+        // The mark can start right after the header, never before it.
+        tail_len *= 8;
+        start = len.saturating_sub(tail_len).max(head_len);
+        tail = read_at(file, start, len - start)?;
     }
 }
 
@@ -278,8 +342,7 @@ pub fn append(
     }
     let trailer_offset = offset + buf.len() as u64;
     buf.push_str(&render_trailer(&trailer));
-    file.seek(SeekFrom::Start(offset))?;
-    file.write_all(buf.as_bytes())?;
+    write_at(file, buf.as_bytes(), offset)?;
     let len = offset + buf.len() as u64;
     if len < old {
         file.set_len(len)?;
@@ -338,6 +401,27 @@ mod tests {
         assert_eq!(v["summary"]["ERROR"], 2);
         assert_eq!(v["entries"].as_array().map(Vec::len), Some(5));
         assert_eq!(v["entries"][4]["n"], 4);
+    }
+
+    #[test]
+    fn a_trailer_longer_than_the_first_tail_read_is_still_found() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("2026-11-22.json");
+        let mut text = render_file(
+            date(),
+            [line(1, LogLevel::Info).json.as_str()],
+            &Trailer::default(),
+        );
+        text.truncate(text.len() - 2);
+        text.push_str(&format!(",\n  \"later\": \"{}\"\n}}\n", "x".repeat(5000)));
+        std::fs::write(&path, &text).expect("write");
+        let mut file = File::open(&path).expect("open");
+        let found = inspect(&mut file, date()).expect("inspect");
+        let mark = text.rfind("\n  ],\n").expect("mark") as u64;
+        assert!(
+            matches!(found, Inspection::Ours(s) if s.trailer_offset == mark),
+            "{found:?}"
+        );
     }
 
     #[test]
