@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate};
@@ -70,7 +70,11 @@ pub struct AuditLoggerBuilder {
     lock_timeout: Duration,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
+    dry_run_output: Option<DryRunOutput>,
 }
+
+/// Where dry-run lines go when not to stdout.
+type DryRunOutput = Mutex<Box<dyn Write + Send>>;
 
 impl AuditLoggerBuilder {
     /// Runs dry: validate and print, write nothing (default false).
@@ -105,6 +109,13 @@ impl AuditLoggerBuilder {
         self
     }
 
+    /// Where dry run prints its `[DRY_RUN] Log Entry: {json}` lines
+    /// (default stdout).
+    pub fn dry_run_output(mut self, out: impl Write + Send + 'static) -> Self {
+        self.dry_run_output = Some(Mutex::new(Box::new(out)));
+        self
+    }
+
     /// Checks the vault exists and builds the logger. Creates nothing.
     pub fn build(self) -> Result<AuditLogger, Error> {
         if !self.vault.is_dir() {
@@ -121,6 +132,7 @@ impl AuditLoggerBuilder {
             lock_timeout: self.lock_timeout,
             clock: self.clock,
             steps: self.steps,
+            dry_run_output: self.dry_run_output,
         })
     }
 }
@@ -136,6 +148,7 @@ pub struct AuditLogger {
     lock_timeout: Duration,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
+    dry_run_output: Option<DryRunOutput>,
 }
 
 /// An I/O failure with what was being done and where.
@@ -163,6 +176,7 @@ impl AuditLogger {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             clock: Arc::new(SystemClock),
             steps: Vec::new(),
+            dry_run_output: None,
         }
     }
 
@@ -219,10 +233,18 @@ impl AuditLogger {
             }
         }
         if self.dry_run {
-            let mut out = io::stdout().lock();
-            for e in &prepared {
-                let _ = writeln!(out, "[DRY_RUN] Log Entry: {}", e.to_json_line());
-            }
+            let lines: String = prepared
+                .iter()
+                .map(|e| format!("[DRY_RUN] Log Entry: {}\n", e.to_json_line()))
+                .collect();
+            // Printing is best effort: a closed stdout must not fail the call.
+            let _ = match &self.dry_run_output {
+                Some(out) => out
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .write_all(lines.as_bytes()),
+                None => io::stdout().lock().write_all(lines.as_bytes()),
+            };
             return Ok(Receipt {
                 entries: prepared,
                 dry_run: true,

@@ -113,11 +113,37 @@ fn a_batch_with_one_invalid_entry_writes_nothing_and_hands_all_back() {
     assert!(!dir.path().join("Logs/2026-11-22.json").exists());
 }
 
+/// A writer the test can read back.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
-fn dry_run_creates_nothing() {
+fn dry_run_prints_each_entry_and_creates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let log = logger(dir.path()).dry_run(true).build().expect("logger");
+    let out = Shared::default();
+    let log = logger(dir.path())
+        .dry_run(true)
+        .dry_run_output(out.clone())
+        .build()
+        .expect("logger");
     let receipt = log.log_batch(golden_entries()).expect("log");
+    let printed = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        lines[0],
+        format!("[DRY_RUN] Log Entry: {}", receipt.entries[0].to_json_line())
+    );
     assert!(receipt.dry_run && receipt.files.is_empty());
     assert_eq!(receipt.entries.len(), 3);
     assert_eq!(
@@ -175,6 +201,7 @@ fn post_write_steps_run_after_each_durable_write_and_their_failures_do_not_undo_
     );
     let dry = logger(dir.path())
         .dry_run(true)
+        .dry_run_output(std::io::sink())
         .after_write(Box::new(Recorder(seen.clone(), false)))
         .build()
         .expect("dry");
