@@ -198,11 +198,10 @@ impl AuditLogger {
     /// Fills in a missing timestamp (now) and session id, then validates.
     pub fn prepare(&self, mut entry: Entry) -> Result<Entry, EntryError> {
         let now = self.clock.now();
-        if entry.timestamp.is_none() {
-            // Stored times carry milliseconds; keep the filled-in one the same.
-            entry.timestamp =
-                Some(DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now));
-        }
+        // Stored times carry milliseconds; the receipt shows what is stored.
+        let ts = entry.timestamp.unwrap_or(now);
+        entry.timestamp =
+            Some(DateTime::from_timestamp_millis(ts.timestamp_millis()).unwrap_or(ts));
         if entry.session_id.is_none() {
             entry.session_id = Some(self.session_id.clone());
         }

@@ -154,6 +154,20 @@ fn dry_run_prints_each_entry_and_creates_nothing() {
 }
 
 #[test]
+fn the_receipt_shows_timestamps_as_stored_to_the_millisecond() {
+    let dir = vault();
+    let log = logger(dir.path()).build().expect("logger");
+    let precise = at("2026-11-22T10:00:00Z") + chrono::Duration::nanoseconds(123_456_789);
+    let receipt = log
+        .log(golden_entries()[0].clone().at(precise))
+        .expect("log");
+    assert_eq!(
+        receipt.entries[0].timestamp,
+        Some(at("2026-11-22T10:00:00.123Z"))
+    );
+}
+
+#[test]
 fn a_missing_vault_is_refused_before_anything_is_written() {
     let r = AuditLogger::builder("/nonexistent/vault").build();
     assert!(matches!(r, Err(Error::VaultNotFound { .. })));
