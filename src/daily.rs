@@ -290,6 +290,49 @@ pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
     }
 }
 
+/// The last `n` entries of a day file, in the order written. In our layout
+/// only the tail is read (backwards from the trailer, in growing chunks);
+/// a file in another layout is read whole (and salvaged if it must be).
+pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Result<Vec<Value>> {
+    let mut file = File::open(path)?;
+    let state = match inspect(&mut file, date)? {
+        Inspection::Ours(state) => state,
+        Inspection::Empty => return Ok(Vec::new()),
+        Inspection::NeedsRecovery => {
+            let bytes = std::fs::read(path)?;
+            let all = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("entries").and_then(Value::as_array).cloned())
+                .unwrap_or_else(|| salvage_entries(&bytes));
+            return Ok(all[all.len().saturating_sub(n)..].to_vec());
+        }
+    };
+    let floor = header(date).len() as u64;
+    let mut chunk = 16 * 1024u64;
+    loop {
+        let start = state.trailer_offset.saturating_sub(chunk).max(floor);
+        let bytes = read_at(&mut file, start, state.trailer_offset - start)?;
+        // The first line may be cut unless the chunk reaches the header.
+        let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        let whole = if start == floor {
+            &lines[..]
+        } else {
+            &lines[1.min(lines.len())..]
+        };
+        let entries: Vec<Value> = whole
+            .iter()
+            .filter_map(|line| {
+                let line = line.strip_suffix(b",").unwrap_or(line);
+                serde_json::from_slice::<Value>(line.strip_prefix(b"    ")?).ok()
+            })
+            .collect();
+        if entries.len() >= n || start == floor {
+            return Ok(entries[entries.len().saturating_sub(n)..].to_vec());
+        }
+        chunk *= 4;
+    }
+}
+
 /// The last position of `needle` in `hay`.
 pub fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.len() > hay.len() {

@@ -46,6 +46,14 @@ pub enum Error {
         /// The entries, as saved.
         entries: Vec<Entry>,
     },
+    /// A maintenance command could not take the writers' lock in time.
+    #[error("lock {} was held by another writer for {} ms; try again", lock.display(), waited.as_millis())]
+    Busy {
+        /// The lock file.
+        lock: PathBuf,
+        /// How long the call waited.
+        waited: Duration,
+    },
     /// A file-system operation failed (disk full, permissions, ...). The
     /// entries not written are handed back.
     #[error("could not {op} {}: {source}; {} entries were not written", path.display(), entries.len())]
@@ -68,7 +76,7 @@ impl Error {
     /// The entries this error hands back (none for `VaultNotFound`).
     pub fn entries(&self) -> &[Entry] {
         match self {
-            Error::VaultNotFound { .. } => &[],
+            Error::VaultNotFound { .. } | Error::Busy { .. } => &[],
             Error::Invalid { entries, .. }
             | Error::LockTimeout { entries, .. }
             | Error::Io { entries, .. } => entries,

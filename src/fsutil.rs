@@ -50,21 +50,55 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}-{nonce:08x}.tmp", std::process::id()))
 }
 
-/// Replaces `path` with `bytes` atomically: write a temporary file in the same
-/// folder, sync it, rename it over `path`, sync the folder.
+/// Replaces `path` with `bytes` atomically and durably: write a temporary
+/// file in the same folder, sync it, rename it over `path`, sync the folder.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_replace(path, bytes, true)?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same
+/// folder renamed over it, so readers see the old or the new file, whole.
+/// With `sync`, the new bytes are on disk before the rename, so a crash can
+/// never leave an empty file behind.
+pub fn write_replace(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)?;
-        if let Some(dir) = path.parent() {
-            sync_dir(dir)?;
+        if sync {
+            file.sync_data()?;
         }
-        Ok(())
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Replaces `path` with `bytes` (synced first) only if it still holds
+/// `expected` just before the rename; returns false, leaving it alone, if it
+/// changed meanwhile (someone editing it). Its permissions are kept.
+pub fn replace_if_unchanged(path: &Path, expected: &[u8], bytes: &[u8]) -> io::Result<bool> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        file.write_all(bytes)?;
+        if let Ok(meta) = fs::metadata(path) {
+            fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        file.sync_data()?;
+        if fs::read(path)? != expected {
+            return Ok(false);
+        }
+        fs::rename(&tmp, path)?;
+        Ok(true)
+    })();
+    if !matches!(result, Ok(true)) {
         let _ = fs::remove_file(&tmp);
     }
     result

@@ -24,16 +24,20 @@
 
 pub mod cli;
 pub mod daily;
+pub mod dashboard;
 pub mod entry;
 pub mod error;
 pub mod fsutil;
+pub mod index;
 pub mod lock;
 pub mod logger;
+pub mod retention;
 pub mod time;
+pub mod upkeep;
 pub mod vault;
 
 pub use entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, EntryError, LogLevel, Outcome};
 pub use error::Error;
-pub use logger::{AuditLogger, AuditLoggerBuilder, DayFileState, PostWrite, Receipt};
+pub use logger::{AuditLogger, AuditLoggerBuilder, DayFileState, PostWrite, Receipt, StepContext};
 pub use time::{Clock, FixedClock, SystemClock};
 pub use vault::Vault;

@@ -1,22 +1,27 @@
 //! The logger: validate, take the lock, append durably, then run the
 //! post-write steps (index, Dashboard, retention) while the lock is held.
 
-use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+mod write;
+
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::daily::{self, Inspection, Line, Recovery, Summary};
+use crate::daily::{Recovery, Summary};
+use crate::dashboard::{self, Refresh};
 use crate::entry::{Entry, EntryError};
 use crate::error::Error;
-use crate::fsutil::{append_durable, ensure_dir, sync_dir};
+use crate::fsutil::{append_durable, ensure_dir};
+use crate::index::{self, Index};
 use crate::lock::{with_lock, LockFailure};
+use crate::retention::{self, Report};
 use crate::time::{new_session_id, Clock, SystemClock};
+use crate::upkeep::Upkeep;
 use crate::vault::Vault;
+use write::{at, by_day, write_days, IoFailure, PartialWrite};
 
 /// The default time to wait for the writers' lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,20 +52,50 @@ pub struct Receipt {
     pub recoveries: Vec<Recovery>,
     /// True when nothing was written because the logger runs dry.
     pub dry_run: bool,
+    /// What post-write steps did that is worth saying (a purge, say).
+    pub notes: Vec<String>,
     /// Post-write steps that failed, as `step: message`. The entries are
     /// written all the same.
     pub post_write_errors: Vec<String>,
 }
 
+/// What a post-write step gets: the vault, the receipt of the write, the
+/// time, and a way to append entries of its own (the lock is held; appending
+/// runs no post-write steps, so nothing can recurse).
+pub struct StepContext<'a> {
+    /// The vault.
+    pub vault: &'a Vault,
+    /// The write that just happened.
+    pub receipt: &'a Receipt,
+    /// The logger's clock, read once for the step.
+    pub now: DateTime<Utc>,
+    logger: &'a AuditLogger,
+}
+
+impl StepContext<'_> {
+    /// The logger's session id.
+    pub fn session_id(&self) -> &str {
+        &self.logger.session_id
+    }
+
+    /// Validates and appends entries directly to their day files.
+    pub fn append(&self, entries: Vec<Entry>) -> Result<Vec<DayFileState>, Error> {
+        self.logger.append_locked(entries).map(|(files, _)| files)
+    }
+}
+
 /// A step run after every successful, durable append (not in dry run), while
-/// the writers' lock is still held: index, Dashboard and retention plug in here.
+/// the writers' lock is still held.
 pub trait PostWrite: Send + Sync {
     /// A short name, for error messages.
     fn name(&self) -> &str;
-    /// Runs the step. An error is reported in the receipt and does not undo
-    /// the write.
-    fn run(&self, vault: &Vault, receipt: &Receipt) -> Result<(), String>;
+    /// Runs the step; returns notes worth reporting. An error is reported in
+    /// the receipt and does not undo the write.
+    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, String>;
 }
+
+/// Where dry-run lines go when not to stdout.
+type DryRunOutput = Mutex<Box<dyn Write + Send>>;
 
 /// Builds an [`AuditLogger`].
 pub struct AuditLoggerBuilder {
@@ -68,13 +103,12 @@ pub struct AuditLoggerBuilder {
     dry_run: bool,
     session_id: Option<String>,
     lock_timeout: Duration,
+    retention_days: u32,
+    upkeep: bool,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
 }
-
-/// Where dry-run lines go when not to stdout.
-type DryRunOutput = Mutex<Box<dyn Write + Send>>;
 
 impl AuditLoggerBuilder {
     /// Runs dry: validate and print, write nothing (default false).
@@ -97,13 +131,26 @@ impl AuditLoggerBuilder {
         self
     }
 
+    /// Days of logs to keep (default 90).
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days;
+        self
+    }
+
+    /// Whether every write is followed by the index, Dashboard and retention
+    /// upkeep (default true; false leaves just the day files).
+    pub fn upkeep(mut self, on: bool) -> Self {
+        self.upkeep = on;
+        self
+    }
+
     /// The clock (default the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
-    /// Adds a step to run after every successful write.
+    /// Adds a step to run after every successful write (after the upkeep).
     pub fn after_write(mut self, step: Box<dyn PostWrite>) -> Self {
         self.steps.push(step);
         self
@@ -125,13 +172,21 @@ impl AuditLoggerBuilder {
             Some(id) if !id.trim().is_empty() => id,
             _ => new_session_id(self.clock.now()),
         };
+        let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
+        if self.upkeep {
+            steps.push(Box::new(Upkeep {
+                retention_days: self.retention_days,
+            }));
+        }
+        steps.extend(self.steps);
         Ok(AuditLogger {
             vault: Vault::new(self.vault),
             dry_run: self.dry_run,
             session_id,
             lock_timeout: self.lock_timeout,
+            retention_days: self.retention_days,
             clock: self.clock,
-            steps: self.steps,
+            steps,
             dry_run_output: self.dry_run_output,
         })
     }
@@ -146,24 +201,10 @@ pub struct AuditLogger {
     dry_run: bool,
     session_id: String,
     lock_timeout: Duration,
+    retention_days: u32,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
-}
-
-/// An I/O failure with what was being done and where.
-struct IoFailure {
-    op: &'static str,
-    path: PathBuf,
-    source: io::Error,
-}
-
-fn at<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T, IoFailure> {
-    r.map_err(|source| IoFailure {
-        op,
-        path: path.to_owned(),
-        source,
-    })
 }
 
 impl AuditLogger {
@@ -174,6 +215,8 @@ impl AuditLogger {
             dry_run: false,
             session_id: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            retention_days: retention::DEFAULT_DAYS,
+            upkeep: true,
             clock: Arc::new(SystemClock),
             steps: Vec::new(),
             dry_run_output: None,
@@ -193,6 +236,11 @@ impl AuditLogger {
     /// Whether the logger runs dry.
     pub fn is_dry_run(&self) -> bool {
         self.dry_run
+    }
+
+    /// The logger's clock's time.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
     }
 
     /// Fills in a missing timestamp (now) and session id, then validates.
@@ -218,19 +266,7 @@ impl AuditLogger {
     /// positioned write and one sync per day file. If any entry is invalid,
     /// nothing is written.
     pub fn log_batch(&self, entries: Vec<Entry>) -> Result<Receipt, Error> {
-        let mut prepared = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            match self.prepare(entry.clone()) {
-                Ok(e) => prepared.push(e),
-                Err(source) => {
-                    return Err(Error::Invalid {
-                        position: i + 1,
-                        source,
-                        entries,
-                    })
-                }
-            }
-        }
+        let prepared = self.prepare_all(entries)?;
         if self.dry_run {
             let lines: String = prepared
                 .iter()
@@ -250,135 +286,236 @@ impl AuditLogger {
                 ..Receipt::default()
             });
         }
-        self.write(prepared)
-    }
-
-    fn write(&self, entries: Vec<Entry>) -> Result<Receipt, Error> {
-        let mut days: BTreeMap<NaiveDate, Vec<Line>> = BTreeMap::new();
-        for e in &entries {
-            // `prepare` filled every timestamp in.
-            let date = e.date().unwrap_or_else(|| self.clock.now().date_naive());
-            days.entry(date).or_default().push(Line {
-                json: e.to_json_line(),
-                level: e.log_level,
-            });
-        }
-        let io_error = |f: IoFailure, entries: Vec<Entry>, written: Vec<DayFileState>| Error::Io {
-            op: f.op,
-            path: f.path,
-            source: f.source,
-            entries,
-            written,
-        };
-        let state_dir = self.vault.state_dir();
-        if let Err(f) = at("create folder", &state_dir, ensure_dir(&state_dir)) {
-            return Err(io_error(f, entries, Vec::new()));
-        }
+        self.ensure_state_dir(&prepared)?;
         let lock = self.vault.lock_file();
         let outcome = with_lock(&lock, self.lock_timeout, || {
-            let mut receipt = Receipt::default();
-            for (date, lines) in &days {
-                match self.write_day(*date, lines, &mut receipt.recoveries) {
-                    Ok(state) => receipt.files.push(state),
-                    Err(f) => return Err((f, *date, receipt.files)),
-                }
-            }
-            receipt.entries = entries.clone();
+            let (files, recoveries) = self.write_prepared(&prepared)?;
+            let mut receipt = Receipt {
+                entries: prepared.clone(),
+                files,
+                recoveries,
+                ..Receipt::default()
+            };
+            let ctx = StepContext {
+                vault: &self.vault,
+                receipt: &receipt,
+                now: self.clock.now(),
+                logger: self,
+            };
+            let mut notes = Vec::new();
+            let mut errors = Vec::new();
             for step in &self.steps {
-                if let Err(message) = step.run(&self.vault, &receipt) {
-                    receipt
-                        .post_write_errors
-                        .push(format!("{}: {message}", step.name()));
+                match step.run(&ctx) {
+                    Ok(more) => notes.extend(more),
+                    Err(message) => errors.push(format!("{}: {message}", step.name())),
                 }
             }
+            receipt.notes = notes;
+            receipt.post_write_errors = errors;
             Ok(receipt)
         });
         match outcome {
-            Ok(Ok(receipt)) => Ok(receipt),
-            Ok(Err((f, failed_date, written))) => {
-                let unwritten = entries
-                    .into_iter()
-                    .filter(|e| e.date().is_none_or(|d| d >= failed_date))
-                    .collect();
-                Err(io_error(f, unwritten, written))
-            }
+            Ok(result) => result,
+            Err(LockFailure::TimedOut(waited)) => self.fall_back(prepared, waited),
             Err(LockFailure::Io(source)) => Err(io_error(
                 IoFailure {
                     op: "lock",
                     path: lock,
                     source,
                 },
-                entries,
+                prepared,
                 Vec::new(),
             )),
-            Err(LockFailure::TimedOut(waited)) => {
-                let fallback = self.vault.failed_writes();
-                let mut bytes = String::new();
-                for day in days.values() {
-                    for line in day {
-                        bytes.push_str(&line.json);
-                        bytes.push('\n');
-                    }
-                }
-                match at(
-                    "append to",
-                    &fallback,
-                    append_durable(&fallback, bytes.as_bytes()),
-                ) {
-                    Ok(()) => Err(Error::LockTimeout {
-                        lock,
-                        waited,
-                        limit: self.lock_timeout,
-                        fallback,
+        }
+    }
+
+    fn prepare_all(&self, entries: Vec<Entry>) -> Result<Vec<Entry>, Error> {
+        let mut prepared = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.iter().enumerate() {
+            match self.prepare(entry.clone()) {
+                Ok(e) => prepared.push(e),
+                Err(source) => {
+                    return Err(Error::Invalid {
+                        position: i + 1,
+                        source,
                         entries,
-                    }),
-                    Err(f) => Err(io_error(f, entries, Vec::new())),
+                    })
                 }
+            }
+        }
+        Ok(prepared)
+    }
+
+    fn ensure_state_dir(&self, entries: &[Entry]) -> Result<(), Error> {
+        let dir = self.vault.state_dir();
+        at("create folder", &dir, ensure_dir(&dir))
+            .map_err(|f| io_error(f, entries.to_vec(), Vec::new()))
+    }
+
+    /// Writes prepared entries; the caller holds the lock.
+    fn write_prepared(
+        &self,
+        entries: &[Entry],
+    ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
+        let days = by_day(entries, self.clock.now().date_naive());
+        let mut recoveries = Vec::new();
+        match write_days(
+            &self.vault,
+            &days,
+            self.clock.now().timestamp(),
+            &mut recoveries,
+        ) {
+            Ok(files) => Ok((files, recoveries)),
+            Err(PartialWrite {
+                failure,
+                failed_date,
+                written,
+            }) => {
+                let unwritten = entries
+                    .iter()
+                    .filter(|e| e.date().is_none_or(|d| d >= failed_date))
+                    .cloned()
+                    .collect();
+                Err(io_error(failure, unwritten, written))
             }
         }
     }
 
-    /// Appends one day's lines and syncs; repairs the file first if needed.
-    fn write_day(
+    /// Validates and writes entries with the lock already held, running no
+    /// post-write steps (for the steps themselves).
+    fn append_locked(
         &self,
-        date: NaiveDate,
-        lines: &[Line],
-        recoveries: &mut Vec<Recovery>,
-    ) -> Result<DayFileState, IoFailure> {
-        let path = self.vault.day_file(date);
-        let open = || {
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)
-        };
-        let mut file: File = at("open", &path, open())?;
-        let mut found = at("read", &path, daily::inspect(&mut file, date))?;
-        if found == Inspection::NeedsRecovery {
-            drop(file);
-            let now = self.clock.now().timestamp();
-            recoveries.push(at("recover", &path, daily::recover(&path, date, now))?);
-            file = at("open", &path, open())?;
-            found = at("read", &path, daily::inspect(&mut file, date))?;
-            if found == Inspection::NeedsRecovery {
-                let e = io::Error::new(io::ErrorKind::InvalidData, "still damaged after recovery");
-                return at("recover", &path, Err(e));
+        entries: Vec<Entry>,
+    ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
+        let prepared = self.prepare_all(entries)?;
+        self.write_prepared(&prepared)
+    }
+
+    /// The lock was not had in time: save the entries to `failed_writes.json`.
+    fn fall_back(&self, entries: Vec<Entry>, waited: Duration) -> Result<Receipt, Error> {
+        let fallback = self.vault.failed_writes();
+        let bytes: String = entries.iter().map(|e| e.to_json_line() + "\n").collect();
+        match at(
+            "append to",
+            &fallback,
+            append_durable(&fallback, bytes.as_bytes()),
+        ) {
+            Ok(()) => Err(Error::LockTimeout {
+                lock: self.vault.lock_file(),
+                waited,
+                limit: self.lock_timeout,
+                fallback,
+                entries,
+            }),
+            Err(f) => Err(io_error(f, entries, Vec::new())),
+        }
+    }
+
+    /// Runs `work` under the writers' lock, for the maintenance commands.
+    fn maintain<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
+        if !self.dry_run {
+            self.ensure_state_dir(&[])?;
+        } else if !self.vault.state_dir().is_dir() {
+            // Dry run creates nothing, and without the folder no writer can run.
+            return work().map_err(|f| io_error(f, Vec::new(), Vec::new()));
+        }
+        let lock = self.vault.lock_file();
+        match with_lock(&lock, self.lock_timeout, work) {
+            Ok(result) => result.map_err(|f| io_error(f, Vec::new(), Vec::new())),
+            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
+            Err(LockFailure::Io(source)) => Err(io_error(
+                IoFailure {
+                    op: "lock",
+                    path: lock,
+                    source,
+                },
+                Vec::new(),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// Rebuilds `Logs/index.json` from the day files (in dry run, only
+    /// computes it).
+    pub fn rebuild_index(&self) -> Result<Index, Error> {
+        let logs = self.vault.logs();
+        self.maintain(|| {
+            let index = at("read", &logs, index::rebuild(&self.vault, self.clock.now()))?;
+            if !self.dry_run {
+                at(
+                    "write",
+                    &self.vault.index(),
+                    index::save(&self.vault, &index),
+                )?;
             }
-        }
-        let state = at("write", &path, daily::append(&mut file, date, found, lines))?;
-        at("sync", &path, file.sync_data())?;
-        if found == Inspection::Empty {
-            let logs = self.vault.logs();
-            at("sync", &logs, sync_dir(&logs))?;
-        }
-        Ok(DayFileState {
-            date,
-            path,
-            total_entries: state.trailer.total_entries,
-            size_bytes: state.len,
-            summary: state.trailer.summary,
+            Ok(index)
         })
+    }
+
+    /// Refreshes the Dashboard's Recent Activity table (in dry run, only
+    /// renders it). Returns what happened and the table's lines.
+    pub fn refresh_dashboard(&self) -> Result<(Refresh, Vec<String>), Error> {
+        let path = self.vault.dashboard();
+        self.maintain(|| {
+            let dates = at("read", &self.vault.logs(), index::day_files(&self.vault))?;
+            let today = self.clock.now().date_naive();
+            at(
+                "write",
+                &path,
+                dashboard::refresh(&self.vault, &dates, today, !self.dry_run),
+            )
+        })
+    }
+
+    /// Runs retention now with `days` (default the logger's). In dry run,
+    /// reports what would be deleted and archived and changes nothing.
+    pub fn rotate(&self, days: Option<u32>) -> Result<Report, Error> {
+        let days = days.unwrap_or(self.retention_days);
+        self.maintain(|| {
+            let now = self.clock.now();
+            let append = |entries: Vec<Entry>| {
+                self.append_locked(entries)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            let logs = self.vault.logs();
+            let report = at(
+                "purge old day files in",
+                &logs,
+                retention::run(
+                    &self.vault,
+                    now,
+                    days,
+                    &self.session_id,
+                    self.dry_run,
+                    &append,
+                ),
+            )?;
+            if !self.dry_run && report.deleted > 0 {
+                let index = at("read", &logs, index::rebuild(&self.vault, now))?;
+                at(
+                    "write",
+                    &self.vault.index(),
+                    index::save(&self.vault, &index),
+                )?;
+                let path = self.vault.dashboard();
+                at(
+                    "write",
+                    &path,
+                    dashboard::refresh(&self.vault, &index.dates(), now.date_naive(), true),
+                )?;
+            }
+            Ok(report)
+        })
+    }
+}
+
+fn io_error(f: IoFailure, entries: Vec<Entry>, written: Vec<DayFileState>) -> Error {
+    Error::Io {
+        op: f.op,
+        path: f.path,
+        source: f.source,
+        entries,
+        written,
     }
 }

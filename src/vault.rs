@@ -51,6 +51,21 @@ impl Vault {
         self.root.join("Dashboard.md")
     }
 
+    /// `Logs/index.json`.
+    pub fn index(&self) -> PathBuf {
+        self.logs().join("index.json")
+    }
+
+    /// `Logs/critical_archive.json`: CRITICAL entries of purged days, one per line.
+    pub fn critical_archive(&self) -> PathBuf {
+        self.logs().join("critical_archive.json")
+    }
+
+    /// A file of our own state under `Logs/.audit/`.
+    pub fn state_file(&self, name: &str) -> PathBuf {
+        self.state_dir().join(name)
+    }
+
     /// `path` relative to the vault when it is inside it, for messages.
     pub fn relative<'a>(&self, path: &'a Path) -> std::borrow::Cow<'a, str> {
         match path.strip_prefix(&self.root) {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use vault_audit::{
     ActionType, ApprovalStatus, ApprovedBy, AuditLogger, Entry, Error, FixedClock, LogLevel,
-    Outcome, PostWrite, Receipt, Vault,
+    Outcome, PostWrite, StepContext,
 };
 
 fn at(ts: &str) -> DateTime<Utc> {
@@ -179,8 +179,9 @@ impl PostWrite for Recorder {
     fn name(&self) -> &str {
         "recorder"
     }
-    fn run(&self, vault: &Vault, receipt: &Receipt) -> Result<(), String> {
-        assert!(vault.logs().join(".audit/lock").exists());
+    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, String> {
+        assert!(ctx.vault.logs().join(".audit/lock").exists());
+        let receipt = ctx.receipt;
         self.0
             .lock()
             .expect("lock")
@@ -188,7 +189,7 @@ impl PostWrite for Recorder {
         if self.1 {
             Err("disk says no".into())
         } else {
-            Ok(())
+            Ok(vec!["recorded".into()])
         }
     }
 }

@@ -8,7 +8,8 @@ pub const OK: u8 = 0;
 pub const REJECTED: u8 = 1;
 /// Bad arguments, environment or vault path; nothing was written.
 pub const USAGE: u8 = 2;
-/// The lock was not taken in time; the entries were saved to `Logs/failed_writes.json`.
+/// The lock was not taken in time; the entries were saved to
+/// `Logs/failed_writes.json` (for `index`, `dashboard`, `rotate`: nothing was done).
 pub const FALLBACK: u8 = 3;
 /// An I/O error; the entries not written are printed on stderr as JSON Lines.
 pub const IO: u8 = 4;
@@ -18,7 +19,7 @@ pub fn for_error(error: &Error) -> u8 {
     match error {
         Error::VaultNotFound { .. } => USAGE,
         Error::Invalid { .. } => REJECTED,
-        Error::LockTimeout { .. } => FALLBACK,
+        Error::LockTimeout { .. } | Error::Busy { .. } => FALLBACK,
         Error::Io { .. } => IO,
     }
 }

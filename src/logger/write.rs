@@ -1,0 +1,117 @@
+//! Appending lines to day files, with the lock already held.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use super::DayFileState;
+use crate::daily::{self, Inspection, Line, Recovery};
+use crate::entry::Entry;
+use crate::fsutil::sync_dir;
+use crate::vault::Vault;
+
+/// An I/O failure with what was being done and where.
+pub(crate) struct IoFailure {
+    pub op: &'static str,
+    pub path: PathBuf,
+    pub source: io::Error,
+}
+
+pub(crate) fn at<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T, IoFailure> {
+    r.map_err(|source| IoFailure {
+        op,
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Entries grouped by their day, each as its stored line, in input order.
+pub(crate) fn by_day(entries: &[Entry], fallback: NaiveDate) -> BTreeMap<NaiveDate, Vec<Line>> {
+    let mut days: BTreeMap<NaiveDate, Vec<Line>> = BTreeMap::new();
+    for e in entries {
+        days.entry(e.date().unwrap_or(fallback))
+            .or_default()
+            .push(Line {
+                json: e.to_json_line(),
+                level: e.log_level,
+            });
+    }
+    days
+}
+
+/// What a multi-day write got done before it failed.
+pub(crate) struct PartialWrite {
+    pub failure: IoFailure,
+    pub failed_date: NaiveDate,
+    pub written: Vec<DayFileState>,
+}
+
+/// Appends each day's lines to its file and syncs it, oldest day first.
+pub(crate) fn write_days(
+    vault: &Vault,
+    days: &BTreeMap<NaiveDate, Vec<Line>>,
+    now_unix: i64,
+    recoveries: &mut Vec<Recovery>,
+) -> Result<Vec<DayFileState>, PartialWrite> {
+    let mut written = Vec::with_capacity(days.len());
+    for (date, lines) in days {
+        match write_day(vault, *date, lines, now_unix, recoveries) {
+            Ok(state) => written.push(state),
+            Err(failure) => {
+                return Err(PartialWrite {
+                    failure,
+                    failed_date: *date,
+                    written,
+                })
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// Appends one day's lines and syncs; repairs the file first if needed.
+fn write_day(
+    vault: &Vault,
+    date: NaiveDate,
+    lines: &[Line],
+    now_unix: i64,
+    recoveries: &mut Vec<Recovery>,
+) -> Result<DayFileState, IoFailure> {
+    let path = vault.day_file(date);
+    let open = || {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+    };
+    let mut file: File = at("open", &path, open())?;
+    let mut found = at("read", &path, daily::inspect(&mut file, date))?;
+    if found == Inspection::NeedsRecovery {
+        drop(file);
+        recoveries.push(at("recover", &path, daily::recover(&path, date, now_unix))?);
+        file = at("open", &path, open())?;
+        found = at("read", &path, daily::inspect(&mut file, date))?;
+        if found == Inspection::NeedsRecovery {
+            let e = io::Error::new(io::ErrorKind::InvalidData, "still damaged after recovery");
+            return at("recover", &path, Err(e));
+        }
+    }
+    let state = at("write", &path, daily::append(&mut file, date, found, lines))?;
+    at("sync", &path, file.sync_data())?;
+    if found == Inspection::Empty {
+        let logs = vault.logs();
+        at("sync", &logs, sync_dir(&logs))?;
+    }
+    Ok(DayFileState {
+        date,
+        path,
+        total_entries: state.trailer.total_entries,
+        size_bytes: state.len,
+        summary: state.trailer.summary,
+    })
+}

@@ -1,0 +1,261 @@
+//! Retention: day files older than the retention period are purged, their
+//! CRITICAL entries archived first, exactly once even across crashes.
+//!
+//! For each expired file, oldest first, a small journal under `Logs/.audit/`
+//! records the step reached, so a rerun after a crash resumes instead of
+//! repeating: archive CRITICAL entries (the archive's length before the append
+//! is journalled, and an unfinished append is cut back to it and redone), log
+//! the purge, delete the file.
+
+use std::fs::{self, OpenOptions};
+use std::io;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel};
+use crate::fsutil::{append_durable, sync_dir, write_atomic, write_replace};
+use crate::index;
+use crate::time::parse_day;
+use crate::vault::{day_file_name, Vault};
+
+/// The default retention period, in days.
+pub const DEFAULT_DAYS: u32 = 90;
+
+const JOURNAL: &str = "retention-journal.json";
+const LAST_RUN: &str = "retention.json";
+
+/// One expired day file and what was (or would be) done with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Purge {
+    /// The file name, `YYYY-MM-DD.json`.
+    pub file: String,
+    /// CRITICAL entries archived from it (or to archive, in dry run).
+    pub critical: u64,
+}
+
+/// What a retention run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// The retention period.
+    pub retention_days: u32,
+    /// Day files dated before this are expired.
+    pub cutoff: String,
+    /// True when nothing was changed.
+    pub dry_run: bool,
+    /// Files deleted (in dry run, 0).
+    pub deleted: u64,
+    /// CRITICAL entries appended to the archive (in dry run, 0).
+    pub critical_archived: u64,
+    /// The expired files, with what each held.
+    pub files: Vec<Purge>,
+    /// Expired files that could not be read, and so were kept.
+    pub kept_unreadable: Vec<String>,
+}
+
+/// The step a purge has reached, kept in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Phase {
+    /// CRITICAL entries are being appended to the archive.
+    Archiving,
+    /// They are in the archive; the purge is not logged yet.
+    Archived,
+    /// The purge is logged; the file is not deleted yet.
+    Logged,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Journal {
+    file: String,
+    archive_len: u64,
+    critical: u64,
+    phase: Phase,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LastRun {
+    last_run: String,
+    retention_days: u32,
+}
+
+/// The first day that is kept: files dated before it are expired.
+pub fn cutoff(today: NaiveDate, days: u32) -> NaiveDate {
+    today - Duration::days(i64::from(days))
+}
+
+/// Whether a run is due: not yet run today with this period, or a purge was
+/// interrupted. Costs one small read.
+pub fn due(vault: &Vault, today: NaiveDate, days: u32) -> bool {
+    let last: Option<LastRun> = fs::read(vault.state_file(LAST_RUN))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    let ran_today =
+        last.is_some_and(|l| parse_day(&l.last_run) == Some(today) && l.retention_days == days);
+    !ran_today || vault.state_file(JOURNAL).exists()
+}
+
+/// Appends entries to the day files (the caller holds the writers' lock).
+pub type Append<'a> = dyn Fn(Vec<Entry>) -> Result<(), String> + 'a;
+
+/// Runs retention over `Logs/`. `append` writes the purge entries; `session`
+/// is their session id. In dry run, lists what would be done and changes nothing.
+pub fn run(
+    vault: &Vault,
+    now: DateTime<Utc>,
+    days: u32,
+    session: &str,
+    dry_run: bool,
+    append: &Append<'_>,
+) -> io::Result<Report> {
+    let today = now.date_naive();
+    let cutoff = cutoff(today, days);
+    let mut report = Report {
+        retention_days: days,
+        cutoff: cutoff.format("%Y-%m-%d").to_string(),
+        dry_run,
+        deleted: 0,
+        critical_archived: 0,
+        files: Vec::new(),
+        kept_unreadable: Vec::new(),
+    };
+    if !dry_run {
+        if let Some(journal) = read_journal(vault) {
+            finish(vault, now, days, session, journal, append, &mut report)?;
+        }
+    }
+    for date in index::day_files(vault)?.into_iter().filter(|d| *d < cutoff) {
+        let file = day_file_name(date);
+        let Some(entries) = read_entries(&vault.day_file(date)) else {
+            report.kept_unreadable.push(file);
+            continue;
+        };
+        if dry_run {
+            report.files.push(Purge {
+                file,
+                critical: critical_lines(&entries).len() as u64,
+            });
+            continue;
+        }
+        let journal = Journal {
+            file,
+            archive_len: fs::metadata(vault.critical_archive()).map_or(0, |m| m.len()),
+            critical: 0,
+            phase: Phase::Archiving,
+        };
+        write_journal(vault, &journal)?;
+        finish(vault, now, days, session, journal, append, &mut report)?;
+    }
+    if !dry_run {
+        let state = LastRun {
+            last_run: today.format("%Y-%m-%d").to_string(),
+            retention_days: days,
+        };
+        let bytes = serde_json::to_vec(&state).unwrap_or_default();
+        write_replace(&vault.state_file(LAST_RUN), &bytes, false)?;
+    }
+    Ok(report)
+}
+
+/// Takes a purge from its journalled phase to the end.
+fn finish(
+    vault: &Vault,
+    now: DateTime<Utc>,
+    days: u32,
+    session: &str,
+    mut journal: Journal,
+    append: &Append<'_>,
+    report: &mut Report,
+) -> io::Result<()> {
+    let path = vault.logs().join(&journal.file);
+    if journal.phase == Phase::Archiving {
+        // Cut back whatever an interrupted append left, then archive.
+        let archive = vault.critical_archive();
+        if fs::metadata(&archive).is_ok_and(|m| m.len() > journal.archive_len) {
+            let f = OpenOptions::new().write(true).open(&archive)?;
+            f.set_len(journal.archive_len)?;
+            f.sync_all()?;
+        }
+        let Some(entries) = read_entries(&path) else {
+            // Unreadable now: keep it, never delete what we cannot archive.
+            fs::remove_file(vault.state_file(JOURNAL))?;
+            report.kept_unreadable.push(journal.file);
+            return Ok(());
+        };
+        let critical = critical_lines(&entries);
+        if !critical.is_empty() {
+            append_durable(&archive, (critical.join("\n") + "\n").as_bytes())?;
+        }
+        journal.critical = critical.len() as u64;
+        journal.phase = Phase::Archived;
+        write_journal(vault, &journal)?;
+    }
+    if journal.phase == Phase::Archived {
+        let entry = purge_entry(&journal, now, days, session)?;
+        append(vec![entry]).map_err(io::Error::other)?;
+        journal.phase = Phase::Logged;
+        write_journal(vault, &journal)?;
+    }
+    match fs::remove_file(&path) {
+        Ok(()) => sync_dir(&vault.logs())?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::remove_file(vault.state_file(JOURNAL))?;
+    report.deleted += 1;
+    report.critical_archived += journal.critical;
+    report.files.push(Purge {
+        file: journal.file,
+        critical: journal.critical,
+    });
+    Ok(())
+}
+
+/// The INFO `log_retention` entry that records a purge.
+fn purge_entry(
+    journal: &Journal,
+    now: DateTime<Utc>,
+    days: u32,
+    session: &str,
+) -> io::Result<Entry> {
+    let action = ActionType::new("log_retention").map_err(io::Error::other)?;
+    Ok(
+        Entry::new(LogLevel::Info, action, "audit_logger", journal.file.clone())
+            .at(now)
+            .param("retention_days", days)
+            .param("critical_archived", journal.critical)
+            .approval(ApprovalStatus::NotRequired, ApprovedBy::System)
+            .session(session),
+    )
+}
+
+/// The CRITICAL entries (every entry scanned, not the summary) as archive lines.
+fn critical_lines(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| {
+            e.get("log_level")
+                .and_then(Value::as_str)
+                .is_some_and(|l| l.eq_ignore_ascii_case("CRITICAL"))
+        })
+        .map(Value::to_string)
+        .collect()
+}
+
+/// Every entry of a day file in any layout that parses; `None` if it does not.
+fn read_entries(path: &std::path::Path) -> Option<Vec<Value>> {
+    let bytes = fs::read(path).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("entries")?.as_array().cloned()
+}
+
+fn read_journal(vault: &Vault) -> Option<Journal> {
+    let bytes = fs::read(vault.state_file(JOURNAL)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn write_journal(vault: &Vault, journal: &Journal) -> io::Result<()> {
+    let bytes = serde_json::to_vec(journal).map_err(io::Error::other)?;
+    write_atomic(&vault.state_file(JOURNAL), &bytes)
+}
