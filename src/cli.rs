@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod exit;
 pub mod log;
+pub mod maintain;
 pub mod response;
 
 use std::ffi::OsString;
@@ -65,6 +66,11 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
                 stderr,
             },
         ),
+        Command::Index => maintain::run(&config, maintain::Task::Index, stdout, stderr),
+        Command::Dashboard => maintain::run(&config, maintain::Task::Dashboard, stdout, stderr),
+        Command::Rotate(r) => {
+            maintain::run(&config, maintain::Task::Rotate(r.days), stdout, stderr)
+        }
         Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

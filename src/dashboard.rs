@@ -46,7 +46,9 @@ pub fn newest_entries(vault: &Vault, dates: &[NaiveDate], n: usize) -> io::Resul
             Err(e) => return Err(e),
         }
     }
-    // Newest first by time; entries whose time does not parse go last.
+    // Newest first by time (ties: the later written first); entries whose
+    // time does not parse go last.
+    found.reverse();
     found.sort_by_cached_key(|e| {
         std::cmp::Reverse(
             e.get("timestamp")

@@ -26,6 +26,10 @@ pub struct Args {
     #[arg(long, env = "AUDIT_LOCK_TIMEOUT_MS", global = true, value_name = "MS")]
     pub lock_timeout_ms: Option<u64>,
 
+    /// Days of logs to keep; older day files are purged after writes.
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", global = true, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    pub retention_days: u32,
+
     /// Session id for entries that carry none (default: a new AI_EMP_YYYYMMDD_XXXXXX).
     #[arg(
         long = "session",
@@ -45,8 +49,22 @@ pub struct Args {
 pub enum Command {
     /// Validate and append entries to the day files.
     Log(Box<LogArgs>),
+    /// Rebuild Logs/index.json from the day files.
+    Index,
+    /// Refresh the Recent Activity table of Dashboard.md.
+    Dashboard,
+    /// Purge day files older than the retention period, archiving CRITICAL entries.
+    Rotate(RotateArgs),
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
+}
+
+/// `vault-audit rotate`.
+#[derive(Debug, ClapArgs)]
+pub struct RotateArgs {
+    /// Days to keep, this time (default --retention-days).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub days: Option<u32>,
 }
 
 /// `vault-audit log`.

@@ -1,10 +1,10 @@
 //! Arguments and environment, turned once into a validated [`Config`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::args::Args;
-use crate::logger::DEFAULT_LOCK_TIMEOUT;
+use crate::logger::{AuditLogger, DEFAULT_LOCK_TIMEOUT};
 
 /// Everything a command needs to know from outside; commands never read the
 /// environment themselves.
@@ -18,6 +18,8 @@ pub struct Config {
     pub lock_timeout: Duration,
     /// Session id for entries that carry none.
     pub session_id: Option<String>,
+    /// Days of logs to keep.
+    pub retention_days: u32,
 }
 
 /// A problem with the arguments or the environment (exit code 2).
@@ -63,7 +65,25 @@ impl Config {
             dry_run,
             lock_timeout,
             session_id,
+            retention_days: args.retention_days,
         })
+    }
+
+    /// The logger for the configured vault.
+    pub fn logger(&self) -> Result<AuditLogger, UsageError> {
+        self.logger_for(self.vault()?, self.dry_run)
+    }
+
+    /// A logger for `vault`, configured as the rest says.
+    pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, UsageError> {
+        let mut builder = AuditLogger::builder(vault)
+            .dry_run(dry_run)
+            .lock_timeout(self.lock_timeout)
+            .retention_days(self.retention_days);
+        if let Some(id) = &self.session_id {
+            builder = builder.session_id(id);
+        }
+        builder.build().map_err(|e| UsageError(e.to_string()))
     }
 
     /// The vault, or the usage error that says how to name one.

@@ -10,7 +10,6 @@ use walkdir::WalkDir;
 use crate::cli::args::DemoArgs;
 use crate::cli::config::{Config, UsageError};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel, Outcome};
-use crate::logger::AuditLogger;
 
 /// The sample vault shipped with the source.
 pub const SAMPLE_VAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-vault");
@@ -101,11 +100,7 @@ pub fn run(config: &Config, args: &DemoArgs, out: &mut dyn Write) -> Result<u8, 
             into.display()
         ))
     })?;
-    let mut builder = AuditLogger::builder(&into).dry_run(false);
-    if let Some(id) = &config.session_id {
-        builder = builder.session_id(id);
-    }
-    let logger = builder.build().map_err(|e| UsageError(e.to_string()))?;
+    let logger = config.logger_for(&into, false)?;
     let mut entries = story()?.into_iter();
     let fail = |e: crate::Error| UsageError(e.to_string());
     // The first entry alone, the rest as one batch: both paths, for real.
@@ -134,5 +129,17 @@ pub fn run(config: &Config, args: &DemoArgs, out: &mut dyn Write) -> Result<u8, 
         day.size_bytes
     );
     let _ = write!(out, "{text}");
+    let dashboard = fs::read_to_string(logger.vault().dashboard()).unwrap_or_default();
+    if let Some(start) = dashboard.find(crate::dashboard::HEADING) {
+        let section = &dashboard[start..];
+        let end = section[1..].find("\n## ").map_or(section.len(), |i| i + 1);
+        let _ = writeln!(
+            out,
+            "\n{} (from {}):\n",
+            crate::dashboard::HEADING,
+            logger.vault().dashboard().display()
+        );
+        let _ = writeln!(out, "{}", section[..end].trim_end());
+    }
     Ok(crate::cli::exit::OK)
 }

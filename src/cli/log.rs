@@ -48,13 +48,7 @@ fn log(
     stdin: &mut dyn Read,
     stderr: &mut dyn Write,
 ) -> Result<(u8, Response), UsageError> {
-    let mut builder = AuditLogger::builder(config.vault()?)
-        .dry_run(config.dry_run)
-        .lock_timeout(config.lock_timeout);
-    if let Some(id) = &config.session_id {
-        builder = builder.session_id(id);
-    }
-    let logger = builder.build().map_err(|e| UsageError(e.to_string()))?;
+    let logger = config.logger()?;
 
     let inputs = match args.entry.as_deref() {
         Some("-") => read_stdin(stdin)?,
