@@ -5,58 +5,14 @@
 
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel};
+use vault_audit::AuditLogger;
 
-fn bench_dir() -> tempfile::TempDir {
-    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join("bench-tmp");
-    std::fs::create_dir_all(&base).expect("bench dir");
-    tempfile::tempdir_in(base).expect("tempdir")
-}
-
-fn entry(n: u64) -> Entry {
-    let ts = vault_audit::time::parse_timestamp("2026-11-22T10:00:00.123Z").expect("ts");
-    Entry::new(
-        LogLevel::Info,
-        ActionType::new("plan_created").expect("action"),
-        "needs-action-processor",
-        "Plans/request-01-Plan.md",
-    )
-    .at(ts)
-    .param("source_file", "request-01.md")
-    .param("n", n)
-    .session("AI_EMP_20261122_A4F8F1")
-}
-
-fn logger(dir: &std::path::Path) -> AuditLogger {
-    let clock = Arc::new(FixedClock::new(
-        vault_audit::time::parse_timestamp("2026-11-22T12:00:00Z").expect("ts"),
-    ));
-    AuditLogger::builder(dir)
-        .clock(clock)
-        .build()
-        .expect("logger")
-}
-
-/// A vault whose day already holds `existing` entries.
-fn vault_with(existing: u64) -> (tempfile::TempDir, AuditLogger) {
-    let dir = bench_dir();
-    let log = logger(dir.path());
-    let mut n = 0;
-    while n < existing {
-        let chunk = (existing - n).min(20_000);
-        log.log_batch((n..n + chunk).map(entry).collect())
-            .expect("prefill");
-        n += chunk;
-    }
-    (dir, log)
-}
+#[path = "support.rs"]
+mod support;
+use support::{bench_dir, entry, full_vault, vault_with};
 
 fn single_append(c: &mut Criterion) {
     let mut group = c.benchmark_group("log_synced");
@@ -121,5 +77,33 @@ fn batch_append(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_append, batch_append);
+/// Times `iters` logs after flushing the file system (untimed), so every
+/// sample starts from the same quiet disk whatever came before it.
+fn timed_logs(log: &AuditLogger, iters: u64) -> std::time::Duration {
+    let _ = std::process::Command::new("sync").status();
+    let started = Instant::now();
+    for _ in 0..iters {
+        log.log(entry(7)).expect("log");
+    }
+    started.elapsed()
+}
+
+fn append_with_upkeep(c: &mut Criterion) {
+    let mut group = c.benchmark_group("log_with_upkeep");
+    group.sample_size(60);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("day_holds_10_one_file", |b| {
+        b.iter_custom(|iters| {
+            let (_dir, log) = full_vault(10, 0);
+            timed_logs(&log, iters)
+        })
+    });
+    let (_dir, log) = full_vault(100_000, 90);
+    group.bench_function("day_holds_100000_and_90_earlier_files", |b| {
+        b.iter_custom(|iters| timed_logs(&log, iters))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, single_append, batch_append, append_with_upkeep);
 criterion_main!(benches);

@@ -308,26 +308,27 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
         }
     };
     let floor = header(date).len() as u64;
-    let mut chunk = 16 * 1024u64;
+    let mut chunk = 512 * n.max(1) as u64;
     loop {
         let start = state.trailer_offset.saturating_sub(chunk).max(floor);
         let bytes = read_at(&mut file, start, state.trailer_offset - start)?;
         // The first line may be cut unless the chunk reaches the header.
-        let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
-        let whole = if start == floor {
-            &lines[..]
-        } else {
-            &lines[1.min(lines.len())..]
-        };
-        let entries: Vec<Value> = whole
-            .iter()
+        let mut lines = bytes.split(|&b| b == b'\n');
+        if start > floor {
+            lines.next();
+        }
+        // Only the last `n` lines are parsed, newest first.
+        let mut found: Vec<Value> = lines
+            .rev()
             .filter_map(|line| {
                 let line = line.strip_suffix(b",").unwrap_or(line);
                 serde_json::from_slice::<Value>(line.strip_prefix(b"    ")?).ok()
             })
+            .take(n)
             .collect();
-        if entries.len() >= n || start == floor {
-            return Ok(entries[entries.len().saturating_sub(n)..].to_vec());
+        if found.len() >= n || start == floor {
+            found.reverse();
+            return Ok(found);
         }
         chunk *= 4;
     }

@@ -180,22 +180,59 @@ pub fn rebuild(vault: &Vault, now: DateTime<Utc>) -> io::Result<Index> {
     Ok(Index::new(files, now))
 }
 
-/// Writes the index atomically (temporary file in `Logs/`, rename). It is not
-/// synced: it can always be rebuilt, and an unreadable one is.
+/// Writes the index atomically: a temporary file in `Logs/`, synced, renamed
+/// over `index.json`. (Synced first, a rename costs the same whatever the
+/// index's size, and a crash never leaves an empty index.)
 pub fn save(vault: &Vault, index: &Index) -> io::Result<()> {
-    write_replace(&vault.index(), index.to_json().as_bytes(), false)
+    write_replace(&vault.index(), index.to_json().as_bytes(), true)
 }
 
+/// The identity of an `index.json` as last seen: every save replaces the
+/// file by rename, so a save by anyone else changes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = fs::metadata(path).ok()?;
+    Some(Stamp {
+        len: meta.len(),
+        modified: meta.modified().ok(),
+        #[cfg(unix)]
+        inode: std::os::unix::fs::MetadataExt::ino(&meta),
+    })
+}
+
+/// The index this process last wrote, reused while `index.json` is still
+/// that very file, so a long-lived logger does not parse it on every write.
+#[derive(Debug, Default)]
+pub struct Cache(Option<(Stamp, Index)>);
+
 /// Brings the index up to date after a write of `states`: from the previous
-/// index when it is sound, else rebuilt from the day files.
-pub fn update(vault: &Vault, states: &[DayFileState], now: DateTime<Utc>) -> io::Result<Index> {
-    let previous = load(vault);
-    let base = match &previous {
-        Some(index) => index.clone(),
+/// index when it is sound (the cached one if the file is unchanged since this
+/// process wrote it), else rebuilt from the day files.
+pub fn update(
+    vault: &Vault,
+    states: &[DayFileState],
+    now: DateTime<Utc>,
+    cache: &mut Cache,
+) -> io::Result<Index> {
+    let path = vault.index();
+    let cached = cache
+        .0
+        .take()
+        .filter(|(seen, _)| stamp(&path).as_ref() == Some(seen));
+    let base = match cached.map(|(_, index)| index).or_else(|| load(vault)) {
+        Some(index) => index,
         None => rebuild(vault, now)?,
     };
     // Always written: `last_updated` says when the log last changed.
     let next = base.with_files(states, now);
     save(vault, &next)?;
+    cache.0 = stamp(&path).map(|s| (s, next.clone()));
     Ok(next)
 }

@@ -174,9 +174,7 @@ impl AuditLoggerBuilder {
         };
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
-            steps.push(Box::new(Upkeep {
-                retention_days: self.retention_days,
-            }));
+            steps.push(Box::new(Upkeep::new(self.retention_days)));
         }
         steps.extend(self.steps);
         Ok(AuditLogger {

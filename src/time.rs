@@ -66,19 +66,20 @@ pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::from_timestamp_millis(millis).ok_or_else(|| ACCEPTED.to_owned())
 }
 
-/// Parses a day file's name date, `YYYY-MM-DD` exactly.
+/// Parses a day file's name date, `YYYY-MM-DD` exactly (ASCII digits, a
+/// real calendar date). Hand-rolled: it runs for every row of the index.
 pub fn parse_day(text: &str) -> Option<NaiveDate> {
     let b = text.as_bytes();
-    let shape_ok = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shape_ok {
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+    let number = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(number(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
 }
 
 /// Makes a session id of the form `AI_EMP_YYYYMMDD_XXXXXX` (six random

@@ -1,16 +1,28 @@
 //! The built-in post-write step: after every write, in this order, the
 //! index, the Dashboard, and (when due) retention.
 
+use std::sync::Mutex;
+
 use crate::dashboard;
 use crate::index;
 use crate::logger::{PostWrite, StepContext};
 use crate::retention;
 
 /// Index, Dashboard and retention after every write.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Default)]
 pub struct Upkeep {
-    /// Days of logs to keep.
-    pub retention_days: u32,
+    retention_days: u32,
+    index: Mutex<index::Cache>,
+}
+
+impl Upkeep {
+    /// Upkeep keeping `retention_days` days of logs.
+    pub fn new(retention_days: u32) -> Self {
+        Upkeep {
+            retention_days,
+            index: Mutex::default(),
+        }
+    }
 }
 
 impl PostWrite for Upkeep {
@@ -25,7 +37,8 @@ impl PostWrite for Upkeep {
         let mut notes = Vec::new();
 
         // The index, from the previous index and the days just written.
-        let dates = match index::update(vault, &ctx.receipt.files, now) {
+        let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        let dates = match index::update(vault, &ctx.receipt.files, now, &mut cache) {
             Ok(index) => index.dates(),
             Err(e) => {
                 errors.push(format!("index: {e}"));
