@@ -118,3 +118,27 @@ pub fn append_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_edited_meanwhile_is_not_replaced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("Dashboard.md");
+        fs::write(&path, "what we read").expect("write");
+        fs::write(&path, "what the user typed since").expect("edit");
+        assert!(!replace_if_unchanged(&path, b"what we read", b"ours").expect("replace"));
+        assert_eq!(
+            fs::read_to_string(&path).expect("read"),
+            "what the user typed since"
+        );
+        assert!(
+            replace_if_unchanged(&path, b"what the user typed since", b"ours").expect("replace")
+        );
+        assert_eq!(fs::read_to_string(&path).expect("read"), "ours");
+        let leftovers = fs::read_dir(dir.path()).expect("ls").count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
+    }
+}

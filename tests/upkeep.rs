@@ -469,3 +469,50 @@ mod property {
         }
     }
 }
+
+#[test]
+fn rotate_with_days_purges_and_reports_as_json() {
+    let v = Vault::new();
+    let (d10, ts10) = days_ago(10);
+    let (d3, ts3) = days_ago(3);
+    for (ts, level) in [(&ts10, "CRITICAL"), (&ts10, "INFO"), (&ts3, "INFO")] {
+        v.cmd()
+            .args([
+                "--retention-days",
+                "30",
+                "log",
+                "--entry",
+                &entry_json(ts, level, 1),
+            ])
+            .run()
+            .assert_code(0);
+    }
+    let done = v.cmd().args(["rotate", "--days", "5"]).run();
+    done.assert_code(0);
+    let r = done.response();
+    assert_eq!(r["path"], "Logs");
+    assert_eq!(r["details"]["deleted"], 1);
+    assert_eq!(r["details"]["critical_archived"], 1);
+    assert_eq!(
+        r["details"]["files"],
+        serde_json::json!([{"file": format!("{d10}.json"), "critical": 1}])
+    );
+    assert!(!v.day(&d10).exists() && v.day(&d3).exists());
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(v.logs().join("index.json")).expect("index"))
+            .expect("json");
+    assert_eq!(index["oldest_log"], d3);
+    let done = v.cmd().args(["rotate", "--days", "0"]).run();
+    done.assert_code(2);
+    let done = v
+        .cmd()
+        .env("AUDIT_RETENTION_DAYS", "many")
+        .arg("rotate")
+        .run();
+    done.assert_code(2);
+    assert!(
+        done.stderr.contains("AUDIT_RETENTION_DAYS") || done.stderr.contains("retention-days"),
+        "{}",
+        done.stderr
+    );
+}

@@ -165,6 +165,10 @@ fn describe(
         let _ = writeln!(stderr, "vault-audit: warning: after the write: {p}");
     }
     d.insert("recovered".into(), notes.into());
+    d.insert("upkeep".into(), json!(receipt.notes));
+    if !receipt.post_write_errors.is_empty() {
+        d.insert("upkeep_errors".into(), json!(receipt.post_write_errors));
+    }
 }
 
 /// Reads stdin: one JSON object (possibly spread over lines), a JSON array
