@@ -179,104 +179,70 @@ fn assert_rejected(args: &[&str], stdin: Option<&[u8]>, needles: &[&str]) {
 #[test]
 fn invalid_values_are_rejected_naming_field_value_and_accepted_values() {
     let (_, ts) = days_ago(1);
-    let base = |level: &str, action: &str| {
-        vec![
-            "--level".to_owned(),
-            level.to_owned(),
-            "--action".into(),
-            action.into(),
-            "--actor".into(),
-            "a".into(),
-            "--target".into(),
-            "t".into(),
-            "--timestamp".into(),
-            ts.clone(),
-        ]
+    // The flags of a valid entry, with `(flag, value)` pairs replaced or added.
+    let flags = |changes: &[(&str, &str)]| -> Vec<String> {
+        let mut all = vec![
+            ("--level", "INFO".to_owned()),
+            ("--action", "x".to_owned()),
+            ("--actor", "a".to_owned()),
+            ("--target", "t".to_owned()),
+            ("--timestamp", ts.clone()),
+        ];
+        for (flag, value) in changes {
+            match all.iter_mut().find(|(f, _)| f == flag) {
+                Some(slot) => slot.1 = (*value).to_owned(),
+                None => all.push((flag, (*value).to_owned())),
+            }
+        }
+        all.into_iter()
+            .flat_map(|(f, v)| [f.to_owned(), v])
+            .collect()
     };
-    let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
+    let long = "a".repeat(65);
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
-            base("DEBUG", "x"),
+            vec![("--level", "DEBUG")],
             vec!["log_level \"DEBUG\"", "INFO, WARNING, ERROR, CRITICAL"],
         ),
         (
-            base("INFO", "Plan Created"),
+            vec![("--action", "Plan Created")],
             vec!["action_type \"Plan Created\"", "lower_snake_case"],
         ),
+        (vec![("--action", &long)], vec!["action_type", "at most 64"]),
         (
-            base("INFO", &"a".repeat(65)),
-            vec!["action_type", "at most 64"],
-        ),
-        (
-            [
-                base("INFO", "x"),
-                vec!["--approval-status".into(), "maybe".into()],
-            ]
-            .concat(),
+            vec![("--approval-status", "maybe")],
             vec![
                 "approval_status \"maybe\"",
                 "not_required, pending, approved, rejected, expired",
             ],
         ),
         (
-            [
-                base("INFO", "x"),
-                vec!["--approved-by".into(), "robot".into()],
-            ]
-            .concat(),
+            vec![("--approved-by", "robot")],
             vec!["approved_by \"robot\"", "human, system, N/A"],
         ),
         (
-            [base("INFO", "x"), vec!["--result".into(), "ok".into()]].concat(),
+            vec![("--result", "ok")],
             vec!["result \"ok\"", "success, failure, skipped"],
         ),
         (
-            vec![
-                "--level".into(),
-                "INFO".into(),
-                "--action".into(),
-                "x".into(),
-                "--actor".into(),
-                "".into(),
-                "--target".into(),
-                "t".into(),
-            ],
+            vec![("--actor", "")],
             vec!["actor \"\"", "non-empty string"],
         ),
         (
-            vec![
-                "--level".into(),
-                "INFO".into(),
-                "--action".into(),
-                "x".into(),
-                "--actor".into(),
-                "a".into(),
-                "--target".into(),
-                "t".into(),
-                "--timestamp".into(),
-                "2026-11-22 10:00".into(),
-            ],
+            vec![("--timestamp", "2026-11-22 10:00")],
             vec!["timestamp \"2026-11-22 10:00\"", "offset or Z"],
         ),
         (
-            vec![
-                "--level".into(),
-                "INFO".into(),
-                "--action".into(),
-                "x".into(),
-                "--actor".into(),
-                "a".into(),
-                "--target".into(),
-                "t".into(),
-                "--timestamp".into(),
-                "2999-01-01T00:00:00Z".into(),
-            ],
+            vec![("--timestamp", "2999-01-01T00:00:00Z")],
             vec![
                 "timestamp \"2999-01-01T00:00:00.000Z\"",
                 "more than 5 minutes in the future",
             ],
         ),
     ];
-    for (args, needles) in cases {
+    for (changes, needles) in cases {
+        let args = flags(&changes);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         assert_rejected(&args, None, &needles);
     }
@@ -500,11 +466,9 @@ fn dry_run_prints_and_changes_nothing() {
     let (_, ts) = days_ago(1);
     let before = v.snapshot();
     // Dry run is the default when neither DRY_RUN nor AUDIT_DRY_RUN is set.
-    let done = Run::new()
-        .args(["--vault"])
-        .arg(v.path())
+    let done = v
+        .plain()
         .args(["log", "--entry", &entry_json(&ts, "INFO", 1)])
-        .cwd(v.path())
         .run();
     done.assert_code(0);
     assert!(
@@ -516,33 +480,27 @@ fn dry_run_prints_and_changes_nothing() {
     assert_eq!(done.response()["details"]["dry_run"], true);
     assert_eq!(v.snapshot(), before);
     // AUDIT_DRY_RUN=false makes the log real even when DRY_RUN=true.
-    let done = Run::new()
+    let done = v
+        .plain()
         .env("DRY_RUN", "true")
         .env("AUDIT_DRY_RUN", "false")
-        .args(["--vault"])
-        .arg(v.path())
         .args(["log", "--entry", &entry_json(&ts, "INFO", 1)])
-        .cwd(v.path())
         .run();
     done.assert_code(0);
     assert_eq!(done.response()["details"]["written"], 1);
     // DRY_RUN in a .env file is read; the real environment wins over it.
     std::fs::write(v.path().join(".env"), "DRY_RUN=true\n").expect("write .env");
     let before = v.snapshot();
-    let done = Run::new()
-        .args(["--vault"])
-        .arg(v.path())
+    let done = v
+        .plain()
         .args(["log", "--entry", &entry_json(&ts, "INFO", 2)])
-        .cwd(v.path())
         .run();
     assert!(done.stdout.contains("[DRY_RUN]"));
     assert_eq!(v.snapshot(), before);
-    let done = Run::new()
+    let done = v
+        .plain()
         .env("DRY_RUN", "false")
-        .args(["--vault"])
-        .arg(v.path())
         .args(["log", "--entry", &entry_json(&ts, "INFO", 2)])
-        .cwd(v.path())
         .run();
     assert_eq!(done.response()["details"]["written"], 1);
 }
@@ -550,13 +508,11 @@ fn dry_run_prints_and_changes_nothing() {
 #[test]
 fn dry_run_still_validates() {
     let v = Vault::new();
-    let done = Run::new()
-        .args(["--vault"])
-        .arg(v.path())
+    let done = v
+        .plain()
         .args([
             "log", "--level", "LOUD", "--action", "x", "--actor", "a", "--target", "t",
         ])
-        .cwd(v.path())
         .run();
     done.assert_code(1);
     assert!(!done.stdout.contains("[DRY_RUN]"));

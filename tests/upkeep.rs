@@ -277,22 +277,22 @@ fn structure(markdown: &str) -> (Vec<String>, Vec<usize>) {
     (headings, tables)
 }
 
+/// Writes a day file for `date` holding one CRITICAL entry.
+fn write_old_critical_day(v: &Vault, date: &str, ts: &str) {
+    let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date");
+    let trailer = Trailer {
+        total_entries: 1,
+        summary: vault_audit::daily::Summary([0, 0, 0, 1]),
+    };
+    let text = render_file(day, [entry_json(ts, "CRITICAL", 1).as_str()], &trailer);
+    std::fs::write(v.day(date), text).expect("old day");
+}
+
 #[test]
 fn seed_post_conditions_hold_after_a_cli_write() {
     let v = Vault::new();
     let (old_date, old_ts) = days_ago(95);
-    std::fs::write(
-        v.day(&old_date),
-        render_file(
-            NaiveDate::parse_from_str(&old_date, "%Y-%m-%d").expect("date"),
-            [entry_json(&old_ts, "CRITICAL", 1).as_str()],
-            &Trailer {
-                total_entries: 1,
-                summary: vault_audit::daily::Summary([0, 0, 0, 1]),
-            },
-        ),
-    )
-    .expect("old day");
+    write_old_critical_day(&v, &old_date, &old_ts);
     std::fs::write(
         v.path().join("Dashboard.md"),
         "# D\n\n## Recent Activity\n\n## Other\n",
@@ -346,18 +346,7 @@ fn seed_post_conditions_hold_after_a_cli_write() {
 fn dry_run_changes_no_file_in_logs_nor_the_index_nor_the_dashboard() {
     let v = golden_vault(Some(REALISTIC.as_bytes()));
     let (old_date, old_ts) = days_ago(120);
-    std::fs::write(
-        v.day(&old_date),
-        render_file(
-            NaiveDate::parse_from_str(&old_date, "%Y-%m-%d").expect("date"),
-            [entry_json(&old_ts, "CRITICAL", 1).as_str()],
-            &Trailer {
-                total_entries: 1,
-                summary: vault_audit::daily::Summary([0, 0, 0, 1]),
-            },
-        ),
-    )
-    .expect("old day");
+    write_old_critical_day(&v, &old_date, &old_ts);
     let before = v.snapshot();
     let (_, ts) = days_ago(0);
     let dry = || Run::new().arg("--vault").arg(v.path()).cwd(v.path());

@@ -47,11 +47,12 @@ impl Vault {
 
     /// A run of the binary against this vault, writing for real.
     pub fn cmd(&self) -> Run {
-        Run::new()
-            .arg("--vault")
-            .arg(self.path())
-            .arg("--no-dry-run")
-            .cwd(self.path())
+        self.plain().arg("--no-dry-run")
+    }
+
+    /// A run against this vault with no dry-run flag: the environment decides.
+    pub fn plain(&self) -> Run {
+        Run::new().arg("--vault").arg(self.path()).cwd(self.path())
     }
 
     /// Every file below the vault with its bytes.
