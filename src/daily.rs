@@ -202,7 +202,7 @@ fn read_at(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
 }
 
 /// Writes all of `bytes` at `offset` with positioned writes.
-fn write_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
+pub(crate) fn write_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
     let mut done = 0;
     while done < bytes.len() {
         match positioned::write(file, &bytes[done..], offset + done as u64)? {
@@ -353,15 +353,30 @@ pub struct Line {
     pub level: LogLevel,
 }
 
-/// Appends `lines` with one positioned write over the trailer (or writes a
-/// fresh file when it is empty). The caller syncs.
-pub fn append(
-    file: &mut File,
+/// An append worked out but not yet written: the bytes go at `offset`.
+#[derive(Debug, Clone)]
+pub struct PlannedAppend {
+    /// Where the bytes go (the old trailer's start, or 0 for a new file).
+    pub offset: u64,
+    /// The file's length before.
+    pub old_len: u64,
+    /// The counts before.
+    pub before: Trailer,
+    /// Header (new file only), entry lines, new trailer.
+    pub bytes: String,
+    /// How many of `bytes` come before the new trailer.
+    pub entries_len: usize,
+    /// The file as it will stand.
+    pub after: DayState,
+}
+
+/// Works out the one positioned write that appends `lines`.
+pub fn plan_append(
     date: NaiveDate,
     found: Inspection,
     lines: &[Line],
-) -> io::Result<DayState> {
-    let (offset, old, mut trailer) = match found {
+) -> io::Result<PlannedAppend> {
+    let (offset, old_len, before) = match found {
         Inspection::Ours(state) => (state.trailer_offset, state.len, state.trailer),
         Inspection::Empty => (0, 0, Trailer::default()),
         Inspection::NeedsRecovery => {
@@ -371,31 +386,72 @@ pub fn append(
             ))
         }
     };
-    let mut buf = if offset == 0 {
+    let mut bytes = if offset == 0 {
         header(date)
     } else {
         String::new()
     };
-    buf.push_str(&render_lines(
+    bytes.push_str(&render_lines(
         lines.iter().map(|l| l.json.as_str()),
-        trailer.total_entries > 0,
+        before.total_entries > 0,
     ));
+    let mut trailer = before;
     for line in lines {
         trailer.total_entries += 1;
         trailer.summary.add(line.level);
     }
-    let trailer_offset = offset + buf.len() as u64;
-    buf.push_str(&render_trailer(&trailer));
-    write_at(file, buf.as_bytes(), offset)?;
-    let len = offset + buf.len() as u64;
-    if len < old {
-        file.set_len(len)?;
-    }
-    Ok(DayState {
-        len,
-        trailer_offset,
-        trailer,
+    let entries_len = bytes.len();
+    bytes.push_str(&render_trailer(&trailer));
+    let len = offset + bytes.len() as u64;
+    Ok(PlannedAppend {
+        offset,
+        old_len,
+        before,
+        after: DayState {
+            len,
+            trailer_offset: offset + entries_len as u64,
+            trailer,
+        },
+        bytes,
+        entries_len,
     })
+}
+
+/// Writes a planned append (the caller syncs).
+pub fn write_planned(file: &mut File, plan: &PlannedAppend) -> io::Result<DayState> {
+    write_at(file, plan.bytes.as_bytes(), plan.offset)?;
+    if plan.after.len < plan.old_len {
+        file.set_len(plan.after.len)?;
+    }
+    Ok(plan.after)
+}
+
+/// Appends `lines` with one positioned write over the trailer (or writes a
+/// fresh file when it is empty). The caller syncs.
+pub fn append(
+    file: &mut File,
+    date: NaiveDate,
+    found: Inspection,
+    lines: &[Line],
+) -> io::Result<DayState> {
+    write_planned(file, &plan_append(date, found, lines)?)
+}
+
+/// Puts a day file back as it stood before an append at `offset`: cut there
+/// and the old trailer written again (or emptied, for a file the append
+/// created). The caller syncs.
+pub fn restore(file: &mut File, offset: u64, before: &Trailer) -> io::Result<()> {
+    if offset == 0 {
+        return file.set_len(0);
+    }
+    let tail = render_trailer(before);
+    write_at(file, tail.as_bytes(), offset)?;
+    file.set_len(offset + tail.len() as u64)
+}
+
+/// Reads `len` bytes at `offset` of a file (fewer at its end).
+pub fn read_range(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    read_at(file, offset, len)
 }
 
 #[cfg(test)]

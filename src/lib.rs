@@ -29,6 +29,7 @@ pub mod entry;
 pub mod error;
 pub mod fsutil;
 pub mod index;
+pub mod journal;
 pub mod lock;
 pub mod logger;
 pub mod retention;

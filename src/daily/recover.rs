@@ -35,6 +35,12 @@ pub enum Recovery {
         /// Entries kept.
         entries: u64,
     },
+    /// A batch that a process was writing when it died was taken out whole,
+    /// leaving the file as it stood before that batch (see `journal`).
+    RolledBack {
+        /// The day file.
+        path: PathBuf,
+    },
     /// The file did not parse: it was moved aside (never deleted) and every
     /// entry that still parses was salvaged into a new day file.
     Quarantined {
@@ -62,6 +68,11 @@ impl fmt::Display for Recovery {
             Recovery::Converted { path, entries } => write!(
                 f,
                 "{}: converted from a foreign layout to the append layout, keeping all {entries} entries",
+                path.display()
+            ),
+            Recovery::RolledBack { path } => write!(
+                f,
+                "{}: took out an unfinished batch left by a writer that died; the file is as it was before that batch",
                 path.display()
             ),
             Recovery::Quarantined {

@@ -57,6 +57,20 @@ pub(crate) fn write_days(
     recoveries: &mut Vec<Recovery>,
 ) -> Result<Vec<DayFileState>, PartialWrite> {
     let mut written = Vec::with_capacity(days.len());
+    // A batch left unfinished by a writer that died is settled first.
+    let logs = vault.logs();
+    let resolved = crate::journal::resolve(vault).map_err(|source| PartialWrite {
+        failure: IoFailure {
+            op: "settle an unfinished batch in",
+            path: logs,
+            source,
+        },
+        failed_date: days.keys().next().copied().unwrap_or_default(),
+        written: Vec::new(),
+    })?;
+    if let crate::journal::Resolution::RolledBack(path) = resolved {
+        recoveries.push(Recovery::RolledBack { path });
+    }
     for (date, lines) in days {
         match write_day(vault, *date, lines, now_unix, recoveries) {
             Ok(state) => written.push(state),
