@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod exit;
 pub mod log;
@@ -71,6 +72,14 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         Command::Rotate(r) => {
             maintain::run(&config, maintain::Task::Rotate(r.days), stdout, stderr)
         }
+        Command::Daemon(d) => daemon::run(&config, d, stdout, stderr).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
+        Command::Replay => daemon::replay(&config, stdout, stderr).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
         Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

@@ -23,11 +23,13 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod daemon;
 pub mod daily;
 pub mod dashboard;
 pub mod entry;
 pub mod error;
 pub mod fsutil;
+pub mod inbox;
 pub mod index;
 pub mod journal;
 pub mod lock;

@@ -433,6 +433,37 @@ impl AuditLogger {
         }
     }
 
+    /// Runs `work` holding the writers' lock (creating `Logs/.audit/` if
+    /// needed); an I/O error of `work` is reported against `Logs/`.
+    pub fn with_writer_lock<T>(&self, work: impl FnOnce() -> io::Result<T>) -> Result<T, Error> {
+        self.ensure_state_dir(&[])?;
+        let logs = self.vault.logs();
+        let lock = self.vault.lock_file();
+        match with_lock(&lock, self.lock_timeout, work) {
+            Ok(result) => result.map_err(|source| {
+                io_error(
+                    IoFailure {
+                        op: "write in",
+                        path: logs,
+                        source,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                )
+            }),
+            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
+            Err(LockFailure::Io(source)) => Err(io_error(
+                IoFailure {
+                    op: "lock",
+                    path: lock,
+                    source,
+                },
+                Vec::new(),
+                Vec::new(),
+            )),
+        }
+    }
+
     /// Rebuilds `Logs/index.json` from the day files (in dry run, only
     /// computes it).
     pub fn rebuild_index(&self) -> Result<Index, Error> {

@@ -82,6 +82,30 @@ pub fn parse_day(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, number(5..7)?, number(8..10)?)
 }
 
+/// Parses a duration such as `500ms`, `2s`, `30m`, `1h` or `7d`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let accepted = || {
+        format!(
+            "duration {text:?} is not a number followed by ms, s, m, h or d (e.g. 500ms, 2s, 30m)"
+        )
+    };
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(accepted)?;
+    let (number, unit) = t.split_at(split);
+    let n: u64 = number.parse().map_err(|_| accepted())?;
+    let ms = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(accepted()),
+    };
+    n.checked_mul(ms)
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(accepted)
+}
+
 /// Makes a session id of the form `AI_EMP_YYYYMMDD_XXXXXX` (six random
 /// upper-case letters and digits).
 pub fn new_session_id(now: DateTime<Utc>) -> String {
@@ -119,6 +143,22 @@ mod tests {
     fn timestamps_without_offset_are_rejected() {
         for bad in ["2026-11-22T10:00:00", "2026-11-22", "yesterday", ""] {
             assert!(parse_timestamp(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_have_a_unit() {
+        assert_eq!(
+            parse_duration("500ms"),
+            Ok(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration("2s"), Ok(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            parse_duration("15m"),
+            Ok(std::time::Duration::from_secs(900))
+        );
+        for bad in ["", "5", "m", "1.5s", "2 weeks", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 

@@ -55,8 +55,99 @@ pub enum Command {
     Dashboard,
     /// Purge day files older than the retention period, archiving CRITICAL entries.
     Rotate(RotateArgs),
+    /// Run the daemon in the foreground (or: daemon status, daemon stop).
+    Daemon(DaemonArgs),
+    /// Append the entries saved in Logs/failed_writes.json to their day files, exactly once.
+    Replay,
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
+}
+
+/// `vault-audit daemon`.
+#[derive(Debug, ClapArgs)]
+pub struct DaemonArgs {
+    /// `status` or `stop`; none runs the daemon.
+    #[command(subcommand)]
+    pub action: Option<DaemonAction>,
+
+    /// Poll the vault at this interval (e.g. 2s) instead of waiting for file
+    /// events: for network and synced folders where events do not arrive.
+    #[arg(long, value_name = "DURATION", value_parser = crate::time::parse_duration)]
+    pub poll: Option<std::time::Duration>,
+
+    /// Do not record vault activity (notes created and moved).
+    #[arg(long)]
+    pub no_watch_vault: bool,
+
+    /// More messages on stderr (-v: what is taken in; -vv: more).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// ERROR entries within AUDIT_ALERT_WINDOW that raise an alert note.
+    #[arg(long, env = "AUDIT_ALERT_ERRORS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub alert_errors: u32,
+
+    /// The window for ERROR bursts.
+    #[arg(long, env = "AUDIT_ALERT_WINDOW", default_value = "15m", value_parser = crate::time::parse_duration)]
+    pub alert_window: std::time::Duration,
+
+    /// The inbox folder's name.
+    #[arg(
+        long,
+        env = "AUDIT_FOLDER_INBOX",
+        default_value = "Inbox",
+        hide_short_help = true
+    )]
+    pub folder_inbox: String,
+    /// The Needs_Action folder's name (alert notes go there too).
+    #[arg(
+        long,
+        env = "AUDIT_FOLDER_NEEDS_ACTION",
+        default_value = "Needs_Action",
+        hide_short_help = true
+    )]
+    pub folder_needs_action: String,
+    /// The Plans folder's name.
+    #[arg(
+        long,
+        env = "AUDIT_FOLDER_PLANS",
+        default_value = "Plans",
+        hide_short_help = true
+    )]
+    pub folder_plans: String,
+    /// The Pending_Approval folder's name.
+    #[arg(
+        long,
+        env = "AUDIT_FOLDER_PENDING_APPROVAL",
+        default_value = "Pending_Approval",
+        hide_short_help = true
+    )]
+    pub folder_pending_approval: String,
+    /// The Approved folder's name.
+    #[arg(
+        long,
+        env = "AUDIT_FOLDER_APPROVED",
+        default_value = "Approved",
+        hide_short_help = true
+    )]
+    pub folder_approved: String,
+    /// The Rejected folder's name.
+    #[arg(
+        long,
+        env = "AUDIT_FOLDER_REJECTED",
+        default_value = "Rejected",
+        hide_short_help = true
+    )]
+    pub folder_rejected: String,
+}
+
+/// What to do with a running daemon.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DaemonAction {
+    /// Say whether a daemon runs for the vault, and its pid.
+    Status,
+    /// Stop the running daemon (SIGTERM) and wait for it to finish.
+    Stop,
 }
 
 /// `vault-audit rotate`.

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::args::Args;
-use crate::logger::{AuditLogger, DEFAULT_LOCK_TIMEOUT};
+use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
 
 /// Everything a command needs to know from outside; commands never read the
 /// environment themselves.
@@ -76,6 +76,13 @@ impl Config {
 
     /// A logger for `vault`, configured as the rest says.
     pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, UsageError> {
+        self.builder_for(vault, dry_run)
+            .build()
+            .map_err(|e| UsageError(e.to_string()))
+    }
+
+    /// The builder behind [`Config::logger_for`].
+    pub fn builder_for(&self, vault: &Path, dry_run: bool) -> AuditLoggerBuilder {
         let mut builder = AuditLogger::builder(vault)
             .dry_run(dry_run)
             .lock_timeout(self.lock_timeout)
@@ -83,7 +90,7 @@ impl Config {
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }
-        builder.build().map_err(|e| UsageError(e.to_string()))
+        builder
     }
 
     /// The vault, or the usage error that says how to name one.

@@ -1,0 +1,189 @@
+//! `vault-audit daemon [status|stop]` and `vault-audit replay`.
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::cli::args::{DaemonAction, DaemonArgs};
+use crate::cli::config::{Config, UsageError};
+use crate::cli::exit;
+use crate::cli::response::Response;
+use crate::daemon::{self, alerts::Thresholds, pidfile, watch::Folders, DaemonConfig, DaemonError};
+use crate::inbox;
+use crate::journal;
+use crate::vault::Vault;
+
+/// Runs `daemon` (or its `status` / `stop`); returns the exit code.
+pub fn run(
+    config: &Config,
+    args: &DaemonArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    let vault = Vault::new(config.vault()?.clone());
+    if !vault.root().is_dir() {
+        return Err(UsageError(format!(
+            "vault {} is not an existing folder",
+            vault.root().display()
+        )));
+    }
+    match args.action {
+        Some(DaemonAction::Status) => status(&vault, stdout),
+        Some(DaemonAction::Stop) => stop(&vault, stdout, stderr),
+        None => serve(config, args, &vault, stderr),
+    }
+}
+
+fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, UsageError> {
+    let running = pidfile::running(vault).map_err(|e| UsageError(e.to_string()))?;
+    let _ = writeln!(
+        stdout,
+        "{}",
+        json!({"running": running.is_some(), "pid": running})
+    );
+    Ok(if running.is_some() {
+        exit::OK
+    } else {
+        exit::REJECTED
+    })
+}
+
+#[cfg(unix)]
+fn stop(vault: &Vault, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<u8, UsageError> {
+    match daemon::stop(vault, Duration::from_secs(10)) {
+        Ok(Some(pid)) => {
+            let _ = writeln!(stdout, "{}", json!({"stopped": true, "pid": pid}));
+            Ok(exit::OK)
+        }
+        Ok(None) => {
+            let _ = writeln!(stdout, "{}", json!({"stopped": false, "pid": null}));
+            let _ = writeln!(
+                stderr,
+                "vault-audit: no daemon runs for {}",
+                vault.root().display()
+            );
+            Ok(exit::REJECTED)
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            Ok(exit::IO)
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn stop(
+    _vault: &Vault,
+    _stdout: &mut dyn Write,
+    _stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    Err(UsageError(
+        "daemon stop needs a Unix system; stop the process from the service manager".into(),
+    ))
+}
+
+fn serve(
+    config: &Config,
+    args: &DaemonArgs,
+    vault: &Vault,
+    stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    if config.dry_run {
+        return Err(UsageError(
+            "the daemon writes for real and DRY_RUN is on (the default): pass --no-dry-run or set AUDIT_DRY_RUN=false".into(),
+        ));
+    }
+    let logger = config
+        .builder_for(vault.root(), false)
+        .upkeep(false)
+        .build()
+        .map_err(|e| UsageError(e.to_string()))?;
+    let cfg = DaemonConfig {
+        poll: args.poll,
+        watch_vault: !args.no_watch_vault,
+        folders: Folders {
+            inbox: args.folder_inbox.clone(),
+            needs_action: args.folder_needs_action.clone(),
+            plans: args.folder_plans.clone(),
+            pending_approval: args.folder_pending_approval.clone(),
+            approved: args.folder_approved.clone(),
+            rejected: args.folder_rejected.clone(),
+        },
+        alerts: Thresholds {
+            errors: args.alert_errors as usize,
+            window: chrono::Duration::from_std(args.alert_window)
+                .unwrap_or(chrono::Duration::minutes(15)),
+        },
+        verbose: args.verbose,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| UsageError(format!("could not handle signals: {e}")))?;
+    }
+    match daemon::run(logger, &cfg, &stop, stderr) {
+        Ok(()) => Ok(exit::OK),
+        Err(e @ DaemonError::AlreadyRunning(_)) => {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            Ok(exit::FALLBACK)
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            Ok(exit::IO)
+        }
+    }
+}
+
+/// `vault-audit replay`: takes in `failed_writes.json` (and any claim left
+/// half done) now.
+pub fn replay(
+    config: &Config,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    let logger = config.logger()?;
+    let vault = logger.vault().clone();
+    let mut response = Response::new("success");
+    if logger.is_dry_run() {
+        let pending = std::fs::read_to_string(vault.failed_writes())
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        response.details.insert("dry_run".into(), true.into());
+        response.details.insert("pending".into(), pending.into());
+        let _ = writeln!(stdout, "{}", response.to_line());
+        return Ok(exit::OK);
+    }
+    let mut progress = journal::load_progress(&vault);
+    let mut replayed = 0;
+    let mut rejected = Vec::new();
+    let result = logger
+        .with_writer_lock(|| journal::resolve(&vault))
+        .and_then(|_| {
+            if let Some(intake) = inbox::replay_failed_writes(&logger, &mut progress)? {
+                replayed += intake.entries.len();
+                rejected.extend(intake.rejected);
+            }
+            Ok(())
+        });
+    response.details.insert("replayed".into(), replayed.into());
+    response.path = Some(vault.relative(&vault.failed_writes()).into_owned());
+    if !rejected.is_empty() {
+        response.status = "partial";
+        response.errors = rejected;
+    }
+    let code = match result {
+        Ok(()) if response.errors.is_empty() => exit::OK,
+        Ok(()) => exit::REJECTED,
+        Err(e) => {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            response.status = "failed";
+            response.errors.push(e.to_string());
+            exit::for_error(&e)
+        }
+    };
+    let _ = writeln!(stdout, "{}", response.to_line());
+    Ok(code)
+}

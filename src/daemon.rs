@@ -1,0 +1,449 @@
+//! `vault-audit daemon`: takes in inbox files, records vault activity, keeps
+//! the index and Dashboard current, runs retention and replays
+//! `failed_writes.json` on schedule, and writes alert notes.
+
+pub mod alerts;
+pub mod pidfile;
+pub mod watch;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::NaiveDate;
+use notify::Watcher;
+use serde_json::json;
+
+use crate::entry::{ActionType, Entry, LogLevel};
+use crate::error::Error;
+use crate::inbox::{self, Readiness};
+use crate::journal::{self, Progress};
+use crate::logger::{AuditLogger, DayFileState};
+use crate::{dashboard, index};
+use alerts::{Alerts, Thresholds};
+use watch::{Folders, Snapshot};
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// Poll the vault at this interval instead of waiting for file events.
+    pub poll: Option<Duration>,
+    /// Record vault activity (notes created and moved).
+    pub watch_vault: bool,
+    /// The workflow folders' names.
+    pub folders: Folders,
+    /// When ERROR entries make a burst worth an alert.
+    pub alerts: Thresholds,
+    /// 0: warnings and start/stop; 1: what is taken in; 2: more.
+    pub verbose: u8,
+}
+
+/// The longest the vault goes without a full rescan, events or not.
+const RESCAN: Duration = Duration::from_secs(30);
+/// Vault events settle this long before a rescan (a move is two events).
+const SETTLE: Duration = Duration::from_millis(300);
+/// How often `failed_writes.json` is replayed.
+const REPLAY: Duration = Duration::from_secs(300);
+/// The index and Dashboard are refreshed at most this often.
+const REFRESH: Duration = Duration::from_secs(1);
+/// The main loop wakes at least this often (to see the stop flag and the inbox).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// Another daemon runs for this vault.
+    #[error("a daemon already runs for this vault (pid {pid})", pid = .0.map_or("unknown".to_owned(), |p| p.to_string()))]
+    AlreadyRunning(Option<u32>),
+    /// Something failed that the daemon cannot go on without.
+    #[error("{0}")]
+    Fatal(String),
+}
+
+struct Daemon<'a> {
+    logger: AuditLogger,
+    cfg: &'a DaemonConfig,
+    out: &'a mut dyn Write,
+    progress: Progress,
+    readiness: Readiness,
+    snapshot: Option<Snapshot>,
+    own_notes: BTreeSet<String>,
+    alerts: Alerts,
+    dirty: Vec<DayFileState>,
+    index_cache: index::Cache,
+    last_refresh: Instant,
+    day: NaiveDate,
+}
+
+/// Runs the daemon until `stop` is set (by SIGTERM or SIGINT), then finishes
+/// the batch in hand, refreshes index and Dashboard, and returns.
+pub fn run(
+    logger: AuditLogger,
+    cfg: &DaemonConfig,
+    stop: &AtomicBool,
+    out: &mut dyn Write,
+) -> Result<(), DaemonError> {
+    let vault = logger.vault().clone();
+    let _pid = pidfile::PidFile::acquire(&vault).map_err(|e| match e {
+        pidfile::Taken::Running(pid) => DaemonError::AlreadyRunning(pid),
+        pidfile::Taken::Io(e) => DaemonError::Fatal(format!(
+            "could not write {}: {e}",
+            pidfile::path(&vault).display()
+        )),
+    })?;
+    let fatal = |e: Error| DaemonError::Fatal(e.to_string());
+    logger
+        .with_writer_lock(|| journal::resolve(&vault))
+        .map_err(fatal)?;
+    let today = logger.now().date_naive();
+    let alerts = Alerts::new(cfg.alerts, cfg.folders.needs_action.clone());
+    let mut d = Daemon {
+        progress: journal::load_progress(&vault),
+        logger,
+        cfg,
+        out,
+        readiness: Readiness::default(),
+        snapshot: None,
+        own_notes: BTreeSet::new(),
+        alerts,
+        dirty: Vec::new(),
+        index_cache: index::Cache::default(),
+        last_refresh: Instant::now() - REFRESH,
+        day: today,
+    };
+    d.say(
+        0,
+        &format!(
+            "started for {} (pid {})",
+            vault.root().display(),
+            std::process::id()
+        ),
+    );
+    d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": std::process::id(), "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64)}));
+    d.retention();
+    d.replay();
+
+    let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
+    let _watcher = if cfg.watch_vault { d.watcher(tx) } else { None };
+    if cfg.watch_vault {
+        d.snapshot = Snapshot::load(&vault);
+        d.scan_vault();
+    }
+    let mut last_scan = Instant::now();
+    let mut last_replay = Instant::now();
+    let mut pending_since: Option<Instant> = None;
+    while !stop.load(Ordering::SeqCst) {
+        d.take_in(stop);
+        match rx.recv_timeout(TICK) {
+            Ok(Ok(event)) => {
+                let touches_vault = event.paths.iter().any(|p| {
+                    p.strip_prefix(vault.root()).map_or(true, |rel| {
+                        !watch::ignored(&rel.to_string_lossy().replace('\\', "/"))
+                    })
+                });
+                if touches_vault {
+                    pending_since.get_or_insert_with(Instant::now);
+                }
+                while rx.try_recv().is_ok() {
+                    pending_since.get_or_insert_with(Instant::now);
+                }
+            }
+            Ok(Err(e)) => d.say(
+                0,
+                &format!("warning: file events: {e}; rescanning on a timer"),
+            ),
+            Err(_) => {}
+        }
+        if cfg.watch_vault
+            && (pending_since.is_some_and(|t| t.elapsed() >= SETTLE)
+                || last_scan.elapsed() >= RESCAN)
+        {
+            d.scan_vault();
+            pending_since = None;
+            last_scan = Instant::now();
+        }
+        if last_replay.elapsed() >= REPLAY {
+            d.replay();
+            last_replay = Instant::now();
+        }
+        let now = d.logger.now().date_naive();
+        if now != d.day {
+            d.day = now;
+            d.retention();
+        }
+        d.refresh(false);
+    }
+    d.event(
+        LogLevel::Info,
+        "daemon",
+        json!({"event": "stop", "pid": std::process::id()}),
+    );
+    d.refresh(true);
+    d.say(0, "stopped");
+    Ok(())
+}
+
+impl Daemon<'_> {
+    fn say(&mut self, level: u8, message: &str) {
+        if level <= self.cfg.verbose {
+            let _ = writeln!(self.out, "vault-audit daemon: {message}");
+        }
+    }
+
+    /// Logs entries the daemon makes itself (no upkeep: it is throttled here).
+    fn write(&mut self, entries: Vec<Entry>) {
+        if entries.is_empty() {
+            return;
+        }
+        match self.logger.log_batch(entries) {
+            Ok(receipt) => {
+                self.observe(&receipt.entries);
+                self.dirty.extend(receipt.files);
+            }
+            Err(e) => self.say(0, &format!("warning: {e}")),
+        }
+    }
+
+    /// A `system_event` entry about the daemon's own doings.
+    fn event(&mut self, level: LogLevel, target: &str, params: serde_json::Value) {
+        let Ok(action) = ActionType::new("system_event") else {
+            return;
+        };
+        let mut e = Entry::new(level, action, "audit_daemon", target);
+        if let serde_json::Value::Object(map) = params {
+            e.parameters = map;
+        }
+        self.write(vec![e]);
+    }
+
+    fn observe(&mut self, entries: &[Entry]) {
+        let vault = self.logger.vault().clone();
+        match self.alerts.observe(&vault, entries) {
+            Ok(notes) => {
+                for note in notes {
+                    self.say(1, &format!("alert: wrote {note}"));
+                    self.own_notes.insert(note);
+                }
+            }
+            Err(e) => self.say(0, &format!("warning: could not write an alert note: {e}")),
+        }
+    }
+
+    /// Takes in claims left from before, then every ready inbox file.
+    fn take_in(&mut self, stop: &AtomicBool) {
+        let vault = self.logger.vault().clone();
+        let mut claims = match inbox::claims(&vault) {
+            Ok(c) => c,
+            Err(e) => {
+                return self.say(
+                    0,
+                    &format!("warning: {}: {e}", inbox::processing_dir(&vault).display()),
+                )
+            }
+        };
+        match self.readiness.ready(&vault, SystemTime::now()) {
+            Ok(ready) => {
+                for path in ready {
+                    match inbox::claim(&vault, &path, self.logger.now().timestamp_millis()) {
+                        Ok(claim) => claims.push(claim),
+                        Err(e) => self.say(
+                            0,
+                            &format!("warning: could not claim {}: {e}", path.display()),
+                        ),
+                    }
+                }
+            }
+            Err(e) => self.say(
+                0,
+                &format!("warning: {}: {e}", inbox::dir(&vault).display()),
+            ),
+        }
+        for claim in claims {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            match inbox::take_in(&self.logger, &claim, &mut self.progress, &|| {
+                stop.load(Ordering::SeqCst)
+            }) {
+                Ok(intake) => {
+                    self.say(
+                        1,
+                        &format!(
+                            "took in {} entries from {}",
+                            intake.entries.len(),
+                            claim.original
+                        ),
+                    );
+                    self.observe(&intake.entries);
+                    self.dirty.extend(intake.files);
+                    if let Some(rejected) = &intake.rejected_path {
+                        let rel = vault.relative(rejected).into_owned();
+                        self.say(
+                            0,
+                            &format!(
+                                "warning: {} lines of {} rejected; see {rel}.errors.txt",
+                                intake.rejected.len(),
+                                claim.original
+                            ),
+                        );
+                        self.event(
+                            LogLevel::Warning,
+                            &format!("Logs/inbox/{}", claim.original),
+                            json!({"event": "inbox_rejected", "rejected_lines": intake.rejected.len(), "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
+                        );
+                    }
+                }
+                Err(e) => {
+                    self.say(
+                        0,
+                        &format!("warning: {}: {e}; will try again", claim.original),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    fn replay(&mut self) {
+        match inbox::replay_failed_writes(&self.logger, &mut self.progress) {
+            Ok(Some(intake)) => {
+                self.say(
+                    0,
+                    &format!(
+                        "replayed {} entries from failed_writes.json",
+                        intake.entries.len()
+                    ),
+                );
+                self.observe(&intake.entries);
+                self.dirty.extend(intake.files);
+            }
+            Ok(None) => {}
+            Err(e) => self.say(0, &format!("warning: replay of failed_writes.json: {e}")),
+        }
+    }
+
+    fn retention(&mut self) {
+        match self.logger.rotate(None) {
+            Ok(report) if report.deleted > 0 => {
+                self.say(
+                    0,
+                    &format!(
+                        "retention: deleted {} day files, archived {} CRITICAL entries",
+                        report.deleted, report.critical_archived
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(e) => self.say(0, &format!("warning: retention: {e}")),
+        }
+    }
+
+    fn watcher(
+        &mut self,
+        tx: mpsc::Sender<notify::Result<notify::Event>>,
+    ) -> Option<Box<dyn Watcher>> {
+        let root = self.logger.vault().root().to_path_buf();
+        let made: notify::Result<Box<dyn Watcher>> = match self.cfg.poll {
+            Some(every) => {
+                notify::PollWatcher::new(tx, notify::Config::default().with_poll_interval(every))
+                    .map(|w| Box::new(w) as Box<dyn Watcher>)
+            }
+            None => notify::RecommendedWatcher::new(tx, notify::Config::default())
+                .map(|w| Box::new(w) as Box<dyn Watcher>),
+        };
+        match made.and_then(|mut w| w.watch(&root, notify::RecursiveMode::Recursive).map(|()| w)) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                self.say(
+                    0,
+                    &format!(
+                        "warning: file events unavailable ({e}); the vault is rescanned every {} s",
+                        RESCAN.as_secs()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn scan_vault(&mut self) {
+        let vault = self.logger.vault().clone();
+        let now = match Snapshot::scan(vault.root()) {
+            Ok(s) => s,
+            Err(e) => return self.say(0, &format!("warning: could not scan the vault: {e}")),
+        };
+        let Some(before) = self.snapshot.replace(now.clone()) else {
+            let _ = now.save(&vault);
+            return;
+        };
+        let changes = watch::diff(&before, &now, &self.own_notes);
+        if changes.is_empty() {
+            return;
+        }
+        let entries: Vec<Entry> = changes
+            .iter()
+            .filter_map(|c| watch::entry_for(c, &self.cfg.folders))
+            .collect();
+        self.say(
+            1,
+            &format!(
+                "vault: {} changes, {} recorded",
+                changes.len(),
+                entries.len()
+            ),
+        );
+        self.write(entries);
+        if let Err(e) = now.save(&vault) {
+            self.say(
+                0,
+                &format!("warning: could not save the vault snapshot: {e}"),
+            );
+        }
+    }
+
+    /// Index and Dashboard, at most once a second (or now, with `force`).
+    fn refresh(&mut self, force: bool) {
+        if self.dirty.is_empty() || (!force && self.last_refresh.elapsed() < REFRESH) {
+            return;
+        }
+        let states = std::mem::take(&mut self.dirty);
+        let vault = self.logger.vault().clone();
+        let now = self.logger.now();
+        let cache = &mut self.index_cache;
+        let done = self.logger.with_writer_lock(|| {
+            let index = index::update(&vault, &states, now, cache)?;
+            dashboard::refresh(&vault, &index.dates(), now.date_naive(), true)
+        });
+        if let Err(e) = done {
+            self.say(0, &format!("warning: index and Dashboard: {e}"));
+        }
+        self.last_refresh = Instant::now();
+    }
+}
+
+/// Sends SIGTERM to the running daemon and waits (up to `wait`) for it to end.
+#[cfg(unix)]
+pub fn stop(vault: &crate::Vault, wait: Duration) -> std::io::Result<Option<u32>> {
+    let Some(pid) = pidfile::running(vault)? else {
+        return Ok(None);
+    };
+    let pid_t = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;
+    // SAFETY: kill(2) with a pid read from our own pid file and SIGTERM; it
+    // touches no memory of ours.
+    if pid_t > 0 && unsafe { libc::kill(pid_t, libc::SIGTERM) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let started = Instant::now();
+    while pidfile::running(vault)?.is_some() {
+        if started.elapsed() > wait {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("daemon pid {pid} did not stop within {} s", wait.as_secs()),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Some(pid))
+}
