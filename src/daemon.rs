@@ -264,19 +264,29 @@ impl Daemon<'_> {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
-            match inbox::take_in(&self.logger, &claim, &mut self.progress, &|| {
-                stop.load(Ordering::SeqCst)
-            }) {
+            // Only ERROR and CRITICAL entries matter to the alerts: keep just those.
+            let mut serious = Vec::new();
+            let outcome = inbox::take_in(
+                &self.logger,
+                &claim,
+                &mut self.progress,
+                &|| stop.load(Ordering::SeqCst),
+                &mut |batch| {
+                    serious.extend(
+                        batch
+                            .iter()
+                            .filter(|e| e.log_level >= LogLevel::Error)
+                            .cloned(),
+                    )
+                },
+            );
+            self.observe(&serious);
+            match outcome {
                 Ok(intake) => {
                     self.say(
                         1,
-                        &format!(
-                            "took in {} entries from {}",
-                            intake.entries.len(),
-                            claim.original
-                        ),
+                        &format!("took in {} entries from {}", intake.written, claim.original),
                     );
-                    self.observe(&intake.entries);
                     self.dirty.extend(intake.files);
                     if let Some(rejected) = &intake.rejected_path {
                         let rel = vault.relative(rejected).into_owned();
@@ -307,16 +317,25 @@ impl Daemon<'_> {
     }
 
     fn replay(&mut self) {
-        match inbox::replay_failed_writes(&self.logger, &mut self.progress) {
+        let mut serious = Vec::new();
+        let outcome = inbox::replay_failed_writes(&self.logger, &mut self.progress, &mut |batch| {
+            serious.extend(
+                batch
+                    .iter()
+                    .filter(|e| e.log_level >= LogLevel::Error)
+                    .cloned(),
+            )
+        });
+        self.observe(&serious);
+        match outcome {
             Ok(Some(intake)) => {
                 self.say(
                     0,
                     &format!(
                         "replayed {} entries from failed_writes.json",
-                        intake.entries.len()
+                        intake.written
                     ),
                 );
-                self.observe(&intake.entries);
                 self.dirty.extend(intake.files);
             }
             Ok(None) => {}

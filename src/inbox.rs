@@ -60,7 +60,8 @@ pub struct Readiness {
 }
 
 impl Readiness {
-    /// The inbox files ready to claim, oldest name first.
+    /// The inbox files ready to claim, in the order they arrived (oldest
+    /// modification time first, then name).
     pub fn ready(&mut self, vault: &Vault, now: SystemTime) -> io::Result<Vec<PathBuf>> {
         let inbox = dir(vault);
         let mut ready = Vec::new();
@@ -101,7 +102,7 @@ impl Readiness {
         for p in &ready {
             self.seen.remove(p);
         }
-        ready.sort();
+        ready.sort_by_cached_key(|p| (fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()));
         Ok(ready)
     }
 }
@@ -193,8 +194,8 @@ pub fn claims(vault: &Vault) -> io::Result<Vec<Claim>> {
 /// What taking in one claim did.
 #[derive(Debug, Clone, Default)]
 pub struct Intake {
-    /// Entries appended, as stored.
-    pub entries: Vec<Entry>,
+    /// How many entries were appended.
+    pub written: usize,
     /// Day files written.
     pub files: Vec<DayFileState>,
     /// Lines rejected, with their messages (`line N: ...`).
@@ -309,12 +310,14 @@ struct Batch {
 
 /// Takes in one claim, from where its progress says, in batches; stops
 /// early (leaving the claim for later) when `stop` says so between batches.
-/// The writers' lock is taken for each batch.
+/// The writers' lock is taken for each batch; `seen` is shown each batch's
+/// entries once they are in (memory stays flat however large the file).
 pub fn take_in(
     logger: &AuditLogger,
     claim: &Claim,
     progress: &mut Progress,
     stop: &dyn Fn() -> bool,
+    seen: &mut dyn FnMut(&[Entry]),
 ) -> Result<Intake, crate::Error> {
     let vault = logger.vault();
     let io_err = |op: &'static str, path: &Path, source: io::Error| crate::Error::Io {
@@ -356,6 +359,7 @@ pub fn take_in(
                     &mut pending_rejects,
                     progress,
                     &mut intake,
+                    seen,
                 )?;
                 if stop() {
                     return Ok(intake);
@@ -413,6 +417,7 @@ fn persist_rejects(claim: &Claim, pending: &mut String) -> io::Result<()> {
 }
 
 /// Appends one batch through the journal, under the writers' lock.
+#[allow(clippy::too_many_arguments)]
 fn commit(
     logger: &AuditLogger,
     claim: &Claim,
@@ -421,6 +426,7 @@ fn commit(
     pending_rejects: &mut String,
     progress: &mut Progress,
     intake: &mut Intake,
+    seen: &mut dyn FnMut(&[Entry]),
 ) -> Result<(), crate::Error> {
     let vault = logger.vault();
     persist_rejects(claim, pending_rejects).map_err(|source| crate::Error::Io {
@@ -470,7 +476,8 @@ fn commit(
             progress.insert(claim.id.clone(), through);
             intake.files.retain(|f| f.date != state.date);
             intake.files.push(state);
-            intake.entries.extend(batch.entries);
+            intake.written += batch.entries.len();
+            seen(&batch.entries);
             Ok(())
         }
         Err(mut e) => {
@@ -548,6 +555,7 @@ fn finish(
 pub fn replay_failed_writes(
     logger: &AuditLogger,
     progress: &mut Progress,
+    seen: &mut dyn FnMut(&[Entry]),
 ) -> Result<Option<Intake>, crate::Error> {
     let vault = logger.vault();
     let path = vault.failed_writes();
@@ -572,5 +580,5 @@ pub fn replay_failed_writes(
             entries: Vec::new(),
             written: Vec::new(),
         })?;
-    take_in(logger, &claim, progress, &|| false).map(Some)
+    take_in(logger, &claim, progress, &|| false, seen).map(Some)
 }

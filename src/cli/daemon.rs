@@ -162,8 +162,9 @@ pub fn replay(
     let result = logger
         .with_writer_lock(|| journal::resolve(&vault))
         .and_then(|_| {
-            if let Some(intake) = inbox::replay_failed_writes(&logger, &mut progress)? {
-                replayed += intake.entries.len();
+            if let Some(intake) = inbox::replay_failed_writes(&logger, &mut progress, &mut |_| {})?
+            {
+                replayed += intake.written;
                 rejected.extend(intake.rejected);
             }
             Ok(())

@@ -1,0 +1,497 @@
+//! The daemon, run for real: inbox files, vault activity, alerts, signals,
+//! and SIGKILL at random moments without losing or doubling an entry.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{days_ago, entry_json, Vault, BIN};
+use serde_json::Value;
+
+/// A daemon process on a vault; killed if the test ends without stopping it.
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    fn start(v: &Vault, args: &[&str]) -> Daemon {
+        let log = std::fs::File::create(v.path().join("daemon.err")).expect("log file");
+        let child = Command::new(BIN)
+            .args(["--vault"])
+            .arg(v.path())
+            .args(["--no-dry-run", "daemon", "-v"])
+            .args(args)
+            .env_remove("VAULT_PATH")
+            .env("AUDIT_ALERT_ERRORS", "5")
+            .current_dir(v.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        let d = Daemon { child };
+        wait_for("the daemon to start", Duration::from_secs(10), || {
+            running(v)
+        });
+        d
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGTERM; returns the exit code and how long it took.
+    fn terminate(mut self) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let status = self.child.wait().expect("wait");
+        (status.code(), started.elapsed())
+    }
+
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn running(v: &Vault) -> bool {
+    v.cmd().args(["daemon", "status"]).run().code == 0
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn inbox(v: &Vault) -> std::path::PathBuf {
+    v.logs().join("inbox")
+}
+
+/// Drops a file the documented way: written under a `.tmp` name, then renamed.
+fn drop_file(v: &Vault, name: &str, text: &str) {
+    std::fs::create_dir_all(inbox(v)).expect("inbox");
+    let tmp = inbox(v).join(format!("{name}.tmp"));
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, inbox(v).join(name)).expect("rename");
+}
+
+fn entries(v: &Vault, date: &str) -> Vec<Value> {
+    let Ok(text) = std::fs::read_to_string(v.day(date)) else {
+        return Vec::new();
+    };
+    let day: Value = serde_json::from_str(&text).expect("the day file is valid JSON");
+    day["entries"].as_array().cloned().unwrap_or_default()
+}
+
+fn inbox_empty(v: &Vault) -> bool {
+    let listed = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    listed(&inbox(v)) == 0 && listed(&inbox(v).join(".processing")) == 0
+}
+
+#[test]
+fn one_daemon_per_vault_status_stop_and_sigterm() {
+    let v = Vault::new();
+    let d = Daemon::start(&v, &[]);
+    let status = v.cmd().args(["daemon", "status"]).run();
+    let s: Value = serde_json::from_str(status.stdout.trim()).expect("json");
+    assert_eq!(s["running"], true);
+    assert_eq!(s["pid"], d.pid());
+    let second = v.cmd().args(["daemon"]).run();
+    second.assert_code(3);
+    assert!(
+        second.stderr.contains(&format!(
+            "a daemon already runs for this vault (pid {})",
+            d.pid()
+        )),
+        "{}",
+        second.stderr
+    );
+    let (code, took) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    assert!(!running(&v));
+    let stop = v.cmd().args(["daemon", "stop"]).run();
+    stop.assert_code(1);
+    // Started and stopped are recorded as system events.
+    let (today, _) = days_ago(0);
+    let events: Vec<String> = entries(&v, &today)
+        .iter()
+        .filter(|e| e["actor"] == "audit_daemon")
+        .map(|e| e["parameters"]["event"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(events, vec!["start", "stop"]);
+    // `daemon stop` stops a running daemon.
+    let d = Daemon::start(&v, &[]);
+    let stop = v.cmd().args(["daemon", "stop"]).run();
+    stop.assert_code(0);
+    assert!(!running(&v));
+    drop(d);
+    // The daemon refuses to run dry.
+    let dry = v.plain().arg("daemon").run();
+    dry.assert_code(2);
+    assert!(dry.stderr.contains("--no-dry-run"), "{}", dry.stderr);
+}
+
+#[test]
+fn inbox_files_are_taken_in_and_bad_lines_rejected_without_blocking_good_ones() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    drop_file(
+        &v,
+        "one.json",
+        &serde_json::to_string_pretty(
+            &serde_json::from_str::<Value>(&entry_json(&ts, "INFO", 1)).expect("json"),
+        )
+        .expect("pretty"),
+    );
+    let jsonl = format!(
+        "{}\nnot json\n\n{}\n{}\n",
+        entry_json(&ts, "INFO", 2),
+        entry_json(&ts, "LOUD", 3),
+        entry_json(&ts, "WARNING", 4)
+    );
+    drop_file(&v, "many.jsonl", &jsonl);
+    // Hidden and .tmp names wait until renamed.
+    std::fs::write(
+        inbox(&v).join("later.jsonl.tmp"),
+        format!("{}\n", entry_json(&ts, "INFO", 5)),
+    )
+    .expect("write");
+    std::fs::write(
+        inbox(&v).join(".hidden.jsonl"),
+        format!("{}\n", entry_json(&ts, "INFO", 6)),
+    )
+    .expect("write");
+    wait_for("the inbox to be taken in", Duration::from_secs(10), || {
+        entries(&v, &date).len() == 3
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(inbox(&v).join("later.jsonl.tmp").exists() && inbox(&v).join(".hidden.jsonl").exists());
+    std::fs::rename(
+        inbox(&v).join("later.jsonl.tmp"),
+        inbox(&v).join("later.jsonl"),
+    )
+    .expect("rename");
+    wait_for("the renamed file", Duration::from_secs(10), || {
+        entries(&v, &date).len() == 4
+    });
+    let ns: Vec<u64> = entries(&v, &date)
+        .iter()
+        .map(|e| e["parameters"]["n"].as_u64().expect("n"))
+        .collect();
+    assert_eq!(ns, vec![1, 2, 4, 5]);
+    let rejected =
+        std::fs::read_to_string(inbox(&v).join("rejected/many.jsonl")).expect("rejected copy");
+    assert_eq!(rejected.lines().count(), 2);
+    let errors =
+        std::fs::read_to_string(inbox(&v).join("rejected/many.jsonl.errors.txt")).expect("errors");
+    assert!(
+        errors.starts_with("line 2: entry rejected: not valid JSON"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("line 4: entry rejected: log_level \"LOUD\""),
+        "{errors}"
+    );
+    let (today, _) = days_ago(0);
+    let warning = entries(&v, &today)
+        .into_iter()
+        .find(|e| e["log_level"] == "WARNING")
+        .expect("a WARNING system_event");
+    assert_eq!(warning["action_type"], "system_event");
+    assert_eq!(warning["target"], "Logs/inbox/many.jsonl");
+    assert_eq!(warning["parameters"]["rejected_lines"], 2);
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn a_file_still_being_written_is_taken_only_once_it_stops_changing() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    std::fs::create_dir_all(inbox(&v)).expect("inbox");
+    // A careless writer: no temporary name, the last line not finished yet.
+    let partial = format!(
+        "{}\n{}",
+        entry_json(&ts, "INFO", 1),
+        &entry_json(&ts, "INFO", 2)[..40]
+    );
+    std::fs::write(inbox(&v).join("careless.jsonl"), &partial).expect("write");
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        inbox(&v).join("careless.jsonl").exists(),
+        "taken while still being written"
+    );
+    assert!(entries(&v, &date).is_empty());
+    // It never finishes: after the grace period the complete line is logged
+    // and the cut one rejected.
+    wait_for("the grace period", Duration::from_secs(10), || {
+        entries(&v, &date).len() == 1
+    });
+    wait_for("the rejection", Duration::from_secs(5), || {
+        inbox(&v)
+            .join("rejected/careless.jsonl.errors.txt")
+            .exists()
+    });
+    d.terminate();
+}
+
+#[test]
+fn vault_activity_is_recorded_once_per_create_and_move() {
+    for poll in [None, Some("200ms")] {
+        let v = Vault::new();
+        std::fs::write(v.path().join("Pending_Approval/pay.md"), "# pay").expect("note");
+        std::fs::write(v.path().join("Pending_Approval/refund.md"), "# refund").expect("note");
+        std::fs::write(v.path().join("Done/old.md"), "# old").expect("note");
+        let args: Vec<&str> = poll.map(|p| vec!["--poll", p]).unwrap_or_default();
+        let d = Daemon::start(&v, &args);
+        std::thread::sleep(Duration::from_millis(300));
+        let root = v.path();
+        std::fs::write(root.join("Inbox/email.md"), "# mail").expect("create");
+        std::fs::write(root.join("Plans/plan.md"), "# plan").expect("create");
+        std::fs::rename(
+            root.join("Pending_Approval/pay.md"),
+            root.join("Approved/pay.md"),
+        )
+        .expect("approve");
+        std::fs::rename(
+            root.join("Pending_Approval/refund.md"),
+            root.join("Rejected/refund.md"),
+        )
+        .expect("reject");
+        std::fs::rename(root.join("Done/old.md"), root.join("Plans/old.md")).expect("move");
+        // Editors' saves and our own files are not activity.
+        std::fs::write(root.join("Inbox/.email.md.swp"), "# mail 2").expect("swap");
+        std::fs::rename(
+            root.join("Inbox/.email.md.swp"),
+            root.join("Inbox/email.md"),
+        )
+        .expect("save");
+        std::fs::write(root.join(".obsidian-workspace"), "x").expect("dot");
+        std::fs::write(root.join("Inbox/x.tmp"), "x").expect("tmp");
+        let (today, _) = days_ago(0);
+        let watched = || -> Vec<(String, String)> {
+            entries(&v, &today)
+                .iter()
+                .filter(|e| e["actor"] == "vault_watcher")
+                .map(|e| {
+                    (
+                        e["action_type"].as_str().unwrap_or("").to_owned(),
+                        e["target"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        };
+        wait_for("vault activity", Duration::from_secs(15), || {
+            watched().len() >= 5
+        });
+        std::thread::sleep(Duration::from_millis(800));
+        let mut seen = watched();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                ("approved".to_owned(), "Approved/pay.md".to_owned()),
+                ("file_drop".into(), "Inbox/email.md".into()),
+                ("file_moved".into(), "Plans/old.md".into()),
+                ("plan_created".into(), "Plans/plan.md".into()),
+                ("rejected".into(), "Rejected/refund.md".into()),
+            ],
+            "poll {poll:?}"
+        );
+        let approved = entries(&v, &today)
+            .into_iter()
+            .find(|e| e["action_type"] == "approved")
+            .expect("approved");
+        assert_eq!(
+            (
+                approved["approval_status"].as_str(),
+                approved["approved_by"].as_str()
+            ),
+            (Some("approved"), Some("human"))
+        );
+        assert_eq!(approved["parameters"]["from"], "Pending_Approval/pay.md");
+        d.terminate();
+    }
+}
+
+#[test]
+fn no_watch_vault_records_no_activity() {
+    let v = Vault::new();
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    std::fs::write(v.path().join("Inbox/email.md"), "# mail").expect("create");
+    std::thread::sleep(Duration::from_millis(800));
+    d.terminate();
+    let (today, _) = days_ago(0);
+    assert!(entries(&v, &today)
+        .iter()
+        .all(|e| e["actor"] != "vault_watcher"));
+}
+
+#[test]
+fn failed_writes_are_replayed_once_at_start() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    let saved: String = (1..=3).map(|n| entry_json(&ts, "INFO", n) + "\n").collect();
+    std::fs::write(v.logs().join("failed_writes.json"), saved).expect("write");
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    wait_for("the replay", Duration::from_secs(10), || {
+        entries(&v, &date).len() == 3
+    });
+    assert!(!v.logs().join("failed_writes.json").exists());
+    d.terminate();
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    std::thread::sleep(Duration::from_millis(500));
+    d.terminate();
+    assert_eq!(entries(&v, &date).len(), 3);
+    // `vault-audit replay` does the same by hand.
+    std::fs::write(
+        v.logs().join("failed_writes.json"),
+        entry_json(&ts, "INFO", 4) + "\n",
+    )
+    .expect("write");
+    let done = v.cmd().arg("replay").run();
+    done.assert_code(0);
+    assert_eq!(done.response()["details"]["replayed"], 1);
+    assert_eq!(entries(&v, &date).len(), 4);
+}
+
+#[test]
+fn critical_entries_and_error_bursts_raise_alert_notes() {
+    let v = Vault::new();
+    let (_, ts) = days_ago(0);
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    let errors: String = (1..=8)
+        .map(|n| entry_json(&ts, "ERROR", n) + "\n")
+        .collect();
+    drop_file(&v, "errors.jsonl", &errors);
+    drop_file(&v, "crit.jsonl", &(entry_json(&ts, "CRITICAL", 9) + "\n"));
+    let alerts = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(v.path().join("Needs_Action"))
+            .expect("ls")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("ALERT_"))
+            .collect();
+        names.sort();
+        names
+    };
+    wait_for("two alert notes", Duration::from_secs(10), || {
+        alerts().len() >= 2
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let names = alerts();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("_CRITICAL.md"))
+            && names.iter().any(|n| n.ends_with("_ERROR.md")),
+        "{names:?}"
+    );
+    let burst = std::fs::read_to_string(
+        v.path().join("Needs_Action").join(
+            names
+                .iter()
+                .find(|n| n.ends_with("_ERROR.md"))
+                .expect("burst"),
+        ),
+    )
+    .expect("read");
+    assert!(
+        burst.contains("# 5 ERROR entries within 15 minutes"),
+        "{burst}"
+    );
+    d.terminate();
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_and_doubles_nothing() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    let mut expected = Vec::new();
+    let mut n = 0u64;
+    let mut rng_state = 0x2545_f491_4f6c_dd1du64;
+    let mut random = move |below: u64| {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        rng_state % below
+    };
+    let mut interrupted = 0;
+    for round in 0..20 {
+        for f in 0..4 {
+            let lines: String = (0..250)
+                .map(|_| {
+                    n += 1;
+                    expected.push(n);
+                    entry_json(&ts, "INFO", n) + "\n"
+                })
+                .collect();
+            drop_file(&v, &format!("r{round:02}-f{f}.jsonl"), &lines);
+        }
+        let d = Daemon::start(&v, &["--no-watch-vault"]);
+        std::thread::sleep(Duration::from_millis(random(250)));
+        d.kill();
+        let claimed = std::fs::read_dir(inbox(&v).join(".processing"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if claimed > 0 || v.logs().join(".audit/intent.json").exists() {
+            interrupted += 1;
+        }
+    }
+    eprintln!("{interrupted} of 20 kills landed in the middle of taking in a file");
+    assert!(
+        interrupted > 0,
+        "no kill landed mid-intake: the test proves nothing"
+    );
+    let d = Daemon::start(&v, &["--no-watch-vault"]);
+    wait_for("every file to be taken in", Duration::from_secs(60), || {
+        inbox_empty(&v)
+    });
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+    for e in entries(&v, &date) {
+        *counts
+            .entry(e["parameters"]["n"].as_u64().expect("n"))
+            .or_default() += 1;
+    }
+    let doubled: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
+    assert!(doubled.is_empty(), "entries written twice: {doubled:?}");
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|n| !counts.contains_key(n))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "entries lost: {} of {}",
+        missing.len(),
+        expected.len()
+    );
+    let day: Value =
+        serde_json::from_str(&std::fs::read_to_string(v.day(&date)).expect("read")).expect("json");
+    assert_eq!(day["total_entries"], expected.len());
+}
