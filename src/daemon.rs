@@ -231,7 +231,8 @@ impl Daemon<'_> {
         }
     }
 
-    /// Takes in claims left from before, then every ready inbox file.
+    /// Takes in claims left from before, then every ready inbox file, all
+    /// together (group commit).
     fn take_in(&mut self, stop: &AtomicBool) {
         let vault = self.logger.vault().clone();
         let mut claims = match inbox::claims(&vault) {
@@ -244,74 +245,75 @@ impl Daemon<'_> {
             }
         };
         match self.readiness.ready(&vault, SystemTime::now()) {
-            Ok(ready) => {
-                for path in ready {
-                    match inbox::claim(&vault, &path, self.logger.now().timestamp_millis()) {
-                        Ok(claim) => claims.push(claim),
-                        Err(e) => self.say(
-                            0,
-                            &format!("warning: could not claim {}: {e}", path.display()),
-                        ),
-                    }
+            Ok(ready) if !ready.is_empty() => {
+                let (claimed, failed) =
+                    inbox::claim_all(&vault, &ready, self.logger.now().timestamp_millis());
+                claims.extend(claimed);
+                for (path, e) in failed {
+                    self.say(
+                        0,
+                        &format!("warning: could not claim {}: {e}", path.display()),
+                    );
                 }
             }
+            Ok(_) => {}
             Err(e) => self.say(
                 0,
                 &format!("warning: {}: {e}", inbox::dir(&vault).display()),
             ),
         }
-        for claim in claims {
-            if stop.load(Ordering::SeqCst) {
-                return;
+        if claims.is_empty() {
+            return;
+        }
+        // Only ERROR and CRITICAL entries matter to the alerts: keep just those.
+        let mut serious = Vec::new();
+        let outcome = inbox::take_in(
+            &self.logger,
+            &claims,
+            &mut self.progress,
+            &|| stop.load(Ordering::SeqCst),
+            &mut |batch| {
+                serious.extend(
+                    batch
+                        .iter()
+                        .filter(|e| e.log_level >= LogLevel::Error)
+                        .cloned(),
+                )
+            },
+        );
+        self.observe(&serious);
+        let intakes = match outcome {
+            Ok(intakes) => intakes,
+            Err(e) => {
+                // Progress is on disk: the next round goes on from there.
+                self.progress = journal::load_progress(&vault);
+                return self.say(0, &format!("warning: inbox: {e}; will try again"));
             }
-            // Only ERROR and CRITICAL entries matter to the alerts: keep just those.
-            let mut serious = Vec::new();
-            let outcome = inbox::take_in(
-                &self.logger,
-                &claim,
-                &mut self.progress,
-                &|| stop.load(Ordering::SeqCst),
-                &mut |batch| {
-                    serious.extend(
-                        batch
-                            .iter()
-                            .filter(|e| e.log_level >= LogLevel::Error)
-                            .cloned(),
-                    )
-                },
+        };
+        for intake in intakes {
+            self.say(
+                1,
+                &format!(
+                    "took in {} entries from {}",
+                    intake.written, intake.original
+                ),
             );
-            self.observe(&serious);
-            match outcome {
-                Ok(intake) => {
-                    self.say(
-                        1,
-                        &format!("took in {} entries from {}", intake.written, claim.original),
-                    );
-                    self.dirty.extend(intake.files);
-                    if let Some(rejected) = &intake.rejected_path {
-                        let rel = vault.relative(rejected).into_owned();
-                        self.say(
-                            0,
-                            &format!(
-                                "warning: {} lines of {} rejected; see {rel}.errors.txt",
-                                intake.rejected.len(),
-                                claim.original
-                            ),
-                        );
-                        self.event(
-                            LogLevel::Warning,
-                            &format!("Logs/inbox/{}", claim.original),
-                            json!({"event": "inbox_rejected", "rejected_lines": intake.rejected.len(), "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
-                        );
-                    }
-                }
-                Err(e) => {
-                    self.say(
-                        0,
-                        &format!("warning: {}: {e}; will try again", claim.original),
-                    );
-                    return;
-                }
+            self.dirty.extend(intake.files);
+            if let Some(rejected) = &intake.rejected_path {
+                let rel = vault.relative(rejected).into_owned();
+                self.say(
+                    0,
+                    &format!(
+                        "warning: {} lines of {} rejected; see {rel}.errors.txt",
+                        intake.rejected.len(),
+                        intake.original
+                    ),
+                );
+                self.event(
+                    LogLevel::Warning,
+                    &format!("Logs/inbox/{}", intake.original),
+                    json!({"event": "inbox_rejected", "rejected_lines": intake.rejected.len(), "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
+                );
             }
         }
     }

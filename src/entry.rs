@@ -152,6 +152,9 @@ impl Entry {
     /// Exactly the twelve [`FIELDS`] are accepted; `timestamp` and
     /// `session_id` may be missing (or null) and are then filled in by the logger.
     pub fn from_json(text: &str) -> Result<Entry, EntryError> {
+        if let Some(fields) = parse::fields_from_json(text) {
+            return parse::entry_from_fields(fields);
+        }
         let value: Value = serde_json::from_str(text).map_err(|e| EntryError::Json {
             message: e.to_string(),
         })?;
@@ -166,6 +169,11 @@ impl Entry {
     /// Checks what the types alone cannot: non-empty strings, the size limit
     /// and (given the current time) that the timestamp is not in the future.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<(), EntryError> {
+        parse::check_entry(self, now).map(|_| ())
+    }
+
+    /// Validates like [`Entry::validate`] and returns the stored line.
+    pub fn validated_line(&self, now: DateTime<Utc>) -> Result<String, EntryError> {
         parse::check_entry(self, now)
     }
 

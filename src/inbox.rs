@@ -25,7 +25,7 @@ use crate::logger::{AuditLogger, DayFileState};
 use crate::vault::Vault;
 
 /// Lines per batch at most.
-const MAX_BATCH: usize = 10_000;
+const MAX_BATCH: usize = 5_000;
 /// A file that does not look complete is taken anyway once it has not
 /// changed for this long (a careless writer that stopped half-way).
 pub const GRACE: Duration = Duration::from_secs(2);
@@ -152,8 +152,44 @@ impl Claim {
     }
 }
 
-/// Claims `path` by renaming it into `.processing/` under a unique name.
+/// Claims every path by renaming it into `.processing/` under a unique name,
+/// then syncs both folders once. Returns the claims made and the failures.
+pub fn claim_all(
+    vault: &Vault,
+    paths: &[PathBuf],
+    now_ms: i64,
+) -> (Vec<Claim>, Vec<(PathBuf, io::Error)>) {
+    let mut claimed = Vec::new();
+    let mut failed = Vec::new();
+    for path in paths {
+        match rename_into_processing(vault, path, now_ms) {
+            Ok(c) => claimed.push(c),
+            Err(e) => failed.push((path.clone(), e)),
+        }
+    }
+    if !claimed.is_empty() {
+        // Until both folders are synced a claim could come undone in a power
+        // cut; nothing of it is written before then.
+        if let Err(e) = sync_dir(&processing_dir(vault)).and_then(|()| sync_dir(&dir(vault))) {
+            failed.extend(
+                claimed
+                    .drain(..)
+                    .map(|c| (c.path, io::Error::new(e.kind(), e.to_string()))),
+            );
+        }
+    }
+    (claimed, failed)
+}
+
+/// Claims one file (and syncs the folders).
 pub fn claim(vault: &Vault, path: &Path, now_ms: i64) -> io::Result<Claim> {
+    let claim = rename_into_processing(vault, path, now_ms)?;
+    sync_dir(&processing_dir(vault))?;
+    sync_dir(&dir(vault))?;
+    Ok(claim)
+}
+
+fn rename_into_processing(vault: &Vault, path: &Path, now_ms: i64) -> io::Result<Claim> {
     let processing = processing_dir(vault);
     ensure_dir(&processing)?;
     let original = path
@@ -164,8 +200,6 @@ pub fn claim(vault: &Vault, path: &Path, now_ms: i64) -> io::Result<Claim> {
     let id = format!("{now_ms:013}-{nonce:08x}-{original}");
     let target = processing.join(&id);
     fs::rename(path, &target)?;
-    sync_dir(&processing)?;
-    sync_dir(&dir(vault))?;
     Ok(Claim {
         id,
         path: target,
@@ -194,6 +228,8 @@ pub fn claims(vault: &Vault) -> io::Result<Vec<Claim>> {
 /// What taking in one claim did.
 #[derive(Debug, Clone, Default)]
 pub struct Intake {
+    /// The claim.
+    pub original: String,
     /// How many entries were appended.
     pub written: usize,
     /// Day files written.
@@ -206,14 +242,75 @@ pub struct Intake {
     pub rejected_path: Option<PathBuf>,
 }
 
-/// One line of a claim: its number and what it parsed to.
-type Parsed = (u64, Result<Entry, String>, Vec<u8>);
+/// One line of a claim: its number, what it parsed to (the entry with its
+/// stored line, or why it was refused; an empty reason for a blank line) and
+/// its raw bytes.
+type Parsed = (u64, Result<(Entry, String), String>, Vec<u8>);
 
-/// Reads the lines of a claim after line `from`: `.jsonl` line by line
-/// (streamed), `.json` whole (one object, or an array of them).
+/// A line of a `.json` file, parsed but not yet validated against the clock.
+type Unchecked = (u64, Result<Entry, String>, Vec<u8>);
+
+/// Lines read at a time and parsed side by side on every core.
+const CHUNK: usize = 4096;
+
+/// Parses and validates one raw line.
+fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(String::new());
+    }
+    let text = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
+            e.valid_up_to() + 1
+        )
+    })?;
+    let entry = Entry::from_json(text).map_err(|e| e.to_string())?;
+    logger.prepare_line(entry).map_err(|e| e.to_string())
+}
+
+/// Parses raw lines in order, spread over the machine's cores.
+fn parse_all(logger: &AuditLogger, raw: Vec<(u64, Vec<u8>)>) -> Vec<Parsed> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if workers < 2 || raw.len() < 256 {
+        return raw
+            .into_iter()
+            .map(|(n, line)| (n, parse_line(logger, &line), line))
+            .collect();
+    }
+    let per = raw.len().div_ceil(workers);
+    let mut parts: Vec<Vec<(u64, Vec<u8>)>> = Vec::with_capacity(workers);
+    let mut rest = raw;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(n, line)| (n, parse_line(logger, &line), line))
+                        .collect::<Vec<Parsed>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Reads the lines of a claim after line `from`, a chunk at a time:
+/// `.jsonl` streamed, `.json` whole (one object, or an array of them).
 struct Lines {
     reader: Option<BufReader<File>>,
-    whole: std::vec::IntoIter<Parsed>,
+    whole: Option<Vec<Unchecked>>,
     number: u64,
     from: u64,
 }
@@ -224,14 +321,14 @@ impl Lines {
         if claim.original.ends_with(".jsonl") {
             return Ok(Lines {
                 reader: Some(BufReader::with_capacity(1 << 16, file)),
-                whole: Vec::new().into_iter(),
+                whole: None,
                 number: 0,
                 from,
             });
         }
         let mut bytes = Vec::new();
         BufReader::new(file).read_to_end(&mut bytes)?;
-        let parsed: Vec<Parsed> = if !claim.original.ends_with(".json") {
+        let parsed = if !claim.original.ends_with(".json") {
             vec![(1, Err("not a .json or .jsonl file; accepted: <name>.json (one entry) or <name>.jsonl (one entry per line)".to_owned()), bytes)]
         } else {
             match serde_json::from_slice::<Value>(&bytes) {
@@ -257,246 +354,279 @@ impl Lines {
         };
         Ok(Lines {
             reader: None,
-            whole: parsed
-                .into_iter()
-                .filter(|(n, _, _)| *n > from)
-                .collect::<Vec<_>>()
-                .into_iter(),
+            whole: Some(parsed.into_iter().filter(|(n, _, _)| *n > from).collect()),
             number: 0,
             from,
         })
     }
 
-    /// The next line after `from`, or `None` at the end.
-    fn next(&mut self) -> io::Result<Option<Parsed>> {
+    /// The next lines after `from`, parsed and validated; empty at the end.
+    fn next_chunk(&mut self, logger: &AuditLogger) -> io::Result<Vec<Parsed>> {
         let Some(reader) = self.reader.as_mut() else {
-            return Ok(self.whole.next());
+            let whole = self.whole.take().unwrap_or_default();
+            return Ok(whole
+                .into_iter()
+                .map(|(n, parsed, raw)| {
+                    (
+                        n,
+                        parsed.and_then(|e| logger.prepare_line(e).map_err(|e| e.to_string())),
+                        raw,
+                    )
+                })
+                .collect());
         };
-        let mut raw = Vec::new();
-        loop {
-            raw.clear();
+        let mut raw_lines = Vec::new();
+        while raw_lines.len() < CHUNK {
+            let mut raw = Vec::new();
             if reader.read_until(b'\n', &mut raw)? == 0 {
-                return Ok(None);
+                break;
             }
             self.number += 1;
             if self.number <= self.from {
                 continue;
             }
-            let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
-            let line = line.strip_suffix(b"\r").unwrap_or(line).to_vec();
-            if line.iter().all(u8::is_ascii_whitespace) {
-                // A blank line: consumed, nothing to log.
-                return Ok(Some((self.number, Err(String::new()), line)));
+            if raw.ends_with(b"\n") {
+                raw.pop();
             }
-            let parsed = match std::str::from_utf8(&line) {
-                Ok(text) => Entry::from_json(text).map_err(|e| e.to_string()),
-                Err(e) => Err(format!(
-                    "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
-                    e.valid_up_to() + 1
-                )),
-            };
-            return Ok(Some((self.number, parsed, line)));
+            if raw.ends_with(b"\r") {
+                raw.pop();
+            }
+            raw_lines.push((self.number, raw));
         }
+        Ok(parse_all(logger, raw_lines))
     }
 }
 
-/// A batch being gathered: lines of one day.
+/// Lines of one day gathered from one or more claims: one commit.
 struct Batch {
     day: NaiveDate,
     lines: Vec<Line>,
     entries: Vec<Entry>,
-    through: u64,
+    /// How far each claim gets with this batch.
+    through: Progress,
 }
 
-/// Takes in one claim, from where its progress says, in batches; stops
-/// early (leaving the claim for later) when `stop` says so between batches.
-/// The writers' lock is taken for each batch; `seen` is shown each batch's
-/// entries once they are in (memory stays flat however large the file).
-pub fn take_in(
-    logger: &AuditLogger,
-    claim: &Claim,
-    progress: &mut Progress,
-    stop: &dyn Fn() -> bool,
-    seen: &mut dyn FnMut(&[Entry]),
-) -> Result<Intake, crate::Error> {
-    let vault = logger.vault();
-    let io_err = |op: &'static str, path: &Path, source: io::Error| crate::Error::Io {
+/// Taking in several claims with shared batches (group commit).
+struct Intaker<'a> {
+    logger: &'a AuditLogger,
+    progress: &'a mut Progress,
+    seen: &'a mut dyn FnMut(&[Entry]),
+    batch: Option<Batch>,
+    /// Rejected lines not yet on disk, by claim.
+    rejects: BTreeMap<String, String>,
+    intakes: BTreeMap<String, Intake>,
+}
+
+fn io_error(op: &'static str, path: &Path, source: io::Error, entries: Vec<Entry>) -> crate::Error {
+    crate::Error::Io {
         op,
         path: path.to_owned(),
         source,
-        entries: Vec::new(),
+        entries,
         written: Vec::new(),
-    };
-    let from = progress.get(&claim.id).copied().unwrap_or(0);
-    let mut lines = Lines::open(claim, from).map_err(|e| io_err("read", &claim.path, e))?;
-    let mut intake = Intake::default();
-    let mut batch: Option<Batch> = None;
-    let mut pending_rejects = String::new();
-    let mut last = from;
-    loop {
-        let next = lines.next().map_err(|e| io_err("read", &claim.path, e))?;
-        let prepared = next.map(|(n, parsed, raw)| {
-            (
-                n,
-                parsed.and_then(|e| logger.prepare(e).map_err(|e| e.to_string())),
-                raw,
-            )
-        });
-        // A batch ends at the end of the file, at a line of another day, or when full.
-        let ends = match (&batch, &prepared) {
-            (Some(b), Some((_, Ok(e), _))) => e.date() != Some(b.day) || b.lines.len() >= MAX_BATCH,
-            (Some(_), None) => true,
-            _ => false,
+    }
+}
+
+impl Intaker<'_> {
+    /// Rejected lines go beside their claims, synced, before progress passes them.
+    fn persist_rejects(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
+        for (id, text) in std::mem::take(&mut self.rejects) {
+            if let Some(claim) = claims.iter().find(|c| c.id == id) {
+                append_durable(&claim.sidecar(), text.as_bytes())
+                    .map_err(|e| io_error("write", &claim.sidecar(), e, Vec::new()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the batch in hand through the journal, under the writers' lock.
+    fn commit(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(());
         };
-        if ends {
-            if let Some(b) = batch.take() {
-                let through = if prepared.is_none() { last } else { b.through };
-                commit(
-                    logger,
-                    claim,
-                    b,
-                    through,
-                    &mut pending_rejects,
-                    progress,
-                    &mut intake,
-                    seen,
-                )?;
-                if stop() {
-                    return Ok(intake);
+        self.persist_rejects(claims)?;
+        let logger = self.logger;
+        let vault = logger.vault();
+        let state = logger.with_writer_lock(|| {
+            journal::resolve(vault)?;
+            let path = vault.day_file(batch.day);
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)?;
+            let mut found = daily::inspect(&mut file, batch.day)?;
+            if found == daily::Inspection::NeedsRecovery {
+                drop(file);
+                daily::recover(&path, batch.day, logger.now().timestamp())?;
+                file = OpenOptions::new().read(true).write(true).open(&path)?;
+                found = daily::inspect(&mut file, batch.day)?;
+            }
+            let plan = daily::plan_append(batch.day, found, &batch.lines)?;
+            journal::begin(vault, &Intent::new(batch.day, &plan, batch.through.clone()))?;
+            let after = daily::write_planned(&mut file, &plan)?;
+            file.sync_data()?;
+            if plan.offset == 0 {
+                sync_dir(&vault.logs())?;
+            }
+            let mut all = journal::load_progress(vault);
+            all.extend(batch.through.clone());
+            journal::finish(vault, &all)?;
+            Ok(DayFileState {
+                date: batch.day,
+                path,
+                total_entries: after.trailer.total_entries,
+                size_bytes: after.len,
+                summary: after.trailer.summary,
+            })
+        });
+        let state = match state {
+            Ok(state) => state,
+            Err(mut e) => {
+                if let crate::Error::Io { entries, .. } = &mut e {
+                    *entries = batch.entries;
+                }
+                return Err(e);
+            }
+        };
+        self.progress.extend(batch.through.clone());
+        (self.seen)(&batch.entries);
+        for id in batch.through.keys() {
+            let intake = self.intakes.entry(id.clone()).or_default();
+            intake.files.retain(|f| f.date != state.date);
+            intake.files.push(state.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Takes in claims, oldest first, from where their progress says, in
+/// batches of one day that may span several claims (one lock, one write, one
+/// sync each); stops early, between batches, when `stop` says so, leaving the
+/// rest for later. `seen` is shown each batch's entries once they are in, so
+/// memory stays flat however large the files. Claims read to the end are
+/// finished: rejected lines written to `rejected/`, the claim removed.
+pub fn take_in(
+    logger: &AuditLogger,
+    claims: &[Claim],
+    progress: &mut Progress,
+    stop: &dyn Fn() -> bool,
+    seen: &mut dyn FnMut(&[Entry]),
+) -> Result<Vec<Intake>, crate::Error> {
+    let vault = logger.vault();
+    let mut it = Intaker {
+        logger,
+        progress,
+        seen,
+        batch: None,
+        rejects: BTreeMap::new(),
+        intakes: BTreeMap::new(),
+    };
+    let mut read_to_end: Vec<(usize, u64)> = Vec::new();
+    for (index, claim) in claims.iter().enumerate() {
+        let from = it.progress.get(&claim.id).copied().unwrap_or(0);
+        let mut lines =
+            Lines::open(claim, from).map_err(|e| io_error("read", &claim.path, e, Vec::new()))?;
+        let intake = it.intakes.entry(claim.id.clone()).or_default();
+        intake.original = claim.original.clone();
+        let mut last = from;
+        loop {
+            let chunk = lines
+                .next_chunk(logger)
+                .map_err(|e| io_error("read", &claim.path, e, Vec::new()))?;
+            if chunk.is_empty() {
+                break;
+            }
+            for (n, parsed, raw) in chunk {
+                last = n;
+                match parsed {
+                    Ok((entry, json)) => {
+                        let day = entry.date().unwrap_or_else(|| logger.now().date_naive());
+                        // A batch ends at a line of another day, or when full.
+                        if it
+                            .batch
+                            .as_ref()
+                            .is_some_and(|b| b.day != day || b.lines.len() >= MAX_BATCH)
+                        {
+                            it.commit(claims)?;
+                            if stop() {
+                                return Ok(it.intakes.into_values().collect());
+                            }
+                        }
+                        let b = it.batch.get_or_insert_with(|| Batch {
+                            day,
+                            lines: Vec::new(),
+                            entries: Vec::new(),
+                            through: Progress::new(),
+                        });
+                        b.lines.push(Line {
+                            json,
+                            level: entry.log_level,
+                        });
+                        b.entries.push(entry);
+                        b.through.insert(claim.id.clone(), n);
+                        it.intakes.entry(claim.id.clone()).or_default().written += 1;
+                    }
+                    Err(message) if message.is_empty() => {}
+                    Err(message) => {
+                        let record = serde_json::json!({"line": n, "error": message, "raw": String::from_utf8_lossy(&raw)});
+                        let text = it.rejects.entry(claim.id.clone()).or_default();
+                        text.push_str(&record.to_string());
+                        text.push('\n');
+                        it.intakes
+                            .entry(claim.id.clone())
+                            .or_default()
+                            .rejected
+                            .push(format!("line {n}: {message}"));
+                    }
                 }
             }
         }
-        let Some((n, parsed, raw)) = prepared else {
-            break;
-        };
-        last = n;
-        match parsed {
-            Ok(entry) => {
-                let day = entry.date().unwrap_or_else(|| logger.now().date_naive());
-                let b = batch.get_or_insert_with(|| Batch {
-                    day,
-                    lines: Vec::new(),
-                    entries: Vec::new(),
-                    through: n,
-                });
-                b.lines.push(Line {
-                    json: entry.to_json_line(),
-                    level: entry.log_level,
-                });
-                b.entries.push(entry);
-                b.through = n;
-            }
-            Err(message) if message.is_empty() => {}
-            Err(message) => {
-                let record = serde_json::json!({"line": n, "error": message, "raw": String::from_utf8_lossy(&raw)});
-                pending_rejects.push_str(&record.to_string());
-                pending_rejects.push('\n');
-                intake.rejected.push(format!("line {n}: {message}"));
+        // Lines after the claim's last entry (rejected or blank) count too.
+        if last > from {
+            match it.batch.as_mut() {
+                Some(b) => {
+                    b.through.insert(claim.id.clone(), last);
+                }
+                None => {
+                    it.persist_rejects(claims)?;
+                    it.progress.insert(claim.id.clone(), last);
+                    journal::save_progress(vault, it.progress)
+                        .map_err(|e| io_error("write", &vault.state_dir(), e, Vec::new()))?;
+                }
             }
         }
+        read_to_end.push((index, last));
     }
-    // Lines after the last batch (rejected or blank) still count as consumed.
-    if progress.get(&claim.id).copied().unwrap_or(0) < last {
-        persist_rejects(claim, &mut pending_rejects)
-            .map_err(|e| io_err("write", &claim.sidecar(), e))?;
-        progress.insert(claim.id.clone(), last);
-        journal::save_progress(vault, progress)
-            .map_err(|e| io_err("write", &vault.state_dir(), e))?;
+    it.commit(claims)?;
+    let mut intakes = std::mem::take(&mut it.intakes);
+    let mut finished = false;
+    for (index, last) in read_to_end {
+        let claim = &claims[index];
+        if it.progress.get(&claim.id).copied().unwrap_or(0) < last {
+            continue;
+        }
+        let intake = intakes.entry(claim.id.clone()).or_default();
+        finish(vault, claim, intake).map_err(|e| io_error("finish", &claim.path, e, Vec::new()))?;
+        it.progress.remove(&claim.id);
+        finished = true;
     }
-    finish(vault, claim, progress, &mut intake).map_err(|e| io_err("finish", &claim.path, e))?;
-    Ok(intake)
-}
-
-/// Rejected lines go beside the claim, synced, before progress passes them.
-fn persist_rejects(claim: &Claim, pending: &mut String) -> io::Result<()> {
-    if !pending.is_empty() {
-        append_durable(&claim.sidecar(), pending.as_bytes())?;
-        pending.clear();
+    if finished {
+        sync_dir(&processing_dir(vault))
+            .map_err(|e| io_error("sync", &processing_dir(vault), e, Vec::new()))?;
+        journal::save_progress(vault, it.progress)
+            .map_err(|e| io_error("write", &vault.state_dir(), e, Vec::new()))?;
     }
-    Ok(())
-}
-
-/// Appends one batch through the journal, under the writers' lock.
-#[allow(clippy::too_many_arguments)]
-fn commit(
-    logger: &AuditLogger,
-    claim: &Claim,
-    batch: Batch,
-    through: u64,
-    pending_rejects: &mut String,
-    progress: &mut Progress,
-    intake: &mut Intake,
-    seen: &mut dyn FnMut(&[Entry]),
-) -> Result<(), crate::Error> {
-    let vault = logger.vault();
-    persist_rejects(claim, pending_rejects).map_err(|source| crate::Error::Io {
-        op: "write",
-        path: claim.sidecar(),
-        source,
-        entries: batch.entries.clone(),
-        written: Vec::new(),
-    })?;
-    let state = logger.with_writer_lock(|| {
-        journal::resolve(vault)?;
-        let path = vault.day_file(batch.day);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
-        let mut found = daily::inspect(&mut file, batch.day)?;
-        if found == daily::Inspection::NeedsRecovery {
-            drop(file);
-            daily::recover(&path, batch.day, logger.now().timestamp())?;
-            file = OpenOptions::new().read(true).write(true).open(&path)?;
-            found = daily::inspect(&mut file, batch.day)?;
-        }
-        let plan = daily::plan_append(batch.day, found, &batch.lines)?;
-        let advance = Progress::from([(claim.id.clone(), through)]);
-        journal::begin(vault, &Intent::new(batch.day, &plan, advance.clone()))?;
-        let after = daily::write_planned(&mut file, &plan)?;
-        file.sync_data()?;
-        if plan.offset == 0 {
-            sync_dir(&vault.logs())?;
-        }
-        let mut all = journal::load_progress(vault);
-        all.extend(advance);
-        journal::finish(vault, &all)?;
-        Ok(DayFileState {
-            date: batch.day,
-            path,
-            total_entries: after.trailer.total_entries,
-            size_bytes: after.len,
-            summary: after.trailer.summary,
-        })
-    });
-    match state {
-        Ok(state) => {
-            progress.insert(claim.id.clone(), through);
-            intake.files.retain(|f| f.date != state.date);
-            intake.files.push(state);
-            intake.written += batch.entries.len();
-            seen(&batch.entries);
-            Ok(())
-        }
-        Err(mut e) => {
-            if let crate::Error::Io { entries, .. } = &mut e {
-                *entries = batch.entries;
-            }
-            Err(e)
-        }
-    }
+    Ok(claims
+        .iter()
+        .filter_map(|c| intakes.remove(&c.id))
+        .collect())
 }
 
 /// Once every line of a claim is consumed: its rejected lines are written to
-/// `rejected/` (if any), and the claim, its side file and its progress removed.
-fn finish(
-    vault: &Vault,
-    claim: &Claim,
-    progress: &mut Progress,
-    intake: &mut Intake,
-) -> io::Result<()> {
+/// `rejected/` (if any), and the claim and its side file removed.
+fn finish(vault: &Vault, claim: &Claim, intake: &mut Intake) -> io::Result<()> {
     let sidecar = claim.sidecar();
     if let Ok(text) = fs::read_to_string(&sidecar) {
         // Deduplicated by line: a crash may have kept a line twice.
@@ -542,10 +672,6 @@ fn finish(
             _ => {}
         }
     }
-    sync_dir(&processing_dir(vault))?;
-    if progress.remove(&claim.id).is_some() {
-        journal::save_progress(vault, progress)?;
-    }
     intake.done = true;
     Ok(())
 }
@@ -580,5 +706,13 @@ pub fn replay_failed_writes(
             entries: Vec::new(),
             written: Vec::new(),
         })?;
-    take_in(logger, &claim, progress, &|| false, seen).map(Some)
+    Ok(take_in(
+        logger,
+        std::slice::from_ref(&claim),
+        progress,
+        &|| false,
+        seen,
+    )?
+    .into_iter()
+    .next())
 }

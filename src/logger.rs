@@ -242,7 +242,18 @@ impl AuditLogger {
     }
 
     /// Fills in a missing timestamp (now) and session id, then validates.
-    pub fn prepare(&self, mut entry: Entry) -> Result<Entry, EntryError> {
+    pub fn prepare(&self, entry: Entry) -> Result<Entry, EntryError> {
+        self.prepare_line(entry).map(|(entry, _)| entry)
+    }
+
+    /// Like [`AuditLogger::prepare`], and also returns the line to store
+    /// (serialized once).
+    pub fn prepare_line(&self, mut entry: Entry) -> Result<(Entry, String), EntryError> {
+        let line = self.prepare_in_place(&mut entry)?;
+        Ok((entry, line))
+    }
+
+    fn prepare_in_place(&self, entry: &mut Entry) -> Result<String, EntryError> {
         let now = self.clock.now();
         // Stored times carry milliseconds; the receipt shows what is stored.
         let ts = entry.timestamp.unwrap_or(now);
@@ -251,8 +262,7 @@ impl AuditLogger {
         if entry.session_id.is_none() {
             entry.session_id = Some(self.session_id.clone());
         }
-        entry.validate(now)?;
-        Ok(entry)
+        entry.validated_line(now)
     }
 
     /// Validates and appends one entry.
@@ -264,19 +274,19 @@ impl AuditLogger {
     /// positioned write and one sync per day file. If any entry is invalid,
     /// nothing is written.
     pub fn log_batch(&self, entries: Vec<Entry>) -> Result<Receipt, Error> {
-        let prepared = self.prepare_all(entries)?;
+        let (prepared, lines) = self.prepare_all(entries)?;
         if self.dry_run {
-            let lines: String = prepared
+            let printed: String = lines
                 .iter()
-                .map(|e| format!("[DRY_RUN] Log Entry: {}\n", e.to_json_line()))
+                .map(|line| format!("[DRY_RUN] Log Entry: {line}\n"))
                 .collect();
             // Printing is best effort: a closed stdout must not fail the call.
             let _ = match &self.dry_run_output {
                 Some(out) => out
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .write_all(lines.as_bytes()),
-                None => io::stdout().lock().write_all(lines.as_bytes()),
+                    .write_all(printed.as_bytes()),
+                None => io::stdout().lock().write_all(printed.as_bytes()),
             };
             return Ok(Receipt {
                 entries: prepared,
@@ -286,10 +296,14 @@ impl AuditLogger {
         }
         self.ensure_state_dir(&prepared)?;
         let lock = self.vault.lock_file();
+        // The entries move into the receipt if the lock is had; if not, they
+        // are still here for the fallback.
+        let mut held = Some(prepared);
         let outcome = with_lock(&lock, self.lock_timeout, || {
-            let (files, recoveries) = self.write_prepared(&prepared)?;
+            let prepared = held.take().unwrap_or_default();
+            let (files, recoveries) = self.write_prepared(&prepared, &lines)?;
             let mut receipt = Receipt {
-                entries: prepared.clone(),
+                entries: prepared,
                 files,
                 recoveries,
                 ..Receipt::default()
@@ -314,34 +328,47 @@ impl AuditLogger {
         });
         match outcome {
             Ok(result) => result,
-            Err(LockFailure::TimedOut(waited)) => self.fall_back(prepared, waited),
+            Err(LockFailure::TimedOut(waited)) => {
+                self.fall_back(held.unwrap_or_default(), &lines, waited)
+            }
             Err(LockFailure::Io(source)) => Err(io_error(
                 IoFailure {
                     op: "lock",
                     path: lock,
                     source,
                 },
-                prepared,
+                held.unwrap_or_default(),
                 Vec::new(),
             )),
         }
     }
 
-    fn prepare_all(&self, entries: Vec<Entry>) -> Result<Vec<Entry>, Error> {
-        let mut prepared = Vec::with_capacity(entries.len());
-        for (i, entry) in entries.iter().enumerate() {
-            match self.prepare(entry.clone()) {
-                Ok(e) => prepared.push(e),
+    /// Fills in and validates every entry; returns them with their lines.
+    /// If one is invalid, all are handed back as they were given.
+    fn prepare_all(&self, mut entries: Vec<Entry>) -> Result<(Vec<Entry>, Vec<String>), Error> {
+        let mut lines = Vec::with_capacity(entries.len());
+        let mut originals = Vec::with_capacity(entries.len());
+        for i in 0..entries.len() {
+            let entry = &mut entries[i];
+            originals.push((entry.timestamp, entry.session_id.is_none()));
+            match self.prepare_in_place(entry) {
+                Ok(line) => lines.push(line),
                 Err(source) => {
+                    for (e, (timestamp, filled)) in entries.iter_mut().zip(originals) {
+                        e.timestamp = timestamp;
+                        if filled {
+                            e.session_id = None;
+                        }
+                    }
                     return Err(Error::Invalid {
                         position: i + 1,
                         source,
                         entries,
-                    })
+                    });
                 }
             }
         }
-        Ok(prepared)
+        Ok((entries, lines))
     }
 
     fn ensure_state_dir(&self, entries: &[Entry]) -> Result<(), Error> {
@@ -354,8 +381,9 @@ impl AuditLogger {
     fn write_prepared(
         &self,
         entries: &[Entry],
+        lines: &[String],
     ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
-        let days = by_day(entries, self.clock.now().date_naive());
+        let days = by_day(entries, lines, self.clock.now().date_naive());
         let mut recoveries = Vec::new();
         match write_days(
             &self.vault,
@@ -385,14 +413,19 @@ impl AuditLogger {
         &self,
         entries: Vec<Entry>,
     ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
-        let prepared = self.prepare_all(entries)?;
-        self.write_prepared(&prepared)
+        let (prepared, lines) = self.prepare_all(entries)?;
+        self.write_prepared(&prepared, &lines)
     }
 
     /// The lock was not had in time: save the entries to `failed_writes.json`.
-    fn fall_back(&self, entries: Vec<Entry>, waited: Duration) -> Result<Receipt, Error> {
+    fn fall_back(
+        &self,
+        entries: Vec<Entry>,
+        lines: &[String],
+        waited: Duration,
+    ) -> Result<Receipt, Error> {
         let fallback = self.vault.failed_writes();
-        let bytes: String = entries.iter().map(|e| e.to_json_line() + "\n").collect();
+        let bytes: String = lines.iter().map(|line| format!("{line}\n")).collect();
         match at(
             "append to",
             &fallback,

@@ -3,7 +3,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::{Entry, EntryError, FIELDS, MAX_ENTRY_BYTES, MAX_FUTURE_SKEW};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome};
@@ -39,22 +39,27 @@ fn invalid(field: &'static str, value: &Value, accepted: impl Into<String>) -> E
     }
 }
 
-/// The fields of one JSON object, taken out one by one.
-struct Fields(Map<String, Value>);
+/// The twelve fields of one JSON object, by position in [`FIELDS`], taken
+/// out one by one.
+#[derive(Default)]
+pub(super) struct Fields([Option<Value>; 12]);
 
 impl Fields {
+    fn remove(&mut self, field: &str) -> Option<Value> {
+        let i = FIELDS.iter().position(|f| *f == field)?;
+        self.0[i].take()
+    }
+
     fn take(&mut self, field: &'static str, accepted: &'static str) -> Result<Value, EntryError> {
-        self.0
-            .remove(field)
-            .ok_or_else(|| EntryError::MissingField {
-                field,
-                accepted: accepted.to_owned(),
-            })
+        self.remove(field).ok_or_else(|| EntryError::MissingField {
+            field,
+            accepted: accepted.to_owned(),
+        })
     }
 
     /// A field that may be missing or null.
     fn take_optional(&mut self, field: &'static str) -> Option<Value> {
-        self.0.remove(field).filter(|v| !v.is_null())
+        self.remove(field).filter(|v| !v.is_null())
     }
 
     fn string(&mut self, field: &'static str) -> Result<String, EntryError> {
@@ -70,13 +75,10 @@ impl Fields {
         field: &'static str,
         accepted: fn() -> String,
     ) -> Result<T, EntryError> {
-        let value = self
-            .0
-            .remove(field)
-            .ok_or_else(|| EntryError::MissingField {
-                field,
-                accepted: accepted(),
-            })?;
+        let value = self.remove(field).ok_or_else(|| EntryError::MissingField {
+            field,
+            accepted: accepted(),
+        })?;
         match &value {
             Value::String(s) => s
                 .parse::<T>()
@@ -96,13 +98,72 @@ pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
             })
         }
     };
-    if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(EntryError::UnknownField {
-            field: shorten_text(unknown),
-        });
+    let mut f = Fields::default();
+    for (key, value) in map {
+        match FIELDS.iter().position(|k| *k == key) {
+            Some(i) => f.0[i] = Some(value),
+            None => {
+                return Err(EntryError::UnknownField {
+                    field: shorten_text(&key),
+                })
+            }
+        }
     }
-    let mut f = Fields(map);
+    entry_from_fields(f)
+}
 
+/// Reads an entry's text straight into its twelve fields, without building
+/// a map of the whole object (the hot path of every intake). `None` when the
+/// text is not an object of known keys: the caller then takes the slow path,
+/// which says precisely what is wrong.
+pub(super) fn fields_from_json(text: &str) -> Option<Fields> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    struct Key;
+    impl<'de> DeserializeSeed<'de> for Key {
+        type Value = Option<usize>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+            d.deserialize_str(Key)
+        }
+    }
+    impl Visitor<'_> for Key {
+        type Value = Option<usize>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a field name")
+        }
+        fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+            Ok(FIELDS.iter().position(|k| *k == key))
+        }
+    }
+    struct Object;
+    impl<'de> Visitor<'de> for Object {
+        type Value = Option<Fields>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an entry object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Fields>, A::Error> {
+            let mut fields = Fields::default();
+            let mut known = true;
+            while let Some(slot) = map.next_key_seed(Key)? {
+                match slot {
+                    Some(i) => fields.0[i] = Some(map.next_value()?),
+                    None => {
+                        known = false;
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(known.then_some(fields))
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = de.deserialize_map(Object).ok()?;
+    de.end().ok()?;
+    fields
+}
+
+/// Validates the fields of an entry.
+pub(super) fn entry_from_fields(mut f: Fields) -> Result<Entry, EntryError> {
     let timestamp = match f.take_optional("timestamp") {
         None => None,
         Some(Value::String(s)) => Some(
@@ -154,8 +215,9 @@ pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
     })
 }
 
-/// The checks the types cannot make.
-pub(super) fn check_entry(entry: &Entry, now: DateTime<Utc>) -> Result<(), EntryError> {
+/// The checks the types cannot make; returns the stored line, serialized
+/// once for the size check and kept for the writer.
+pub(super) fn check_entry(entry: &Entry, now: DateTime<Utc>) -> Result<String, EntryError> {
     for (field, text) in [("actor", &entry.actor), ("target", &entry.target)] {
         if text.trim().is_empty() {
             return Err(invalid(field, &Value::String(text.clone()), NON_EMPTY));
@@ -187,17 +249,17 @@ pub(super) fn check_entry(entry: &Entry, now: DateTime<Utc>) -> Result<(), Entry
             });
         }
     }
-    let size = entry.to_json_line().len();
-    if size > MAX_ENTRY_BYTES {
-        return Err(EntryError::TooLarge { size });
+    let line = entry.to_json_line();
+    if line.len() > MAX_ENTRY_BYTES {
+        return Err(EntryError::TooLarge { size: line.len() });
     }
-    Ok(())
+    Ok(line)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     fn valid() -> Value {
         json!({
@@ -307,7 +369,7 @@ mod tests {
             Err(EntryError::FutureTimestamp { .. })
         ));
         let now = parse_timestamp("2026-11-22T09:56:00Z").expect("ts");
-        assert_eq!(e.validate(now), Ok(()));
+        assert!(e.validate(now).is_ok());
         let big = e.clone().param("blob", "x".repeat(MAX_ENTRY_BYTES));
         assert!(matches!(
             big.validate(now),

@@ -29,13 +29,17 @@ pub(crate) fn at<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T
 }
 
 /// Entries grouped by their day, each as its stored line, in input order.
-pub(crate) fn by_day(entries: &[Entry], fallback: NaiveDate) -> BTreeMap<NaiveDate, Vec<Line>> {
+pub(crate) fn by_day(
+    entries: &[Entry],
+    lines: &[String],
+    fallback: NaiveDate,
+) -> BTreeMap<NaiveDate, Vec<Line>> {
     let mut days: BTreeMap<NaiveDate, Vec<Line>> = BTreeMap::new();
-    for e in entries {
+    for (e, json) in entries.iter().zip(lines) {
         days.entry(e.date().unwrap_or(fallback))
             .or_default()
             .push(Line {
-                json: e.to_json_line(),
+                json: json.clone(),
                 level: e.log_level,
             });
     }
