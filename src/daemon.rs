@@ -272,14 +272,7 @@ impl Daemon<'_> {
             &claims,
             &mut self.progress,
             &|| stop.load(Ordering::SeqCst),
-            &mut |batch| {
-                serious.extend(
-                    batch
-                        .iter()
-                        .filter(|e| e.log_level >= LogLevel::Error)
-                        .cloned(),
-                )
-            },
+            &mut keep_serious(&mut serious),
         );
         self.observe(&serious);
         let intakes = match outcome {
@@ -320,14 +313,11 @@ impl Daemon<'_> {
 
     fn replay(&mut self) {
         let mut serious = Vec::new();
-        let outcome = inbox::replay_failed_writes(&self.logger, &mut self.progress, &mut |batch| {
-            serious.extend(
-                batch
-                    .iter()
-                    .filter(|e| e.log_level >= LogLevel::Error)
-                    .cloned(),
-            )
-        });
+        let outcome = inbox::replay_failed_writes(
+            &self.logger,
+            &mut self.progress,
+            &mut keep_serious(&mut serious),
+        );
         self.observe(&serious);
         match outcome {
             Ok(Some(intake)) => {
@@ -441,6 +431,19 @@ impl Daemon<'_> {
             self.say(0, &format!("warning: index and Dashboard: {e}"));
         }
         self.last_refresh = Instant::now();
+    }
+}
+
+/// Collects the entries that matter to the alerts (ERROR and CRITICAL) from
+/// each batch taken in, so nothing else is held in memory.
+fn keep_serious(into: &mut Vec<Entry>) -> impl FnMut(&[Entry]) + '_ {
+    move |batch| {
+        into.extend(
+            batch
+                .iter()
+                .filter(|e| e.log_level >= LogLevel::Error)
+                .cloned(),
+        )
     }
 }
 

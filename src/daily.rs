@@ -449,6 +449,16 @@ pub fn restore(file: &mut File, offset: u64, before: &Trailer) -> io::Result<()>
     file.set_len(offset + tail.len() as u64)
 }
 
+/// Opens (or creates) a day file for reading and appending.
+pub fn open_day(path: &std::path::Path) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
 /// Reads `len` bytes at `offset` of a file (fewer at its end).
 pub fn read_range(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
     read_at(file, offset, len)
@@ -473,13 +483,7 @@ mod tests {
     fn appends_keep_the_file_valid_and_counted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("2026-11-22.json");
-        let mut file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .expect("open");
+        let mut file = open_day(&path).expect("open");
         for n in 0..5 {
             let found = inspect(&mut file, date()).expect("inspect");
             let level = if n % 2 == 0 {

@@ -450,12 +450,7 @@ impl Intaker<'_> {
         let state = logger.with_writer_lock(|| {
             journal::resolve(vault)?;
             let path = vault.day_file(batch.day);
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)?;
+            let mut file = daily::open_day(&path)?;
             let mut found = daily::inspect(&mut file, batch.day)?;
             if found == daily::Inspection::NeedsRecovery {
                 drop(file);

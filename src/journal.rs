@@ -183,13 +183,7 @@ mod tests {
         std::fs::create_dir_all(vault.state_dir()).expect("mkdir");
         let date = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
         let path = vault.day_file(date);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .expect("open");
+        let mut file = daily::open_day(&path).expect("open");
         let line = |n: u32| Line {
             json: format!("{{\"n\":{n}}}"),
             level: LogLevel::Info,

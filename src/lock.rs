@@ -23,6 +23,16 @@ pub enum LockFailure {
     Io(io::Error),
 }
 
+/// Opens (or creates) the lock file; its content never matters.
+fn open(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+}
+
 /// Runs `work` while holding the exclusive lock on `path`, trying until
 /// `timeout` has passed. The lock is released when `work` returns.
 pub fn with_lock<T>(
@@ -30,13 +40,7 @@ pub fn with_lock<T>(
     timeout: Duration,
     work: impl FnOnce() -> T,
 ) -> Result<T, LockFailure> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(LockFailure::Io)?;
+    let file = open(path).map_err(LockFailure::Io)?;
     let mut lock = fd_lock::RwLock::new(file);
     let started = Instant::now();
     let mut pause = MIN_PAUSE;
@@ -67,12 +71,7 @@ pub struct HeldLock {
 impl HeldLock {
     /// Takes the lock, waiting as long as needed.
     pub fn hold(path: &Path) -> io::Result<HeldLock> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = open(path)?;
         let mut lock = Box::new(fd_lock::RwLock::new(file));
         // Take the lock and keep it: forgetting the guard leaves the file
         // locked until the descriptor is closed when `HeldLock` is dropped.

@@ -1,7 +1,7 @@
 //! Appending lines to day files, with the lock already held.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -99,14 +99,7 @@ fn write_day(
     recoveries: &mut Vec<Recovery>,
 ) -> Result<DayFileState, IoFailure> {
     let path = vault.day_file(date);
-    let open = || {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-    };
+    let open = || daily::open_day(&path);
     let mut file: File = at("open", &path, open())?;
     let mut found = at("read", &path, daily::inspect(&mut file, date))?;
     if found == Inspection::NeedsRecovery {
