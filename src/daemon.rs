@@ -345,6 +345,12 @@ impl Daemon<'_> {
                         report.deleted, report.critical_archived
                     ),
                 );
+                let files: Vec<&str> = report.files.iter().map(|p| p.file.as_str()).collect();
+                self.event(
+                    LogLevel::Info,
+                    "Logs",
+                    json!({"event": "retention", "retention_days": report.retention_days, "deleted": report.deleted, "critical_archived": report.critical_archived, "files": files}),
+                );
             }
             Ok(_) => {}
             Err(e) => self.say(0, &format!("warning: retention: {e}")),
