@@ -7,6 +7,7 @@ pub mod demo;
 pub mod exit;
 pub mod log;
 pub mod maintain;
+pub mod query;
 pub mod response;
 
 use std::ffi::OsString;
@@ -72,6 +73,14 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         Command::Rotate(r) => {
             maintain::run(&config, maintain::Task::Rotate(r.days), stdout, stderr)
         }
+        Command::Query(q) => query::run(&config, q, stdout, stderr).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
+        Command::Tail(t) => query::tail(&config, t, stdout, stderr).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
         Command::Daemon(d) => daemon::run(&config, d, stdout, stderr).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

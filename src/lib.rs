@@ -34,6 +34,7 @@ pub mod index;
 pub mod journal;
 pub mod lock;
 pub mod logger;
+pub mod query;
 pub mod retention;
 pub mod time;
 pub mod upkeep;

@@ -55,12 +55,74 @@ pub enum Command {
     Dashboard,
     /// Purge day files older than the retention period, archiving CRITICAL entries.
     Rotate(RotateArgs),
+    /// Find entries: filters over the day files, in time order.
+    Query(QueryArgs),
+    /// Show the last entries, and with -f follow new ones.
+    Tail(TailArgs),
     /// Run the daemon in the foreground (or: daemon status, daemon stop).
     Daemon(DaemonArgs),
     /// Append the entries saved in Logs/failed_writes.json to their day files, exactly once.
     Replay,
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
+}
+
+/// `vault-audit query`.
+#[derive(Debug, ClapArgs)]
+pub struct QueryArgs {
+    /// From this time: a duration back from now (30m, 1h, 7d), an RFC 3339 time, or a date.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Up to this time (same forms; a date means its end).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Only this level (repeat for several): INFO, WARNING, ERROR, CRITICAL.
+    #[arg(long, value_name = "L")]
+    pub level: Vec<String>,
+    /// Only this action_type.
+    #[arg(long, value_name = "A")]
+    pub action: Option<String>,
+    /// Only this actor (exact).
+    #[arg(long, value_name = "X")]
+    pub actor: Option<String>,
+    /// Only targets containing this text.
+    #[arg(long, value_name = "SUBSTRING")]
+    pub target: Option<String>,
+    /// Only this result: success, failure, skipped.
+    #[arg(long, value_name = "R")]
+    pub result: Option<String>,
+    /// Only this session_id.
+    #[arg(long, value_name = "S")]
+    pub session: Option<String>,
+    /// Only this approval_status.
+    #[arg(long, value_name = "S")]
+    pub approval_status: Option<String>,
+    /// Only entries containing this text anywhere.
+    #[arg(long, value_name = "TEXT")]
+    pub contains: Option<String>,
+    /// Output: table (default on a terminal), json, jsonl (default otherwise), csv.
+    #[arg(long, value_name = "F")]
+    pub format: Option<crate::query::output::Format>,
+    /// Print only the number of matching entries.
+    #[arg(long, conflicts_with = "stats")]
+    pub count: bool,
+    /// Print counts by level, action, actor and result, and duration_ms figures per actor.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `vault-audit tail`.
+#[derive(Debug, ClapArgs)]
+pub struct TailArgs {
+    /// How many of the last entries to show.
+    #[arg(short = 'n', default_value_t = 10, value_name = "N")]
+    pub lines: usize,
+    /// Keep following new entries (across midnight) until interrupted.
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Output: table (default on a terminal), json, jsonl (default otherwise), csv.
+    #[arg(long, value_name = "F")]
+    pub format: Option<crate::query::output::Format>,
 }
 
 /// `vault-audit daemon`.

@@ -1,0 +1,431 @@
+//! Reading the log back: filters over the day files, streamed day by day,
+//! in time order.
+//!
+//! Only the day files the time range can touch are opened. Lines in our
+//! layout are first checked as raw text against the filters (exact, since we
+//! write every entry the same way), so most lines that do not match are never
+//! parsed; the rest are parsed into [`Lite`], which borrows from the line.
+
+pub mod output;
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader};
+use std::ops::ControlFlow;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+
+use crate::daily;
+use crate::index;
+use crate::time::{format_timestamp, parse_timestamp};
+use crate::vault::Vault;
+
+/// An entry as read back: every field borrowed from its line where it can
+/// be, and optional, so entries of foreign or older layouts read too.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Lite<'a> {
+    /// When.
+    #[serde(borrow)]
+    pub timestamp: Option<Cow<'a, str>>,
+    /// Severity.
+    #[serde(borrow)]
+    pub log_level: Option<Cow<'a, str>>,
+    /// Kind of action.
+    #[serde(borrow)]
+    pub action_type: Option<Cow<'a, str>>,
+    /// Who.
+    #[serde(borrow)]
+    pub actor: Option<Cow<'a, str>>,
+    /// On what.
+    #[serde(borrow)]
+    pub target: Option<Cow<'a, str>>,
+    /// Details, unparsed.
+    #[serde(borrow)]
+    pub parameters: Option<&'a RawValue>,
+    /// Approval workflow state.
+    #[serde(borrow)]
+    pub approval_status: Option<Cow<'a, str>>,
+    /// Who approved.
+    #[serde(borrow)]
+    pub approved_by: Option<Cow<'a, str>>,
+    /// Whether the action ran dry.
+    pub dry_run: Option<bool>,
+    /// How it ended.
+    #[serde(borrow)]
+    pub result: Option<Cow<'a, str>>,
+    /// What went wrong.
+    #[serde(borrow)]
+    pub error_message: Option<Cow<'a, str>>,
+    /// Session.
+    #[serde(borrow)]
+    pub session_id: Option<Cow<'a, str>>,
+}
+
+impl Lite<'_> {
+    /// `parameters.duration_ms`, when it is a number.
+    pub fn duration_ms(&self) -> Option<f64> {
+        let raw = self.parameters?.get();
+        if !raw.contains("\"duration_ms\"") {
+            return None;
+        }
+        let params: Value = serde_json::from_str(raw).ok()?;
+        params.get("duration_ms")?.as_f64()
+    }
+
+    fn text<'b>(field: &'b Option<Cow<'_, str>>) -> &'b str {
+        field.as_deref().unwrap_or("")
+    }
+}
+
+/// What to look for. Empty filters match everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// Entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Entries at or before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Any of these levels (upper case).
+    pub levels: Vec<String>,
+    /// This action type.
+    pub action: Option<String>,
+    /// This actor, exactly.
+    pub actor: Option<String>,
+    /// Targets containing this text.
+    pub target: Option<String>,
+    /// This result.
+    pub result: Option<String>,
+    /// This session.
+    pub session: Option<String>,
+    /// This approval status.
+    pub approval_status: Option<String>,
+    /// This text anywhere in the entry.
+    pub contains: Option<String>,
+}
+
+/// `text` as it appears inside a JSON string in a stored line.
+fn escaped(text: &str) -> String {
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    quoted[1..quoted.len() - 1].to_owned()
+}
+
+/// Raw-text checks for lines of our layout, worked out once per query.
+struct Prefilter {
+    /// Each group: at least one of its needles must occur.
+    groups: Vec<Vec<Vec<u8>>>,
+    since: Option<String>,
+    until: Option<String>,
+}
+
+impl Prefilter {
+    fn new(f: &Filter) -> Prefilter {
+        let exact =
+            |key: &str, value: &str| format!("\"{key}\":\"{}\"", escaped(value)).into_bytes();
+        let mut groups = Vec::new();
+        if !f.levels.is_empty() {
+            groups.push(f.levels.iter().map(|l| exact("log_level", l)).collect());
+        }
+        for (key, value) in [
+            ("action_type", &f.action),
+            ("actor", &f.actor),
+            ("result", &f.result),
+            ("session_id", &f.session),
+            ("approval_status", &f.approval_status),
+        ] {
+            if let Some(v) = value {
+                groups.push(vec![exact(key, v)]);
+            }
+        }
+        for text in [&f.target, &f.contains].into_iter().flatten() {
+            groups.push(vec![escaped(text).into_bytes()]);
+        }
+        Prefilter {
+            groups,
+            since: f.since.map(|t| format_timestamp(&t)),
+            until: f.until.map(|t| format_timestamp(&t)),
+        }
+    }
+
+    /// False when the line surely does not match.
+    fn may_match(&self, line: &[u8]) -> bool {
+        // Our lines start with the timestamp, in a form whose text order is time order.
+        const LEAD: &[u8] = b"    {\"timestamp\":\"";
+        if let Some(ts) = line.strip_prefix(LEAD).and_then(|rest| rest.get(..24)) {
+            if self.since.as_deref().is_some_and(|s| ts < s.as_bytes())
+                || self.until.as_deref().is_some_and(|u| ts > u.as_bytes())
+            {
+                return false;
+            }
+        }
+        self.groups
+            .iter()
+            .all(|group| group.iter().any(|needle| contains(line, needle)))
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+impl Filter {
+    /// The days a query with this filter can touch.
+    pub fn days(&self, all: Vec<NaiveDate>) -> Vec<NaiveDate> {
+        all.into_iter()
+            .filter(|d| self.since.is_none_or(|s| *d >= s.date_naive()))
+            .filter(|d| self.until.is_none_or(|u| *d <= u.date_naive()))
+            .collect()
+    }
+
+    /// Whether a parsed entry matches (the exact check).
+    pub fn matches(&self, e: &Lite<'_>, raw: &str) -> bool {
+        let time = e.timestamp.as_deref().and_then(|t| parse_timestamp(t).ok());
+        if self.since.is_some_and(|s| time.is_none_or(|t| t < s))
+            || self.until.is_some_and(|u| time.is_none_or(|t| t > u))
+        {
+            return false;
+        }
+        let level = Lite::text(&e.log_level);
+        if !self.levels.is_empty() && !self.levels.iter().any(|l| l.eq_ignore_ascii_case(level)) {
+            return false;
+        }
+        let same = |want: &Option<String>, got: &Option<Cow<'_, str>>| {
+            want.as_deref().is_none_or(|w| w == Lite::text(got))
+        };
+        same(&self.action, &e.action_type)
+            && same(&self.actor, &e.actor)
+            && same(&self.result, &e.result)
+            && same(&self.session, &e.session_id)
+            && same(&self.approval_status, &e.approval_status)
+            && self
+                .target
+                .as_deref()
+                .is_none_or(|t| Lite::text(&e.target).contains(t))
+            && self
+                .contains
+                .as_deref()
+                .is_none_or(|c| raw.contains(c) || raw.contains(&escaped(c)))
+    }
+}
+
+/// Calls `each` with every matching entry's stored line (and its parsed
+/// form), day by day, in time order; `each` may stop the scan. Memory holds
+/// at most one day's matches.
+pub fn scan(
+    vault: &Vault,
+    filter: &Filter,
+    mut each: impl FnMut(&str, &Lite<'_>) -> ControlFlow<()>,
+) -> io::Result<()> {
+    let pre = Prefilter::new(filter);
+    for date in filter.days(index::day_files(vault)?) {
+        let mut matches: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
+        let mut keep = |line: String| {
+            if let Ok(e) = serde_json::from_str::<Lite>(&line) {
+                if filter.matches(&e, &line) {
+                    let t = e.timestamp.as_deref().and_then(|t| parse_timestamp(t).ok());
+                    matches.push((t, line));
+                }
+            }
+        };
+        let path = vault.day_file(date);
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let ours = daily::read_range(&mut file, 0, daily::header(date).len() as u64)?
+            == daily::header(date).as_bytes();
+        if ours {
+            let mut reader = BufReader::with_capacity(1 << 16, File::open(&path)?);
+            let mut raw = Vec::new();
+            while reader.read_until(b'\n', &mut raw)? > 0 {
+                let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
+                let line = line.strip_suffix(b",").unwrap_or(line);
+                if let Some(json) = line.strip_prefix(b"    {".as_slice()).map(|_| &line[4..]) {
+                    if pre.may_match(line) {
+                        keep(String::from_utf8_lossy(json).into_owned());
+                    }
+                }
+                raw.clear();
+            }
+        } else {
+            for entry in foreign_entries(&path)? {
+                keep(entry.to_string());
+            }
+        }
+        // Entries are stored in the order written; a back-dated one may sit
+        // after later ones. Sort the day (stable: ties keep write order).
+        if matches.windows(2).any(|w| w[0].0 > w[1].0) {
+            matches.sort_by_key(|m| m.0);
+        }
+        for (_, line) in &matches {
+            let Ok(e) = serde_json::from_str::<Lite>(line) else {
+                continue;
+            };
+            if each(line, &e).is_break() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a day file in another layout (or salvaged, if it does not parse).
+fn foreign_entries(path: &std::path::Path) -> io::Result<Vec<Value>> {
+    let bytes = std::fs::read(path)?;
+    Ok(serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("entries").and_then(Value::as_array).cloned())
+        .unwrap_or_else(|| daily::salvage_entries(&bytes)))
+}
+
+/// Counts and duration figures over the matching entries (`--stats`).
+#[derive(Debug, Default)]
+pub struct Stats {
+    total: u64,
+    by_level: std::collections::BTreeMap<String, u64>,
+    by_action: std::collections::BTreeMap<String, u64>,
+    by_actor: std::collections::BTreeMap<String, u64>,
+    by_result: std::collections::BTreeMap<String, u64>,
+    durations: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
+impl Stats {
+    /// Counts one entry.
+    pub fn add(&mut self, e: &Lite<'_>) {
+        self.total += 1;
+        for (map, field) in [
+            (&mut self.by_level, &e.log_level),
+            (&mut self.by_action, &e.action_type),
+            (&mut self.by_actor, &e.actor),
+            (&mut self.by_result, &e.result),
+        ] {
+            *map.entry(Lite::text(field).to_owned()).or_default() += 1;
+        }
+        if let Some(ms) = e.duration_ms() {
+            self.durations
+                .entry(Lite::text(&e.actor).to_owned())
+                .or_default()
+                .push(ms);
+        }
+    }
+
+    /// As JSON: counts by level, action, actor and result, and per actor the
+    /// count, mean, p50, p95 and max of `parameters.duration_ms`.
+    pub fn to_json(&mut self) -> Value {
+        let mut durations = serde_json::Map::new();
+        for (actor, values) in &mut self.durations {
+            values.sort_by(f64::total_cmp);
+            let n = values.len();
+            let pick = |q: f64| values[((q * n as f64).ceil() as usize).clamp(1, n) - 1];
+            durations.insert(
+                actor.clone(),
+                serde_json::json!({
+                    "count": n,
+                    "mean": values.iter().sum::<f64>() / n as f64,
+                    "p50": pick(0.50),
+                    "p95": pick(0.95),
+                    "max": values[n - 1],
+                }),
+            );
+        }
+        serde_json::json!({
+            "total": self.total,
+            "by_level": self.by_level,
+            "by_action": self.by_action,
+            "by_actor": self.by_actor,
+            "by_result": self.by_result,
+            "duration_ms_by_actor": durations,
+        })
+    }
+}
+
+/// The last `n` entries over all days, oldest first: read from the tails of
+/// the newest day files only.
+pub fn last(vault: &Vault, n: usize) -> io::Result<Vec<String>> {
+    let mut found: Vec<String> = Vec::new();
+    for date in index::day_files(vault)?.into_iter().rev() {
+        if found.len() >= n {
+            break;
+        }
+        let older = daily::tail_entries(&vault.day_file(date), date, n - found.len())?;
+        let mut lines: Vec<String> = older.iter().map(Value::to_string).collect();
+        lines.append(&mut found);
+        found = lines;
+    }
+    Ok(found)
+}
+
+/// Where a follower stands in a day file: the trailer's offset after the
+/// last entry it has shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// The day.
+    pub date: NaiveDate,
+    /// The trailer offset seen last.
+    pub offset: u64,
+}
+
+/// The position at the end of `date`'s file now.
+pub fn end_of(vault: &Vault, date: NaiveDate) -> io::Result<Position> {
+    let offset = match File::open(vault.day_file(date)) {
+        Ok(mut f) => match daily::inspect(&mut f, date)? {
+            daily::Inspection::Ours(state) => state.trailer_offset,
+            _ => 0,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    Ok(Position { date, offset })
+}
+
+/// Entries appended to the position's day since it was taken, and the new
+/// position. Reads only the new bytes.
+pub fn since(vault: &Vault, at: Position) -> io::Result<(Vec<String>, Position)> {
+    let now = end_of(vault, at.date)?;
+    if now.offset <= at.offset {
+        // Nothing new (or the file was repaired shorter: go on from its end).
+        return Ok((Vec::new(), now));
+    }
+    let mut file = File::open(vault.day_file(at.date))?;
+    let start = if at.offset == 0 {
+        daily::header(at.date).len() as u64
+    } else {
+        at.offset
+    };
+    let bytes = daily::read_range(&mut file, start, now.offset - start)?;
+    let lines = bytes
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let line = line.strip_suffix(b",").unwrap_or(line);
+            let json = line.strip_prefix(b"    ")?;
+            (json.first() == Some(&b'{')).then(|| String::from_utf8_lossy(json).into_owned())
+        })
+        .collect();
+    Ok((lines, now))
+}
+
+/// One step of following: the entries written since `at`, and where to go
+/// on from. After UTC midnight (`today` past the position's day), once the
+/// old day has nothing more, it moves to the start of the new day's file.
+pub fn follow(
+    vault: &Vault,
+    at: Position,
+    today: NaiveDate,
+) -> io::Result<(Vec<String>, Position)> {
+    let (lines, next) = since(vault, at)?;
+    if lines.is_empty() && today > next.date {
+        let day = next.date.succ_opt().unwrap_or(today).min(today);
+        let (more, moved) = since(
+            vault,
+            Position {
+                date: day,
+                offset: 0,
+            },
+        )?;
+        return Ok((more, moved));
+    }
+    Ok((lines, next))
+}

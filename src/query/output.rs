@@ -1,0 +1,175 @@
+//! Output formats for `query` and `tail`: table, JSON, JSON Lines, CSV.
+
+use std::io::{self, Write};
+
+use super::Lite;
+
+/// How entries are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned columns (colour on a terminal).
+    Table,
+    /// One JSON array.
+    Json,
+    /// One entry per line, as stored.
+    Jsonl,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "table" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            "jsonl" => Ok(Format::Jsonl),
+            "csv" => Ok(Format::Csv),
+            _ => Err(format!(
+                "format {s:?} is not one of table, json, jsonl, csv"
+            )),
+        }
+    }
+}
+
+const CSV_COLUMNS: [&str; 12] = [
+    "timestamp",
+    "log_level",
+    "action_type",
+    "actor",
+    "target",
+    "result",
+    "approval_status",
+    "approved_by",
+    "dry_run",
+    "error_message",
+    "session_id",
+    "parameters",
+];
+
+/// Writes entries one at a time in a format.
+pub struct Printer<'a> {
+    out: &'a mut dyn Write,
+    format: Format,
+    colour: bool,
+    count: u64,
+}
+
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Cuts `text` to `width` characters (with `…`) and pads it to `width`.
+fn column(text: &str, width: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let n = flat.chars().count();
+    if n > width {
+        let cut: String = flat.chars().take(width - 1).collect();
+        format!("{cut}…")
+    } else {
+        format!("{flat}{}", " ".repeat(width - n))
+    }
+}
+
+impl<'a> Printer<'a> {
+    /// A printer; `colour` only for a terminal.
+    pub fn new(out: &'a mut dyn Write, format: Format, colour: bool) -> Self {
+        Printer {
+            out,
+            format,
+            colour,
+            count: 0,
+        }
+    }
+
+    /// Writes what comes before the first entry.
+    pub fn begin(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Json => write!(self.out, "["),
+            Format::Csv => writeln!(self.out, "{}", CSV_COLUMNS.join(",")),
+            Format::Table => writeln!(
+                self.out,
+                "{} {} {} {} {} RESULT",
+                column("TIME", 24),
+                column("LEVEL", 8),
+                column("ACTION", 20),
+                column("ACTOR", 24),
+                column("TARGET", 40)
+            ),
+            Format::Jsonl => Ok(()),
+        }
+    }
+
+    /// Writes one entry, given its stored line and parsed form.
+    pub fn entry(&mut self, line: &str, e: &Lite<'_>) -> io::Result<()> {
+        let t = |f: &Option<std::borrow::Cow<'_, str>>| f.as_deref().unwrap_or("").to_owned();
+        match self.format {
+            Format::Jsonl => writeln!(self.out, "{line}")?,
+            Format::Json => {
+                let sep = if self.count == 0 { "\n" } else { ",\n" };
+                write!(self.out, "{sep}  {line}")?;
+            }
+            Format::Csv => {
+                let cells = [
+                    t(&e.timestamp),
+                    t(&e.log_level),
+                    t(&e.action_type),
+                    t(&e.actor),
+                    t(&e.target),
+                    t(&e.result),
+                    t(&e.approval_status),
+                    t(&e.approved_by),
+                    e.dry_run.map(|b| b.to_string()).unwrap_or_default(),
+                    t(&e.error_message),
+                    t(&e.session_id),
+                    e.parameters.map(|p| p.get().to_owned()).unwrap_or_default(),
+                ];
+                let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+                writeln!(self.out, "{}", row.join(","))?;
+            }
+            Format::Table => {
+                let level = t(&e.log_level);
+                let shown = column(&level, 8);
+                let shown = match (self.colour, level.as_str()) {
+                    (true, "CRITICAL") => format!("\x1b[1;31m{shown}\x1b[0m"),
+                    (true, "ERROR") => format!("\x1b[31m{shown}\x1b[0m"),
+                    (true, "WARNING") => format!("\x1b[33m{shown}\x1b[0m"),
+                    _ => shown,
+                };
+                writeln!(
+                    self.out,
+                    "{} {shown} {} {} {} {}",
+                    column(&t(&e.timestamp), 24),
+                    column(&t(&e.action_type), 20),
+                    column(&t(&e.actor), 24),
+                    column(&t(&e.target), 40),
+                    t(&e.result)
+                )?;
+            }
+        }
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Pushes what is written out now (for following).
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// Writes what comes after the last entry.
+    pub fn end(&mut self) -> io::Result<()> {
+        match self.format {
+            Format::Json if self.count == 0 => writeln!(self.out, "]"),
+            Format::Json => writeln!(self.out, "\n]"),
+            _ => Ok(()),
+        }?;
+        self.out.flush()
+    }
+}
