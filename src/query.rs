@@ -68,12 +68,15 @@ pub struct Lite<'a> {
 impl Lite<'_> {
     /// `parameters.duration_ms`, when it is a number.
     pub fn duration_ms(&self) -> Option<f64> {
+        #[derive(Deserialize)]
+        struct Duration {
+            duration_ms: Option<f64>,
+        }
         let raw = self.parameters?.get();
         if !raw.contains("\"duration_ms\"") {
             return None;
         }
-        let params: Value = serde_json::from_str(raw).ok()?;
-        params.get("duration_ms")?.as_f64()
+        serde_json::from_str::<Duration>(raw).ok()?.duration_ms
     }
 
     fn text<'b>(field: &'b Option<Cow<'_, str>>) -> &'b str {
@@ -115,7 +118,7 @@ fn escaped(text: &str) -> String {
 /// Raw-text checks for lines of our layout, worked out once per query.
 struct Prefilter {
     /// Each group: at least one of its needles must occur.
-    groups: Vec<Vec<Vec<u8>>>,
+    groups: Vec<Vec<memchr::memmem::Finder<'static>>>,
     since: Option<String>,
     until: Option<String>,
 }
@@ -143,7 +146,14 @@ impl Prefilter {
             groups.push(vec![escaped(text).into_bytes()]);
         }
         Prefilter {
-            groups,
+            groups: groups
+                .into_iter()
+                .map(|g: Vec<Vec<u8>>| {
+                    g.iter()
+                        .map(|n| memchr::memmem::Finder::new(n).into_owned())
+                        .collect()
+                })
+                .collect(),
             since: f.since.map(|t| format_timestamp(&t)),
             until: f.until.map(|t| format_timestamp(&t)),
         }
@@ -162,12 +172,8 @@ impl Prefilter {
         }
         self.groups
             .iter()
-            .all(|group| group.iter().any(|needle| contains(line, needle)))
+            .all(|group| group.iter().any(|needle| needle.find(line).is_some()))
     }
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
 impl Filter {
@@ -211,23 +217,82 @@ impl Filter {
 }
 
 /// Calls `each` with every matching entry's stored line (and its parsed
-/// form), day by day, in time order; `each` may stop the scan. Memory holds
-/// at most one day's matches.
+/// form), day by day; `each` may stop the scan. With `ordered`, each day's
+/// matches come in time order (at most one day's matches are held); without,
+/// in the order stored, straight from the file (for counts and figures).
 pub fn scan(
     vault: &Vault,
     filter: &Filter,
+    ordered: bool,
+    each: impl FnMut(&str, &Lite<'_>) -> ControlFlow<()>,
+) -> io::Result<()> {
+    let days = filter.days(index::day_files(vault)?);
+    scan_days(vault, filter, &days, ordered, each)
+}
+
+/// Counts (and, with `stats`, figures) over the matching entries, the days
+/// shared out over the machine's cores.
+pub fn aggregate(vault: &Vault, filter: &Filter, stats: bool) -> io::Result<(u64, Stats)> {
+    let days = filter.days(index::day_files(vault)?);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let per = days.len().div_ceil(workers).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = days
+            .chunks(per)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    let mut count = 0u64;
+                    let mut figures = Stats::default();
+                    scan_days(vault, filter, chunk, false, |_, e| {
+                        count += 1;
+                        if stats {
+                            figures.add(e);
+                        }
+                        ControlFlow::Continue(())
+                    })
+                    .map(|()| (count, figures))
+                })
+            })
+            .collect();
+        let mut total = (0u64, Stats::default());
+        for handle in handles {
+            let (count, figures) = handle
+                .join()
+                .map_err(|_| io::Error::other("a query worker failed"))??;
+            total.0 += count;
+            total.1.merge(figures);
+        }
+        Ok(total)
+    })
+}
+
+/// [`scan`] over the given days.
+fn scan_days(
+    vault: &Vault,
+    filter: &Filter,
+    days: &[NaiveDate],
+    ordered: bool,
     mut each: impl FnMut(&str, &Lite<'_>) -> ControlFlow<()>,
 ) -> io::Result<()> {
     let pre = Prefilter::new(filter);
-    for date in filter.days(index::day_files(vault)?) {
+    for &date in days {
         let mut matches: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
-        let mut keep = |line: String| {
-            if let Ok(e) = serde_json::from_str::<Lite>(&line) {
-                if filter.matches(&e, &line) {
-                    let t = e.timestamp.as_deref().and_then(|t| parse_timestamp(t).ok());
-                    matches.push((t, line));
-                }
+        // Checks one line; passes it on at once, or keeps it for sorting.
+        let mut visit = |line: &str| -> ControlFlow<()> {
+            let Ok(e) = serde_json::from_str::<Lite>(line) else {
+                return ControlFlow::Continue(());
+            };
+            if !filter.matches(&e, line) {
+                return ControlFlow::Continue(());
             }
+            if !ordered {
+                return each(line, &e);
+            }
+            let t = e.timestamp.as_deref().and_then(|t| parse_timestamp(t).ok());
+            matches.push((t, line.to_owned()));
+            ControlFlow::Continue(())
         };
         let path = vault.day_file(date);
         let mut file = match File::open(&path) {
@@ -243,16 +308,20 @@ pub fn scan(
             while reader.read_until(b'\n', &mut raw)? > 0 {
                 let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
                 let line = line.strip_suffix(b",").unwrap_or(line);
-                if let Some(json) = line.strip_prefix(b"    {".as_slice()).map(|_| &line[4..]) {
-                    if pre.may_match(line) {
-                        keep(String::from_utf8_lossy(json).into_owned());
+                if line.starts_with(b"    {") && pre.may_match(line) {
+                    if let Ok(json) = std::str::from_utf8(&line[4..]) {
+                        if visit(json).is_break() {
+                            return Ok(());
+                        }
                     }
                 }
                 raw.clear();
             }
         } else {
             for entry in foreign_entries(&path)? {
-                keep(entry.to_string());
+                if visit(&entry.to_string()).is_break() {
+                    return Ok(());
+                }
             }
         }
         // Entries are stored in the order written; a back-dated one may sit
@@ -309,6 +378,24 @@ impl Stats {
                 .entry(Lite::text(&e.actor).to_owned())
                 .or_default()
                 .push(ms);
+        }
+    }
+
+    /// Adds another count's figures to these.
+    pub fn merge(&mut self, other: Stats) {
+        self.total += other.total;
+        for (mine, theirs) in [
+            (&mut self.by_level, other.by_level),
+            (&mut self.by_action, other.by_action),
+            (&mut self.by_actor, other.by_actor),
+            (&mut self.by_result, other.by_result),
+        ] {
+            for (k, n) in theirs {
+                *mine.entry(k).or_default() += n;
+            }
+        }
+        for (actor, values) in other.durations {
+            self.durations.entry(actor).or_default().extend(values);
         }
     }
 

@@ -13,7 +13,7 @@ use crate::cli::config::{Config, UsageError};
 use crate::cli::exit;
 use crate::entry::{ApprovalStatus, LogLevel, Outcome};
 use crate::query::output::{Format, Printer};
-use crate::query::{self, Filter, Lite, Stats};
+use crate::query::{self, Filter, Lite};
 use crate::time::{parse_day, parse_duration, parse_timestamp};
 use crate::vault::Vault;
 
@@ -133,15 +133,7 @@ pub fn run(
     let (format, terminal) = format_for(args.format);
     let result = (|| {
         if args.count || args.stats {
-            let mut count = 0u64;
-            let mut stats = Stats::default();
-            query::scan(&vault, &filter, |_, e| {
-                count += 1;
-                if args.stats {
-                    stats.add(e);
-                }
-                ControlFlow::Continue(())
-            })?;
+            let (count, mut stats) = query::aggregate(&vault, &filter, args.stats)?;
             if args.stats {
                 let text =
                     serde_json::to_string_pretty(&stats.to_json()).map_err(io::Error::other)?;
@@ -153,11 +145,13 @@ pub fn run(
             let mut printer = Printer::new(stdout, format, terminal);
             printer.begin()?;
             let mut failure = None;
-            query::scan(&vault, &filter, |line, e| match printer.entry(line, e) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(err) => {
-                    failure = Some(err);
-                    ControlFlow::Break(())
+            query::scan(&vault, &filter, true, |line, e| {
+                match printer.entry(line, e) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(err) => {
+                        failure = Some(err);
+                        ControlFlow::Break(())
+                    }
                 }
             })?;
             if let Some(err) = failure {
