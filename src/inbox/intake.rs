@@ -1,0 +1,508 @@
+//! Taking in claimed files: parsing their lines (on every core), appending
+//! them in batches through the journal, finishing the claims.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::{claim, processing_dir, rejected_dir, Claim};
+use crate::daily::{self, Line};
+use crate::entry::Entry;
+use crate::fsutil::{append_durable, ensure_dir, sync_dir, write_atomic};
+use crate::journal::{self, Intent, Progress};
+use crate::logger::{AuditLogger, DayFileState};
+use crate::vault::Vault;
+
+/// Lines per batch at most.
+const MAX_BATCH: usize = 5_000;
+
+/// What taking in one claim did.
+#[derive(Debug, Clone, Default)]
+pub struct Intake {
+    /// The claim.
+    pub original: String,
+    /// How many entries were appended.
+    pub written: usize,
+    /// Day files written.
+    pub files: Vec<DayFileState>,
+    /// Lines rejected, with their messages (`line N: ...`).
+    pub rejected: Vec<String>,
+    /// True when the claim is done and removed.
+    pub done: bool,
+    /// Where the rejected lines went, if any.
+    pub rejected_path: Option<PathBuf>,
+}
+
+/// One line of a claim: its number, what it parsed to (the entry with its
+/// stored line, or why it was refused; an empty reason for a blank line) and
+/// its raw bytes.
+type Parsed = (u64, Result<(Entry, String), String>, Vec<u8>);
+
+/// A line of a `.json` file, parsed but not yet validated against the clock.
+type Unchecked = (u64, Result<Entry, String>, Vec<u8>);
+
+/// Lines read at a time and parsed side by side on every core.
+const CHUNK: usize = 4096;
+
+/// Parses and validates one raw line.
+fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), String> {
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Err(String::new());
+    }
+    let text = std::str::from_utf8(line).map_err(|e| {
+        format!(
+            "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
+            e.valid_up_to() + 1
+        )
+    })?;
+    let entry = Entry::from_json(text).map_err(|e| e.to_string())?;
+    logger.prepare_line(entry).map_err(|e| e.to_string())
+}
+
+/// Parses raw lines in order, spread over the machine's cores.
+fn parse_all(logger: &AuditLogger, raw: Vec<(u64, Vec<u8>)>) -> Vec<Parsed> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if workers < 2 || raw.len() < 256 {
+        return raw
+            .into_iter()
+            .map(|(n, line)| (n, parse_line(logger, &line), line))
+            .collect();
+    }
+    let per = raw.len().div_ceil(workers);
+    let mut parts: Vec<Vec<(u64, Vec<u8>)>> = Vec::with_capacity(workers);
+    let mut rest = raw;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|(n, line)| (n, parse_line(logger, &line), line))
+                        .collect::<Vec<Parsed>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+/// Reads the lines of a claim after line `from`, a chunk at a time:
+/// `.jsonl` streamed, `.json` whole (one object, or an array of them).
+struct Lines {
+    reader: Option<BufReader<File>>,
+    whole: Option<Vec<Unchecked>>,
+    number: u64,
+    from: u64,
+}
+
+impl Lines {
+    fn open(claim: &Claim, from: u64) -> io::Result<Lines> {
+        let file = File::open(&claim.path)?;
+        if claim.original.ends_with(".jsonl") {
+            return Ok(Lines {
+                reader: Some(BufReader::with_capacity(1 << 16, file)),
+                whole: None,
+                number: 0,
+                from,
+            });
+        }
+        let mut bytes = Vec::new();
+        BufReader::new(file).read_to_end(&mut bytes)?;
+        let parsed = if !claim.original.ends_with(".json") {
+            vec![(1, Err("not a .json or .jsonl file; accepted: <name>.json (one entry) or <name>.jsonl (one entry per line)".to_owned()), bytes)]
+        } else {
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Array(items)) => items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        let raw = v.to_string().into_bytes();
+                        (
+                            i as u64 + 1,
+                            Entry::from_value(v).map_err(|e| e.to_string()),
+                            raw,
+                        )
+                    })
+                    .collect(),
+                Ok(v) => vec![(1, Entry::from_value(v).map_err(|e| e.to_string()), bytes)],
+                Err(e) => vec![(
+                    1,
+                    Err(format!("entry rejected: not valid JSON: {e}")),
+                    bytes,
+                )],
+            }
+        };
+        Ok(Lines {
+            reader: None,
+            whole: Some(parsed.into_iter().filter(|(n, _, _)| *n > from).collect()),
+            number: 0,
+            from,
+        })
+    }
+
+    /// The next lines after `from`, parsed and validated; empty at the end.
+    fn next_chunk(&mut self, logger: &AuditLogger) -> io::Result<Vec<Parsed>> {
+        let Some(reader) = self.reader.as_mut() else {
+            let whole = self.whole.take().unwrap_or_default();
+            return Ok(whole
+                .into_iter()
+                .map(|(n, parsed, raw)| {
+                    (
+                        n,
+                        parsed.and_then(|e| logger.prepare_line(e).map_err(|e| e.to_string())),
+                        raw,
+                    )
+                })
+                .collect());
+        };
+        let mut raw_lines = Vec::new();
+        while raw_lines.len() < CHUNK {
+            let mut raw = Vec::new();
+            if reader.read_until(b'\n', &mut raw)? == 0 {
+                break;
+            }
+            self.number += 1;
+            if self.number <= self.from {
+                continue;
+            }
+            if raw.ends_with(b"\n") {
+                raw.pop();
+            }
+            if raw.ends_with(b"\r") {
+                raw.pop();
+            }
+            raw_lines.push((self.number, raw));
+        }
+        Ok(parse_all(logger, raw_lines))
+    }
+}
+
+/// Lines of one day gathered from one or more claims: one commit.
+struct Batch {
+    day: NaiveDate,
+    lines: Vec<Line>,
+    entries: Vec<Entry>,
+    /// How far each claim gets with this batch.
+    through: Progress,
+}
+
+/// Taking in several claims with shared batches (group commit).
+struct Intaker<'a> {
+    logger: &'a AuditLogger,
+    progress: &'a mut Progress,
+    seen: &'a mut dyn FnMut(&[Entry]),
+    batch: Option<Batch>,
+    /// Rejected lines not yet on disk, by claim.
+    rejects: BTreeMap<String, String>,
+    intakes: BTreeMap<String, Intake>,
+}
+
+fn io_error(op: &'static str, path: &Path, source: io::Error, entries: Vec<Entry>) -> crate::Error {
+    crate::Error::Io {
+        op,
+        path: path.to_owned(),
+        source,
+        entries,
+        written: Vec::new(),
+    }
+}
+
+impl Intaker<'_> {
+    /// Rejected lines go beside their claims, synced, before progress passes them.
+    fn persist_rejects(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
+        for (id, text) in std::mem::take(&mut self.rejects) {
+            if let Some(claim) = claims.iter().find(|c| c.id == id) {
+                append_durable(&claim.sidecar(), text.as_bytes())
+                    .map_err(|e| io_error("write", &claim.sidecar(), e, Vec::new()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the batch in hand through the journal, under the writers' lock.
+    fn commit(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(());
+        };
+        self.persist_rejects(claims)?;
+        let logger = self.logger;
+        let vault = logger.vault();
+        let state = logger.with_writer_lock(|| {
+            journal::resolve(vault)?;
+            let path = vault.day_file(batch.day);
+            let mut file = daily::open_day(&path)?;
+            let mut found = daily::inspect(&mut file, batch.day)?;
+            if found == daily::Inspection::NeedsRecovery {
+                drop(file);
+                daily::recover(&path, batch.day, logger.now().timestamp())?;
+                file = OpenOptions::new().read(true).write(true).open(&path)?;
+                found = daily::inspect(&mut file, batch.day)?;
+            }
+            let plan = daily::plan_append(batch.day, found, &batch.lines)?;
+            journal::begin(vault, &Intent::new(batch.day, &plan, batch.through.clone()))?;
+            let after = daily::write_planned(&mut file, &plan)?;
+            file.sync_data()?;
+            if plan.offset == 0 {
+                sync_dir(&vault.logs())?;
+            }
+            let mut all = journal::load_progress(vault);
+            all.extend(batch.through.clone());
+            journal::finish(vault, &all)?;
+            Ok(DayFileState {
+                date: batch.day,
+                path,
+                total_entries: after.trailer.total_entries,
+                size_bytes: after.len,
+                summary: after.trailer.summary,
+            })
+        });
+        let state = match state {
+            Ok(state) => state,
+            Err(mut e) => {
+                if let crate::Error::Io { entries, .. } = &mut e {
+                    *entries = batch.entries;
+                }
+                return Err(e);
+            }
+        };
+        self.progress.extend(batch.through.clone());
+        (self.seen)(&batch.entries);
+        for id in batch.through.keys() {
+            let intake = self.intakes.entry(id.clone()).or_default();
+            intake.files.retain(|f| f.date != state.date);
+            intake.files.push(state.clone());
+        }
+        Ok(())
+    }
+}
+
+/// Takes in claims, oldest first, from where their progress says, in
+/// batches of one day that may span several claims (one lock, one write, one
+/// sync each); stops early, between batches, when `stop` says so, leaving the
+/// rest for later. `seen` is shown each batch's entries once they are in, so
+/// memory stays flat however large the files. Claims read to the end are
+/// finished: rejected lines written to `rejected/`, the claim removed.
+pub fn take_in(
+    logger: &AuditLogger,
+    claims: &[Claim],
+    progress: &mut Progress,
+    stop: &dyn Fn() -> bool,
+    seen: &mut dyn FnMut(&[Entry]),
+) -> Result<Vec<Intake>, crate::Error> {
+    let vault = logger.vault();
+    let mut it = Intaker {
+        logger,
+        progress,
+        seen,
+        batch: None,
+        rejects: BTreeMap::new(),
+        intakes: BTreeMap::new(),
+    };
+    let mut read_to_end: Vec<(usize, u64)> = Vec::new();
+    for (index, claim) in claims.iter().enumerate() {
+        let from = it.progress.get(&claim.id).copied().unwrap_or(0);
+        let mut lines =
+            Lines::open(claim, from).map_err(|e| io_error("read", &claim.path, e, Vec::new()))?;
+        let intake = it.intakes.entry(claim.id.clone()).or_default();
+        intake.original = claim.original.clone();
+        let mut last = from;
+        loop {
+            let chunk = lines
+                .next_chunk(logger)
+                .map_err(|e| io_error("read", &claim.path, e, Vec::new()))?;
+            if chunk.is_empty() {
+                break;
+            }
+            for (n, parsed, raw) in chunk {
+                last = n;
+                match parsed {
+                    Ok((entry, json)) => {
+                        let day = entry.date().unwrap_or_else(|| logger.now().date_naive());
+                        // A batch ends at a line of another day, or when full.
+                        if it
+                            .batch
+                            .as_ref()
+                            .is_some_and(|b| b.day != day || b.lines.len() >= MAX_BATCH)
+                        {
+                            it.commit(claims)?;
+                            if stop() {
+                                return Ok(it.intakes.into_values().collect());
+                            }
+                        }
+                        let b = it.batch.get_or_insert_with(|| Batch {
+                            day,
+                            lines: Vec::new(),
+                            entries: Vec::new(),
+                            through: Progress::new(),
+                        });
+                        b.lines.push(Line {
+                            json,
+                            level: entry.log_level,
+                        });
+                        b.entries.push(entry);
+                        b.through.insert(claim.id.clone(), n);
+                        it.intakes.entry(claim.id.clone()).or_default().written += 1;
+                    }
+                    Err(message) if message.is_empty() => {}
+                    Err(message) => {
+                        let record = serde_json::json!({"line": n, "error": message, "raw": String::from_utf8_lossy(&raw)});
+                        let text = it.rejects.entry(claim.id.clone()).or_default();
+                        text.push_str(&record.to_string());
+                        text.push('\n');
+                        it.intakes
+                            .entry(claim.id.clone())
+                            .or_default()
+                            .rejected
+                            .push(format!("line {n}: {message}"));
+                    }
+                }
+            }
+        }
+        // Lines after the claim's last entry (rejected or blank) count too.
+        if last > from {
+            match it.batch.as_mut() {
+                Some(b) => {
+                    b.through.insert(claim.id.clone(), last);
+                }
+                None => {
+                    it.persist_rejects(claims)?;
+                    it.progress.insert(claim.id.clone(), last);
+                    journal::save_progress(vault, it.progress)
+                        .map_err(|e| io_error("write", &vault.state_dir(), e, Vec::new()))?;
+                }
+            }
+        }
+        read_to_end.push((index, last));
+    }
+    it.commit(claims)?;
+    let mut intakes = std::mem::take(&mut it.intakes);
+    let mut finished = false;
+    for (index, last) in read_to_end {
+        let claim = &claims[index];
+        if it.progress.get(&claim.id).copied().unwrap_or(0) < last {
+            continue;
+        }
+        let intake = intakes.entry(claim.id.clone()).or_default();
+        finish(vault, claim, intake).map_err(|e| io_error("finish", &claim.path, e, Vec::new()))?;
+        it.progress.remove(&claim.id);
+        finished = true;
+    }
+    if finished {
+        sync_dir(&processing_dir(vault))
+            .map_err(|e| io_error("sync", &processing_dir(vault), e, Vec::new()))?;
+        journal::save_progress(vault, it.progress)
+            .map_err(|e| io_error("write", &vault.state_dir(), e, Vec::new()))?;
+    }
+    Ok(claims
+        .iter()
+        .filter_map(|c| intakes.remove(&c.id))
+        .collect())
+}
+
+/// Once every line of a claim is consumed: its rejected lines are written to
+/// `rejected/` (if any), and the claim and its side file removed.
+fn finish(vault: &Vault, claim: &Claim, intake: &mut Intake) -> io::Result<()> {
+    let sidecar = claim.sidecar();
+    if let Ok(text) = fs::read_to_string(&sidecar) {
+        // Deduplicated by line: a crash may have kept a line twice.
+        let mut by_line: BTreeMap<u64, (String, String)> = BTreeMap::new();
+        for record in text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        {
+            let n = record["line"].as_u64().unwrap_or(0);
+            let error = record["error"].as_str().unwrap_or("").to_owned();
+            let raw = record["raw"].as_str().unwrap_or("").to_owned();
+            by_line.insert(n, (error, raw));
+        }
+        if !by_line.is_empty() {
+            let rejected = rejected_dir(vault);
+            ensure_dir(&rejected)?;
+            let mut target = rejected.join(&claim.original);
+            if target.exists() {
+                target = rejected.join(&claim.id);
+            }
+            let raw: String = by_line
+                .values()
+                .map(|(_, raw)| format!("{raw}\n"))
+                .collect();
+            let errors: String = by_line
+                .iter()
+                .map(|(n, (e, _))| format!("line {n}: {e}\n"))
+                .collect();
+            let mut errors_path = target.clone().into_os_string();
+            errors_path.push(".errors.txt");
+            write_atomic(&target, raw.as_bytes())?;
+            write_atomic(Path::new(&errors_path), errors.as_bytes())?;
+            intake.rejected = by_line
+                .iter()
+                .map(|(n, (e, _))| format!("line {n}: {e}"))
+                .collect();
+            intake.rejected_path = Some(target);
+        }
+    }
+    for path in [&claim.path, &sidecar] {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    intake.done = true;
+    Ok(())
+}
+
+/// Takes in `Logs/failed_writes.json` (entries saved when the lock was
+/// busy), exactly once, by claiming it like an inbox file.
+pub fn replay_failed_writes(
+    logger: &AuditLogger,
+    progress: &mut Progress,
+    seen: &mut dyn FnMut(&[Entry]),
+) -> Result<Option<Intake>, crate::Error> {
+    let vault = logger.vault();
+    let path = vault.failed_writes();
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let claim = claim(vault, &path, logger.now().timestamp_millis())
+        .map(|mut c| {
+            // Its lines are JSON Lines whatever its name says.
+            let renamed = c.path.with_file_name(format!("{}l", c.id));
+            if fs::rename(&c.path, &renamed).is_ok() {
+                c.id.push('l');
+                c.original.push('l');
+                c.path = renamed;
+            }
+            c
+        })
+        .map_err(|source| crate::Error::Io {
+            op: "claim",
+            path: path.clone(),
+            source,
+            entries: Vec::new(),
+            written: Vec::new(),
+        })?;
+    Ok(take_in(
+        logger,
+        std::slice::from_ref(&claim),
+        progress,
+        &|| false,
+        seen,
+    )?
+    .into_iter()
+    .next())
+}

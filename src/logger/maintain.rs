@@ -1,0 +1,144 @@
+//! The upkeep commands' side of the logger: index, Dashboard and retention
+//! by hand, each under the writers' lock.
+
+use std::io;
+
+use super::write::{at, IoFailure};
+use super::{io_error, AuditLogger};
+use crate::dashboard::{self, Refresh};
+use crate::entry::Entry;
+use crate::error::Error;
+use crate::index::{self, Index};
+use crate::lock::{with_lock, LockFailure};
+use crate::retention::{self, Report};
+
+impl AuditLogger {
+    /// Runs `work` under the writers' lock, for the maintenance commands.
+    fn maintain<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
+        if !self.dry_run {
+            self.ensure_state_dir(&[])?;
+        } else if !self.vault.state_dir().is_dir() {
+            // Dry run creates nothing, and without the folder no writer can run.
+            return work().map_err(|f| io_error(f, Vec::new(), Vec::new()));
+        }
+        let lock = self.vault.lock_file();
+        match with_lock(&lock, self.lock_timeout, work) {
+            Ok(result) => result.map_err(|f| io_error(f, Vec::new(), Vec::new())),
+            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
+            Err(LockFailure::Io(source)) => Err(io_error(
+                IoFailure {
+                    op: "lock",
+                    path: lock,
+                    source,
+                },
+                Vec::new(),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// Runs `work` holding the writers' lock (creating `Logs/.audit/` if
+    /// needed); an I/O error of `work` is reported against `Logs/`.
+    pub fn with_writer_lock<T>(&self, work: impl FnOnce() -> io::Result<T>) -> Result<T, Error> {
+        self.ensure_state_dir(&[])?;
+        let logs = self.vault.logs();
+        let lock = self.vault.lock_file();
+        match with_lock(&lock, self.lock_timeout, work) {
+            Ok(result) => result.map_err(|source| {
+                io_error(
+                    IoFailure {
+                        op: "write in",
+                        path: logs,
+                        source,
+                    },
+                    Vec::new(),
+                    Vec::new(),
+                )
+            }),
+            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
+            Err(LockFailure::Io(source)) => Err(io_error(
+                IoFailure {
+                    op: "lock",
+                    path: lock,
+                    source,
+                },
+                Vec::new(),
+                Vec::new(),
+            )),
+        }
+    }
+
+    /// Rebuilds `Logs/index.json` from the day files (in dry run, only
+    /// computes it).
+    pub fn rebuild_index(&self) -> Result<Index, Error> {
+        let logs = self.vault.logs();
+        self.maintain(|| {
+            let index = at("read", &logs, index::rebuild(&self.vault, self.clock.now()))?;
+            if !self.dry_run {
+                at(
+                    "write",
+                    &self.vault.index(),
+                    index::save(&self.vault, &index),
+                )?;
+            }
+            Ok(index)
+        })
+    }
+
+    /// Refreshes the Dashboard's Recent Activity table (in dry run, only
+    /// renders it). Returns what happened and the table's lines.
+    pub fn refresh_dashboard(&self) -> Result<(Refresh, Vec<String>), Error> {
+        let path = self.vault.dashboard();
+        self.maintain(|| {
+            let dates = at("read", &self.vault.logs(), index::day_files(&self.vault))?;
+            let today = self.clock.now().date_naive();
+            at(
+                "write",
+                &path,
+                dashboard::refresh(&self.vault, &dates, today, !self.dry_run),
+            )
+        })
+    }
+
+    /// Runs retention now with `days` (default the logger's). In dry run,
+    /// reports what would be deleted and archived and changes nothing.
+    pub fn rotate(&self, days: Option<u32>) -> Result<Report, Error> {
+        let days = days.unwrap_or(self.retention_days);
+        self.maintain(|| {
+            let now = self.clock.now();
+            let append = |entries: Vec<Entry>| {
+                self.append_locked(entries)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            };
+            let logs = self.vault.logs();
+            let report = at(
+                "purge old day files in",
+                &logs,
+                retention::run(
+                    &self.vault,
+                    now,
+                    days,
+                    &self.session_id,
+                    self.dry_run,
+                    &append,
+                ),
+            )?;
+            if !self.dry_run && report.deleted > 0 {
+                let index = at("read", &logs, index::rebuild(&self.vault, now))?;
+                at(
+                    "write",
+                    &self.vault.index(),
+                    index::save(&self.vault, &index),
+                )?;
+                let path = self.vault.dashboard();
+                at(
+                    "write",
+                    &path,
+                    dashboard::refresh(&self.vault, &index.dates(), now.date_naive(), true),
+                )?;
+            }
+            Ok(report)
+        })
+    }
+}
