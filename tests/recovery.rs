@@ -269,3 +269,49 @@ fn an_unwritable_day_path_fails_with_exit_4() {
         .expect("msg")
         .contains("1 entries were not written"));
 }
+
+#[test]
+fn a_batch_torn_by_a_dead_daemon_is_taken_out_whole_by_the_next_log() {
+    use vault_audit::daily::{self, Line};
+    use vault_audit::journal::{self, Intent, Progress};
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    log_one(&v, &ts, 1).assert_code(0);
+    let before = std::fs::read(v.day(&date)).expect("read");
+    // What a daemon does, up to dying half-way through its write.
+    let vault = vault_audit::Vault::new(v.path());
+    let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").expect("date");
+    let mut file = daily::open_day(&v.day(&date)).expect("open");
+    let found = daily::inspect(&mut file, day).expect("inspect");
+    let lines: Vec<Line> = (2..5)
+        .map(|n| Line {
+            json: entry_json(&ts, "INFO", n),
+            level: vault_audit::LogLevel::Info,
+        })
+        .collect();
+    let plan = daily::plan_append(day, found, &lines).expect("plan");
+    journal::begin(
+        &vault,
+        &Intent::new(day, &plan, Progress::from([("claim-x".to_owned(), 3)])),
+    )
+    .expect("intent");
+    let half = plan.bytes.len() / 2;
+    let mut torn = before[..plan.offset as usize].to_vec();
+    torn.extend_from_slice(&plan.bytes.as_bytes()[..half]);
+    std::fs::write(v.day(&date), &torn).expect("torn write");
+
+    let done = log_one(&v, &ts, 9);
+    done.assert_code(0);
+    assert!(
+        done.stderr.contains("took out an unfinished batch"),
+        "{}",
+        done.stderr
+    );
+    // Not one line of the torn batch stays (it will be sent again); the new entry is in.
+    assert_eq!(ns(&v.day_json(&date)), vec![1, 9]);
+    assert!(!v.logs().join(".audit/intent.json").exists());
+    assert!(
+        journal::load_progress(&vault).is_empty(),
+        "an unwritten batch advances nothing"
+    );
+}
