@@ -135,8 +135,7 @@ pub fn run(config: &Config, args: &DemoArgs, out: &mut dyn Write) -> Result<u8, 
         let end = section[1..].find("\n## ").map_or(section.len(), |i| i + 1);
         let _ = writeln!(
             out,
-            "\n{} (from {}):\n",
-            crate::dashboard::HEADING,
+            "\n{} now shows:\n",
             logger.vault().dashboard().display()
         );
         let _ = writeln!(out, "{}", section[..end].trim_end());
