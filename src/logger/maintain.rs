@@ -13,6 +13,24 @@ use crate::lock::{with_lock, LockFailure};
 use crate::retention::{self, Report};
 
 impl AuditLogger {
+    /// Runs `work` under the writers' lock; a lock that stays taken is
+    /// `Error::Busy`, an I/O failure of `work` an `Error::Io`.
+    fn locked<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
+        let lock = self.vault.lock_file();
+        match with_lock(&lock, self.lock_timeout, work) {
+            Ok(result) => result.map_err(|f| io_error(f, Vec::new(), Vec::new())),
+            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
+            Err(LockFailure::Io(source)) => {
+                let failure = IoFailure {
+                    op: "lock",
+                    path: lock,
+                    source,
+                };
+                Err(io_error(failure, Vec::new(), Vec::new()))
+            }
+        }
+    }
+
     /// Runs `work` under the writers' lock, for the maintenance commands.
     fn maintain<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
         if !self.dry_run {
@@ -21,20 +39,7 @@ impl AuditLogger {
             // Dry run creates nothing, and without the folder no writer can run.
             return work().map_err(|f| io_error(f, Vec::new(), Vec::new()));
         }
-        let lock = self.vault.lock_file();
-        match with_lock(&lock, self.lock_timeout, work) {
-            Ok(result) => result.map_err(|f| io_error(f, Vec::new(), Vec::new())),
-            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
-            Err(LockFailure::Io(source)) => Err(io_error(
-                IoFailure {
-                    op: "lock",
-                    path: lock,
-                    source,
-                },
-                Vec::new(),
-                Vec::new(),
-            )),
-        }
+        self.locked(work)
     }
 
     /// Runs `work` holding the writers' lock (creating `Logs/.audit/` if
@@ -42,30 +47,13 @@ impl AuditLogger {
     pub fn with_writer_lock<T>(&self, work: impl FnOnce() -> io::Result<T>) -> Result<T, Error> {
         self.ensure_state_dir(&[])?;
         let logs = self.vault.logs();
-        let lock = self.vault.lock_file();
-        match with_lock(&lock, self.lock_timeout, work) {
-            Ok(result) => result.map_err(|source| {
-                io_error(
-                    IoFailure {
-                        op: "write in",
-                        path: logs,
-                        source,
-                    },
-                    Vec::new(),
-                    Vec::new(),
-                )
-            }),
-            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
-            Err(LockFailure::Io(source)) => Err(io_error(
-                IoFailure {
-                    op: "lock",
-                    path: lock,
-                    source,
-                },
-                Vec::new(),
-                Vec::new(),
-            )),
-        }
+        self.locked(|| {
+            work().map_err(|source| IoFailure {
+                op: "write in",
+                path: logs,
+                source,
+            })
+        })
     }
 
     /// Rebuilds `Logs/index.json` from the day files (in dry run, only
