@@ -198,6 +198,19 @@ fn bad_filters_say_what_is_accepted() {
         done.assert_code(2);
         assert!(done.stderr.contains(needle), "{}", done.stderr);
     }
+    // A wrong vault path is an error, not an empty answer.
+    for cmd in ["query", "tail"] {
+        let done = common::Run::new()
+            .args(["--vault", "/nonexistent/vault", cmd])
+            .run();
+        done.assert_code(2);
+        assert!(
+            done.stderr
+                .contains("/nonexistent/vault is not an existing folder"),
+            "{}",
+            done.stderr
+        );
+    }
 }
 
 #[test]

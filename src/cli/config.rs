@@ -93,6 +93,19 @@ impl Config {
         builder
     }
 
+    /// The vault, checked to be an existing folder (for commands that only
+    /// read, where a wrong path would otherwise just find nothing).
+    pub fn existing_vault(&self) -> Result<crate::vault::Vault, UsageError> {
+        let path = self.vault()?;
+        if !path.is_dir() {
+            return Err(UsageError(format!(
+                "vault {} is not an existing folder; set --vault or VAULT_PATH to the vault's folder",
+                path.display()
+            )));
+        }
+        Ok(crate::vault::Vault::new(path.clone()))
+    }
+
     /// The vault, or the usage error that says how to name one.
     pub fn vault(&self) -> Result<&PathBuf, UsageError> {
         self.vault.as_ref().ok_or_else(|| {

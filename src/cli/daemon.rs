@@ -23,13 +23,7 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, UsageError> {
-    let vault = Vault::new(config.vault()?.clone());
-    if !vault.root().is_dir() {
-        return Err(UsageError(format!(
-            "vault {} is not an existing folder",
-            vault.root().display()
-        )));
-    }
+    let vault = config.existing_vault()?;
     match args.action {
         Some(DaemonAction::Status) => status(&vault, stdout),
         Some(DaemonAction::Stop) => stop(&vault, stdout, stderr),

@@ -15,7 +15,6 @@ use crate::entry::{ApprovalStatus, LogLevel, Outcome};
 use crate::query::output::{Format, Printer};
 use crate::query::{self, Filter, Lite};
 use crate::time::{parse_day, parse_duration, parse_timestamp};
-use crate::vault::Vault;
 
 /// A `--since` / `--until` value: a duration back from now, an RFC 3339
 /// time, or a date (its start, or with `end`, its last millisecond).
@@ -128,7 +127,7 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, UsageError> {
-    let vault = Vault::new(config.vault()?.clone());
+    let vault = config.existing_vault()?;
     let filter = filter(args, Utc::now())?;
     let (format, terminal) = format_for(args.format);
     let result = (|| {
@@ -170,7 +169,7 @@ pub fn tail(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, UsageError> {
-    let vault = Vault::new(config.vault()?.clone());
+    let vault = config.existing_vault()?;
     let (format, terminal) = format_for(args.format);
     let stop = Arc::new(AtomicBool::new(false));
     if args.follow {
