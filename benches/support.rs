@@ -82,8 +82,9 @@ pub fn full_vault(existing: u64, earlier: u32) -> (tempfile::TempDir, AuditLogge
         let trailer = Trailer {
             total_entries: 1000,
             summary: Summary([1000, 0, 0, 0]),
+            chain: None,
         };
-        let text = render_file(date, lines.iter().map(String::as_str), &trailer);
+        let text = render_file(date, None, lines.iter().map(String::as_str), &trailer);
         std::fs::write(dir.path().join(format!("Logs/{date}.json")), text).expect("day");
     }
     let log = AuditLogger::builder(dir.path())

@@ -6,14 +6,19 @@
 //! ```text
 //! {
 //!   "date": "2026-11-22",
+//!   "chain_start": {"alg":"sha256","after":"2026-11-21","at":40,"value":"9f3c…"},
 //!   "entries": [
 //!     {"timestamp":"2026-11-22T10:00:00.123Z",...},
 //!     {"timestamp":"2026-11-22T10:00:01.456Z",...}
 //!   ],
 //!   "total_entries": 2,
-//!   "summary": {"INFO": 1, "WARNING": 0, "ERROR": 1, "CRITICAL": 0}
+//!   "summary": {"INFO": 1, "WARNING": 0, "ERROR": 1, "CRITICAL": 0},
+//!   "chain_end": "4b1d…"
 //! }
 //! ```
+//!
+//! `chain_start` and `chain_end` carry the hash chain (see [`crate::chain`]);
+//! files written before it existed lack both and are read as unchained.
 //!
 //! Every entry is one compact line (a raw newline never occurs inside one), so
 //! the last `\n  ],\n` of the file starts the trailer. Only a small tail is
@@ -23,17 +28,21 @@ mod recover;
 
 use std::fs::File;
 use std::io;
+use std::path::Path;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::chain::{self, ChainKey, ChainValue, Start};
 use crate::entry::LogLevel;
 pub use recover::{recover, salvage_entries, Recovery};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
 
+/// The most a header can take (its `chain_start` line is about 150 bytes).
+const MAX_HEAD: u64 = 512;
 /// How much of the tail is read first when looking for the trailer.
 const FIRST_TAIL: u64 = 1024;
 /// The most of the tail read before the file is handed to recovery.
@@ -82,12 +91,16 @@ pub struct Trailer {
     pub total_entries: u64,
     /// How many of each level.
     pub summary: Summary,
+    /// The chain value after the last entry (none in an unchained file).
+    pub chain: Option<ChainValue>,
 }
 
 #[derive(Deserialize)]
 struct RawTrailer {
     total_entries: u64,
     summary: RawSummary,
+    #[serde(default)]
+    chain_end: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -100,23 +113,74 @@ struct RawSummary {
 }
 
 /// The first bytes of a day file in our layout, up to the `[` of `entries`.
-pub fn header(date: NaiveDate) -> String {
-    format!(
-        "{{\n  \"date\": \"{}\",\n  \"entries\": [",
-        date.format("%Y-%m-%d")
-    )
+pub fn header(date: NaiveDate, start: Option<&Start>) -> String {
+    let mut out = date_line(date);
+    if let Some(start) = start {
+        out.push_str("  \"chain_start\": ");
+        out.push_str(&start.to_json());
+        out.push_str(",\n");
+    }
+    out.push_str(ENTRIES_OPEN);
+    out
+}
+
+/// What opens the entry list, at the end of the header.
+const ENTRIES_OPEN: &str = "  \"entries\": [";
+
+fn date_line(date: NaiveDate) -> String {
+    format!("{{\n  \"date\": \"{}\",\n", date.format("%Y-%m-%d"))
+}
+
+/// The header of a day file in our layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Its length in bytes.
+    pub len: u64,
+    /// Where the chain starts (none: an unchained file).
+    pub start: Option<Start>,
+}
+
+/// Reads the header at the start of `bytes`, if they open a day file of
+/// `date` in our layout.
+pub fn parse_head(bytes: &[u8], date: NaiveDate) -> Option<Head> {
+    let first = date_line(date);
+    let rest = bytes.strip_prefix(first.as_bytes())?;
+    if rest.starts_with(ENTRIES_OPEN.as_bytes()) {
+        return Some(Head {
+            len: (first.len() + ENTRIES_OPEN.len()) as u64,
+            start: None,
+        });
+    }
+    let json = rest.strip_prefix(b"  \"chain_start\": ")?;
+    let end = json.iter().position(|&b| b == b'\n')?;
+    let start = Start::parse(json[..end].strip_suffix(b",")?)?;
+    json[end + 1..]
+        .starts_with(ENTRIES_OPEN.as_bytes())
+        .then(|| Head {
+            len: (bytes.len() - json.len() + end + 1 + ENTRIES_OPEN.len()) as u64,
+            start: Some(start),
+        })
+}
+
+/// Reads the header of an open day file.
+pub fn read_head(file: &mut File, date: NaiveDate) -> io::Result<Option<Head>> {
+    Ok(parse_head(&read_at(file, 0, MAX_HEAD)?, date))
 }
 
 /// The trailer, from the mark after the last entry to the end of the file.
 pub fn render_trailer(t: &Trailer) -> String {
     let s = &t.summary;
     format!(
-        "\n  ],\n  \"total_entries\": {},\n  \"summary\": {{\"INFO\": {}, \"WARNING\": {}, \"ERROR\": {}, \"CRITICAL\": {}}}\n}}\n",
+        "\n  ],\n  \"total_entries\": {},\n  \"summary\": {{\"INFO\": {}, \"WARNING\": {}, \"ERROR\": {}, \"CRITICAL\": {}}}{}\n}}\n",
         t.total_entries,
         s.get(LogLevel::Info),
         s.get(LogLevel::Warning),
         s.get(LogLevel::Error),
         s.get(LogLevel::Critical),
+        match &t.chain {
+            Some(v) => format!(",\n  \"chain_end\": \"{}\"", chain::to_hex(v)),
+            None => String::new(),
+        },
     )
 }
 
@@ -138,10 +202,11 @@ pub fn render_lines<'a>(lines: impl IntoIterator<Item = &'a str>, after_entries:
 /// A whole day file in our layout.
 pub fn render_file<'a>(
     date: NaiveDate,
+    start: Option<&Start>,
     lines: impl IntoIterator<Item = &'a str>,
     t: &Trailer,
 ) -> String {
-    let mut out = header(date);
+    let mut out = header(date, start);
     out.push_str(&render_lines(lines, false));
     out.push_str(&render_trailer(t));
     out
@@ -156,16 +221,23 @@ fn parse_trailer(after_mark: &[u8]) -> Option<Trailer> {
     if !text.ends_with(b"}\n") {
         return None;
     }
+    let chain = match raw.chain_end {
+        Some(hex) => Some(chain::from_hex(&hex)?),
+        None => None,
+    };
     let s = raw.summary;
     Some(Trailer {
         total_entries: raw.total_entries,
         summary: Summary([s.info, s.warning, s.error, s.critical]),
+        chain,
     })
 }
 
 /// A day file in our layout with a valid trailer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayState {
+    /// Its header.
+    pub head: Head,
     /// The file's length.
     pub len: u64,
     /// Where the trailer starts (the `\n` of [`TRAILER_MARK`]).
@@ -251,33 +323,27 @@ pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
     if len == 0 {
         return Ok(Inspection::Empty);
     }
-    let head = header(date);
-    let head_len = head.len() as u64;
-    // A small file is read whole in one go; a large one as head and tail.
-    let mut tail_len = FIRST_TAIL;
-    let (start, mut tail) = if len <= head_len + tail_len {
-        let all = read_at(file, 0, len)?;
-        if !all.starts_with(head.as_bytes()) {
-            return Ok(Inspection::NeedsRecovery);
-        }
-        (head_len, all[head.len()..].to_vec())
-    } else {
-        if read_at(file, 0, head_len)? != head.as_bytes() {
-            return Ok(Inspection::NeedsRecovery);
-        }
-        (len - tail_len, read_at(file, len - tail_len, tail_len)?)
+    let Some(head) = read_head(file, date)? else {
+        return Ok(Inspection::NeedsRecovery);
     };
-    let mut start = start;
+    let head_len = head.len.min(len);
+    let mut tail_len = FIRST_TAIL;
+    let mut start = len.saturating_sub(tail_len).max(head_len);
+    let mut tail = read_at(file, start, len - start)?;
     loop {
         if let Some(pos) = rfind(&tail, TRAILER_MARK) {
             let after = &tail[pos + TRAILER_MARK.len()..];
             return Ok(match parse_trailer(after) {
-                Some(trailer) => Inspection::Ours(DayState {
-                    len,
-                    trailer_offset: start + pos as u64,
-                    trailer,
-                }),
-                None => Inspection::NeedsRecovery,
+                // A chained file must end in a chain value.
+                Some(trailer) if head.start.is_none() || trailer.chain.is_some() => {
+                    Inspection::Ours(DayState {
+                        head,
+                        len,
+                        trailer_offset: start + pos as u64,
+                        trailer,
+                    })
+                }
+                _ => Inspection::NeedsRecovery,
             });
         }
         if start <= head_len || tail_len >= MAX_TAIL {
@@ -307,7 +373,7 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
             return Ok(all[all.len().saturating_sub(n)..].to_vec());
         }
     };
-    let floor = header(date).len() as u64;
+    let floor = state.head.len;
     let mut chunk = 512 * n.max(1) as u64;
     loop {
         let start = state.trailer_offset.saturating_sub(chunk).max(floor);
@@ -353,6 +419,78 @@ pub struct Line {
     pub level: LogLevel,
 }
 
+/// A day file ready for an append: a new one (with the start of its
+/// chain), or one of ours with a valid trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// No bytes yet: the append writes the header too.
+    New(Start),
+    /// Our layout, intact.
+    Ours(DayState),
+}
+
+/// Where a new day file's chain starts: the latest earlier day file at its
+/// present count and chain value, or genesis when there is no such chained file.
+pub fn chain_start(logs: &Path, date: NaiveDate, key: &ChainKey) -> io::Result<Start> {
+    let genesis = Start::genesis(key.alg());
+    let Some(prev) = crate::index::day_files_in(logs)?
+        .into_iter()
+        .filter(|d| *d < date)
+        .max()
+    else {
+        return Ok(genesis);
+    };
+    let mut file = File::open(logs.join(crate::vault::day_file_name(prev)))?;
+    Ok(match inspect(&mut file, prev)? {
+        Inspection::Ours(DayState {
+            trailer:
+                Trailer {
+                    total_entries,
+                    chain: Some(value),
+                    ..
+                },
+            ..
+        }) => Start {
+            alg: key.alg(),
+            after: Some(prev),
+            at: total_entries,
+            value,
+        },
+        _ => genesis,
+    })
+}
+
+/// Opens (or creates) the day file at `path` and makes it ready for an
+/// append, recovering it first if it needs that.
+pub fn open_for_append(
+    path: &Path,
+    date: NaiveDate,
+    now_unix: i64,
+    key: &ChainKey,
+) -> io::Result<(File, Ready, Option<Recovery>)> {
+    let mut file = open_day(path)?;
+    let mut found = inspect(&mut file, date)?;
+    let mut recovery = None;
+    if found == Inspection::NeedsRecovery {
+        drop(file);
+        recovery = Some(recover(path, date, now_unix, key)?);
+        file = open_day(path)?;
+        found = inspect(&mut file, date)?;
+    }
+    let logs = path.parent().unwrap_or(Path::new("."));
+    let ready = match found {
+        Inspection::Ours(state) => Ready::Ours(state),
+        Inspection::Empty => Ready::New(chain_start(logs, date, key)?),
+        Inspection::NeedsRecovery => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "still damaged after recovery",
+            ))
+        }
+    };
+    Ok((file, ready, recovery))
+}
+
 /// An append worked out but not yet written: the bytes go at `offset`.
 #[derive(Debug, Clone)]
 pub struct PlannedAppend {
@@ -366,30 +504,46 @@ pub struct PlannedAppend {
     pub bytes: String,
     /// How many of `bytes` come before the new trailer.
     pub entries_len: usize,
+    /// The chain value after each new entry (empty in an unchained file).
+    pub values: Vec<ChainValue>,
     /// The file as it will stand.
     pub after: DayState,
 }
 
-/// Works out the one positioned write that appends `lines`.
+/// Works out the one positioned write that appends `lines`, extending the
+/// file's chain with `key`.
 pub fn plan_append(
     date: NaiveDate,
-    found: Inspection,
+    ready: &Ready,
     lines: &[Line],
+    key: &ChainKey,
 ) -> io::Result<PlannedAppend> {
-    let (offset, old_len, before) = match found {
-        Inspection::Ours(state) => (state.trailer_offset, state.len, state.trailer),
-        Inspection::Empty => (0, 0, Trailer::default()),
-        Inspection::NeedsRecovery => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "day file must be recovered before appending",
-            ))
+    let (offset, old_len, before, head, mut bytes) = match ready {
+        Ready::Ours(state) => (
+            state.trailer_offset,
+            state.len,
+            state.trailer,
+            state.head,
+            String::new(),
+        ),
+        Ready::New(start) => {
+            let text = header(date, Some(start));
+            let head = Head {
+                len: text.len() as u64,
+                start: Some(*start),
+            };
+            let before = Trailer {
+                chain: Some(start.value),
+                ..Trailer::default()
+            };
+            (0, 0, before, head, text)
         }
     };
-    let mut bytes = if offset == 0 {
-        header(date)
-    } else {
-        String::new()
+    let values = match (&head.start, before.chain) {
+        (Some(start), Some(prev)) => key
+            .folder(start.alg)?
+            .fold_all(prev, lines.iter().map(|l| l.json.as_bytes())),
+        _ => Vec::new(),
     };
     bytes.push_str(&render_lines(
         lines.iter().map(|l| l.json.as_str()),
@@ -400,6 +554,7 @@ pub fn plan_append(
         trailer.total_entries += 1;
         trailer.summary.add(line.level);
     }
+    trailer.chain = values.last().copied().or(before.chain);
     let entries_len = bytes.len();
     bytes.push_str(&render_trailer(&trailer));
     let len = offset + bytes.len() as u64;
@@ -408,33 +563,26 @@ pub fn plan_append(
         old_len,
         before,
         after: DayState {
+            head,
             len,
             trailer_offset: offset + entries_len as u64,
             trailer,
         },
         bytes,
         entries_len,
+        values,
     })
 }
 
-/// Writes a planned append (the caller syncs).
-pub fn write_planned(file: &mut File, plan: &PlannedAppend) -> io::Result<DayState> {
+/// Writes a planned append to the day file at `path` (the caller syncs),
+/// recording its chain values first.
+pub fn write_planned(file: &mut File, path: &Path, plan: &PlannedAppend) -> io::Result<DayState> {
+    chain::record(path, plan.before.total_entries, &plan.values);
     write_at(file, plan.bytes.as_bytes(), plan.offset)?;
     if plan.after.len < plan.old_len {
         file.set_len(plan.after.len)?;
     }
     Ok(plan.after)
-}
-
-/// Appends `lines` with one positioned write over the trailer (or writes a
-/// fresh file when it is empty). The caller syncs.
-pub fn append(
-    file: &mut File,
-    date: NaiveDate,
-    found: Inspection,
-    lines: &[Line],
-) -> io::Result<DayState> {
-    write_planned(file, &plan_append(date, found, lines)?)
 }
 
 /// Puts a day file back as it stood before an append at `offset`: cut there
@@ -483,15 +631,16 @@ mod tests {
     fn appends_keep_the_file_valid_and_counted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("2026-11-22.json");
-        let mut file = open_day(&path).expect("open");
+        let key = ChainKey::none();
         for n in 0..5 {
-            let found = inspect(&mut file, date()).expect("inspect");
+            let (mut file, ready, _) = open_for_append(&path, date(), 0, &key).expect("open");
             let level = if n % 2 == 0 {
                 LogLevel::Info
             } else {
                 LogLevel::Error
             };
-            let state = append(&mut file, date(), found, &[line(n, level)]).expect("append");
+            let plan = plan_append(date(), &ready, &[line(n, level)], &key).expect("plan");
+            let state = write_planned(&mut file, &path, &plan).expect("append");
             assert_eq!(state.trailer.total_entries, u64::from(n) + 1);
             assert_eq!(
                 inspect(&mut file, date()).expect("inspect"),
@@ -513,6 +662,7 @@ mod tests {
         let path = dir.path().join("2026-11-22.json");
         let mut text = render_file(
             date(),
+            None,
             [line(1, LogLevel::Info).json.as_str()],
             &Trailer::default(),
         );
@@ -530,7 +680,7 @@ mod tests {
 
     #[test]
     fn an_empty_entry_list_is_valid_json() {
-        let text = render_file(date(), [], &Trailer::default());
+        let text = render_file(date(), None, [], &Trailer::default());
         let v: Value = serde_json::from_str(&text).expect("valid JSON");
         assert_eq!(v["entries"], serde_json::json!([]));
     }

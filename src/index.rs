@@ -135,12 +135,16 @@ pub fn load(vault: &Vault) -> Option<Index> {
 
 /// The day files in `Logs/` (names exactly `YYYY-MM-DD.json`), oldest first.
 pub fn day_files(vault: &Vault) -> io::Result<Vec<NaiveDate>> {
-    let logs = vault.logs();
+    day_files_in(&vault.logs())
+}
+
+/// The days that have a file in the folder `logs`, in order.
+pub fn day_files_in(logs: &Path) -> io::Result<Vec<NaiveDate>> {
     if !logs.is_dir() {
         return Ok(Vec::new());
     }
     let mut dates = Vec::new();
-    for item in walkdir::WalkDir::new(&logs).min_depth(1).max_depth(1) {
+    for item in walkdir::WalkDir::new(logs).min_depth(1).max_depth(1) {
         let item = item.map_err(io::Error::other)?;
         if !item.file_type().is_file() {
             continue;

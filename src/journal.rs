@@ -49,6 +49,9 @@ pub struct Intent {
     pub total_before: u64,
     /// Their levels.
     pub summary_before: [u64; 4],
+    /// The chain value before (hex; none in an unchained file).
+    #[serde(default)]
+    pub chain_before: Option<String>,
     /// Length of the batch's bytes before its trailer.
     pub entries_len: u64,
     /// FNV-1a hash of those bytes.
@@ -65,6 +68,7 @@ impl Intent {
             offset: plan.offset,
             total_before: plan.before.total_entries,
             summary_before: plan.before.summary.0,
+            chain_before: plan.before.chain.as_ref().map(crate::chain::to_hex),
             entries_len: plan.entries_len as u64,
             hash: fnv1a(&plan.bytes.as_bytes()[..plan.entries_len]),
             progress,
@@ -153,6 +157,10 @@ pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
                 let before = Trailer {
                     total_entries: intent.total_before,
                     summary: Summary(intent.summary_before),
+                    chain: intent
+                        .chain_before
+                        .as_deref()
+                        .and_then(crate::chain::from_hex),
                 };
                 daily::restore(&mut file, intent.offset, &before)?;
                 file.sync_data()?;
@@ -183,26 +191,28 @@ mod tests {
         std::fs::create_dir_all(vault.state_dir()).expect("mkdir");
         let date = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
         let path = vault.day_file(date);
-        let mut file = daily::open_day(&path).expect("open");
+        let key = crate::chain::ChainKey::none();
+        let (mut file, ready, _) = daily::open_for_append(&path, date, 0, &key).expect("open");
         let line = |n: u32| Line {
             json: format!("{{\"n\":{n}}}"),
             level: LogLevel::Info,
         };
-        daily::append(&mut file, date, Inspection::Empty, &[line(1)]).expect("append");
+        let plan = daily::plan_append(date, &ready, &[line(1)], &key).expect("plan");
+        daily::write_planned(&mut file, &path, &plan).expect("append");
         (dir, vault, date, path)
     }
 
     /// Plans a batch of two lines and records its intent.
     fn intend(vault: &Vault, date: NaiveDate, path: &std::path::Path) -> PlannedAppend {
-        let mut file = fs::File::open(path).expect("open");
-        let found = daily::inspect(&mut file, date).expect("inspect");
+        let key = crate::chain::ChainKey::none();
+        let (_file, ready, _) = daily::open_for_append(path, date, 0, &key).expect("open");
         let lines: Vec<Line> = (2..4)
             .map(|n| Line {
                 json: format!("{{\"n\":{n}}}"),
                 level: LogLevel::Error,
             })
             .collect();
-        let plan = daily::plan_append(date, found, &lines).expect("plan");
+        let plan = daily::plan_append(date, &ready, &lines, &key).expect("plan");
         begin(
             vault,
             &Intent::new(date, &plan, Progress::from([("claim".to_owned(), 7)])),

@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod chain;
 pub mod cli;
 pub mod daemon;
 pub mod daily;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::chain::ChainKey;
 use crate::daily::{Recovery, Summary};
 use crate::entry::{Entry, EntryError};
 use crate::error::Error;
@@ -107,9 +108,17 @@ pub struct AuditLoggerBuilder {
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
+    chain_key: ChainKey,
 }
 
 impl AuditLoggerBuilder {
+    /// The key of the hash chain (default: `AUDIT_CHAIN_KEY` from the
+    /// environment; none means plain SHA-256 for new days).
+    pub fn chain_key(mut self, key: ChainKey) -> Self {
+        self.chain_key = key;
+        self
+    }
+
     /// Runs dry: validate and print, write nothing (default false).
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
@@ -185,6 +194,7 @@ impl AuditLoggerBuilder {
             clock: self.clock,
             steps,
             dry_run_output: self.dry_run_output,
+            chain_key: self.chain_key,
         })
     }
 }
@@ -202,6 +212,7 @@ pub struct AuditLogger {
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
+    chain_key: ChainKey,
 }
 
 impl AuditLogger {
@@ -217,7 +228,13 @@ impl AuditLogger {
             clock: Arc::new(SystemClock),
             steps: Vec::new(),
             dry_run_output: None,
+            chain_key: ChainKey::from_env(),
         }
+    }
+
+    /// The hash chain's key.
+    pub fn chain_key(&self) -> &ChainKey {
+        &self.chain_key
     }
 
     /// The vault.
@@ -386,6 +403,7 @@ impl AuditLogger {
         let mut recoveries = Vec::new();
         match write_days(
             &self.vault,
+            &self.chain_key,
             &days,
             self.clock.now().timestamp(),
             &mut recoveries,

@@ -300,8 +300,7 @@ fn scan_days(
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let ours = daily::read_range(&mut file, 0, daily::header(date).len() as u64)?
-            == daily::header(date).as_bytes();
+        let ours = daily::read_head(&mut file, date)?.is_some();
         if ours {
             let mut reader = BufReader::with_capacity(1 << 16, File::open(&path)?);
             let mut raw = Vec::new();
@@ -478,7 +477,7 @@ pub fn since(vault: &Vault, at: Position) -> io::Result<(Vec<String>, Position)>
     }
     let mut file = File::open(vault.day_file(at.date))?;
     let start = if at.offset == 0 {
-        daily::header(at.date).len() as u64
+        daily::read_head(&mut file, at.date)?.map_or(0, |h| h.len)
     } else {
         at.offset
     };

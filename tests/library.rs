@@ -22,6 +22,7 @@ fn logger(dir: &std::path::Path) -> vault_audit::AuditLoggerBuilder {
     AuditLogger::builder(dir)
         .clock(Arc::new(FixedClock::new(at("2026-11-22T10:00:05Z"))))
         .session_id("AI_EMP_20261122_GOLDEN")
+        .chain_key(vault_audit::chain::ChainKey::none())
 }
 
 fn action(name: &str) -> ActionType {

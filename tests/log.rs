@@ -395,7 +395,7 @@ fn hostile_strings_are_stored_exactly_and_the_file_stays_one_line_per_entry() {
     assert_eq!(day["entries"][1]["actor"], "nul\u{0}byte");
     assert_eq!(day["total_entries"], 2);
     let text = std::fs::read_to_string(v.day(&date)).expect("read");
-    assert_eq!(text.lines().count(), 4 + 2 + 3, "{text}");
+    assert_eq!(text.lines().count(), 5 + 2 + 4, "{text}");
 }
 
 #[test]

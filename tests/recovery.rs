@@ -113,8 +113,9 @@ fn a_foreign_layout_is_rewritten_in_ours_keeping_every_entry() {
     );
     let text = std::fs::read_to_string(v.day(&date)).expect("read");
     assert!(text.starts_with(&format!(
-        "{{\n  \"date\": \"{date}\",\n  \"entries\": [\n    {{"
+        "{{\n  \"date\": \"{date}\",\n  \"chain_start\": {{"
     )));
+    assert!(text.contains("\n  \"entries\": [\n    {"));
     // No quarantine for a file that parsed.
     let names: Vec<String> = std::fs::read_dir(v.logs())
         .expect("ls")
@@ -281,15 +282,15 @@ fn a_batch_torn_by_a_dead_daemon_is_taken_out_whole_by_the_next_log() {
     // What a daemon does, up to dying half-way through its write.
     let vault = vault_audit::Vault::new(v.path());
     let day = chrono::NaiveDate::parse_from_str(&date, "%Y-%m-%d").expect("date");
-    let mut file = daily::open_day(&v.day(&date)).expect("open");
-    let found = daily::inspect(&mut file, day).expect("inspect");
+    let key = vault_audit::chain::ChainKey::none();
+    let (_file, ready, _) = daily::open_for_append(&v.day(&date), day, 0, &key).expect("open");
     let lines: Vec<Line> = (2..5)
         .map(|n| Line {
             json: entry_json(&ts, "INFO", n),
             level: vault_audit::LogLevel::Info,
         })
         .collect();
-    let plan = daily::plan_append(day, found, &lines).expect("plan");
+    let plan = daily::plan_append(day, &ready, &lines, &key).expect("plan");
     journal::begin(
         &vault,
         &Intent::new(day, &plan, Progress::from([("claim-x".to_owned(), 3)])),

@@ -50,8 +50,9 @@ fn vault_of_120_days() -> (tempfile::TempDir, BTreeMap<NaiveDate, Vec<String>>) 
         let trailer = Trailer {
             total_entries: 3,
             summary: Summary([3, 0, 0, 0]),
+            chain: None,
         };
-        let text = render_file(date, lines.iter().map(String::as_str), &trailer);
+        let text = render_file(date, None, lines.iter().map(String::as_str), &trailer);
         std::fs::write(dir.path().join(format!("Logs/{date}.json")), text).expect("write");
         if critical {
             criticals.insert(date, vec![lines[2].clone()]);
@@ -187,10 +188,12 @@ fn retention_after_writes_runs_once_a_day_and_never_recurses() {
         dir.path().join(format!("Logs/{old}.json")),
         render_file(
             old,
+            None,
             [line(old, 0, true).as_str()],
             &Trailer {
                 total_entries: 1,
                 summary: Summary([0, 0, 0, 1]),
+                chain: None,
             },
         ),
     )

@@ -79,9 +79,9 @@ proptest! {
                     let batch = entries(&b, &mut counter);
                     maybe.extend(batch.iter().map(|e| e.parameters["n"].as_u64().expect("n")));
                     let lines: Vec<Line> = batch.iter().map(|e| Line { json: e.to_json_line(), level: e.log_level }).collect();
-                    let after = daily::append(&mut f, date, found, &lines).expect("append copy");
+                    let plan = daily::plan_append(date, &daily::Ready::Ours(state), &lines, logger.chain_key()).expect("plan");
                     drop(f);
-                    let new_bytes = std::fs::read(&copy).expect("read copy")[state.trailer_offset as usize..after.len as usize].to_vec();
+                    let new_bytes = plan.bytes.as_bytes().to_vec();
                     let keep = new_bytes.len() * per_mille as usize / 1000;
                     // The torn write lands over the old trailer, in place.
                     let mut old = std::fs::read(&path).expect("read");

@@ -283,8 +283,14 @@ fn write_old_critical_day(v: &Vault, date: &str, ts: &str) {
     let trailer = Trailer {
         total_entries: 1,
         summary: vault_audit::daily::Summary([0, 0, 0, 1]),
+        chain: None,
     };
-    let text = render_file(day, [entry_json(ts, "CRITICAL", 1).as_str()], &trailer);
+    let text = render_file(
+        day,
+        None,
+        [entry_json(ts, "CRITICAL", 1).as_str()],
+        &trailer,
+    );
     std::fs::write(v.day(date), text).expect("old day");
 }
 

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::{header, render_file, render_trailer, Summary, Trailer};
+use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
+use crate::chain::{self, ChainKey, ChainValue};
 use crate::entry::FIELDS;
 use crate::fsutil::{sync_dir, write_atomic};
 
@@ -33,6 +34,14 @@ pub enum Recovery {
         /// The day file.
         path: PathBuf,
         /// Entries kept.
+        entries: u64,
+    },
+    /// A chained file whose trailer had lost its chain value: the value was
+    /// taken from the per-entry record, or recomputed from the entries.
+    ReAnchored {
+        /// The day file.
+        path: PathBuf,
+        /// Entries it holds.
         entries: u64,
     },
     /// A batch that a process was writing when it died was taken out whole,
@@ -70,6 +79,11 @@ impl fmt::Display for Recovery {
                 "{}: converted from a foreign layout to the append layout, keeping all {entries} entries",
                 path.display()
             ),
+            Recovery::ReAnchored { path, entries } => write!(
+                f,
+                "{}: re-anchored: the trailer had no chain value; it was recomputed over all {entries} entries",
+                path.display()
+            ),
             Recovery::RolledBack { path } => write!(
                 f,
                 "{}: took out an unfinished batch left by a writer that died; the file is as it was before that batch",
@@ -90,26 +104,46 @@ impl fmt::Display for Recovery {
 }
 
 /// Repairs the day file at `path` so that it is in our layout with a valid
-/// trailer. `now_unix` names the quarantine file if one is needed.
-pub fn recover(path: &Path, date: NaiveDate, now_unix: i64) -> io::Result<Recovery> {
+/// trailer and chain. `now_unix` names the quarantine file if one is needed;
+/// `key` is the chain key.
+pub fn recover(
+    path: &Path,
+    date: NaiveDate,
+    now_unix: i64,
+    key: &ChainKey,
+) -> io::Result<Recovery> {
     let bytes = fs::read(path)?;
-    let head = header(date);
-    if bytes.starts_with(head.as_bytes()) {
-        if let Some((end, trailer)) = intact_prefix(&bytes, head.len()) {
+    if let Some(head) = parse_head(&bytes, date) {
+        let head_len = head.len as usize;
+        if let Some((end, mut trailer, lines)) = intact_prefix(&bytes, head_len) {
+            if let Some(start) = head.start {
+                trailer.chain = Some(chain_at(path, key, start, &bytes, &lines)?);
+            }
+            let rest = &bytes[end..];
+            let re_anchored = rest.starts_with(TRAILER_MARK)
+                && parse_trailer(&rest[TRAILER_MARK.len()..]).is_some_and(|t| t.chain.is_none());
             let mut file = OpenOptions::new().write(true).open(path)?;
             let tail = render_trailer(&trailer);
             file.seek(SeekFrom::Start(end as u64))?;
             file.write_all(tail.as_bytes())?;
             file.set_len((end + tail.len()) as u64)?;
             file.sync_data()?;
-            return Ok(Recovery::TornTail {
-                path: path.to_owned(),
-                kept: trailer.total_entries,
-                dropped_bytes: (bytes.len() - end) as u64,
+            chain::cut(path, trailer.total_entries);
+            return Ok(if re_anchored {
+                Recovery::ReAnchored {
+                    path: path.to_owned(),
+                    entries: trailer.total_entries,
+                }
+            } else {
+                Recovery::TornTail {
+                    path: path.to_owned(),
+                    kept: trailer.total_entries,
+                    dropped_bytes: (bytes.len() - end) as u64,
+                }
             });
         }
     } else if let Some(entries) = foreign_entries(&bytes) {
-        write_atomic(path, rewrite(date, &entries).as_bytes())?;
+        rewrite(path, date, &entries, key)?;
         return Ok(Recovery::Converted {
             path: path.to_owned(),
             entries: entries.len() as u64,
@@ -121,7 +155,7 @@ pub fn recover(path: &Path, date: NaiveDate, now_unix: i64) -> io::Result<Recove
         sync_dir(dir)?;
     }
     let entries = salvage_entries(&bytes);
-    write_atomic(path, rewrite(date, &entries).as_bytes())?;
+    rewrite(path, date, &entries, key)?;
     Ok(Recovery::Quarantined {
         path: path.to_owned(),
         quarantine,
@@ -129,17 +163,68 @@ pub fn recover(path: &Path, date: NaiveDate, now_unix: i64) -> io::Result<Recove
     })
 }
 
-/// A whole day file holding `entries`, counted.
-fn rewrite(date: NaiveDate, entries: &[Value]) -> String {
-    let lines: Vec<String> = entries.iter().map(Value::to_string).collect();
-    render_file(date, lines.iter().map(String::as_str), &count(entries))
+/// The chain value after the kept entries of a chained file: from the
+/// per-entry record when it holds it (so that a change to an entry stays
+/// evident after the repair), else recomputed.
+fn chain_at(
+    path: &Path,
+    key: &ChainKey,
+    start: chain::Start,
+    bytes: &[u8],
+    lines: &[Span],
+) -> io::Result<ChainValue> {
+    let kept = lines.len() as u64;
+    if kept == 0 {
+        return Ok(start.value);
+    }
+    if let Some(v) = chain::recorded_at(path, kept) {
+        return Ok(v);
+    }
+    let folder = key.folder(start.alg)?;
+    let values = folder.fold_all(start.value, lines.iter().map(|&(a, b)| &bytes[a..b]));
+    chain::record(path, 0, &values);
+    Ok(*values.last().expect("kept > 0"))
 }
+
+/// Writes `entries` as the whole day file at `path`, chained anew from the
+/// day before it.
+pub(crate) fn rewrite(
+    path: &Path,
+    date: NaiveDate,
+    entries: &[Value],
+    key: &ChainKey,
+) -> io::Result<()> {
+    let logs = path.parent().unwrap_or(Path::new("."));
+    let start = super::chain_start(logs, date, key)?;
+    let lines: Vec<String> = entries.iter().map(Value::to_string).collect();
+    let values = key
+        .folder(start.alg)?
+        .fold_all(start.value, lines.iter().map(String::as_bytes));
+    let mut trailer = count(entries);
+    trailer.chain = Some(values.last().copied().unwrap_or(start.value));
+    chain::replace(path, &values);
+    write_atomic(
+        path,
+        render_file(
+            date,
+            Some(&start),
+            lines.iter().map(String::as_str),
+            &trailer,
+        )
+        .as_bytes(),
+    )
+}
+
+/// Where an entry's JSON lies in a file: start and end offsets.
+type Span = (usize, usize);
 
 /// For a file in our layout whose tail is damaged: where the last complete
 /// entry line ends and the counts of the entries before it, provided the
-/// damage is confined to the tail (no complete entry line follows it).
-fn intact_prefix(bytes: &[u8], header_len: usize) -> Option<(usize, Trailer)> {
+/// damage is confined to the tail (no complete entry line follows it); and
+/// where each kept entry's JSON lies.
+fn intact_prefix(bytes: &[u8], header_len: usize) -> Option<(usize, Trailer, Vec<Span>)> {
     let mut trailer = Trailer::default();
+    let mut lines = Vec::new();
     let mut end = header_len;
     let mut damaged = false;
     let mut start = header_len;
@@ -159,6 +244,7 @@ fn intact_prefix(bytes: &[u8], header_len: usize) -> Option<(usize, Trailer)> {
                 trailer.total_entries += 1;
                 trailer.summary.add_value(&entry);
                 end = start + len;
+                lines.push((start + 4, end));
                 // A torn write can land on the same line as a complete entry:
                 // anything after it but a separating comma is damage.
                 if !matches!(&line[len..], b"" | b",") {
@@ -170,7 +256,7 @@ fn intact_prefix(bytes: &[u8], header_len: usize) -> Option<(usize, Trailer)> {
         }
         start = stop + 1;
     }
-    Some((end, trailer))
+    Some((end, trailer, lines))
 }
 
 /// The complete entry object at the start of a line of our layout (four
@@ -248,7 +334,7 @@ fn quarantine_path(path: &Path, date: NaiveDate, now_unix: i64) -> PathBuf {
 fn count(entries: &[Value]) -> Trailer {
     let mut t = Trailer {
         total_entries: entries.len() as u64,
-        summary: Summary::default(),
+        ..Trailer::default()
     };
     entries.iter().for_each(|e| t.summary.add_value(e));
     t
@@ -278,7 +364,12 @@ mod tests {
             .iter()
             .map(|e| serde_json::from_str(e).expect("json"))
             .collect();
-        render_file(date(), entries.iter().map(String::as_str), &count(&values))
+        render_file(
+            date(),
+            None,
+            entries.iter().map(String::as_str),
+            &count(&values),
+        )
     }
 
     /// Recovers `text` as the day file and returns the `n` of every entry kept.
@@ -286,7 +377,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("2026-11-22.json");
         fs::write(&path, text).expect("write");
-        let r = recover(&path, date(), 0).expect("recover");
+        let r = recover(&path, date(), 0, &ChainKey::none()).expect("recover");
         let mut f = fs::File::open(&path).expect("open");
         assert!(matches!(
             inspect(&mut f, date()).expect("inspect"),

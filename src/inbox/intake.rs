@@ -2,7 +2,7 @@
 //! them in batches through the journal, finishing the claims.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -245,17 +245,12 @@ impl Intaker<'_> {
         let state = logger.with_writer_lock(|| {
             journal::resolve(vault)?;
             let path = vault.day_file(batch.day);
-            let mut file = daily::open_day(&path)?;
-            let mut found = daily::inspect(&mut file, batch.day)?;
-            if found == daily::Inspection::NeedsRecovery {
-                drop(file);
-                daily::recover(&path, batch.day, logger.now().timestamp())?;
-                file = OpenOptions::new().read(true).write(true).open(&path)?;
-                found = daily::inspect(&mut file, batch.day)?;
-            }
-            let plan = daily::plan_append(batch.day, found, &batch.lines)?;
+            let key = logger.chain_key();
+            let (mut file, ready, _) =
+                daily::open_for_append(&path, batch.day, logger.now().timestamp(), key)?;
+            let plan = daily::plan_append(batch.day, &ready, &batch.lines, key)?;
             journal::begin(vault, &Intent::new(batch.day, &plan, batch.through.clone()))?;
-            let after = daily::write_planned(&mut file, &plan)?;
+            let after = daily::write_planned(&mut file, &path, &plan)?;
             file.sync_data()?;
             if plan.offset == 0 {
                 sync_dir(&vault.logs())?;

@@ -1,14 +1,14 @@
 //! Appending lines to day files, with the lock already held.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
 use super::DayFileState;
-use crate::daily::{self, Inspection, Line, Recovery};
+use crate::chain::ChainKey;
+use crate::daily::{self, Line, Recovery};
 use crate::entry::Entry;
 use crate::fsutil::sync_dir;
 use crate::vault::Vault;
@@ -56,6 +56,7 @@ pub(crate) struct PartialWrite {
 /// Appends each day's lines to its file and syncs it, oldest day first.
 pub(crate) fn write_days(
     vault: &Vault,
+    key: &ChainKey,
     days: &BTreeMap<NaiveDate, Vec<Line>>,
     now_unix: i64,
     recoveries: &mut Vec<Recovery>,
@@ -76,7 +77,7 @@ pub(crate) fn write_days(
         recoveries.push(Recovery::RolledBack { path });
     }
     for (date, lines) in days {
-        match write_day(vault, *date, lines, now_unix, recoveries) {
+        match write_day(vault, key, *date, lines, now_unix, recoveries) {
             Ok(state) => written.push(state),
             Err(failure) => {
                 return Err(PartialWrite {
@@ -93,28 +94,27 @@ pub(crate) fn write_days(
 /// Appends one day's lines and syncs; repairs the file first if needed.
 fn write_day(
     vault: &Vault,
+    key: &ChainKey,
     date: NaiveDate,
     lines: &[Line],
     now_unix: i64,
     recoveries: &mut Vec<Recovery>,
 ) -> Result<DayFileState, IoFailure> {
     let path = vault.day_file(date);
-    let open = || daily::open_day(&path);
-    let mut file: File = at("open", &path, open())?;
-    let mut found = at("read", &path, daily::inspect(&mut file, date))?;
-    if found == Inspection::NeedsRecovery {
-        drop(file);
-        recoveries.push(at("recover", &path, daily::recover(&path, date, now_unix))?);
-        file = at("open", &path, open())?;
-        found = at("read", &path, daily::inspect(&mut file, date))?;
-        if found == Inspection::NeedsRecovery {
-            let e = io::Error::new(io::ErrorKind::InvalidData, "still damaged after recovery");
-            return at("recover", &path, Err(e));
-        }
-    }
-    let state = at("write", &path, daily::append(&mut file, date, found, lines))?;
+    let (mut file, ready, recovery) = at(
+        "open",
+        &path,
+        daily::open_for_append(&path, date, now_unix, key),
+    )?;
+    recoveries.extend(recovery);
+    let plan = at("write", &path, daily::plan_append(date, &ready, lines, key))?;
+    let state = at(
+        "write",
+        &path,
+        daily::write_planned(&mut file, &path, &plan),
+    )?;
     at("sync", &path, file.sync_data())?;
-    if found == Inspection::Empty {
+    if plan.offset == 0 {
         let logs = vault.logs();
         at("sync", &logs, sync_dir(&logs))?;
     }
