@@ -54,7 +54,7 @@ fn make_vault(dir: &Path) {
             })
             .collect();
         let text =
-            vault_audit::daily::render_file(date, lines.iter().map(String::as_str), &trailer);
+            vault_audit::daily::render_file(date, None, lines.iter().map(String::as_str), &trailer);
         std::fs::write(dir.join(format!("Logs/{date}.json")), text).expect("day");
     }
 }
