@@ -9,6 +9,7 @@ pub mod log;
 pub mod maintain;
 pub mod query;
 pub mod response;
+pub mod verify;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -89,6 +90,11 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE
         }),
+        Command::Verify(v) => verify::verify(&config, v, stdout).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
+        Command::Repair(r) => verify::repair(&config, r, stdout, stderr),
         Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

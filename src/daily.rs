@@ -36,7 +36,7 @@ use serde_json::Value;
 
 use crate::chain::{self, ChainKey, ChainValue, Start};
 use crate::entry::LogLevel;
-pub use recover::{recover, salvage_entries, Recovery};
+pub use recover::{fix_counts, recover, rewrite, salvage_entries, Recovery};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
@@ -213,7 +213,7 @@ pub fn render_file<'a>(
 }
 
 /// Parses the trailer text that follows [`TRAILER_MARK`].
-fn parse_trailer(after_mark: &[u8]) -> Option<Trailer> {
+pub fn parse_trailer(after_mark: &[u8]) -> Option<Trailer> {
     let mut text = Vec::with_capacity(after_mark.len() + 1);
     text.push(b'{');
     text.extend_from_slice(after_mark);
@@ -458,6 +458,33 @@ pub fn chain_start(logs: &Path, date: NaiveDate, key: &ChainKey) -> io::Result<S
         },
         _ => genesis,
     })
+}
+
+/// For each day that later days' chains start from, the entry counts they
+/// start at (read from the headers of the day files in `logs`).
+pub fn chain_references(
+    logs: &Path,
+) -> io::Result<std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>>> {
+    let mut wanted: std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>> =
+        Default::default();
+    for date in crate::index::day_files_in(logs)? {
+        let Ok(mut file) = File::open(logs.join(crate::vault::day_file_name(date))) else {
+            continue;
+        };
+        if let Some(Head {
+            start:
+                Some(Start {
+                    after: Some(prev),
+                    at,
+                    ..
+                }),
+            ..
+        }) = read_head(&mut file, date)?
+        {
+            wanted.entry(prev).or_default().insert(at);
+        }
+    }
+    Ok(wanted)
 }
 
 /// Opens (or creates) the day file at `path` and makes it ready for an

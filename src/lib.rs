@@ -36,10 +36,12 @@ pub mod journal;
 pub mod lock;
 pub mod logger;
 pub mod query;
+pub mod repair;
 pub mod retention;
 pub mod time;
 pub mod upkeep;
 pub mod vault;
+pub mod verify;
 
 pub use entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, EntryError, LogLevel, Outcome};
 pub use error::Error;

@@ -14,6 +14,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::chain;
+use crate::daily::{self, Inspection};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel};
 use crate::fsutil::{append_durable, sync_dir, write_atomic, write_replace};
 use crate::index;
@@ -197,8 +199,14 @@ fn finish(
         journal.phase = Phase::Logged;
         write_journal(vault, &journal)?;
     }
+    if let Some(date) = journal.file.strip_suffix(".json").and_then(parse_day) {
+        keep_anchor(vault, date)?;
+    }
     match fs::remove_file(&path) {
-        Ok(()) => sync_dir(&vault.logs())?,
+        Ok(()) => {
+            sync_dir(&vault.logs())?;
+            chain::forget(&path);
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
@@ -210,6 +218,44 @@ fn finish(
         critical: journal.critical,
     });
     Ok(())
+}
+
+/// Before a chained day is deleted: records, in the anchors file, its chain
+/// values at the counts later days start from, and its final value, so the
+/// days that remain still verify. Recorded values are copied, not recomputed:
+/// they are what later days link to.
+fn keep_anchor(vault: &Vault, date: chrono::NaiveDate) -> io::Result<()> {
+    let path = vault.day_file(date);
+    let Ok(mut file) = fs::File::open(&path) else {
+        return Ok(());
+    };
+    let Inspection::Ours(state) = daily::inspect(&mut file, date)? else {
+        return Ok(());
+    };
+    let (Some(_), Some(end)) = (state.head.start, state.trailer.chain) else {
+        return Ok(());
+    };
+    let total = state.trailer.total_entries;
+    let mut anchor = chain::Anchor {
+        total_entries: total,
+        chain_end: chain::to_hex(&end),
+        at: Default::default(),
+    };
+    let wanted = daily::chain_references(&vault.logs())?;
+    for &at in wanted.get(&date).into_iter().flatten() {
+        let value = if at == total {
+            Some(end)
+        } else {
+            chain::recorded_at(&path, at)
+        };
+        if let Some(value) = value {
+            anchor.at.insert(at, chain::to_hex(&value));
+        }
+    }
+    let logs = vault.logs();
+    let mut anchors = chain::load_anchors(&logs);
+    anchors.insert(date.format("%Y-%m-%d").to_string(), anchor);
+    chain::save_anchors(&logs, &anchors)
 }
 
 /// The INFO `log_retention` entry that records a purge.

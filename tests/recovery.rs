@@ -78,6 +78,31 @@ fn a_torn_trailer_keeps_the_entry_written_before_it() {
 }
 
 #[test]
+fn a_pretty_file_that_opens_like_ours_is_converted_not_cut() {
+    // `date` then `entries`, indented: the first lines match our header, but
+    // the file parses whole, so none of it may be taken for a torn tail.
+    let v = Vault::new();
+    let (date, ts) = days_ago(1);
+    let entries: Vec<Value> = (1..=3)
+        .map(|n| serde_json::from_str(&entry_json(&ts, "INFO", n)).expect("json"))
+        .collect();
+    let pretty = serde_json::json!({"date": date, "entries": entries, "total_entries": 3});
+    std::fs::write(
+        v.day(&date),
+        serde_json::to_string_pretty(&pretty).expect("pretty"),
+    )
+    .expect("write");
+    let done = log_one(&v, &ts, 4);
+    done.assert_code(0);
+    assert!(
+        done.stderr.contains("converted from a foreign layout"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(ns(&v.day_json(&date)), vec![1, 2, 3, 4]);
+}
+
+#[test]
 fn a_foreign_layout_is_rewritten_in_ours_keeping_every_entry() {
     let v = Vault::new();
     let (date, ts) = days_ago(1);

@@ -113,6 +113,9 @@ proptest! {
             prop_assert_eq!(v["summary"][level.as_str()].as_u64(), Some(summary[level.index()]));
         }
         prop_assert_eq!(receipt.files[0].total_entries, stored.len() as u64);
+        // The chain holds over whatever the repairs kept.
+        let report = vault_audit::verify::verify(&vault_audit::Vault::new(dir.path()), logger.chain_key()).expect("verify");
+        prop_assert!(report.ok, "{:?}", report.problems);
         // Nothing was ever quarantined: a torn tail is cut, not moved aside.
         let quarantined = std::fs::read_dir(dir.path().join("Logs")).expect("ls").filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().contains("corrupt"))).count();
         prop_assert_eq!(quarantined, 0);

@@ -63,6 +63,10 @@ pub enum Command {
     Daemon(DaemonArgs),
     /// Append the entries saved in Logs/failed_writes.json to their day files, exactly once.
     Replay,
+    /// Check every day file, its counts, entries and hash chain, and the index (exit 1 on a problem).
+    Verify(CheckArgs),
+    /// Fix torn tails, wrong counts, missing chain values and a stale index; leave evidence alone.
+    Repair(CheckArgs),
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
 }
@@ -210,6 +214,14 @@ pub enum DaemonAction {
     Status,
     /// Stop the running daemon (SIGTERM) and wait for it to finish.
     Stop,
+}
+
+/// `vault-audit verify` and `repair`.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `vault-audit rotate`.

@@ -113,21 +113,24 @@ pub fn recover(
     key: &ChainKey,
 ) -> io::Result<Recovery> {
     let bytes = fs::read(path)?;
+    let whole = foreign_entries(&bytes);
     if let Some(head) = parse_head(&bytes, date) {
         let head_len = head.len as usize;
-        if let Some((end, mut trailer, lines)) = intact_prefix(&bytes, head_len) {
+        // A file that parses whole is never cut: it is mended in place only
+        // when every one of its entries is a line of our layout.
+        let prefix = intact_prefix(&bytes, head_len).filter(|(_, t, _)| {
+            whole
+                .as_ref()
+                .is_none_or(|all| all.len() as u64 == t.total_entries)
+        });
+        if let Some((end, mut trailer, lines)) = prefix {
             if let Some(start) = head.start {
                 trailer.chain = Some(chain_at(path, key, start, &bytes, &lines)?);
             }
             let rest = &bytes[end..];
             let re_anchored = rest.starts_with(TRAILER_MARK)
                 && parse_trailer(&rest[TRAILER_MARK.len()..]).is_some_and(|t| t.chain.is_none());
-            let mut file = OpenOptions::new().write(true).open(path)?;
-            let tail = render_trailer(&trailer);
-            file.seek(SeekFrom::Start(end as u64))?;
-            file.write_all(tail.as_bytes())?;
-            file.set_len((end + tail.len()) as u64)?;
-            file.sync_data()?;
+            put_trailer(path, end, &trailer)?;
             chain::cut(path, trailer.total_entries);
             return Ok(if re_anchored {
                 Recovery::ReAnchored {
@@ -142,7 +145,8 @@ pub fn recover(
                 }
             });
         }
-    } else if let Some(entries) = foreign_entries(&bytes) {
+    }
+    if let Some(entries) = whole {
         rewrite(path, date, &entries, key)?;
         return Ok(Recovery::Converted {
             path: path.to_owned(),
@@ -161,6 +165,43 @@ pub fn recover(
         quarantine,
         salvaged: entries.len() as u64,
     })
+}
+
+/// Rewrites the counts in the trailer of a day file in our layout from its
+/// entries, keeping its chain value. Returns the counts before and after, or
+/// `None` when the file is not intact enough for that (then see [`recover`]).
+pub fn fix_counts(path: &Path, date: NaiveDate) -> io::Result<Option<(Trailer, Trailer)>> {
+    let bytes = fs::read(path)?;
+    let Some(head) = parse_head(&bytes, date) else {
+        return Ok(None);
+    };
+    let Some(mark) = super::rfind(&bytes, TRAILER_MARK) else {
+        return Ok(None);
+    };
+    let Some(old) = parse_trailer(&bytes[mark + TRAILER_MARK.len()..]) else {
+        return Ok(None);
+    };
+    let Some((end, mut new, _)) = intact_prefix(&bytes[..mark], head.len as usize) else {
+        return Ok(None);
+    };
+    if end != mark {
+        return Ok(None);
+    }
+    new.chain = old.chain;
+    if new != old {
+        put_trailer(path, mark, &new)?;
+    }
+    Ok(Some((old, new)))
+}
+
+/// Writes `trailer` at `at` as the end of the file, and syncs.
+fn put_trailer(path: &Path, at: usize, trailer: &Trailer) -> io::Result<()> {
+    let mut file = OpenOptions::new().write(true).open(path)?;
+    let tail = render_trailer(trailer);
+    file.seek(SeekFrom::Start(at as u64))?;
+    file.write_all(tail.as_bytes())?;
+    file.set_len((at + tail.len()) as u64)?;
+    file.sync_data()
 }
 
 /// The chain value after the kept entries of a chained file: from the
@@ -188,12 +229,7 @@ fn chain_at(
 
 /// Writes `entries` as the whole day file at `path`, chained anew from the
 /// day before it.
-pub(crate) fn rewrite(
-    path: &Path,
-    date: NaiveDate,
-    entries: &[Value],
-    key: &ChainKey,
-) -> io::Result<()> {
+pub fn rewrite(path: &Path, date: NaiveDate, entries: &[Value], key: &ChainKey) -> io::Result<()> {
     let logs = path.parent().unwrap_or(Path::new("."));
     let start = super::chain_start(logs, date, key)?;
     let lines: Vec<String> = entries.iter().map(Value::to_string).collect();

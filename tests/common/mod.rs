@@ -115,6 +115,7 @@ impl Run {
             "AUDIT_DRY_RUN",
             "AUDIT_SESSION_ID",
             "AUDIT_LOCK_TIMEOUT_MS",
+            "AUDIT_CHAIN_KEY",
         ] {
             cmd.env_remove(var);
         }

@@ -1,0 +1,104 @@
+//! `vault-audit verify` and `vault-audit repair`.
+
+use std::io::Write;
+
+use crate::chain::ChainKey;
+use crate::cli::args::CheckArgs;
+use crate::cli::config::{Config, UsageError};
+use crate::cli::exit;
+use crate::repair;
+use crate::verify::{self, Report};
+
+/// Runs `verify`: exit 0 when everything holds, 1 with one line per problem.
+pub fn verify(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<u8, UsageError> {
+    let vault = config.existing_vault()?;
+    let report = verify::verify(&vault, &ChainKey::from_env())
+        .map_err(|e| UsageError(format!("could not read {}: {e}", vault.logs().display())))?;
+    let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    text.push(summary(&report));
+    print(out, args, &report, &text);
+    Ok(if report.ok { exit::OK } else { exit::REJECTED })
+}
+
+/// Prints the report as JSON with `--json`, else as its text lines.
+fn print(out: &mut dyn Write, args: &CheckArgs, report: &impl serde::Serialize, text: &[String]) {
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::to_string(report).unwrap_or_default());
+    } else {
+        for line in text {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+/// The last line of the text report.
+fn summary(r: &Report) -> String {
+    let mut line = format!(
+        "verified {} day files, {} entries ({} chained)",
+        r.files, r.entries, r.chained
+    );
+    if !r.unchained.is_empty() {
+        line.push_str(&format!(
+            "; unchained (not evidence of tampering; `repair` re-anchors them): {}",
+            r.unchained.join(", ")
+        ));
+    }
+    if r.ok {
+        line.push_str(": all hold");
+    } else {
+        line.push_str(&format!(": {} problems", r.problems.len()));
+    }
+    line
+}
+
+/// Runs `repair` (under the writers' lock; in dry run it only says what it
+/// would do). Exit 0 when nothing is left, 1 when evidence remains, 3 when
+/// the lock was not free, 4 on an I/O error.
+pub fn repair(config: &Config, args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
+    let logger = match config.existing_vault().and_then(|_| config.logger()) {
+        Ok(l) => l,
+        Err(UsageError(m)) => {
+            let _ = writeln!(err, "vault-audit: {m}");
+            return exit::USAGE;
+        }
+    };
+    let vault = logger.vault();
+    let key = logger.chain_key();
+    let now = logger.now();
+    let result = if logger.is_dry_run() {
+        repair::repair(vault, key, now, true).map_err(|source| crate::Error::Io {
+            op: "read",
+            path: vault.logs(),
+            source,
+            written: Vec::new(),
+            entries: Vec::new(),
+        })
+    } else {
+        logger.with_writer_lock(|| {
+            crate::journal::resolve(vault)?;
+            repair::repair(vault, key, now, false)
+        })
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = writeln!(err, "vault-audit: {e}");
+            return exit::for_error(&e);
+        }
+    };
+    let mut text = Vec::new();
+    if report.dry_run {
+        text.push("dry run: nothing changed (--no-dry-run or DRY_RUN=false to repair)".into());
+    }
+    text.extend(report.done.iter().cloned());
+    if report.done.is_empty() {
+        text.push("nothing to repair".into());
+    }
+    text.extend(report.left.iter().map(|p| format!("left as it is: {p}")));
+    print(out, args, &report, &text);
+    if report.left.is_empty() {
+        exit::OK
+    } else {
+        exit::REJECTED
+    }
+}

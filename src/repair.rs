@@ -1,0 +1,159 @@
+//! `vault-audit repair`: fixes what can be fixed without losing data, and
+//! leaves evidence alone.
+//!
+//! Fixed: torn tails and unreadable trailers (cut back to the last complete
+//! entry, in place), wrong counts (recounted; the chain value is kept), a
+//! missing chain value or an unchained file (re-anchored), files that do not
+//! parse (quarantined and salvaged, as the writer does), a stale or missing
+//! index (rebuilt). Never fixed: a chain mismatch or a broken link between
+//! days. That is evidence of an edit; it is reported and left as it is.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::chain::ChainKey;
+use crate::daily;
+use crate::index;
+use crate::vault::{day_file_name, Vault};
+use crate::verify::{self, Kind, Problem};
+
+/// What `repair` did (or in dry run would do), and what it left.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Repair {
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// One line per change made (or planned).
+    pub done: Vec<String>,
+    /// What still does not hold afterwards: evidence of edits, or problems
+    /// that need a person.
+    pub left: Vec<Problem>,
+}
+
+/// Repairs the vault's day files and index. The caller holds the writers'
+/// lock (or runs dry, which changes nothing).
+pub fn repair(
+    vault: &Vault,
+    key: &ChainKey,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> io::Result<Repair> {
+    let before = verify::verify(vault, key)?;
+    let mut kinds: BTreeMap<String, Vec<Kind>> = BTreeMap::new();
+    for p in &before.problems {
+        kinds.entry(p.file.clone()).or_default().push(p.kind);
+    }
+    let mut out = Repair {
+        dry_run,
+        ..Repair::default()
+    };
+    for date in index::day_files(vault)? {
+        let name = format!("Logs/{}", day_file_name(date));
+        let path = vault.day_file(date);
+        let here = kinds.get(&name).map(Vec::as_slice).unwrap_or_default();
+        let damaged = here.iter().any(|k| {
+            matches!(
+                k,
+                Kind::Unparseable | Kind::TornTail | Kind::Trailer | Kind::NoChainEnd
+            )
+        });
+        let unchained = before.unchained.contains(&name);
+        if damaged {
+            if dry_run {
+                out.done.push(format!(
+                    "{name}: would cut a torn tail back to the last complete entry, or quarantine the file and salvage its entries if it does not parse"
+                ));
+                continue;
+            }
+            let recovery = daily::recover(&path, date, now.timestamp(), key)?;
+            out.done.push(relative(vault, &recovery.to_string()));
+            continue;
+        }
+        if here.contains(&Kind::Counts) {
+            if dry_run {
+                out.done
+                    .push(format!("{name}: would recount total_entries and summary"));
+            } else if let Some((old, new)) = daily::fix_counts(&path, date)? {
+                out.done.push(format!(
+                    "{name}: recounted: total_entries {} -> {}, summary {} -> {} (chain value kept)",
+                    old.total_entries,
+                    new.total_entries,
+                    old.summary.to_json(),
+                    new.summary.to_json()
+                ));
+            }
+        }
+        if unchained {
+            if dry_run {
+                out.done
+                    .push(format!("{name}: would re-anchor (chain its entries)"));
+                continue;
+            }
+            out.done.push(re_anchor(vault, date, key, now)?);
+        }
+    }
+    let index_stale = kinds.contains_key("Logs/index.json");
+    if dry_run {
+        if index_stale {
+            out.done.push("Logs/index.json: would rebuild".into());
+        }
+        out.left = before
+            .problems
+            .into_iter()
+            .filter(|p| !p.kind.repairable())
+            .collect();
+        return Ok(out);
+    }
+    if index_stale || !out.done.is_empty() {
+        let idx = index::rebuild(vault, now)?;
+        index::save(vault, &idx)?;
+        out.done.push(format!(
+            "Logs/index.json: rebuilt ({} files, {} entries)",
+            idx.total_log_files, idx.total_entries_all_time
+        ));
+    }
+    out.left = verify::verify(vault, key)?.problems;
+    Ok(out)
+}
+
+/// Chains an unchained file: our layout is rewritten whole with a chain
+/// linked to the day before; a foreign one is converted the same way.
+fn re_anchor(
+    vault: &Vault,
+    date: chrono::NaiveDate,
+    key: &ChainKey,
+    now: DateTime<Utc>,
+) -> io::Result<String> {
+    let path = vault.day_file(date);
+    let bytes = std::fs::read(&path)?;
+    let entries = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .and_then(|v| v.get("entries").and_then(Value::as_array).cloned());
+    let Some(entries) = entries else {
+        let recovery = daily::recover(&path, date, now.timestamp(), key)?;
+        return Ok(relative(vault, &recovery.to_string()));
+    };
+    daily::rewrite(&path, date, &entries, key)?;
+    let mut file = std::fs::File::open(&path)?;
+    let from = match daily::read_head(&mut file, date)?.and_then(|h| h.start) {
+        Some(chain_start) => match chain_start.after {
+            Some(prev) => format!("{} after {} entries", day_file_name(prev), chain_start.at),
+            None => "the genesis value".into(),
+        },
+        None => "nothing".into(),
+    };
+    Ok(format!(
+        "Logs/{}: re-anchored: chained its {} entries, starting from {from}",
+        day_file_name(date),
+        entries.len()
+    ))
+}
+
+/// A message with the vault's folder taken out of its paths.
+fn relative(vault: &Vault, text: &str) -> String {
+    let root = format!("{}/", vault.root().display());
+    text.replace(&root, "")
+}

@@ -1,0 +1,656 @@
+//! `vault-audit verify`: checks every day file, its counts, its entries and
+//! its hash chain, day after day, and that `index.json` agrees with the files.
+//!
+//! Read-only. Day files are streamed a line at a time, so memory stays flat
+//! however large they are.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::path::Path;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::chain::{self, Alg, ChainKey, ChainValue, Folder, Start};
+use crate::daily::{self, Head, Summary, Trailer};
+use crate::entry::{Entry, LogLevel, FIELDS};
+use crate::index;
+use crate::vault::{day_file_name, Vault};
+
+/// What the message says when an entry's chain value does not hold.
+pub const CHAIN_MISMATCH: &str =
+    "chain mismatch: the entry was changed, or an entry before it was removed";
+
+/// The kinds of problem, so that `repair` knows which it may fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The file or an entry line does not parse.
+    Unparseable,
+    /// The file ends inside the entry list.
+    TornTail,
+    /// The trailer does not parse.
+    Trailer,
+    /// `total_entries` or `summary` disagree with the entries.
+    Counts,
+    /// An entry fails the schema.
+    Schema,
+    /// An entry's chain value does not hold: evidence, never repaired.
+    ChainMismatch,
+    /// A day's chain does not start where the day before it stood: evidence.
+    ChainLink,
+    /// A chained file has lost its `chain_end`.
+    NoChainEnd,
+    /// The chain is keyed and no key is set.
+    KeyMissing,
+    /// `index.json` disagrees with the files.
+    Index,
+}
+
+impl Kind {
+    /// Whether `repair` fixes this kind (the rest are evidence, or need a person).
+    pub fn repairable(self) -> bool {
+        matches!(
+            self,
+            Kind::Unparseable
+                | Kind::TornTail
+                | Kind::Trailer
+                | Kind::Counts
+                | Kind::NoChainEnd
+                | Kind::Index
+        )
+    }
+}
+
+/// One thing that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// The file, relative to the vault (`Logs/2026-11-20.json`).
+    pub file: String,
+    /// What kind of problem it is.
+    pub kind: Kind,
+    /// The entry's position (1-based), when the problem is one entry's.
+    pub entry: Option<u64>,
+    /// That entry's timestamp, when it has one.
+    pub timestamp: Option<String>,
+    /// What is wrong.
+    pub problem: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.file)?;
+        if let Some(n) = self.entry {
+            write!(f, "entry {n}")?;
+            if let Some(ts) = &self.timestamp {
+                write!(f, " ({ts})")?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.problem)
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Whether everything holds.
+    pub ok: bool,
+    /// Day files checked.
+    pub files: u64,
+    /// Entries in them.
+    pub entries: u64,
+    /// Day files carrying a chain.
+    pub chained: u64,
+    /// Day files without one (foreign layout, or written before the chain
+    /// existed): not evidence of tampering; `repair` re-anchors them.
+    pub unchained: Vec<String>,
+    /// Everything that does not hold, file by file.
+    pub problems: Vec<Problem>,
+}
+
+/// What checking one day file found, and what later days need from it.
+#[derive(Debug, Default)]
+struct Day {
+    entries: u64,
+    chained: bool,
+    /// Chain values at the counts later days start from.
+    values_at: BTreeMap<u64, ChainValue>,
+    problems: Vec<Problem>,
+}
+
+impl Day {
+    fn problem(
+        &mut self,
+        file: &str,
+        kind: Kind,
+        entry: Option<(u64, Option<String>)>,
+        text: String,
+    ) {
+        let (entry, timestamp) = entry.map_or((None, None), |(n, ts)| (Some(n), ts));
+        self.problems.push(Problem {
+            file: file.to_owned(),
+            kind,
+            entry,
+            timestamp,
+            problem: text,
+        });
+    }
+}
+
+/// Checks every day file of the vault, in date order.
+pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
+    let logs = vault.logs();
+    let dates = index::day_files(vault)?;
+    let wanted = daily::chain_references(&logs)?;
+    let anchors = chain::load_anchors(&logs);
+    let mut report = Report::default();
+    let mut done: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+    let mut counts: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
+    for &date in &dates {
+        let path = vault.day_file(date);
+        let name = format!("Logs/{}", day_file_name(date));
+        let none = BTreeSet::new();
+        let mut day = check_day(&path, &name, date, key, wanted.get(&date).unwrap_or(&none))?;
+        if let Some(start) = day_start(&path, date)? {
+            check_link(&mut day, &name, &start, &done, &anchors);
+        }
+        report.files += 1;
+        report.entries += day.entries;
+        if day.chained {
+            report.chained += 1;
+        } else {
+            report.unchained.push(name);
+        }
+        report.problems.append(&mut day.problems);
+        counts.insert(date, (day.entries, std::fs::metadata(&path)?.len()));
+        done.insert(date, day);
+    }
+    report.problems.extend(check_index(vault, &counts));
+    report.ok = report.problems.is_empty();
+    Ok(report)
+}
+
+fn day_start(path: &Path, date: NaiveDate) -> io::Result<Option<Start>> {
+    let mut file = File::open(path)?;
+    Ok(daily::read_head(&mut file, date)?.and_then(|h| h.start))
+}
+
+/// Checks that a day's chain starts where the day before it stood.
+fn check_link(
+    day: &mut Day,
+    name: &str,
+    start: &Start,
+    done: &BTreeMap<NaiveDate, Day>,
+    anchors: &chain::Anchors,
+) {
+    let Some(prev) = start.after else {
+        if start.value != chain::GENESIS {
+            day.problem(
+                name,
+                Kind::ChainLink,
+                None,
+                "chain_start: a chain with no day before it must start from the genesis value"
+                    .into(),
+            );
+        }
+        return;
+    };
+    let prev_name = prev.format("%Y-%m-%d").to_string();
+    let recorded = match done.get(&prev) {
+        Some(p) if p.entries < start.at => {
+            day.problem(
+                name, Kind::ChainLink,
+                None,
+                format!(
+                    "chain_start: continues from {prev_name} after {} entries, but that day holds only {}: entries were removed from it",
+                    start.at, p.entries
+                ),
+            );
+            return;
+        }
+        Some(p) if !p.chained => return,
+        Some(p) => p.values_at.get(&start.at).copied(),
+        None => {
+            let Some(anchor) = anchors.get(&prev_name) else {
+                day.problem(
+                    name, Kind::ChainLink,
+                    None,
+                    format!("chain_start: continues from {prev_name}, which is missing and was not deleted by retention (no anchor)"),
+                );
+                return;
+            };
+            anchor
+                .at
+                .get(&start.at)
+                .or((anchor.total_entries == start.at).then_some(&anchor.chain_end))
+                .and_then(|hex| chain::from_hex(hex))
+        }
+    };
+    match recorded {
+        Some(v) if v == start.value => {}
+        Some(_) => day.problem(
+            name, Kind::ChainLink,
+            None,
+            format!(
+                "chain_start: does not match {prev_name} after {} entries: that day was changed, or this header was",
+                start.at
+            ),
+        ),
+        None => {}
+    }
+}
+
+/// Checks one day file.
+fn check_day(
+    path: &Path,
+    name: &str,
+    date: NaiveDate,
+    key: &ChainKey,
+    wanted: &BTreeSet<u64>,
+) -> io::Result<Day> {
+    let mut file = File::open(path)?;
+    let head = match daily::read_head(&mut file, date)? {
+        // Unchained files are read whole, in whatever layout they are.
+        Some(head) if head.start.is_some() => head,
+        _ => return check_foreign(path, name),
+    };
+    let mut day = Day {
+        chained: head.start.is_some(),
+        ..Day::default()
+    };
+    let folder = match head.start {
+        Some(start) => match key.folder(start.alg) {
+            Ok(f) => Some(f),
+            Err(_) => {
+                day.problem(
+                    name,
+                    Kind::KeyMissing,
+                    None,
+                    format!(
+                        "chained with {}: set {} to the key it was written with to check its chain",
+                        Alg::HmacSha256.as_str(),
+                        chain::KEY_VAR
+                    ),
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    file.seek(SeekFrom::Start(head.len))?;
+    let mut walk = Walk::new(path, head, folder, wanted);
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut first = true;
+    let mut trailer_text: Option<Vec<u8>> = None;
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if let Some(t) = trailer_text.as_mut() {
+            t.extend_from_slice(&line);
+        } else if first {
+            first = false;
+            if !text.is_empty() {
+                day.problem(
+                    name,
+                    Kind::Unparseable,
+                    None,
+                    "does not parse: unexpected bytes after the header".into(),
+                );
+            }
+        } else if text == b"  ]," {
+            trailer_text = Some(Vec::new());
+        } else {
+            walk.entry(&mut day, name, date, text);
+        }
+        line.clear();
+    }
+    day.entries = walk.count;
+    let Some(trailer_text) = trailer_text else {
+        day.problem(
+            name,
+            Kind::TornTail,
+            None,
+            "torn tail: the file ends inside the entry list (`vault-audit repair` cuts it back)"
+                .into(),
+        );
+        return Ok(day);
+    };
+    if walk.last_had_comma {
+        day.problem(
+            name,
+            Kind::Unparseable,
+            None,
+            "does not parse: a comma after the last entry".into(),
+        );
+    }
+    let Some(trailer) = daily::parse_trailer(&trailer_text) else {
+        day.problem(
+            name, Kind::Trailer,
+            None,
+            "the trailer (total_entries, summary) does not parse (`vault-audit repair` rewrites it)"
+                .into(),
+        );
+        return Ok(day);
+    };
+    check_counts(&mut day, name, &trailer, &walk);
+    walk.finish(&mut day, name, &trailer);
+    Ok(day)
+}
+
+/// Checks the trailer's counts against the entries.
+fn check_counts(day: &mut Day, name: &str, trailer: &Trailer, walk: &Walk) {
+    if trailer.total_entries != walk.count {
+        day.problem(
+            name,
+            Kind::Counts,
+            None,
+            format!(
+                "total_entries says {} but the file holds {} entries",
+                trailer.total_entries, walk.count
+            ),
+        );
+    }
+    if trailer.summary != walk.summary {
+        day.problem(
+            name,
+            Kind::Counts,
+            None,
+            format!(
+                "summary says {} but the entries count {}",
+                trailer.summary.to_json(),
+                walk.summary.to_json()
+            ),
+        );
+    }
+}
+
+/// The walk over a chained (or unchained) file's entries.
+struct Walk {
+    head: Head,
+    folder: Option<Folder>,
+    recorded: Vec<Option<ChainValue>>,
+    wanted: BTreeSet<u64>,
+    count: u64,
+    summary: Summary,
+    /// The chain from the start over the entries as they are.
+    pure: ChainValue,
+    /// The value before the next entry by the record (where it has one).
+    local: ChainValue,
+    /// Whether the entry before failed its check (a run is reported once).
+    in_run: bool,
+    runs: u64,
+    last_had_comma: bool,
+    values_at: BTreeMap<u64, ChainValue>,
+}
+
+impl Walk {
+    fn new(path: &Path, head: Head, folder: Option<Folder>, wanted: &BTreeSet<u64>) -> Walk {
+        let start = head.start.map_or(chain::GENESIS, |s| s.value);
+        let mut values_at = BTreeMap::new();
+        if wanted.contains(&0) {
+            values_at.insert(0, start);
+        }
+        Walk {
+            recorded: if folder.is_some() {
+                chain::recorded(path)
+            } else {
+                Vec::new()
+            },
+            head,
+            folder,
+            wanted: wanted.clone(),
+            count: 0,
+            summary: Summary::default(),
+            pure: start,
+            local: start,
+            in_run: false,
+            runs: 0,
+            last_had_comma: false,
+            values_at,
+        }
+    }
+
+    fn entry(&mut self, day: &mut Day, name: &str, date: NaiveDate, text: &[u8]) {
+        self.count += 1;
+        let n = self.count;
+        let (json, comma) = match text.strip_suffix(b",") {
+            Some(j) => (j, true),
+            None => (text, false),
+        };
+        if n > 1 && !self.last_had_comma {
+            day.problem(
+                name,
+                Kind::Unparseable,
+                Some((n, None)),
+                "does not parse: no comma before this entry".into(),
+            );
+        }
+        self.last_had_comma = comma;
+        let Some(json) = json.strip_prefix(b"    ") else {
+            day.problem(
+                name,
+                Kind::Unparseable,
+                Some((n, None)),
+                "does not parse: not an entry line".into(),
+            );
+            return;
+        };
+        let value: Option<Value> = serde_json::from_slice(json).ok();
+        let ts = value
+            .as_ref()
+            .and_then(|v| v.get("timestamp"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let at = || Some((n, ts.clone()));
+        match &value {
+            None => day.problem(
+                name,
+                Kind::Unparseable,
+                at(),
+                "does not parse as JSON".into(),
+            ),
+            Some(v) => {
+                self.summary.add_value(v);
+                if let Err(why) = schema(v, date) {
+                    day.problem(name, Kind::Schema, at(), format!("schema: {why}"));
+                }
+            }
+        }
+        let Some(folder) = &self.folder else {
+            return;
+        };
+        self.pure = folder.fold(&self.pure, json);
+        let mine = folder.fold(&self.local, json);
+        let recorded = self.recorded.get(n as usize - 1).copied().flatten();
+        let failed = recorded.is_some_and(|r| r != mine);
+        if failed && !self.in_run {
+            self.runs += 1;
+            day.problem(name, Kind::ChainMismatch, at(), CHAIN_MISMATCH.into());
+        }
+        self.in_run = failed;
+        self.local = recorded.unwrap_or(mine);
+        if self.wanted.contains(&n) {
+            self.values_at.insert(n, self.local);
+        }
+    }
+
+    fn finish(self, day: &mut Day, name: &str, trailer: &Trailer) {
+        day.values_at = self.values_at;
+        if self.folder.is_none() || self.head.start.is_none() {
+            return;
+        }
+        let Some(end) = trailer.chain else {
+            day.problem(
+                name,
+                Kind::NoChainEnd,
+                None,
+                "chained, but the trailer has no chain_end (`vault-audit repair` re-anchors it)"
+                    .into(),
+            );
+            return;
+        };
+        if self.pure == end || self.runs > 0 {
+            return;
+        }
+        let located = self.recorded.len() as u64 >= self.count
+            && self.recorded[..self.count as usize]
+                .iter()
+                .all(Option::is_some);
+        let why = if located {
+            "the entries were cut short at the end, or chain_end was changed"
+        } else {
+            "the change cannot be located: the per-entry record (Logs/.audit/chain/) is missing or short"
+        };
+        day.problem(
+            name, Kind::ChainMismatch,
+            None,
+            format!(
+                "chain mismatch after the last entry ({}): the entries do not hash to chain_end; {why}",
+                self.count
+            ),
+        );
+    }
+}
+
+/// Checks a stored entry against the schema: the twelve keys, valid values,
+/// and a timestamp on the file's day.
+fn schema(v: &Value, date: NaiveDate) -> Result<(), String> {
+    let obj = v.as_object().ok_or("not a JSON object")?;
+    if let Some(missing) = FIELDS.iter().find(|k| !obj.contains_key(**k)) {
+        return Err(format!("field `{missing}` is missing"));
+    }
+    if let Some(extra) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(format!("field `{extra}` is not one of the twelve"));
+    }
+    let entry = Entry::from_value(v.clone()).map_err(|e| e.to_string())?;
+    match entry.date() {
+        Some(d) if d != date => Err(format!(
+            "timestamp is on {d}, not on this file's day {date}"
+        )),
+        None => Err("timestamp is missing".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Checks a file that is not in our layout: it must parse and its entries
+/// must pass the schema. Its chain cannot be checked: it is unchained.
+fn check_foreign(path: &Path, name: &str) -> io::Result<Day> {
+    let mut day = Day::default();
+    let value: Value = match serde_json::from_reader(BufReader::new(File::open(path)?)) {
+        Ok(v) => v,
+        Err(e) => {
+            day.problem(
+                name, Kind::Unparseable,
+                None,
+                format!("does not parse as a day file ({e}); `vault-audit repair` quarantines it and salvages its entries"),
+            );
+            return Ok(day);
+        }
+    };
+    let Some(entries) = value.get("entries").and_then(Value::as_array) else {
+        day.problem(
+            name,
+            Kind::Unparseable,
+            None,
+            "has no `entries` list".into(),
+        );
+        return Ok(day);
+    };
+    let date = path
+        .file_stem()
+        .and_then(|s| crate::time::parse_day(&s.to_string_lossy()));
+    let mut summary = Summary::default();
+    for (i, e) in entries.iter().enumerate() {
+        summary.add_value(e);
+        let ts = e
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Err(why) = date.map_or(Ok(()), |d| schema(e, d)) {
+            day.problem(
+                name,
+                Kind::Schema,
+                Some((i as u64 + 1, ts)),
+                format!("schema: {why}"),
+            );
+        }
+    }
+    day.entries = entries.len() as u64;
+    if let Some(total) = value.get("total_entries").and_then(Value::as_u64) {
+        if total != day.entries {
+            day.problem(
+                name,
+                Kind::Counts,
+                None,
+                format!(
+                    "total_entries says {total} but the file holds {} entries",
+                    day.entries
+                ),
+            );
+        }
+    }
+    if let Some(recorded) = value.get("summary") {
+        for level in LogLevel::ALL {
+            let said = recorded
+                .get(level.as_str())
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            if said != summary.get(*level) {
+                day.problem(
+                    name,
+                    Kind::Counts,
+                    None,
+                    format!(
+                        "summary says {said} {} but the entries count {}",
+                        level.as_str(),
+                        summary.get(*level)
+                    ),
+                );
+            }
+        }
+    }
+    Ok(day)
+}
+
+/// Checks `index.json` against the files: one problem per disagreement.
+fn check_index(vault: &Vault, counts: &BTreeMap<NaiveDate, (u64, u64)>) -> Vec<Problem> {
+    let problem = |text: String| Problem {
+        file: "Logs/index.json".into(),
+        kind: Kind::Index,
+        entry: None,
+        timestamp: None,
+        problem: text,
+    };
+    if counts.is_empty() && !vault.index().exists() {
+        return Vec::new();
+    }
+    let Some(idx) = index::load(vault) else {
+        return vec![problem(
+            "missing, unreadable or inconsistent (`vault-audit repair` rebuilds it)".into(),
+        )];
+    };
+    let mut out = Vec::new();
+    let listed: BTreeMap<&str, &index::IndexedFile> =
+        idx.log_files.iter().map(|f| (f.date.as_str(), f)).collect();
+    for (date, (entries, size)) in counts {
+        let day = date.format("%Y-%m-%d").to_string();
+        match listed.get(day.as_str()) {
+            None => out.push(problem(format!("does not list {}", day_file_name(*date)))),
+            Some(f) if f.entry_count != *entries || f.size_bytes != *size => out.push(problem(format!(
+                "lists {} with {} entries and {} bytes; the file holds {entries} entries in {size} bytes",
+                f.file, f.entry_count, f.size_bytes
+            ))),
+            Some(_) => {}
+        }
+    }
+    for f in &idx.log_files {
+        if crate::time::parse_day(&f.date).is_none_or(|d| !counts.contains_key(&d)) {
+            out.push(problem(format!("lists {}, which does not exist", f.file)));
+        }
+    }
+    out
+}
