@@ -417,7 +417,7 @@ fn a_keyed_chain_needs_its_key() {
         .cmd()
         .args(["log", "--entry", &entry_json(&ts, "INFO", 3)])
         .run();
-    assert_ne!(refused.code, 0);
+    refused.assert_code(4);
     assert!(
         refused.stderr.contains("AUDIT_CHAIN_KEY"),
         "{}",
