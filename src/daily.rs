@@ -495,7 +495,22 @@ pub fn open_for_append(
     now_unix: i64,
     key: &ChainKey,
 ) -> io::Result<(File, Ready, Option<Recovery>)> {
-    let mut file = open_day(path)?;
+    let logs = path.parent().unwrap_or(Path::new("."));
+    // A new file's chain start is worked out before the file is created, so
+    // that readers see an empty day file for as short a time as can be.
+    let mut start = None;
+    let mut file = match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            start = Some(chain_start(logs, date, key)?);
+            open_day(path)?
+        }
+        Err(e) => return Err(e),
+    };
     let mut found = inspect(&mut file, date)?;
     let mut recovery = None;
     if found == Inspection::NeedsRecovery {
@@ -504,10 +519,12 @@ pub fn open_for_append(
         file = open_day(path)?;
         found = inspect(&mut file, date)?;
     }
-    let logs = path.parent().unwrap_or(Path::new("."));
     let ready = match found {
         Inspection::Ours(state) => Ready::Ours(state),
-        Inspection::Empty => Ready::New(chain_start(logs, date, key)?),
+        Inspection::Empty => Ready::New(match start {
+            Some(start) => start,
+            None => chain_start(logs, date, key)?,
+        }),
         Inspection::NeedsRecovery => {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

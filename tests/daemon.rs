@@ -93,6 +93,10 @@ fn entries(v: &Vault, date: &str) -> Vec<Value> {
     let Ok(text) = std::fs::read_to_string(v.day(date)) else {
         return Vec::new();
     };
+    // Between its creation and its first write a day file is empty.
+    if text.is_empty() {
+        return Vec::new();
+    }
     let day: Value = serde_json::from_str(&text).expect("the day file is valid JSON");
     day["entries"].as_array().cloned().unwrap_or_default()
 }
