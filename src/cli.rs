@@ -1,5 +1,6 @@
 //! The command-line interface: arguments, configuration, one file per command.
 
+pub mod agent;
 pub mod args;
 pub mod config;
 pub mod daemon;
@@ -7,6 +8,7 @@ pub mod demo;
 pub mod exit;
 pub mod log;
 pub mod maintain;
+pub mod mcp;
 pub mod query;
 pub mod response;
 pub mod verify;
@@ -46,6 +48,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
                     Response::failed(first.trim_start_matches("error: ")).to_line()
                 );
             }
+            // A hook must never block the agent, whatever went wrong.
+            if argv.iter().skip(1).any(|a| a == "hook") {
+                return exit::OK;
+            }
             return exit::USAGE;
         }
     };
@@ -53,8 +59,12 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         Ok(config) => config,
         Err(e) => {
             let _ = writeln!(stderr, "vault-audit: {e}");
-            if matches!(args.command, Command::Log(_)) {
-                let _ = writeln!(stdout, "{}", Response::failed(e.0).to_line());
+            match args.command {
+                Command::Log(_) | Command::SkillRun(_) => {
+                    let _ = writeln!(stdout, "{}", Response::failed(e.0).to_line());
+                }
+                Command::Hook(_) => return exit::OK,
+                _ => {}
             }
             return exit::USAGE;
         }
@@ -90,6 +100,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE
         }),
+        Command::Hook(_) => agent::hook(&config, &mut io::stdin().lock(), stderr),
+        Command::SkillRun(a) => agent::skill_run(&config, a, stdout, stderr),
+        Command::Mcp => mcp::run(&config, &mut io::stdin().lock(), stdout, stderr),
         Command::Verify(v) => verify::verify(&config, v, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

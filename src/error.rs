@@ -17,6 +17,13 @@ pub enum Error {
         /// The path given.
         path: PathBuf,
     },
+    /// A setting is not valid (a bad `AUDIT_REDACT_PATTERNS` regex, ...);
+    /// nothing was written.
+    #[error("{message}")]
+    Config {
+        /// What is wrong and what is accepted.
+        message: String,
+    },
     /// An entry failed validation; nothing was written.
     #[error("entry {position}: {source}")]
     Invalid {
@@ -76,7 +83,7 @@ impl Error {
     /// The entries this error hands back (none for `VaultNotFound`).
     pub fn entries(&self) -> &[Entry] {
         match self {
-            Error::VaultNotFound { .. } | Error::Busy { .. } => &[],
+            Error::VaultNotFound { .. } | Error::Config { .. } | Error::Busy { .. } => &[],
             Error::Invalid { entries, .. }
             | Error::LockTimeout { entries, .. }
             | Error::Io { entries, .. } => entries,

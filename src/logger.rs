@@ -17,6 +17,7 @@ use crate::entry::{Entry, EntryError};
 use crate::error::Error;
 use crate::fsutil::{append_durable, ensure_dir};
 use crate::lock::{with_lock, LockFailure};
+use crate::redact::Redactor;
 use crate::retention;
 use crate::time::{new_session_id, Clock, SystemClock};
 use crate::upkeep::Upkeep;
@@ -109,9 +110,18 @@ pub struct AuditLoggerBuilder {
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
+    redactor: Option<Redactor>,
 }
 
 impl AuditLoggerBuilder {
+    /// How entries are redacted and cut (default: from `AUDIT_REDACTION`,
+    /// `AUDIT_REDACT_PATTERNS` and `AUDIT_MAX_FIELD_CHARS`; built-in
+    /// patterns and 2,000 characters when they are unset).
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = Some(redactor);
+        self
+    }
+
     /// The key of the hash chain (default: `AUDIT_CHAIN_KEY` from the
     /// environment; none means plain SHA-256 for new days).
     pub fn chain_key(mut self, key: ChainKey) -> Self {
@@ -180,6 +190,10 @@ impl AuditLoggerBuilder {
             Some(id) if !id.trim().is_empty() => id,
             _ => new_session_id(self.clock.now()),
         };
+        let redactor = match self.redactor {
+            Some(r) => r,
+            None => Redactor::from_env().map_err(|e| Error::Config { message: e.0 })?,
+        };
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
             steps.push(Box::new(Upkeep::new(self.retention_days)));
@@ -195,6 +209,7 @@ impl AuditLoggerBuilder {
             steps,
             dry_run_output: self.dry_run_output,
             chain_key: self.chain_key,
+            redactor,
         })
     }
 }
@@ -213,6 +228,7 @@ pub struct AuditLogger {
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
+    redactor: Redactor,
 }
 
 impl AuditLogger {
@@ -229,6 +245,7 @@ impl AuditLogger {
             steps: Vec::new(),
             dry_run_output: None,
             chain_key: ChainKey::from_env(),
+            redactor: None,
         }
     }
 
@@ -269,7 +286,13 @@ impl AuditLogger {
         Ok((entry, line))
     }
 
+    /// How entries are redacted and cut.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
     fn prepare_in_place(&self, entry: &mut Entry) -> Result<String, EntryError> {
+        self.redactor.entry(entry);
         let now = self.clock.now();
         // Stored times carry milliseconds; the receipt shows what is stored.
         let ts = entry.timestamp.unwrap_or(now);
@@ -434,6 +457,20 @@ impl AuditLogger {
         self.write_prepared(&prepared, &lines)
     }
 
+    /// Saves entries (as handed back by an error: already prepared) to
+    /// `Logs/failed_writes.json`, durably, for `vault-audit replay` or the
+    /// daemon to write later. Returns that file's path.
+    pub fn save_failed(&self, entries: &[Entry]) -> io::Result<PathBuf> {
+        let lines: Vec<String> = entries.iter().map(Entry::to_json_line).collect();
+        self.save_lines(&lines)?;
+        Ok(self.vault.failed_writes())
+    }
+
+    fn save_lines(&self, lines: &[String]) -> io::Result<()> {
+        let bytes: String = lines.iter().map(|line| format!("{line}\n")).collect();
+        append_durable(&self.vault.failed_writes(), bytes.as_bytes())
+    }
+
     /// The lock was not had in time: save the entries to `failed_writes.json`.
     fn fall_back(
         &self,
@@ -442,12 +479,7 @@ impl AuditLogger {
         waited: Duration,
     ) -> Result<Receipt, Error> {
         let fallback = self.vault.failed_writes();
-        let bytes: String = lines.iter().map(|line| format!("{line}\n")).collect();
-        match at(
-            "append to",
-            &fallback,
-            append_durable(&fallback, bytes.as_bytes()),
-        ) {
+        match at("append to", &fallback, self.save_lines(lines)) {
             Ok(()) => Err(Error::LockTimeout {
                 lock: self.vault.lock_file(),
                 waited,

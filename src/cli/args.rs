@@ -63,6 +63,12 @@ pub enum Command {
     Daemon(DaemonArgs),
     /// Append the entries saved in Logs/failed_writes.json to their day files, exactly once.
     Replay,
+    /// Log one Claude Code hook event read from stdin (always exits 0).
+    Hook(HookArgs),
+    /// Log a skill run: <skill> <status> [duration_ms] [errors_json] [metadata_json] (seed 000).
+    SkillRun(SkillRunArgs),
+    /// Serve MCP over stdio: tools log_action and query_logs.
+    Mcp,
     /// Check every day file, its counts, entries and hash chain, and the index (exit 1 on a problem).
     Verify(CheckArgs),
     /// Fix torn tails, wrong counts, missing chain values and a stale index; leave evidence alone.
@@ -214,6 +220,36 @@ pub enum DaemonAction {
     Status,
     /// Stop the running daemon (SIGTERM) and wait for it to finish.
     Stop,
+}
+
+/// `vault-audit hook`.
+#[derive(Debug, ClapArgs)]
+pub struct HookArgs {
+    /// Whose hook payload it is.
+    #[arg(value_enum)]
+    pub agent: HookAgent,
+}
+
+/// The agents whose hooks are understood.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum HookAgent {
+    /// Claude Code command hooks.
+    ClaudeCode,
+}
+
+/// `vault-audit skill-run`.
+#[derive(Debug, ClapArgs)]
+pub struct SkillRunArgs {
+    /// The skill's name (the entry's actor).
+    pub skill: String,
+    /// success, or anything else (failed, timeout, ...) for a failure.
+    pub status: String,
+    /// How long it ran, in milliseconds ("" for unknown).
+    pub duration_ms: Option<String>,
+    /// A JSON array of error messages.
+    pub errors_json: Option<String>,
+    /// A JSON object of details.
+    pub metadata_json: Option<String>,
 }
 
 /// `vault-audit verify` and `repair`.

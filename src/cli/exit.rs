@@ -17,7 +17,7 @@ pub const IO: u8 = 4;
 /// The exit code for a library error.
 pub fn for_error(error: &Error) -> u8 {
     match error {
-        Error::VaultNotFound { .. } => USAGE,
+        Error::VaultNotFound { .. } | Error::Config { .. } => USAGE,
         Error::Invalid { .. } => REJECTED,
         Error::LockTimeout { .. } | Error::Busy { .. } => FALLBACK,
         Error::Io { .. } => IO,

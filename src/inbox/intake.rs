@@ -355,7 +355,8 @@ pub fn take_in(
                     }
                     Err(message) if message.is_empty() => {}
                     Err(message) => {
-                        let record = serde_json::json!({"line": n, "error": message, "raw": String::from_utf8_lossy(&raw)});
+                        let red = it.logger.redactor();
+                        let record = serde_json::json!({"line": n, "error": red.text(&message), "raw": redact_raw(red, &raw)});
                         let text = it.rejects.entry(claim.id.clone()).or_default();
                         text.push_str(&record.to_string());
                         text.push('\n');
@@ -407,6 +408,20 @@ pub fn take_in(
         .iter()
         .filter_map(|c| intakes.remove(&c.id))
         .collect())
+}
+
+/// A rejected line as it is kept in `rejected/`: redacted like an entry
+/// (by key too, when it parses as JSON), so a secret in a bad line never
+/// reaches the disk either.
+fn redact_raw(red: &crate::redact::Redactor, raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    match serde_json::from_str::<Value>(&text) {
+        Ok(mut v) if v.is_object() => {
+            red.value(&mut v);
+            v.to_string()
+        }
+        _ => red.text(&text).into_owned(),
+    }
 }
 
 /// Once every line of a claim is consumed: its rejected lines are written to

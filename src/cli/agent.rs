@@ -1,0 +1,219 @@
+//! `vault-audit hook claude-code` and `vault-audit skill-run`.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::cli::args::SkillRunArgs;
+use crate::cli::config::{Config, UsageError};
+use crate::cli::exit;
+use crate::cli::response::Response;
+use crate::entry::{ActionType, Entry, LogLevel, Outcome};
+use crate::error::Error;
+use crate::hook;
+use crate::logger::AuditLogger;
+
+/// The largest hook payload read (a tool response can be big).
+const MAX_PAYLOAD: u64 = 16 << 20;
+
+/// The vault of a hook: `--vault`/`VAULT_PATH`, else `CLAUDE_PROJECT_DIR`,
+/// else the payload's `cwd`.
+fn hook_vault(config: &Config, payload: &Value) -> Option<PathBuf> {
+    if let Ok(v) = config.vault() {
+        return Some(v.clone());
+    }
+    std::env::var_os("CLAUDE_PROJECT_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            payload
+                .get("cwd")
+                .and_then(Value::as_str)
+                .map(PathBuf::from)
+        })
+}
+
+/// Runs the Claude Code hook. Always exits 0: a logging failure must never
+/// block the agent. Problems are warnings on stderr; entries that could not
+/// be written go to `Logs/failed_writes.json` where possible. Nothing is
+/// printed on stdout (Claude Code adds a `SessionStart` hook's stdout to the
+/// conversation).
+pub fn hook(config: &Config, stdin: &mut dyn Read, stderr: &mut dyn Write) -> u8 {
+    if let Err(message) = try_hook(config, stdin, stderr) {
+        let _ = writeln!(stderr, "vault-audit hook: warning: {message}");
+    }
+    exit::OK
+}
+
+fn try_hook(config: &Config, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<(), String> {
+    let mut text = Vec::new();
+    stdin
+        .take(MAX_PAYLOAD)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("could not read the hook payload: {e}"))?;
+    let payload: Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("the hook payload is not JSON ({e}); nothing logged"))?;
+    let vault = hook_vault(config, &payload).ok_or("no vault: set --vault or VAULT_PATH")?;
+    let settings = hook::settings_from(|k| std::env::var(k).ok());
+    let Some(entry) = hook::entry_for(&payload, &vault, &settings)? else {
+        return Ok(());
+    };
+    let logger = config
+        .builder_for(&vault, config.dry_run)
+        .dry_run_output(std::io::stderr())
+        .build()
+        .map_err(|e| e.to_string())?;
+    match logger.log(entry) {
+        Ok(receipt) => {
+            for p in &receipt.post_write_errors {
+                let _ = writeln!(stderr, "vault-audit hook: warning: after the write: {p}");
+            }
+            Ok(())
+        }
+        Err(e @ Error::LockTimeout { .. }) => Err(e.to_string()),
+        Err(e) => {
+            let saved = match logger.save_failed(e.entries()) {
+                Ok(path) if !e.entries().is_empty() => {
+                    format!("; saved to {} for `vault-audit replay`", path.display())
+                }
+                _ => String::new(),
+            };
+            Err(format!("{e}{saved}"))
+        }
+    }
+}
+
+/// Runs `skill-run`: seed 000's positional contract. Prints the seed's
+/// response object; exit codes as for `log`.
+pub fn skill_run(
+    config: &Config,
+    args: &SkillRunArgs,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> u8 {
+    let (code, response) = match skill_entry(args).and_then(|e| Ok((config.logger()?, e))) {
+        Err(UsageError(m)) => {
+            let _ = writeln!(stderr, "vault-audit: {m}");
+            (exit::USAGE, Response::failed(m))
+        }
+        Ok((logger, entry)) => record(&logger, entry, stderr),
+    };
+    let _ = writeln!(stdout, "{}", response.to_line());
+    code
+}
+
+fn record(logger: &AuditLogger, entry: Entry, stderr: &mut dyn Write) -> (u8, Response) {
+    match logger.log(entry) {
+        Ok(receipt) => {
+            let mut r = Response::new("success");
+            let stored = receipt
+                .entries
+                .first()
+                .map(|e| serde_json::to_value(e).unwrap_or(Value::Null));
+            r.details.insert("status".into(), "success".into());
+            r.details
+                .insert("audit_entry".into(), stored.unwrap_or(Value::Null));
+            r.details.insert("dry_run".into(), receipt.dry_run.into());
+            if let Some(f) = receipt.files.last() {
+                let path = logger.vault().relative(&f.path).into_owned();
+                r.path = Some(path.clone());
+                r.details.insert("audit_log_path".into(), path.into());
+                r.details
+                    .insert("total_entries".into(), f.total_entries.into());
+            }
+            (exit::OK, r)
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            let mut r = Response::failed(e.to_string());
+            r.details.insert(
+                "error".into(),
+                json!({"error": "AuditWriteError", "message": e.to_string(), "details": {}}),
+            );
+            if let Error::LockTimeout { fallback, .. } = &e {
+                r.status = "fallback";
+                r.path = Some(logger.vault().relative(fallback).into_owned());
+            }
+            (exit::for_error(&e), r)
+        }
+    }
+}
+
+/// The entry of a skill run, or a usage error naming the argument.
+fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
+    let skill = args.skill.trim();
+    if skill.is_empty() {
+        return Err(UsageError(
+            "skill: \"\" is empty; give the skill's name".into(),
+        ));
+    }
+    let status = args.status.trim();
+    if status.is_empty() {
+        return Err(UsageError(
+            "status: \"\" is empty; accepted: success, failed, timeout or any other word".into(),
+        ));
+    }
+    let duration = match args.duration_ms.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(d) => Some(
+            d.parse::<u64>()
+                .map(Value::from)
+                .or_else(|_| d.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(Value::from).ok_or(()))
+                .map_err(|_| UsageError(format!("duration_ms: {d:?} is not accepted; give a number of milliseconds, or \"\" for none")))?,
+        ),
+    };
+    let errors = match args.errors_json.as_deref() {
+        None | Some("") => Vec::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(list)) => list,
+            _ => return Err(UsageError(format!(
+                "errors_json: {} is not accepted; give a JSON array, such as '[\"Step 3 failed\"]'",
+                crate::entry::shorten_for_message(text)
+            ))),
+        },
+    };
+    let metadata = match args.metadata_json.as_deref() {
+        None | Some("") => None,
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(v @ Value::Object(_)) => Some(v),
+            _ => {
+                return Err(UsageError(format!(
+                    "metadata_json: {} is not accepted; give a JSON object, such as '{{\"api\": \"users.yaml\"}}'",
+                    crate::entry::shorten_for_message(text)
+                )))
+            }
+        },
+    };
+    let ok = status == "success";
+    let action = ActionType::new("skill_run").map_err(|e| UsageError(e.to_string()))?;
+    let (level, result) = if ok {
+        (LogLevel::Info, Outcome::Success)
+    } else {
+        (LogLevel::Error, Outcome::Failure)
+    };
+    let mut entry = Entry::new(level, action, skill, skill)
+        .result(result)
+        .param("status", status);
+    if let Some(d) = duration {
+        entry = entry.param("duration_ms", d);
+    }
+    if !errors.is_empty() || !ok {
+        entry = entry.param("errors", Value::Array(errors.clone()));
+    }
+    if let Some(m) = metadata {
+        entry = entry.param("metadata", m);
+    }
+    if !ok {
+        let message = errors
+            .iter()
+            .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join("; ");
+        entry = entry.error(if message.is_empty() {
+            format!("skill ended with status {status}")
+        } else {
+            message
+        });
+    }
+    Ok(entry)
+}

@@ -1,0 +1,360 @@
+//! Claude Code hook events as audit entries.
+//!
+//! A command hook receives one JSON object on stdin: `session_id`,
+//! `transcript_path`, `cwd`, `permission_mode`, `hook_event_name`, and per
+//! event more (`tool_name`, `tool_input`, `tool_response`, `tool_use_id`,
+//! `error`, `is_interrupt`, `prompt`, `source`, `reason`, ...). Unknown fields
+//! are ignored and optional ones may be missing (older versions lack
+//! `permission_mode` and `tool_use_id`).
+//!
+//! Summaries never carry file contents: Write and Edit record sizes, Read
+//! records the line count, Bash the command, exit status and the first 500
+//! characters of output; other tools their input with every string cut to 500
+//! characters. Redaction then runs over the whole entry, as for every entry.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use crate::entry::{ActionType, Entry, LogLevel, Outcome};
+
+/// How long a string of a summary may be, in characters.
+pub const SUMMARY_CHARS: usize = 500;
+
+/// What the hook records besides the defaults.
+#[derive(Debug, Clone)]
+pub struct HookSettings {
+    /// The entries' actor (`claude_code`, or `AUDIT_AGENT_ID`).
+    pub actor: String,
+    /// Whether `PreToolUse` events are recorded (`AUDIT_HOOK_PRE_TOOL_USE`).
+    pub pre_tool_use: bool,
+    /// Whether a prompt's text is recorded, not only its length
+    /// (`AUDIT_HOOK_PROMPT_TEXT`).
+    pub prompt_text: bool,
+}
+
+impl Default for HookSettings {
+    fn default() -> Self {
+        HookSettings {
+            actor: "claude_code".into(),
+            pre_tool_use: false,
+            prompt_text: false,
+        }
+    }
+}
+
+/// The entry for one hook event, or `None` for an event not recorded
+/// (`PreToolUse` unless enabled). `vault` makes paths inside it relative.
+pub fn entry_for(
+    payload: &Value,
+    vault: &Path,
+    settings: &HookSettings,
+) -> Result<Option<Entry>, String> {
+    let obj = payload
+        .as_object()
+        .ok_or("the hook payload is not a JSON object")?;
+    let event = obj
+        .get("hook_event_name")
+        .and_then(Value::as_str)
+        .ok_or("the hook payload has no hook_event_name")?;
+    let str_of = |k: &str| obj.get(k).and_then(Value::as_str);
+    let cwd = str_of("cwd");
+    let mut params = Map::new();
+    params.insert("hook_event".into(), event.into());
+    for key in ["cwd", "permission_mode"] {
+        if let Some(v) = str_of(key) {
+            params.insert(key.into(), v.into());
+        }
+    }
+    let tool = str_of("tool_name");
+    let (action, level, result, target, error) = match event {
+        "PostToolUse" | "PostToolUseFailure" | "PreToolUse" => {
+            if event == "PreToolUse" && !settings.pre_tool_use {
+                return Ok(None);
+            }
+            let tool = tool.unwrap_or("unknown_tool");
+            let input = obj.get("tool_input").cloned().unwrap_or(Value::Null);
+            let response = obj.get("tool_response");
+            params.insert("tool_name".into(), tool.into());
+            if let Some(id) = str_of("tool_use_id") {
+                params.insert("tool_use_id".into(), id.into());
+            }
+            let target = tool_target(tool, &input, cwd, vault);
+            let mut error = None;
+            let (level, result) = match event {
+                "PreToolUse" => {
+                    params.insert("phase".into(), "pre".into());
+                    (LogLevel::Info, Outcome::Skipped)
+                }
+                "PostToolUseFailure" => {
+                    let text = obj
+                        .get("error")
+                        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                        .unwrap_or_else(|| "the tool call failed".into());
+                    params.insert(
+                        "is_interrupt".into(),
+                        obj.get("is_interrupt").cloned().unwrap_or(false.into()),
+                    );
+                    error = Some(text);
+                    (LogLevel::Error, Outcome::Failure)
+                }
+                _ => (LogLevel::Info, Outcome::Success),
+            };
+            summarize(
+                tool,
+                &input,
+                response,
+                error.as_deref(),
+                event,
+                &mut params,
+                cwd,
+                vault,
+            );
+            (ActionType::new("tool_call"), level, result, target, error)
+        }
+        "UserPromptSubmit" => {
+            let prompt = str_of("prompt").unwrap_or("");
+            params.insert("prompt_length".into(), prompt.chars().count().into());
+            if settings.prompt_text {
+                params.insert("prompt".into(), prompt.into());
+            }
+            (
+                ActionType::new("system_event"),
+                LogLevel::Info,
+                Outcome::Success,
+                "prompt".to_owned(),
+                None,
+            )
+        }
+        _ => {
+            // SessionStart, SessionEnd, Stop and any event added later.
+            for key in [
+                "source",
+                "reason",
+                "stop_hook_active",
+                "model",
+                "trigger",
+                "message",
+            ] {
+                if let Some(v) = obj.get(key) {
+                    params.insert(key.into(), shorten_all(v.clone()));
+                }
+            }
+            let target = match event {
+                "SessionStart" | "SessionEnd" => "session".to_owned(),
+                other => other.to_owned(),
+            };
+            (
+                ActionType::new("system_event"),
+                LogLevel::Info,
+                Outcome::Success,
+                target,
+                None,
+            )
+        }
+    };
+    let action = action.map_err(|e| e.to_string())?;
+    let mut entry = Entry::new(level, action, settings.actor.clone(), target).result(result);
+    entry.parameters = params;
+    if let Some(e) = error {
+        entry = entry.error(e);
+    }
+    if let Some(s) = str_of("session_id").filter(|s| !s.trim().is_empty()) {
+        entry = entry.session(s);
+    }
+    Ok(Some(entry))
+}
+
+/// What the tool acted on: a path (vault-relative inside the vault), a
+/// command, a URL, a pattern or a query; else the tool's name.
+fn tool_target(tool: &str, input: &Value, cwd: Option<&str>, vault: &Path) -> String {
+    let s = |k: &str| input.get(k).and_then(Value::as_str);
+    if let Some(p) = s("file_path").or(s("notebook_path")).or(s("path")) {
+        return relative(p, cwd, vault);
+    }
+    for key in ["command", "url", "pattern", "query"] {
+        if let Some(v) = s(key) {
+            return shorten(v, SUMMARY_CHARS);
+        }
+    }
+    tool.to_owned()
+}
+
+/// `path` relative to the vault when it lies inside it (a relative path is
+/// taken from `cwd`).
+fn relative(path: &str, cwd: Option<&str>, vault: &Path) -> String {
+    let p = Path::new(path);
+    let full = match cwd {
+        Some(cwd) if p.is_relative() => Path::new(cwd).join(p),
+        _ => p.to_path_buf(),
+    };
+    let roots = [Some(vault.to_path_buf()), vault.canonicalize().ok()];
+    for root in roots.iter().flatten() {
+        if let Ok(rel) = full.strip_prefix(root) {
+            return rel.to_string_lossy().into_owned();
+        }
+    }
+    path.to_owned()
+}
+
+/// Adds the tool's summary to `params`.
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    tool: &str,
+    input: &Value,
+    response: Option<&Value>,
+    error: Option<&str>,
+    event: &str,
+    params: &mut Map<String, Value>,
+    cwd: Option<&str>,
+    vault: &Path,
+) {
+    let s = |k: &str| input.get(k).and_then(Value::as_str);
+    let path = s("file_path")
+        .or(s("notebook_path"))
+        .map(|p| relative(p, cwd, vault));
+    match tool {
+        "Bash" => {
+            if let Some(c) = s("command") {
+                params.insert("command".into(), shorten(c, SUMMARY_CHARS).into());
+            }
+            let r = response.unwrap_or(&Value::Null);
+            let code = ["exit_code", "exitCode", "returncode", "return_code"]
+                .iter()
+                .find_map(|k| r.get(*k).and_then(Value::as_i64))
+                .or_else(|| error.and_then(exit_code_in))
+                .or((event == "PostToolUse").then_some(0));
+            if let Some(code) = code {
+                params.insert("exit_status".into(), code.into());
+            }
+            if let Some(out) = r.get("stdout").and_then(Value::as_str).or(r.as_str()) {
+                params.insert("output".into(), shorten(out, SUMMARY_CHARS).into());
+            }
+            if let Some(err) = r
+                .get("stderr")
+                .and_then(Value::as_str)
+                .filter(|e| !e.is_empty())
+            {
+                params.insert("stderr".into(), shorten(err, SUMMARY_CHARS).into());
+            }
+            if let Some(i) = r.get("interrupted") {
+                params.insert("interrupted".into(), i.clone());
+            }
+        }
+        "Write" => {
+            let content = s("content").unwrap_or("");
+            params.insert("path".into(), path.into());
+            params.insert("bytes".into(), content.len().into());
+            params.insert("lines".into(), content.lines().count().into());
+        }
+        "Edit" | "MultiEdit" | "NotebookEdit" => {
+            params.insert("path".into(), path.into());
+            let edits: Vec<&Value> = match input.get("edits").and_then(Value::as_array) {
+                Some(list) => list.iter().collect(),
+                None => vec![input],
+            };
+            let chars = |k: &str| -> usize {
+                edits
+                    .iter()
+                    .filter_map(|e| e.get(k).and_then(Value::as_str))
+                    .map(|t| t.chars().count())
+                    .sum()
+            };
+            params.insert("edits".into(), edits.len().into());
+            params.insert("old_chars".into(), chars("old_string").into());
+            params.insert(
+                "new_chars".into(),
+                (chars("new_string") + chars("new_source")).into(),
+            );
+            if let Some(all) = input.get("replace_all") {
+                params.insert("replace_all".into(), all.clone());
+            }
+        }
+        "Read" => {
+            params.insert("path".into(), path.into());
+            for k in ["offset", "limit"] {
+                if let Some(v) = input.get(k) {
+                    params.insert(k.into(), v.clone());
+                }
+            }
+            let file = response.and_then(|r| r.get("file"));
+            let lines = file
+                .and_then(|f| f.get("numLines"))
+                .and_then(Value::as_u64)
+                .or_else(|| {
+                    file.and_then(|f| f.get("content"))
+                        .and_then(Value::as_str)
+                        .map(|c| c.lines().count() as u64)
+                });
+            if let Some(n) = lines {
+                params.insert("lines".into(), n.into());
+            }
+        }
+        _ => {
+            params.insert("input".into(), shorten_all(input.clone()));
+        }
+    }
+}
+
+/// The number after "Exit code" in a failed command's error text.
+fn exit_code_in(error: &str) -> Option<i64> {
+    let at = error.find("Exit code")? + "Exit code".len();
+    error[at..]
+        .trim_start()
+        .split(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `s` cut to `n` characters, with a marker when cut.
+pub fn shorten(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((end, _)) => format!("{}…[+{} characters]", &s[..end], s[end..].chars().count()),
+        None => s.to_owned(),
+    }
+}
+
+/// Every string in `v` cut to [`SUMMARY_CHARS`].
+pub fn shorten_all(v: Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(shorten(&s, SUMMARY_CHARS)),
+        Value::Array(items) => Value::Array(items.into_iter().map(shorten_all).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, shorten_all(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// The settings from the environment: `AUDIT_AGENT_ID`,
+/// `AUDIT_HOOK_PRE_TOOL_USE`, `AUDIT_HOOK_PROMPT_TEXT` (true/false).
+pub fn settings_from(var: impl Fn(&str) -> Option<String>) -> HookSettings {
+    let flag = |k: &str| {
+        var(k).is_some_and(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+    };
+    HookSettings {
+        actor: var("AUDIT_AGENT_ID")
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "claude_code".into()),
+        pre_tool_use: flag("AUDIT_HOOK_PRE_TOOL_USE"),
+        prompt_text: flag("AUDIT_HOOK_PROMPT_TEXT"),
+    }
+}
+
+/// The `.claude/settings.json` hooks that turn recording on.
+pub fn settings_snippet() -> Value {
+    let hook = json!([{"matcher": "*", "hooks": [{"type": "command", "command": "vault-audit --no-dry-run --vault \"$CLAUDE_PROJECT_DIR\" hook claude-code"}]}]);
+    let session = json!([{"hooks": [{"type": "command", "command": "vault-audit --no-dry-run --vault \"$CLAUDE_PROJECT_DIR\" hook claude-code"}]}]);
+    json!({"hooks": {
+        "PostToolUse": hook,
+        "PostToolUseFailure": hook,
+        "SessionStart": session,
+        "SessionEnd": session,
+    }})
+}
