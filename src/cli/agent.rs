@@ -166,10 +166,12 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
         None | Some("") => Vec::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Array(list)) => list,
-            _ => return Err(UsageError(format!(
+            _ => {
+                return Err(UsageError(format!(
                 "errors_json: {} is not accepted; give a JSON array, such as '[\"Step 3 failed\"]'",
                 crate::entry::shorten_for_message(text)
-            ))),
+            )))
+            }
         },
     };
     let metadata = match args.metadata_json.as_deref() {
