@@ -17,6 +17,7 @@ use std::path::Path;
 use serde_json::{json, Map, Value};
 
 use crate::entry::{ActionType, Entry, LogLevel, Outcome};
+use crate::redact::Redactor;
 
 /// How long a string of a summary may be, in characters.
 pub const SUMMARY_CHARS: usize = 500;
@@ -31,6 +32,9 @@ pub struct HookSettings {
     /// Whether a prompt's text is recorded, not only its length
     /// (`AUDIT_HOOK_PROMPT_TEXT`).
     pub prompt_text: bool,
+    /// Redacts strings before they are shortened, so that a cut never
+    /// leaves part of a secret the patterns would no longer recognise.
+    pub redactor: Redactor,
 }
 
 impl Default for HookSettings {
@@ -39,6 +43,7 @@ impl Default for HookSettings {
             actor: "claude_code".into(),
             pre_tool_use: false,
             prompt_text: false,
+            redactor: Redactor::default(),
         }
     }
 }
@@ -79,7 +84,8 @@ pub fn entry_for(
             if let Some(id) = str_of("tool_use_id") {
                 params.insert("tool_use_id".into(), id.into());
             }
-            let target = tool_target(tool, &input, cwd, vault);
+            let red = &settings.redactor;
+            let target = tool_target(tool, &input, cwd, vault, red);
             let mut error = None;
             let (level, result) = match event {
                 "PreToolUse" => {
@@ -109,6 +115,7 @@ pub fn entry_for(
                 &mut params,
                 cwd,
                 vault,
+                red,
             );
             (ActionType::new("tool_call"), level, result, target, error)
         }
@@ -137,7 +144,7 @@ pub fn entry_for(
                 "message",
             ] {
                 if let Some(v) = obj.get(key) {
-                    params.insert(key.into(), shorten_all(v.clone()));
+                    params.insert(key.into(), shorten_all(v.clone(), &settings.redactor));
                 }
             }
             let target = match event {
@@ -167,14 +174,20 @@ pub fn entry_for(
 
 /// What the tool acted on: a path (vault-relative inside the vault), a
 /// command, a URL, a pattern or a query; else the tool's name.
-fn tool_target(tool: &str, input: &Value, cwd: Option<&str>, vault: &Path) -> String {
+fn tool_target(
+    tool: &str,
+    input: &Value,
+    cwd: Option<&str>,
+    vault: &Path,
+    red: &Redactor,
+) -> String {
     let s = |k: &str| input.get(k).and_then(Value::as_str);
     if let Some(p) = s("file_path").or(s("notebook_path")).or(s("path")) {
         return relative(p, cwd, vault);
     }
     for key in ["command", "url", "pattern", "query"] {
         if let Some(v) = s(key) {
-            return shorten(v, SUMMARY_CHARS);
+            return shorten(v, red);
         }
     }
     tool.to_owned()
@@ -208,6 +221,7 @@ fn summarize(
     params: &mut Map<String, Value>,
     cwd: Option<&str>,
     vault: &Path,
+    red: &Redactor,
 ) {
     let s = |k: &str| input.get(k).and_then(Value::as_str);
     let path = s("file_path")
@@ -216,7 +230,7 @@ fn summarize(
     match tool {
         "Bash" => {
             if let Some(c) = s("command") {
-                params.insert("command".into(), shorten(c, SUMMARY_CHARS).into());
+                params.insert("command".into(), shorten(c, red).into());
             }
             let r = response.unwrap_or(&Value::Null);
             let code = ["exit_code", "exitCode", "returncode", "return_code"]
@@ -228,14 +242,14 @@ fn summarize(
                 params.insert("exit_status".into(), code.into());
             }
             if let Some(out) = r.get("stdout").and_then(Value::as_str).or(r.as_str()) {
-                params.insert("output".into(), shorten(out, SUMMARY_CHARS).into());
+                params.insert("output".into(), shorten(out, red).into());
             }
             if let Some(err) = r
                 .get("stderr")
                 .and_then(Value::as_str)
                 .filter(|e| !e.is_empty())
             {
-                params.insert("stderr".into(), shorten(err, SUMMARY_CHARS).into());
+                params.insert("stderr".into(), shorten(err, red).into());
             }
             if let Some(i) = r.get("interrupted") {
                 params.insert("interrupted".into(), i.clone());
@@ -291,7 +305,7 @@ fn summarize(
             }
         }
         _ => {
-            params.insert("input".into(), shorten_all(input.clone()));
+            params.insert("input".into(), shorten_all(input.clone(), red));
         }
     }
 }
@@ -307,21 +321,27 @@ fn exit_code_in(error: &str) -> Option<i64> {
         .ok()
 }
 
-/// `s` cut to `n` characters, with a marker when cut.
-pub fn shorten(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
+/// `s` redacted, then cut to [`SUMMARY_CHARS`] characters, with a marker when cut.
+pub fn shorten(s: &str, red: &Redactor) -> String {
+    let s = red.text(s);
+    match s.char_indices().nth(SUMMARY_CHARS) {
         Some((end, _)) => format!("{}…[+{} characters]", &s[..end], s[end..].chars().count()),
-        None => s.to_owned(),
+        None => s.into_owned(),
     }
 }
 
-/// Every string in `v` cut to [`SUMMARY_CHARS`].
-pub fn shorten_all(v: Value) -> Value {
+/// Every string in `v` redacted (keys too) and cut (see [`shorten`]).
+pub fn shorten_all(mut v: Value, red: &Redactor) -> Value {
+    red.value(&mut v);
+    cut_all(v)
+}
+
+fn cut_all(v: Value) -> Value {
     match v {
-        Value::String(s) => Value::String(shorten(&s, SUMMARY_CHARS)),
-        Value::Array(items) => Value::Array(items.into_iter().map(shorten_all).collect()),
+        Value::String(s) => Value::String(shorten(&s, &Redactor::new().off())),
+        Value::Array(items) => Value::Array(items.into_iter().map(cut_all).collect()),
         Value::Object(map) => {
-            Value::Object(map.into_iter().map(|(k, v)| (k, shorten_all(v))).collect())
+            Value::Object(map.into_iter().map(|(k, v)| (k, cut_all(v))).collect())
         }
         other => other,
     }
@@ -344,6 +364,7 @@ pub fn settings_from(var: impl Fn(&str) -> Option<String>) -> HookSettings {
             .unwrap_or_else(|| "claude_code".into()),
         pre_tool_use: flag("AUDIT_HOOK_PRE_TOOL_USE"),
         prompt_text: flag("AUDIT_HOOK_PROMPT_TEXT"),
+        redactor: Redactor::default(),
     }
 }
 

@@ -260,15 +260,15 @@ impl Redactor {
     }
 }
 
-/// `s` cut to `max` characters with a marker, if it is longer.
+/// `s` cut to at most `max` characters, marker included, if it is longer.
+/// What comes out is never cut again: redacting twice changes nothing.
 fn cut(s: &str, max: usize) -> Option<String> {
-    let (end, _) = s.char_indices().nth(max)?;
+    s.char_indices().nth(max)?;
     let total = s.chars().count();
-    Some(format!(
-        "{}…[truncated {} of {total} characters]",
-        &s[..end],
-        total - max
-    ))
+    let marker = |cut: usize| format!("…[truncated {cut} of {total} characters]");
+    let keep = max.saturating_sub(marker(total).chars().count());
+    let end = s.char_indices().nth(keep).map_or(s.len(), |(i, _)| i);
+    Some(format!("{}{}", &s[..end], marker(total - keep)))
 }
 
 /// Whether a key names a secret: one of the words, whole or as consecutive
@@ -374,8 +374,10 @@ mod tests {
         let r = Redactor::new().max_chars(100);
         let long = "é".repeat(150);
         let out = r.text(&long);
-        assert!(out.starts_with(&"é".repeat(100)));
-        assert!(out.ends_with("…[truncated 50 of 150 characters]"), "{out}");
+        assert!(out.chars().count() <= 100, "{out}");
+        assert!(out.starts_with(&"é".repeat(60)));
+        assert!(out.ends_with("…[truncated 84 of 150 characters]"), "{out}");
+        assert_eq!(r.text(&out), out, "cutting twice changes nothing");
     }
 
     #[test]

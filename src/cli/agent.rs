@@ -54,15 +54,16 @@ fn try_hook(config: &Config, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Re
     let payload: Value = serde_json::from_slice(&text)
         .map_err(|e| format!("the hook payload is not JSON ({e}); nothing logged"))?;
     let vault = hook_vault(config, &payload).ok_or("no vault: set --vault or VAULT_PATH")?;
-    let settings = hook::settings_from(|k| std::env::var(k).ok());
-    let Some(entry) = hook::entry_for(&payload, &vault, &settings)? else {
-        return Ok(());
-    };
     let logger = config
         .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
         .build()
         .map_err(|e| e.to_string())?;
+    let mut settings = hook::settings_from(|k| std::env::var(k).ok());
+    settings.redactor = logger.redactor().clone();
+    let Some(entry) = hook::entry_for(&payload, &vault, &settings)? else {
+        return Ok(());
+    };
     match logger.log(entry) {
         Ok(receipt) => {
             for p in &receipt.post_write_errors {

@@ -116,6 +116,12 @@ impl Run {
             "AUDIT_SESSION_ID",
             "AUDIT_LOCK_TIMEOUT_MS",
             "AUDIT_CHAIN_KEY",
+            "AUDIT_REDACTION",
+            "AUDIT_REDACT_PATTERNS",
+            "AUDIT_MAX_FIELD_CHARS",
+            "AUDIT_AGENT_ID",
+            "AUDIT_HOOK_PRE_TOOL_USE",
+            "AUDIT_HOOK_PROMPT_TEXT",
         ] {
             cmd.env_remove(var);
         }
