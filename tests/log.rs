@@ -259,10 +259,12 @@ fn invalid_json_entries_are_rejected() {
     };
     let mut missing = good.clone();
     missing.as_object_mut().expect("object").remove("result");
-    let huge = with(
-        "parameters",
-        serde_json::json!({"blob": "x".repeat(70_000)}),
-    );
+    // Each string is cut to 2,000 characters, but 40 of them still make an
+    // entry over the 64 KiB limit.
+    let blobs: serde_json::Map<String, Value> = (0..40)
+        .map(|i| (format!("blob{i}"), Value::String("x".repeat(1900))))
+        .collect();
+    let huge = with("parameters", Value::Object(blobs));
     let cases: Vec<(String, Vec<&str>)> = vec![
         (
             with("extra", Value::Bool(true)),
