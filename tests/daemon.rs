@@ -33,7 +33,7 @@ impl Daemon {
             .spawn()
             .expect("spawn daemon");
         let d = Daemon { child };
-        wait_for("the daemon to start", Duration::from_secs(10), || {
+        wait_for("the daemon to start", Duration::from_secs(30), || {
             running(v)
         });
         d
