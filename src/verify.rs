@@ -117,6 +117,8 @@ pub struct Report {
 struct Day {
     entries: u64,
     chained: bool,
+    /// Where its chain starts, from its header.
+    start: Option<Start>,
     /// Chain values at the counts later days start from.
     values_at: BTreeMap<u64, ChainValue>,
     problems: Vec<Problem>,
@@ -155,7 +157,7 @@ pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
         let name = format!("Logs/{}", day_file_name(date));
         let none = BTreeSet::new();
         let mut day = check_day(&path, &name, date, key, wanted.get(&date).unwrap_or(&none))?;
-        if let Some(start) = day_start(&path, date)? {
+        if let Some(start) = day.start {
             check_link(&mut day, &name, &start, &done, &anchors);
         }
         report.files += 1;
@@ -172,11 +174,6 @@ pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
     report.problems.extend(check_index(vault, &counts));
     report.ok = report.problems.is_empty();
     Ok(report)
-}
-
-fn day_start(path: &Path, date: NaiveDate) -> io::Result<Option<Start>> {
-    let mut file = File::open(path)?;
-    Ok(daily::read_head(&mut file, date)?.and_then(|h| h.start))
 }
 
 /// Checks that a day's chain starts where the day before it stood.
@@ -260,6 +257,7 @@ fn check_day(
     };
     let mut day = Day {
         chained: head.start.is_some(),
+        start: head.start,
         ..Day::default()
     };
     let folder = match head.start {

@@ -32,9 +32,10 @@ pub fn run(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> u8 {
-    let logger = match config.logger().and_then(|_| {
+    // Dry-run lines go to stderr: stdout carries only JSON-RPC.
+    let logger = match config.vault().and_then(|vault| {
         config
-            .builder_for(config.vault()?, config.dry_run)
+            .builder_for(vault, config.dry_run)
             .dry_run_output(std::io::stderr())
             .build()
             .map_err(|e| crate::cli::config::UsageError(e.to_string()))
