@@ -86,7 +86,7 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<(), DaemonError> {
     let vault = logger.vault().clone();
-    let _pid = pidfile::PidFile::acquire(&vault).map_err(|e| match e {
+    let mut pid_file = pidfile::PidFile::acquire(&vault).map_err(|e| match e {
         pidfile::Taken::Running(pid) => DaemonError::AlreadyRunning(pid),
         pidfile::Taken::Io(e) => DaemonError::Fatal(format!(
             "could not write {}: {e}",
@@ -130,6 +130,12 @@ pub fn run(
     if cfg.watch_vault {
         d.snapshot = Snapshot::load(&vault);
         d.scan_vault();
+    }
+    if let Err(e) = pid_file.ready() {
+        d.say(
+            0,
+            &format!("warning: could not mark the pid file ready: {e}"),
+        );
     }
     let mut last_scan = Instant::now();
     let mut last_replay = Instant::now();
@@ -456,7 +462,7 @@ fn keep_serious(into: &mut Vec<Entry>) -> impl FnMut(&[Entry]) + '_ {
 /// Sends SIGTERM to the running daemon and waits (up to `wait`) for it to end.
 #[cfg(unix)]
 pub fn stop(vault: &crate::Vault, wait: Duration) -> std::io::Result<Option<u32>> {
-    let Some(pid) = pidfile::running(vault)? else {
+    let Some(pidfile::Running { pid, .. }) = pidfile::running(vault)? else {
         return Ok(None);
     };
     let pid_t = libc::pid_t::try_from(pid).map_err(std::io::Error::other)?;

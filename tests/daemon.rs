@@ -65,8 +65,10 @@ impl Drop for Daemon {
     }
 }
 
+/// Running and ready: it watches the inbox and the vault.
 fn running(v: &Vault) -> bool {
-    v.cmd().args(["daemon", "status"]).run().code == 0
+    let out = v.cmd().args(["daemon", "status"]).run();
+    out.code == 0 && out.stdout.contains("\"ready\":true")
 }
 
 fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {

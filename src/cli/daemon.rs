@@ -36,7 +36,11 @@ fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, UsageError> {
     let _ = writeln!(
         stdout,
         "{}",
-        json!({"running": running.is_some(), "pid": running})
+        json!({
+            "running": running.is_some(),
+            "pid": running.map(|r| r.pid),
+            "ready": running.is_some_and(|r| r.ready),
+        })
     );
     Ok(if running.is_some() {
         exit::OK

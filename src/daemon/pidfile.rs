@@ -1,11 +1,21 @@
 //! One daemon per vault: `Logs/.audit/daemon.pid`, locked for the daemon's life.
+//!
+//! The file holds the daemon's pid, and a second line `ready` once the daemon
+//! watches the inbox and the vault. A probe (`daemon status`) takes a shared
+//! lock for a moment; the daemon's exclusive lock excludes it. A daemon that
+//! starts while a probe holds its shared lock retries for a moment rather than
+//! taking the probe for a running daemon.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::fsutil::ensure_dir;
 use crate::vault::Vault;
+
+/// How long a starting daemon retries a lock held by someone else.
+const ACQUIRE_PATIENCE: Duration = Duration::from_millis(1500);
 
 /// The pid file's path.
 pub fn path(vault: &Vault) -> PathBuf {
@@ -14,7 +24,7 @@ pub fn path(vault: &Vault) -> PathBuf {
 
 /// The held pid file: the lock lasts until the process ends.
 pub struct PidFile {
-    _guard: fd_lock::RwLockWriteGuard<'static, File>,
+    guard: fd_lock::RwLockWriteGuard<'static, File>,
 }
 
 /// Why the pid file could not be taken.
@@ -24,6 +34,15 @@ pub enum Taken {
     Running(Option<u32>),
     /// The file could not be opened or written.
     Io(io::Error),
+}
+
+/// A running daemon, as its pid file tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Running {
+    /// Its pid (0 if the file could not be read).
+    pub pid: u32,
+    /// Whether it has finished starting and watches the inbox and vault.
+    pub ready: bool,
 }
 
 fn open(vault: &Vault) -> io::Result<File> {
@@ -36,11 +55,32 @@ fn open(vault: &Vault) -> io::Result<File> {
         .open(path(vault))
 }
 
-fn read_pid(file: &mut File) -> Option<u32> {
+fn read_state(file: &mut File) -> Running {
     let mut text = String::new();
-    file.seek(SeekFrom::Start(0)).ok()?;
-    file.read_to_string(&mut text).ok()?;
-    text.trim().parse().ok()
+    let read = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.read_to_string(&mut text));
+    if read.is_err() {
+        return Running {
+            pid: 0,
+            ready: false,
+        };
+    }
+    let mut lines = text.lines();
+    Running {
+        pid: lines
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or(0),
+        ready: lines.next().is_some_and(|l| l.trim() == "ready"),
+    }
+}
+
+fn write_state(file: &mut File, text: &str) -> io::Result<()> {
+    file.set_len(0)?;
+    file.seek(SeekFrom::Start(0))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_data()
 }
 
 impl PidFile {
@@ -50,32 +90,45 @@ impl PidFile {
         // The lock must outlive every borrow of it: it lives as long as the process.
         let lock: &'static mut fd_lock::RwLock<File> =
             Box::leak(Box::new(fd_lock::RwLock::new(file)));
-        match lock.try_write() {
-            Ok(mut guard) => {
-                let pid = std::process::id().to_string();
-                guard.set_len(0).map_err(Taken::Io)?;
-                guard.seek(SeekFrom::Start(0)).map_err(Taken::Io)?;
-                guard.write_all(pid.as_bytes()).map_err(Taken::Io)?;
-                guard.sync_data().map_err(Taken::Io)?;
-                Ok(PidFile { _guard: guard })
+        let started = Instant::now();
+        // The borrow checker cannot see that a failed `try_write` gives the
+        // borrow back, so the loop only decides, and the guard is taken after.
+        loop {
+            match lock.try_write() {
+                Ok(_) => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if started.elapsed() >= ACQUIRE_PATIENCE {
+                        let mut file = File::open(path(vault)).map_err(Taken::Io)?;
+                        return Err(Taken::Running(Some(read_state(&mut file).pid)));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(Taken::Io(e)),
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                let mut file = File::open(path(vault)).map_err(Taken::Io)?;
-                Err(Taken::Running(read_pid(&mut file)))
-            }
-            Err(e) => Err(Taken::Io(e)),
         }
+        // Another daemon could start between the two calls: it then runs.
+        let mut guard = lock.try_write().map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock => Taken::Running(None),
+            _ => Taken::Io(e),
+        })?;
+        write_state(&mut guard, &std::process::id().to_string()).map_err(Taken::Io)?;
+        Ok(PidFile { guard })
+    }
+
+    /// Marks the daemon ready: it has taken in what waited and watches.
+    pub fn ready(&mut self) -> io::Result<()> {
+        write_state(&mut self.guard, &format!("{}\nready\n", std::process::id()))
     }
 }
 
-/// The pid of the daemon running for this vault, if one runs.
-pub fn running(vault: &Vault) -> io::Result<Option<u32>> {
+/// The daemon running for this vault, if one runs.
+pub fn running(vault: &Vault) -> io::Result<Option<Running>> {
     if !path(vault).exists() {
         return Ok(None);
     }
     let file = open(vault)?;
-    let mut lock = fd_lock::RwLock::new(file);
-    let busy = match lock.try_write() {
+    let lock = fd_lock::RwLock::new(file);
+    let busy = match lock.try_read() {
         Ok(_) => false,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
         Err(e) => return Err(e),
@@ -84,5 +137,5 @@ pub fn running(vault: &Vault) -> io::Result<Option<u32>> {
         return Ok(None);
     }
     let mut file = File::open(path(vault))?;
-    Ok(Some(read_pid(&mut file).unwrap_or(0)))
+    Ok(Some(read_state(&mut file)))
 }
