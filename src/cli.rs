@@ -6,6 +6,7 @@ pub mod config;
 pub mod daemon;
 pub mod demo;
 pub mod exit;
+pub mod forward;
 pub mod log;
 pub mod maintain;
 pub mod mcp;
@@ -108,6 +109,13 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             exit::USAGE
         }),
         Command::Repair(r) => verify::repair(&config, r, stdout, stderr),
+        Command::Forward(f) => {
+            forward::run(&config, f, &|name| std::env::var(name).ok(), stdout, stderr)
+                .unwrap_or_else(|e| {
+                    let _ = writeln!(stderr, "vault-audit: {e}");
+                    exit::USAGE
+                })
+        }
         Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

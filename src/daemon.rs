@@ -18,6 +18,7 @@ use serde_json::json;
 
 use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
+use crate::forward::{Forwarder, Pace, Sink};
 use crate::inbox::{self, Readiness};
 use crate::journal::{self, Progress};
 use crate::logger::{AuditLogger, DayFileState};
@@ -77,11 +78,20 @@ struct Daemon<'a> {
     day: NaiveDate,
 }
 
+/// Sinks the daemon forwards to, each in its own thread.
+pub struct Forwarding {
+    /// The sinks.
+    pub sinks: Vec<Box<dyn Sink>>,
+    /// Their batches and backoff.
+    pub pace: Pace,
+}
+
 /// Runs the daemon until `stop` is set (by SIGTERM or SIGINT), then finishes
 /// the batch in hand, refreshes index and Dashboard, and returns.
 pub fn run(
     logger: AuditLogger,
     cfg: &DaemonConfig,
+    forwarding: Forwarding,
     stop: &AtomicBool,
     out: &mut dyn Write,
 ) -> Result<(), DaemonError> {
@@ -131,6 +141,17 @@ pub fn run(
         d.snapshot = Snapshot::load(&vault);
         d.scan_vault();
     }
+    let (events_tx, events) = mpsc::channel::<Entry>();
+    let names: Vec<String> = forwarding
+        .sinks
+        .iter()
+        .map(|s| s.name().to_owned())
+        .collect();
+    let forwarder = (!forwarding.sinks.is_empty())
+        .then(|| Forwarder::start(&vault, forwarding.sinks, forwarding.pace, events_tx));
+    if !names.is_empty() {
+        d.say(0, &format!("forwarding to {}", names.join(", ")));
+    }
     if let Err(e) = pid_file.ready() {
         d.say(
             0,
@@ -179,7 +200,20 @@ pub fn run(
             d.day = now;
             d.retention();
         }
+        let forwarded: Vec<Entry> = events.try_iter().collect();
+        for e in &forwarded {
+            d.say(
+                0,
+                &format!("sink: {}", serde_json::Value::Object(e.parameters.clone())),
+            );
+        }
+        d.write(forwarded);
         d.refresh(false);
+    }
+    if let Some(f) = forwarder {
+        // A sink in the middle of a network call is not waited for: its
+        // batch was not acknowledged, so its cursor did not move.
+        f.stop(Duration::from_millis(500));
     }
     d.event(
         LogLevel::Info,

@@ -29,6 +29,7 @@ pub mod daily;
 pub mod dashboard;
 pub mod entry;
 pub mod error;
+pub mod forward;
 pub mod fsutil;
 pub mod hook;
 pub mod inbox;

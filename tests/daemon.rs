@@ -5,79 +5,11 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
-use common::{days_ago, entry_json, Vault, BIN};
+use std::time::Duration;
+
+use common::{days_ago, entry_json, running, wait_for, Daemon, Vault};
 use serde_json::Value;
-
-/// A daemon process on a vault; killed if the test ends without stopping it.
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn start(v: &Vault, args: &[&str]) -> Daemon {
-        let log = std::fs::File::create(v.path().join("daemon.err")).expect("log file");
-        let child = Command::new(BIN)
-            .args(["--vault"])
-            .arg(v.path())
-            .args(["--no-dry-run", "daemon", "-v"])
-            .args(args)
-            .env_remove("VAULT_PATH")
-            .env("AUDIT_ALERT_ERRORS", "5")
-            .current_dir(v.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn daemon");
-        let d = Daemon { child };
-        wait_for("the daemon to start", Duration::from_secs(30), || {
-            running(v)
-        });
-        d
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.id() as i32
-    }
-
-    /// SIGTERM; returns the exit code and how long it took.
-    fn terminate(mut self) -> (Option<i32>, Duration) {
-        let started = Instant::now();
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        let status = self.child.wait().expect("wait");
-        (status.code(), started.elapsed())
-    }
-
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Running and ready: it watches the inbox and the vault.
-fn running(v: &Vault) -> bool {
-    let out = v.cmd().args(["daemon", "status"]).run();
-    out.code == 0 && out.stdout.contains("\"ready\":true")
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 fn inbox(v: &Vault) -> std::path::PathBuf {
     v.logs().join("inbox")

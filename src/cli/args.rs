@@ -75,6 +75,23 @@ pub enum Command {
     Repair(CheckArgs),
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
+    /// Send the entries the configured sinks (AUDIT_FORWARD_*) lack, then exit (for cron).
+    Forward(ForwardArgs),
+}
+
+/// `vault-audit forward`.
+#[derive(Debug, ClapArgs)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["once", "status", "init_postgres"])))]
+pub struct ForwardArgs {
+    /// Catch every configured sink up, oldest entries first, then exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Print how many entries each sink still lacks; send nothing.
+    #[arg(long)]
+    pub status: bool,
+    /// Print the PostgreSQL table's DDL; with AUDIT_FORWARD_POSTGRES set (and no dry run), create it.
+    #[arg(long)]
+    pub init_postgres: bool,
 }
 
 /// `vault-audit query`.

@@ -122,7 +122,13 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| UsageError(format!("could not handle signals: {e}")))?;
     }
-    match daemon::run(logger, &cfg, &stop, stderr) {
+    let setup = crate::forward::config::from_env(vault, &|name| std::env::var(name).ok())
+        .map_err(UsageError)?;
+    let forwarding = daemon::Forwarding {
+        sinks: setup.sinks,
+        pace: setup.pace,
+    };
+    match daemon::run(logger, &cfg, forwarding, &stop, stderr) {
         Ok(()) => Ok(exit::OK),
         Err(e @ DaemonError::AlreadyRunning(_)) => {
             let _ = writeln!(stderr, "vault-audit: {e}");

@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod servers;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_vault-audit");
 
@@ -122,6 +125,15 @@ impl Run {
             "AUDIT_AGENT_ID",
             "AUDIT_HOOK_PRE_TOOL_USE",
             "AUDIT_HOOK_PROMPT_TEXT",
+            "AUDIT_FORWARD_POSTGRES",
+            "AUDIT_FORWARD_SYSLOG",
+            "AUDIT_FORWARD_SYSLOG_FACILITY",
+            "AUDIT_FORWARD_HTTP",
+            "AUDIT_FORWARD_HTTP_FORMAT",
+            "AUDIT_FORWARD_HTTP_HEADERS",
+            "AUDIT_FORWARD_BATCH",
+            "AUDIT_FORWARD_BACKOFF_MAX",
+            "AUDIT_VAULT_NAME",
         ] {
             cmd.env_remove(var);
         }
@@ -211,4 +223,78 @@ pub fn days_ago(n: i64) -> (String, String) {
         t.format("%Y-%m-%d").to_string(),
         t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     )
+}
+
+/// A daemon process on a vault; killed if the test ends without stopping it.
+pub struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    pub fn start(v: &Vault, args: &[&str]) -> Daemon {
+        Daemon::start_with(v, args, &[])
+    }
+
+    /// Starts it with extra environment variables, and waits until it is ready.
+    pub fn start_with(v: &Vault, args: &[&str], envs: &[(&str, &str)]) -> Daemon {
+        let log = std::fs::File::create(v.path().join("daemon.err")).expect("log file");
+        let child = Command::new(BIN)
+            .args(["--vault"])
+            .arg(v.path())
+            .args(["--no-dry-run", "daemon", "-v"])
+            .args(args)
+            .env_remove("VAULT_PATH")
+            .env("AUDIT_ALERT_ERRORS", "5")
+            .envs(envs.iter().copied())
+            .current_dir(v.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        let d = Daemon { child };
+        wait_for("the daemon to start", Duration::from_secs(30), || {
+            running(v)
+        });
+        d
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// SIGTERM; returns the exit code and how long it took.
+    pub fn terminate(mut self) -> (Option<i32>, Duration) {
+        let started = Instant::now();
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.pid(), libc::SIGTERM) };
+        let status = self.child.wait().expect("wait");
+        (status.code(), started.elapsed())
+    }
+
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Running and ready: it watches the inbox and the vault.
+pub fn running(v: &Vault) -> bool {
+    let out = v.cmd().args(["daemon", "status"]).run();
+    out.code == 0 && out.stdout.contains("\"ready\":true")
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

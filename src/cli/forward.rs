@@ -1,0 +1,131 @@
+//! `vault-audit forward`: catch the configured sinks up once (for cron), show
+//! where each stands, or print the PostgreSQL table's DDL.
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+
+use serde_json::{json, Value};
+
+use crate::cli::args::ForwardArgs;
+use crate::cli::config::{Config, UsageError};
+use crate::cli::exit;
+use crate::entry::LogLevel;
+use crate::forward::{self, config::Setup};
+
+/// Runs `forward` with `env` as the environment.
+pub fn run(
+    config: &Config,
+    args: &ForwardArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    if args.init_postgres {
+        return init_postgres(config, env, stdout, stderr);
+    }
+    let logger = config.logger()?;
+    let vault = logger.vault().clone();
+    let Setup { sinks, pace, .. } = forward::config::from_env(&vault, env).map_err(UsageError)?;
+    if sinks.is_empty() {
+        return Err(UsageError(
+            "no sink is configured: set AUDIT_FORWARD_POSTGRES, AUDIT_FORWARD_SYSLOG or AUDIT_FORWARD_HTTP".into(),
+        ));
+    }
+    let mut report = Vec::new();
+    let mut failed = false;
+    if args.status || logger.is_dry_run() {
+        for sink in &sinks {
+            let pending =
+                forward::pending(&vault, sink.name()).map_err(|e| UsageError(e.to_string()))?;
+            report.push(json!({"sink": sink.name(), "pending": pending}));
+        }
+        let mut out = json!({"sinks": report});
+        if logger.is_dry_run() && !args.status {
+            out["dry_run"] = true.into();
+        }
+        let _ = writeln!(stdout, "{out}");
+        return Ok(exit::OK);
+    }
+    let stop = AtomicBool::new(false);
+    for mut sink in sinks {
+        let name = sink.name().to_owned();
+        let (progress, error) = match forward::catch_up(&vault, sink.as_mut(), &pace, &stop) {
+            Ok(p) => (p, None),
+            Err((p, e)) => (p, Some(e)),
+        };
+        let mut gaps = Vec::new();
+        for (date, n) in &progress.lost {
+            let day = date.format("%Y-%m-%d").to_string();
+            gaps.push(json!({"day": day, "entries": n}));
+            if let Some(e) = forward::event(
+                LogLevel::Warning,
+                &name,
+                json!({"event": "forward_gap", "sink": name, "day": day, "entries": n,
+                       "detail": "retention deleted this day before these entries were forwarded"}),
+            ) {
+                if let Err(err) = logger.log(e) {
+                    let _ = writeln!(stderr, "vault-audit: could not log a forwarding gap: {err}");
+                }
+            }
+        }
+        let pending = forward::pending(&vault, &name).ok();
+        let mut line =
+            json!({"sink": name, "sent": progress.sent, "pending": pending, "lost": gaps});
+        if let Some(e) = error {
+            failed = true;
+            let _ = writeln!(
+                stderr,
+                "vault-audit: sink {name}: {e}; the entries stay in the day files and go next time"
+            );
+            line["error"] = Value::String(e.to_string());
+        }
+        report.push(line);
+    }
+    let _ = writeln!(stdout, "{}", json!({"sinks": report}));
+    Ok(if failed { exit::IO } else { exit::OK })
+}
+
+#[cfg(feature = "postgres")]
+fn init_postgres(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    use crate::forward::Sink;
+    let _ = write!(stdout, "{}", forward::postgres::DDL);
+    let Some(url) = env("AUDIT_FORWARD_POSTGRES").filter(|u| !u.trim().is_empty()) else {
+        return Ok(exit::OK);
+    };
+    if config.dry_run {
+        let _ = writeln!(
+            stderr,
+            "vault-audit: dry run: the table was not created (pass --no-dry-run)"
+        );
+        return Ok(exit::OK);
+    }
+    let mut sink = forward::postgres::PostgresSink::new(url.trim(), "")
+        .map_err(|e| UsageError(format!("AUDIT_FORWARD_POSTGRES: {e}")))?;
+    match sink.health() {
+        Ok(()) => {
+            let _ = writeln!(stderr, "vault-audit: agent_audit_log is ready");
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            let _ = writeln!(stderr, "vault-audit: PostgreSQL: {e}");
+            Ok(exit::IO)
+        }
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+fn init_postgres(
+    _config: &Config,
+    _env: &dyn Fn(&str) -> Option<String>,
+    _stdout: &mut dyn Write,
+    _stderr: &mut dyn Write,
+) -> Result<u8, UsageError> {
+    Err(UsageError(
+        "this build has no PostgreSQL sink (build with the `postgres` feature)".into(),
+    ))
+}

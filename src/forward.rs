@@ -1,0 +1,415 @@
+//! Forwarding the log to central stores: PostgreSQL, syslog, HTTP log stores,
+//! or any [`Sink`] a Rust user writes.
+//!
+//! The day files stay the source of truth; forwarding only reads them. Each
+//! sink keeps a durable [`cursor::Cursor`] under `Logs/.audit/sinks/`, advanced
+//! only after the store acknowledged a batch, so delivery is at least once and
+//! a restart resumes where it stopped. A sink that fails is retried with
+//! exponential backoff in its own thread; local logging never waits for it.
+
+pub mod config;
+pub mod cursor;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+pub mod syslog;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::entry::{ActionType, Entry, LogLevel};
+use crate::index;
+use crate::vault::Vault;
+use cursor::{Batch, Cursor};
+
+/// One stored entry, as a sink receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The day file it is in.
+    pub date: NaiveDate,
+    /// Its position in that file, from 0: with the vault and the day, it
+    /// names the entry for good (the PostgreSQL sink's unique key).
+    pub position: u64,
+    /// The line exactly as stored.
+    pub line: String,
+    /// The line parsed.
+    pub value: Value,
+}
+
+impl Record {
+    /// A string field of the entry (empty if absent).
+    pub fn field(&self, name: &str) -> &str {
+        self.value.get(name).and_then(Value::as_str).unwrap_or("")
+    }
+
+    /// The entry's level, INFO if it names none we know.
+    pub fn level(&self) -> LogLevel {
+        self.field("log_level").parse().unwrap_or(LogLevel::Info)
+    }
+}
+
+/// Why a batch was not delivered. The batch is kept in every case: the
+/// cursor does not move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkError {
+    /// The store is down or unreachable, or answered 5xx: retry with backoff.
+    Unavailable(String),
+    /// The store asked us to slow down (HTTP 429): retry after the time it
+    /// gave, or with backoff.
+    RateLimited {
+        /// What it said.
+        message: String,
+        /// Its `Retry-After`.
+        retry_after: Option<Duration>,
+    },
+    /// The store refused the batch (HTTP 4xx, a SQL error): retrying at once
+    /// will not help; it is retried after the longest backoff, as a fixed
+    /// configuration or credential is the usual remedy.
+    Rejected(String),
+}
+
+impl fmt::Display for SinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SinkError::Unavailable(m) => write!(f, "unavailable: {m}"),
+            SinkError::RateLimited { message, .. } => write!(f, "rate limited: {message}"),
+            SinkError::Rejected(m) => write!(f, "rejected: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for SinkError {}
+
+/// A central store entries are forwarded to.
+pub trait Sink: Send {
+    /// A short name, unique among the sinks of a vault: it names the cursor
+    /// file (`Logs/.audit/sinks/<name>.json`), so use letters, digits, `-`, `_`.
+    fn name(&self) -> &str;
+
+    /// Delivers a batch of entries, in file order. Returns only once the
+    /// store has acknowledged them: after `Ok` the cursor moves past them.
+    /// Delivering a batch twice must be harmless (it happens after a crash).
+    fn send(&mut self, batch: &[Record]) -> Result<(), SinkError>;
+
+    /// Checks that the store can be reached, without sending anything.
+    fn health(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// How the forwarder paces itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pace {
+    /// Entries per batch.
+    pub batch: usize,
+    /// The first retry delay after a failure; it doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    /// The longest delay between retries.
+    pub max_backoff: Duration,
+    /// How often a caught-up sink looks for new entries.
+    pub poll: Duration,
+}
+
+impl Default for Pace {
+    fn default() -> Self {
+        Pace {
+            batch: 500,
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What one catch-up pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Entries delivered.
+    pub sent: u64,
+    /// Days whose unsent entries retention deleted: (day, entries lost to this sink).
+    pub lost: Vec<(NaiveDate, u64)>,
+}
+
+/// A system_event entry by the forwarder.
+pub fn event(level: LogLevel, sink: &str, params: Value) -> Option<Entry> {
+    let action = ActionType::new("system_event").ok()?;
+    let mut e = Entry::new(level, action, "audit_forwarder", format!("sink:{sink}"));
+    if let Value::Object(map) = params {
+        e.parameters = map;
+    }
+    Some(e)
+}
+
+/// Sends what `sink` has not yet been sent, oldest day first, batch by
+/// batch, saving the cursor after each acknowledged batch. Stops at the
+/// first failure (the cursor keeps what was delivered before it) or when
+/// `stop` is set.
+pub fn catch_up(
+    vault: &Vault,
+    sink: &mut dyn Sink,
+    pace: &Pace,
+    stop: &AtomicBool,
+) -> Result<Progress, (Progress, SinkError)> {
+    let name = sink.name().to_owned();
+    let io = |e: std::io::Error| SinkError::Unavailable(format!("reading the vault: {e}"));
+    let mut progress = Progress::default();
+    let mut cursor = match Cursor::load(vault, &name) {
+        Ok(c) => c,
+        Err(e) => return Err((progress, io(e))),
+    };
+    let days = match index::day_files(vault) {
+        Ok(d) => d,
+        Err(e) => return Err((progress, io(e))),
+    };
+    progress.lost = forget_deleted(vault, &mut cursor, &days);
+    // Every day the sink has seen goes in the cursor, sent or not, so that
+    // retention deleting one before it was sent is noticed.
+    let mut seen_new = false;
+    for date in &days {
+        if !cursor.days.contains_key(date) {
+            let total = match cursor::look(vault, *date) {
+                Ok(cursor::DayLook::Ready { total, .. }) => total,
+                _ => 0,
+            };
+            cursor.days.insert(
+                *date,
+                cursor::DayCursor {
+                    total,
+                    ..Default::default()
+                },
+            );
+            seen_new = true;
+        }
+    }
+    if seen_new || !progress.lost.is_empty() {
+        if let Err(e) = cursor.save(vault, &name) {
+            return Err((progress, io(e)));
+        }
+    }
+    for date in days {
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(progress);
+            }
+            let batch: Batch = match cursor::read_batch(vault, &mut cursor, date, pace.batch) {
+                Ok(b) => b,
+                Err(e) => return Err((progress, io(e))),
+            };
+            if batch.records.is_empty() {
+                break;
+            }
+            if let Err(e) = sink.send(&batch.records) {
+                return Err((progress, e));
+            }
+            cursor.advance(&batch);
+            if let Err(e) = cursor.save(vault, &name) {
+                return Err((progress, io(e)));
+            }
+            progress.sent += batch.records.len() as u64;
+        }
+    }
+    Ok(progress)
+}
+
+/// Drops from the cursor the days whose files are gone, and returns those
+/// that still held entries the sink never got (retention deleted them), with
+/// how many: from the retention anchors where they say, else from the count
+/// the cursor saw last.
+fn forget_deleted(vault: &Vault, cursor: &mut Cursor, days: &[NaiveDate]) -> Vec<(NaiveDate, u64)> {
+    let anchors = crate::chain::load_anchors(&vault.logs());
+    let gone: Vec<NaiveDate> = cursor
+        .days
+        .keys()
+        .filter(|d| days.binary_search(d).is_err())
+        .copied()
+        .collect();
+    let mut lost = Vec::new();
+    for date in gone {
+        let Some(day) = cursor.days.remove(&date) else {
+            continue;
+        };
+        let total = anchors
+            .get(&date.format("%Y-%m-%d").to_string())
+            .map_or(day.total, |a| a.total_entries.max(day.total));
+        if total > day.sent {
+            lost.push((date, total - day.sent));
+        }
+    }
+    lost
+}
+
+/// A sink's state as its thread reports it, for events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Up,
+    Down,
+    Limited,
+    Refused,
+}
+
+/// Runs one sink until `stop` is set: catches up, waits `pace.poll`, and
+/// again; after a failure waits with exponential backoff and jitter.
+/// System events (a sink going down, coming back, rate limited, refused,
+/// entries lost to retention) go to `events`, once per change of state.
+pub fn run_sink(
+    vault: &Vault,
+    mut sink: Box<dyn Sink>,
+    pace: Pace,
+    stop: &AtomicBool,
+    events: &mpsc::Sender<Entry>,
+) {
+    let name = sink.name().to_owned();
+    let mut state = State::Up;
+    let mut backoff = pace.min_backoff;
+    let emit = |level, params: Value| {
+        if let Some(e) = event(level, &name, params) {
+            let _ = events.send(e);
+        }
+    };
+    while !stop.load(Ordering::SeqCst) {
+        let (progress, failure) = match catch_up(vault, sink.as_mut(), &pace, stop) {
+            Ok(p) => (p, None),
+            Err((p, e)) => (p, Some(e)),
+        };
+        for (date, n) in &progress.lost {
+            emit(
+                LogLevel::Warning,
+                json!({"event": "forward_gap", "sink": name, "day": date.format("%Y-%m-%d").to_string(), "entries": n,
+                       "detail": "retention deleted this day before these entries were forwarded"}),
+            );
+        }
+        let wait = match failure {
+            None => {
+                if state != State::Up {
+                    emit(
+                        LogLevel::Info,
+                        json!({"event": "sink_up", "sink": name, "sent": progress.sent}),
+                    );
+                    state = State::Up;
+                }
+                backoff = pace.min_backoff;
+                pace.poll
+            }
+            Some(e) => {
+                let (now, level, event, wait) = match &e {
+                    SinkError::Unavailable(_) => {
+                        (State::Down, LogLevel::Warning, "sink_down", backoff)
+                    }
+                    SinkError::RateLimited { retry_after, .. } => (
+                        State::Limited,
+                        LogLevel::Warning,
+                        "sink_rate_limited",
+                        retry_after.unwrap_or(backoff).min(pace.max_backoff),
+                    ),
+                    SinkError::Rejected(_) => (
+                        State::Refused,
+                        LogLevel::Error,
+                        "sink_rejected",
+                        pace.max_backoff,
+                    ),
+                };
+                if now != state {
+                    emit(
+                        level,
+                        json!({"event": event, "sink": name, "error": e.to_string(), "sent_before": progress.sent}),
+                    );
+                    state = now;
+                }
+                backoff = (backoff * 2).min(pace.max_backoff);
+                jitter(wait)
+            }
+        };
+        sleep_unless_stopped(wait, stop);
+    }
+}
+
+/// `d` give or take a fifth, so that sinks of many vaults do not retry in step.
+fn jitter(d: Duration) -> Duration {
+    let f: f64 = rand::thread_rng().gen_range(0.8..1.2);
+    d.mul_f64(f)
+}
+
+fn sleep_unless_stopped(d: Duration, stop: &AtomicBool) {
+    let until = Instant::now() + d;
+    while !stop.load(Ordering::SeqCst) {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// The sinks running in threads; dropped or [`Forwarder::stop`]ped, they end.
+pub struct Forwarder {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Forwarder {
+    /// Starts one thread per sink.
+    pub fn start(
+        vault: &Vault,
+        sinks: Vec<Box<dyn Sink>>,
+        pace: Pace,
+        events: mpsc::Sender<Entry>,
+    ) -> Forwarder {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = sinks
+            .into_iter()
+            .map(|sink| {
+                let vault = vault.clone();
+                let stop = Arc::clone(&stop);
+                let events = events.clone();
+                std::thread::Builder::new()
+                    .name(format!("sink-{}", sink.name()))
+                    .spawn(move || run_sink(&vault, sink, pace, &stop, &events))
+                    .expect("spawn a sink thread")
+            })
+            .collect();
+        Forwarder { stop, threads }
+    }
+
+    /// Asks every sink to stop and waits up to `wait` for them. A sink still
+    /// in a network call is left to end with the process; its batch was not
+    /// acknowledged, so its cursor did not move and nothing is lost.
+    pub fn stop(mut self, wait: Duration) {
+        self.stop.store(true, Ordering::SeqCst);
+        let until = Instant::now() + wait;
+        while Instant::now() < until && self.threads.iter().any(|t| !t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for t in self.threads.drain(..) {
+            if t.is_finished() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Entries of the vault the sink named `name` has not been sent yet.
+pub fn pending(vault: &Vault, name: &str) -> std::io::Result<u64> {
+    let cursor = Cursor::load(vault, name)?;
+    let mut behind = 0;
+    for date in index::day_files(vault)? {
+        if let cursor::DayLook::Ready { total, .. } = cursor::look(vault, date)? {
+            let sent = cursor.days.get(&date).map_or(0, |d| d.sent);
+            behind += total.saturating_sub(sent);
+        }
+    }
+    Ok(behind)
+}

@@ -1,0 +1,308 @@
+//! A sink's durable cursor, `Logs/.audit/sinks/<name>.json`, and reading the
+//! entries it has not sent yet.
+//!
+//! Entries can be appended to an earlier day (a back-dated entry goes to the
+//! file of its own day), so the cursor keeps, for every day file, how many of
+//! its entries the store has acknowledged and the byte offset just after the
+//! last of them. The offset is a hint: the line that ends there is checked
+//! against a hash kept with it, and if a repair rewrote the file the entry
+//! count is found again by reading the file from its start.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::daily::{self, Inspection};
+use crate::fsutil::{ensure_dir, write_atomic};
+use crate::vault::Vault;
+
+use super::Record;
+
+/// The most bytes read from a day file for one batch.
+const MAX_BATCH_BYTES: u64 = 4 << 20;
+
+/// Where a sink stands in one day file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCursor {
+    /// Entries acknowledged by the store: the first `sent` of the file.
+    pub sent: u64,
+    /// Byte offset just after the last of them (0: at the header's end).
+    pub offset: u64,
+    /// Length of the last sent entry's line.
+    pub last_len: u64,
+    /// Hash of that line (hex, 16 bytes of SHA-256).
+    pub last_hash: String,
+    /// The file's entry count when it was last read.
+    pub total: u64,
+}
+
+/// A sink's cursor over the whole vault.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// Per day file.
+    pub days: BTreeMap<NaiveDate, DayCursor>,
+}
+
+/// The folder of the cursors.
+pub fn dir(vault: &Vault) -> PathBuf {
+    vault.state_dir().join("sinks")
+}
+
+/// A sink's cursor file.
+pub fn path(vault: &Vault, sink: &str) -> PathBuf {
+    dir(vault).join(format!("{sink}.json"))
+}
+
+fn short_hash(line: &[u8]) -> String {
+    Sha256::digest(line)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Cursor {
+    /// Loads a sink's cursor; a missing file is a fresh cursor. A cursor that
+    /// cannot be parsed is an error: starting over would resend everything.
+    pub fn load(vault: &Vault, sink: &str) -> io::Result<Cursor> {
+        let p = path(vault, sink);
+        match std::fs::read(&p) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {e} (move it away to resend everything)", p.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Cursor::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Saves it atomically and durably.
+    pub fn save(&self, vault: &Vault, sink: &str) -> io::Result<()> {
+        ensure_dir(&dir(vault))?;
+        let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        write_atomic(&path(vault, sink), &json)
+    }
+
+    /// Records that the store acknowledged `batch` (read by [`read_batch`]).
+    pub fn advance(&mut self, batch: &Batch) {
+        let Some(last) = batch.records.last() else {
+            return;
+        };
+        let day = self.days.entry(batch.date).or_default();
+        day.sent = last.position + 1;
+        day.offset = batch.end_offset;
+        day.last_len = last.line.len() as u64;
+        day.last_hash = short_hash(last.line.as_bytes());
+        day.total = day.total.max(batch.total);
+    }
+}
+
+/// Entries read from one day file, and where they end.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The day.
+    pub date: NaiveDate,
+    /// The entries, in file order.
+    pub records: Vec<Record>,
+    /// Offset just after the last of them.
+    pub end_offset: u64,
+    /// The file's entry count.
+    pub total: u64,
+}
+
+/// A day file's entries as the forwarder sees them.
+pub enum DayLook {
+    /// In our layout: its count and trailer offset.
+    Ready {
+        /// Entries in the file.
+        total: u64,
+        /// Where its header ends.
+        head_len: u64,
+        /// Where its trailer starts.
+        trailer_offset: u64,
+    },
+    /// Missing (deleted since it was listed).
+    Gone,
+    /// Empty, torn or in another layout: the next write repairs it.
+    NotReady,
+}
+
+/// Looks at a day file's head and tail.
+pub fn look(vault: &Vault, date: NaiveDate) -> io::Result<DayLook> {
+    let mut file = match File::open(vault.day_file(date)) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DayLook::Gone),
+        Err(e) => return Err(e),
+    };
+    Ok(match daily::inspect(&mut file, date)? {
+        Inspection::Ours(state) => DayLook::Ready {
+            total: state.trailer.total_entries,
+            head_len: state.head.len,
+            trailer_offset: state.trailer_offset,
+        },
+        Inspection::Empty | Inspection::NeedsRecovery => DayLook::NotReady,
+    })
+}
+
+/// Splits the bytes after an entry (or after the header) into entry lines:
+/// each is `,`? `\n    ` JSON. Returns each line's JSON and its end, relative
+/// to `bytes`; `complete` says the bytes run to the trailer, so the last
+/// line needs no newline after it.
+fn split_lines(bytes: &[u8], complete: bool) -> Vec<(&[u8], usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = &bytes[pos..];
+        let rest = rest.strip_prefix(b",").unwrap_or(rest);
+        let Some(json_start) = rest.strip_prefix(b"\n    ") else {
+            break;
+        };
+        let start = bytes.len() - json_start.len();
+        let end = match memchr::memchr(b'\n', json_start) {
+            // The line ends before the next entry's `,\n` or the trailer's `\n`.
+            Some(n) => {
+                let json = &json_start[..n];
+                start + json.strip_suffix(b",").map_or(n, <[u8]>::len)
+            }
+            None if complete => bytes.len(),
+            None => break,
+        };
+        if end <= start {
+            break;
+        }
+        out.push((&bytes[start..end], end));
+        pos = end;
+    }
+    out
+}
+
+/// Finds the offset just after entry number `count` (1-based) by reading the
+/// file from the header; `None` if the file holds fewer entries.
+fn locate(
+    file: &mut File,
+    head_len: u64,
+    trailer_offset: u64,
+    count: u64,
+) -> io::Result<Option<(u64, Vec<u8>)>> {
+    if count == 0 {
+        return Ok(Some((head_len, Vec::new())));
+    }
+    let bytes = daily::read_range(file, head_len, trailer_offset - head_len)?;
+    let lines = split_lines(&bytes, true);
+    Ok(lines
+        .get(count as usize - 1)
+        .map(|(json, end)| (head_len + *end as u64, json.to_vec())))
+}
+
+/// Reads up to `max` entries of `date` after those the cursor says were
+/// sent. An empty batch means the day holds nothing new.
+pub fn read_batch(
+    vault: &Vault,
+    cursor: &mut Cursor,
+    date: NaiveDate,
+    max: usize,
+) -> io::Result<Batch> {
+    let empty = |total| Batch {
+        date,
+        records: Vec::new(),
+        end_offset: 0,
+        total,
+    };
+    let (total, head_len, trailer_offset) = match look(vault, date)? {
+        DayLook::Ready {
+            total,
+            head_len,
+            trailer_offset,
+        } => (total, head_len, trailer_offset),
+        DayLook::Gone | DayLook::NotReady => return Ok(empty(0)),
+    };
+    let day = cursor.days.entry(date).or_default();
+    day.total = total;
+    if day.sent >= total {
+        return Ok(empty(total));
+    }
+    let mut file = File::open(vault.day_file(date))?;
+    // Check the offset hint: the line before it must be the one last sent.
+    let hint_holds = if day.sent == 0 {
+        day.offset == 0 || day.offset == head_len
+    } else {
+        day.offset >= head_len + day.last_len
+            && day.offset <= trailer_offset
+            && short_hash(&daily::read_range(
+                &mut file,
+                day.offset - day.last_len,
+                day.last_len,
+            )?) == day.last_hash
+    };
+    if !hint_holds {
+        match locate(&mut file, head_len, trailer_offset, day.sent)? {
+            Some((offset, _)) => day.offset = offset,
+            None => {
+                // The file holds fewer entries than were sent: it was cut by
+                // a repair. Go on from its end.
+                day.sent = total;
+                return Ok(empty(total));
+            }
+        }
+    }
+    let start = if day.sent == 0 { head_len } else { day.offset };
+    let want = (trailer_offset - start).min(MAX_BATCH_BYTES);
+    let bytes = daily::read_range(&mut file, start, want)?;
+    let complete = start + want == trailer_offset;
+    let mut records = Vec::new();
+    let mut end_offset = start;
+    for (json, end) in split_lines(&bytes, complete).into_iter().take(max) {
+        let line = String::from_utf8_lossy(json).into_owned();
+        let value = serde_json::from_str(&line).unwrap_or(Value::String(line.clone()));
+        records.push(Record {
+            date,
+            position: day.sent + records.len() as u64,
+            line,
+            value,
+        });
+        end_offset = start + end as u64;
+    }
+    if records.is_empty() && !complete {
+        // One entry larger than a batch's bytes: read it whole.
+        if let Some((offset, json)) = locate(&mut file, head_len, trailer_offset, day.sent + 1)? {
+            let line = String::from_utf8_lossy(&json).into_owned();
+            let value = serde_json::from_str(&line).unwrap_or(Value::String(line.clone()));
+            records.push(Record {
+                date,
+                position: day.sent,
+                line,
+                value,
+            });
+            end_offset = offset;
+        }
+    }
+    Ok(Batch {
+        date,
+        records,
+        end_offset,
+        total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_split_at_entries_and_stop_at_a_cut_one() {
+        let bytes = b"\n    {\"a\":1},\n    {\"b\":\"x,\"},\n    {\"c\"";
+        let lines = split_lines(bytes, false);
+        let jsons: Vec<&[u8]> = lines.iter().map(|(j, _)| *j).collect();
+        assert_eq!(jsons, vec![&b"{\"a\":1}"[..], &b"{\"b\":\"x,\"}"[..]]);
+        let whole = split_lines(b",\n    {\"a\":1},\n    {\"b\":2}", true);
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[1].1, 27);
+    }
+}

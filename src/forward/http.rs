@@ -1,0 +1,316 @@
+//! HTTP log stores: VictoriaLogs JSON lines and Grafana Loki push.
+//!
+//! - `jsonline`: `POST /insert/jsonline?_stream_fields=vault,actor&_msg_field=_msg&_time_field=timestamp`,
+//!   one JSON object per line: the entry, plus `_msg` (a one-line summary),
+//!   `vault`, `day_file` and `position`.
+//! - `loki`: `POST /loki/api/v1/push` with
+//!   `{"streams":[{"stream":{labels},"values":[["<unix ns>","<entry JSON>"]]}]}`;
+//!   the labels are `job="vault-audit"`, `vault` and `level` (few values each,
+//!   as Loki wants).
+//!
+//! A URL with no path gets the store's standard path; a URL with a path is
+//! used as it is (with the VictoriaLogs parameters added if it lacks them).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::{Record, Sink, SinkError};
+
+/// How long a request may take in all.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The body format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// VictoriaLogs `/insert/jsonline`.
+    JsonLine,
+    /// Loki `/loki/api/v1/push`.
+    Loki,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "jsonline" | "victorialogs" => Ok(Format::JsonLine),
+            "loki" => Ok(Format::Loki),
+            other => Err(format!("{other:?}: expected jsonline or loki")),
+        }
+    }
+}
+
+/// Splits a URL after its authority: (`scheme://host:port`, `/path?query`).
+fn split_url(url: &str) -> Result<(&str, &str), String> {
+    let after = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?}: expected an http:// or https:// URL"))?;
+    let host_end = after.find(['/', '?']).unwrap_or(after.len());
+    if host_end == 0 {
+        return Err(format!("{url:?}: no host"));
+    }
+    let cut = url.len() - after.len() + host_end;
+    Ok((&url[..cut], &url[cut..]))
+}
+
+/// The URL a batch is posted to.
+pub fn endpoint(url: &str, format: Format) -> Result<String, String> {
+    let (base, rest) = split_url(url)?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = match (path.trim_end_matches('/'), format) {
+        ("", Format::JsonLine) => "/insert/jsonline",
+        ("", Format::Loki) => "/loki/api/v1/push",
+        (p, _) => p,
+    };
+    let mut params: Vec<String> = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if format == Format::JsonLine {
+        for (k, v) in [
+            ("_stream_fields", "vault,actor"),
+            ("_msg_field", "_msg"),
+            ("_time_field", "timestamp"),
+        ] {
+            if !params.iter().any(|p| p.split('=').next() == Some(k)) {
+                params.push(format!("{k}={v}"));
+            }
+        }
+    }
+    Ok(if params.is_empty() {
+        format!("{base}{path}")
+    } else {
+        format!("{base}{path}?{}", params.join("&"))
+    })
+}
+
+/// Headers from `AUDIT_FORWARD_HTTP_HEADERS`: a JSON object, or lines of
+/// `Name: value`.
+pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    if text.starts_with('{') {
+        let map: Map<String, Value> = serde_json::from_str(text)
+            .map_err(|e| format!("not a JSON object of header names to values: {e}"))?;
+        return map
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => Ok((k, s)),
+                other => Err(format!("header {k}: {other} is not a string")),
+            })
+            .collect();
+    }
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (k, v) = l
+                .split_once(':')
+                .ok_or_else(|| format!("{l:?}: expected `Name: value`"))?;
+            let k = k.trim();
+            if k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            {
+                return Err(format!("{k:?} is not a header name"));
+            }
+            Ok((k.to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// A one-line summary for VictoriaLogs' message field.
+fn summary(r: &Record) -> String {
+    let mut s = format!(
+        "{} {} {} {}",
+        r.field("action_type"),
+        r.field("actor"),
+        r.field("target"),
+        r.field("result")
+    );
+    let err = r.field("error_message");
+    if !err.is_empty() {
+        s.push_str(": ");
+        s.push_str(err);
+    }
+    s.replace(['\n', '\r'], " ")
+}
+
+/// The request body for a batch.
+pub fn body(batch: &[Record], format: Format, vault: &str) -> String {
+    match format {
+        Format::JsonLine => {
+            let mut out = String::new();
+            for r in batch {
+                let mut obj = match &r.value {
+                    Value::Object(m) => m.clone(),
+                    other => {
+                        let mut m = Map::new();
+                        m.insert("entry".into(), other.clone());
+                        m
+                    }
+                };
+                obj.insert("_msg".into(), summary(r).into());
+                obj.insert("vault".into(), vault.into());
+                obj.insert(
+                    "day_file".into(),
+                    r.date.format("%Y-%m-%d").to_string().into(),
+                );
+                obj.insert("position".into(), r.position.into());
+                out.push_str(&Value::Object(obj).to_string());
+                out.push('\n');
+            }
+            out
+        }
+        Format::Loki => {
+            let mut streams: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            for r in batch {
+                let ns = chrono::DateTime::parse_from_rfc3339(r.field("timestamp"))
+                    .ok()
+                    .and_then(|t| t.timestamp_nanos_opt())
+                    .unwrap_or_else(|| {
+                        r.date
+                            .and_hms_opt(0, 0, 0)
+                            .and_then(|t| t.and_utc().timestamp_nanos_opt())
+                            .unwrap_or(0)
+                    });
+                streams
+                    .entry(r.level().as_str().to_owned())
+                    .or_default()
+                    .push(json!([ns.to_string(), r.line]));
+            }
+            let streams: Vec<Value> = streams
+                .into_iter()
+                .map(|(level, values)| {
+                    json!({
+                        "stream": {"job": "vault-audit", "vault": vault, "level": level},
+                        "values": values,
+                    })
+                })
+                .collect();
+            json!({ "streams": streams }).to_string()
+        }
+    }
+}
+
+/// Sends entries to an HTTP log store.
+pub struct HttpSink {
+    endpoint: String,
+    format: Format,
+    headers: Vec<(String, String)>,
+    vault: String,
+    agent: ureq::Agent,
+}
+
+impl HttpSink {
+    /// A sink posting to `url` in `format`, with extra `headers`.
+    pub fn new(
+        url: &str,
+        format: Format,
+        headers: Vec<(String, String)>,
+        vault: &str,
+    ) -> Result<HttpSink, String> {
+        Ok(HttpSink {
+            endpoint: endpoint(url, format)?,
+            format,
+            headers,
+            vault: vault.to_owned(),
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(10))
+                .timeout(TIMEOUT)
+                .build(),
+        })
+    }
+
+    /// Where it posts.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not used by log stores).
+fn retry_after(resp: &ureq::Response) -> Option<Duration> {
+    resp.header("Retry-After")?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+impl Sink for HttpSink {
+    fn name(&self) -> &str {
+        "http"
+    }
+
+    fn send(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        let content_type = match self.format {
+            Format::JsonLine => "application/stream+json",
+            Format::Loki => "application/json",
+        };
+        let mut req = self
+            .agent
+            .post(&self.endpoint)
+            .set("Content-Type", content_type);
+        for (k, v) in &self.headers {
+            req = req.set(k, v);
+        }
+        match req.send_string(&body(batch, self.format, &self.vault)) {
+            Ok(_) => Ok(()),
+            Err(ureq::Error::Status(code, resp)) => {
+                let after = retry_after(&resp);
+                let text: String = resp
+                    .into_string()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(300)
+                    .collect();
+                let message = format!("{} answered {code}: {}", self.endpoint, text.trim());
+                Err(match code {
+                    429 => SinkError::RateLimited {
+                        message,
+                        retry_after: after,
+                    },
+                    500.. => SinkError::Unavailable(message),
+                    _ => SinkError::Rejected(message),
+                })
+            }
+            Err(e) => Err(SinkError::Unavailable(format!("{}: {e}", self.endpoint))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_get_the_standard_path_and_parameters() {
+        assert_eq!(
+            endpoint("http://h:9428", Format::JsonLine).expect("url"),
+            "http://h:9428/insert/jsonline?_stream_fields=vault,actor&_msg_field=_msg&_time_field=timestamp"
+        );
+        assert_eq!(
+            endpoint("https://h/custom?_msg_field=m&x=1", Format::JsonLine).expect("url"),
+            "https://h/custom?_msg_field=m&x=1&_stream_fields=vault,actor&_time_field=timestamp"
+        );
+        assert_eq!(
+            endpoint("http://h:3100/", Format::Loki).expect("url"),
+            "http://h:3100/loki/api/v1/push"
+        );
+        assert!(endpoint("ftp://h", Format::Loki).is_err());
+        assert_eq!(
+            parse_headers("Authorization: Bearer a:b\nX-Scope-OrgID: t").expect("h"),
+            vec![
+                ("Authorization".to_owned(), "Bearer a:b".to_owned()),
+                ("X-Scope-OrgID".to_owned(), "t".to_owned())
+            ]
+        );
+        assert!(parse_headers("Bad Name: x").is_err());
+    }
+}

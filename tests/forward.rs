@@ -1,0 +1,433 @@
+//! Forwarding to a real PostgreSQL, a real rsyslogd and an HTTP stand-in
+//! for VictoriaLogs and Loki: catch-up, outages and restarts, exactly once
+//! in PostgreSQL, and gaps retention makes.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::servers::{LogStore, Postgres, Rsyslog};
+use common::{days_ago, wait_for, Daemon, Vault};
+use serde_json::{json, Value};
+
+/// An entry with a distinguishing `n`, by `actor`, failing when `fail`.
+fn entry(ts: &str, n: u64, actor: &str, fail: bool) -> String {
+    json!({
+        "timestamp": ts,
+        "log_level": if fail { "ERROR" } else { "INFO" },
+        "action_type": if n % 2 == 0 { "email_send" } else { "file_drop" },
+        "actor": actor,
+        "target": format!("Inbox/note-{n}.md"),
+        "parameters": {"n": n, "duration_ms": n * 10},
+        "approval_status": "not_required",
+        "approved_by": "N/A",
+        "dry_run": false,
+        "result": if fail { "failure" } else { "success" },
+        "error_message": if fail { Value::from("SMTP refused") } else { Value::Null },
+        "session_id": "AI_EMP_20261122_FWD001"
+    })
+    .to_string()
+}
+
+/// Logs entries `ns` at `ts` through the command line, every fifth failing.
+fn log(v: &Vault, ts: &str, ns: std::ops::RangeInclusive<u64>, actor: &str) {
+    let lines: String = ns.map(|n| entry(ts, n, actor, n % 5 == 0) + "\n").collect();
+    v.cmd()
+        .args(["log", "--entry", "-"])
+        .stdin(lines)
+        .run()
+        .assert_code(0);
+}
+
+/// Every entry in the vault's day files.
+fn stored(v: &Vault) -> Vec<Value> {
+    let mut days: Vec<_> = std::fs::read_dir(v.logs())
+        .expect("logs")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.len() == 15 && n.ends_with(".json") && n != "index.json")
+        })
+        .collect();
+    days.sort();
+    days.iter()
+        .flat_map(|p| {
+            let day: Value =
+                serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json");
+            day["entries"].as_array().cloned().unwrap_or_default()
+        })
+        .collect()
+}
+
+fn ns_of<'a>(entries: impl IntoIterator<Item = &'a Value>, actor: &str) -> BTreeMap<u64, usize> {
+    let mut counts = BTreeMap::new();
+    for e in entries {
+        if e["actor"] == actor {
+            *counts
+                .entry(e["parameters"]["n"].as_u64().expect("n"))
+                .or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn events(v: &Vault, event: &str) -> Vec<Value> {
+    stored(v)
+        .into_iter()
+        .filter(|e| e["action_type"] == "system_event" && e["parameters"]["event"] == event)
+        .collect()
+}
+
+#[test]
+fn postgres_holds_every_entry_exactly_once_across_an_outage() {
+    let pg = Postgres::start();
+    let v = Vault::new();
+    let url = pg.url();
+    let env = [
+        ("AUDIT_FORWARD_POSTGRES", url.as_str()),
+        ("AUDIT_FORWARD_BACKOFF_MAX", "1s"),
+        ("AUDIT_VAULT_NAME", "ops-vault"),
+    ];
+    let (_, yesterday) = days_ago(1);
+    let (_, now) = days_ago(0);
+    log(&v, &yesterday, 1..=120, "email_skill");
+    log(&v, &now, 121..=200, "email_skill");
+
+    // --init-postgres prints real DDL; --once creates the table and catches up.
+    let ddl = v.cmd().args(["forward", "--init-postgres"]).run();
+    assert!(ddl
+        .stdout
+        .contains("CREATE TABLE IF NOT EXISTS agent_audit_log"));
+    let mut once = v.cmd().args(["forward", "--once"]);
+    for (k, val) in env {
+        once = once.env(k, val);
+    }
+    let done = once.run();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let report: Value = serde_json::from_str(done.stdout.trim()).expect("report");
+    assert_eq!(report["sinks"][0]["sent"], 200);
+    assert_eq!(report["sinks"][0]["pending"], 0);
+
+    let mut db = pg.client();
+    let row = db
+        .query_one(
+            "SELECT count(*), count(DISTINCT (parameters->>'n')), min(vault), pg_typeof(min(\"timestamp\"))::text, \
+             count(*) FILTER (WHERE result = 'failure' AND error_message = 'SMTP refused') \
+             FROM agent_audit_log",
+            &[],
+        )
+        .expect("query");
+    assert_eq!(row.get::<_, i64>(0), 200);
+    assert_eq!(row.get::<_, i64>(1), 200);
+    assert_eq!(row.get::<_, String>(2), "ops-vault");
+    assert_eq!(row.get::<_, String>(3), "timestamp with time zone");
+    assert_eq!(row.get::<_, i64>(4), 40);
+
+    // The daemon forwards as entries arrive; PostgreSQL goes down meanwhile.
+    let d = Daemon::start_with(&v, &["--no-watch-vault"], &env);
+    pg.down();
+    for chunk in 0..5 {
+        let first = 201 + chunk * 30;
+        log(&v, &now, first..=first + 29, "email_skill");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A back-dated entry goes to yesterday's file, after the cursor passed it.
+    log(&v, &yesterday, 351..=351, "email_skill");
+    std::thread::sleep(Duration::from_secs(1));
+    pg.up();
+    let mut db = pg.client();
+    let count = |db: &mut postgres::Client| -> i64 {
+        db.query_one(
+            "SELECT count(*) FROM agent_audit_log WHERE actor = 'email_skill'",
+            &[],
+        )
+        .expect("count")
+        .get(0)
+    };
+    wait_for("PostgreSQL to catch up", Duration::from_secs(60), || {
+        count(&mut db) == 351
+    });
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        events(&v, "sink_down").len(),
+        1,
+        "one WARNING when it went down"
+    );
+    assert_eq!(events(&v, "sink_down")[0]["log_level"], "WARNING");
+    assert_eq!(events(&v, "sink_up").len(), 1, "one INFO when it came back");
+
+    // Sending everything again (the cursor lost) inserts nothing twice.
+    std::fs::remove_file(v.logs().join(".audit/sinks/postgres.json")).expect("cursor");
+    let mut again = v.cmd().args(["forward", "--once"]);
+    for (k, val) in env {
+        again = again.env(k, val);
+    }
+    again.run().assert_code(0);
+    let total = stored(&v).len() as i64;
+    let all: i64 = db
+        .query_one("SELECT count(*) FROM agent_audit_log", &[])
+        .expect("n")
+        .get(0);
+    assert_eq!(
+        all, total,
+        "every stored entry once, the daemon's own events too"
+    );
+    let doubled: i64 = db
+        .query_one(
+            "SELECT count(*) FROM (SELECT parameters->>'n' FROM agent_audit_log WHERE actor = 'email_skill' \
+             GROUP BY 1 HAVING count(*) > 1) d",
+            &[],
+        )
+        .expect("dups")
+        .get(0);
+    assert_eq!(doubled, 0);
+
+    // The README's queries answer seed 003's questions on this table.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let queries: Vec<&str> = readme
+        .split("```sql\n")
+        .skip(1)
+        .filter_map(|s| s.split("```").next())
+        .filter(|q| q.contains("FROM agent_audit_log"))
+        .collect();
+    assert_eq!(
+        queries.len(),
+        3,
+        "failed in 24 h, per actor per day, success rate"
+    );
+    let day_ago = chrono::Utc::now() - chrono::Duration::hours(24);
+    let expected = stored(&v)
+        .iter()
+        .filter(|e| e["result"] == "failure")
+        .filter(|e| {
+            chrono::DateTime::parse_from_rfc3339(e["timestamp"].as_str().expect("ts")).expect("ts")
+                > day_ago
+        })
+        .count();
+    let failed = db.query(queries[0], &[]).expect("failed actions");
+    assert!(expected >= 46, "{expected}");
+    assert_eq!(failed.len(), expected);
+    let per_day = db.query(queries[1], &[]).expect("per actor per day");
+    assert!(per_day
+        .iter()
+        .any(|r| r.get::<_, String>("actor") == "email_skill"));
+    let rates = db.query(queries[2], &[]).expect("success rate");
+    for r in rates
+        .iter()
+        .filter(|r| r.get::<_, String>("action_type") != "system_event")
+    {
+        let rate: f64 = r.get::<_, f64>("success_rate_pct");
+        assert!((70.0..=90.0).contains(&rate), "{rate}");
+    }
+}
+
+/// rsyslog's fields for one message: facility, severity, time, app, procid, msgid, SD, MSG.
+fn fields(line: &str) -> Vec<&str> {
+    line.splitn(8, '|').collect()
+}
+
+#[test]
+fn syslog_gets_rfc_5424_over_udp_and_tcp_and_catches_up_after_a_restart() {
+    let mut rs = Rsyslog::start();
+    let v = Vault::new();
+    let (_, now) = days_ago(0);
+    log(&v, &now, 1..=30, "syslog_skill");
+    let udp = format!("udp://127.0.0.1:{}", rs.port);
+    v.cmd()
+        .args(["forward", "--once"])
+        .env("AUDIT_FORWARD_SYSLOG", &udp)
+        .env("AUDIT_VAULT_NAME", "ops")
+        .run()
+        .assert_code(0);
+    wait_for("30 messages over UDP", Duration::from_secs(20), || {
+        rs.lines().len() >= 30
+    });
+    let stored_by_n: BTreeMap<u64, Value> = stored(&v)
+        .into_iter()
+        .map(|e| (e["parameters"]["n"].as_u64().expect("n"), e))
+        .collect();
+    for line in rs.lines() {
+        let f = fields(&line);
+        assert_eq!(f.len(), 8, "{line}");
+        let msg: Value = serde_json::from_str(f[7].trim()).expect("MSG is the entry as JSON");
+        let n = msg["parameters"]["n"].as_u64().expect("n");
+        assert_eq!(msg, stored_by_n[&n], "the entry exactly as stored");
+        assert_eq!(f[0], "local0");
+        assert_eq!(f[1], if n % 5 == 0 { "err" } else { "info" });
+        assert!(f[2].starts_with(&now[..19]), "{} vs {now}", f[2]);
+        assert_eq!(f[3], "vault-audit");
+        assert_eq!(f[5], msg["action_type"].as_str().expect("action"));
+        assert!(
+            f[6].starts_with("[audit@32473 vault=\"ops\" actor=\"syslog_skill\""),
+            "{}",
+            f[6]
+        );
+        assert!(f[6].contains(&format!("target=\"Inbox/note-{n}.md\"")));
+    }
+
+    // TCP, through the daemon; rsyslogd stops and comes back.
+    let tcp = format!("tcp://127.0.0.1:{}", rs.port);
+    let env = [
+        ("AUDIT_FORWARD_SYSLOG", tcp.as_str()),
+        ("AUDIT_FORWARD_SYSLOG_FACILITY", "local3"),
+        ("AUDIT_FORWARD_BACKOFF_MAX", "1s"),
+    ];
+    let v2 = Vault::new();
+    let d = Daemon::start_with(&v2, &["--no-watch-vault"], &env);
+    log(&v2, &now, 1..=50, "tcp_skill");
+    let arrived = |rs: &Rsyslog| {
+        rs.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(fields(l).get(7)?.trim()).ok())
+            .filter(|m| m["actor"] == "tcp_skill")
+            .filter_map(|m| m["parameters"]["n"].as_u64())
+            .collect::<std::collections::BTreeSet<u64>>()
+    };
+    wait_for("50 messages over TCP", Duration::from_secs(30), || {
+        arrived(&rs).len() == 50
+    });
+    rs.down();
+    for chunk in 0..4 {
+        let first = 51 + chunk * 25;
+        log(&v2, &now, first..=first + 24, "tcp_skill");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    rs.up();
+    wait_for(
+        "every entry after the restart",
+        Duration::from_secs(60),
+        || arrived(&rs).len() == 150,
+    );
+    assert!(rs
+        .lines()
+        .iter()
+        .filter(|l| l.contains("tcp_skill"))
+        .all(|l| l.starts_with("local3|")));
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(events(&v2, "sink_down").len(), 1);
+}
+
+#[test]
+fn http_stores_get_their_documented_requests_through_503_429_and_400() {
+    let store = LogStore::start();
+    let v = Vault::new();
+    let (_, now) = days_ago(0);
+    log(&v, &now, 1..=40, "http_skill");
+    let url = store.url();
+    let once = |v: &Vault, format: &str| {
+        v.cmd()
+            .args(["forward", "--once"])
+            .env("AUDIT_FORWARD_HTTP", &url)
+            .env("AUDIT_FORWARD_HTTP_FORMAT", format)
+            .env("AUDIT_FORWARD_HTTP_HEADERS", "Authorization: Bearer t0ken")
+            .env("AUDIT_FORWARD_BATCH", "16")
+            .run()
+    };
+    // A 400 is a refusal: exit 4, nothing marked sent.
+    store.set(400);
+    let refused = once(&v, "jsonline");
+    assert_eq!(refused.code, 4, "{}", refused.stderr);
+    assert!(refused.stderr.contains("rejected"), "{}", refused.stderr);
+    store.set(200);
+    once(&v, "jsonline").assert_code(0);
+    let got = store.delivered();
+    assert_eq!(ns_of(&got, "http_skill").len(), 40);
+    assert!(ns_of(&got, "http_skill").values().all(|c| *c == 1));
+    let first = store.requests.lock().expect("lock")[1].clone();
+    assert_eq!(first.path, "/insert/jsonline");
+    assert_eq!(first.header("Authorization"), Some("Bearer t0ken"));
+    assert_eq!(
+        got[0]["vault"],
+        v.path().file_name().expect("name").to_str().expect("utf8")
+    );
+    assert!(got[0]["_msg"]
+        .as_str()
+        .expect("msg")
+        .starts_with("file_drop http_skill Inbox/note-1.md"));
+
+    // Loki, in batches of 16, each request as the push API defines it.
+    let v2 = Vault::new();
+    log(&v2, &now, 1..=40, "loki_skill");
+    let before = store.requests.lock().expect("lock").len();
+    once(&v2, "loki").assert_code(0);
+    let reqs: Vec<_> = store.requests.lock().expect("lock")[before..].to_vec();
+    assert_eq!(reqs.len(), 3, "40 entries in batches of 16");
+    assert!(reqs
+        .iter()
+        .all(|r| r.path == "/loki/api/v1/push" && r.status == 200));
+    let body: Value = serde_json::from_str(&reqs[0].body).expect("json");
+    assert_eq!(body["streams"][0]["stream"]["job"], "vault-audit");
+    assert_eq!(ns_of(&store.delivered(), "loki_skill").len(), 40);
+
+    // The daemon through a 503 outage and a 429.
+    let env = [
+        ("AUDIT_FORWARD_HTTP", url.as_str()),
+        ("AUDIT_FORWARD_BACKOFF_MAX", "1s"),
+    ];
+    let v3 = Vault::new();
+    store.set(503);
+    let d = Daemon::start_with(&v3, &["--no-watch-vault"], &env);
+    log(&v3, &now, 1..=30, "outage_skill");
+    wait_for("two 503s", Duration::from_secs(20), || {
+        store.count(503) >= 2
+    });
+    store.set(429);
+    log(&v3, &now, 31..=60, "outage_skill");
+    wait_for("a 429", Duration::from_secs(20), || store.count(429) >= 1);
+    store.set(200);
+    wait_for(
+        "every entry after the outage",
+        Duration::from_secs(30),
+        || ns_of(&store.delivered(), "outage_skill").len() == 60,
+    );
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(events(&v3, "sink_down")[0]["log_level"], "WARNING");
+    assert_eq!(events(&v3, "sink_rate_limited")[0]["log_level"], "WARNING");
+    assert!(
+        store.violations.lock().expect("lock").is_empty(),
+        "{:?}",
+        store.violations
+    );
+}
+
+#[test]
+fn days_retention_deleted_before_they_were_sent_are_reported() {
+    let store = LogStore::start();
+    let v = Vault::new();
+    let (old_day, old) = days_ago(5);
+    let (_, now) = days_ago(0);
+    log(&v, &old, 1..=12, "gap_skill");
+    log(&v, &now, 13..=20, "gap_skill");
+    let once = || {
+        v.cmd()
+            .args(["forward", "--once"])
+            .env("AUDIT_FORWARD_HTTP", &store.url())
+            .run()
+    };
+    store.set(503);
+    assert_eq!(once().code, 4);
+    v.cmd().args(["rotate", "--days", "2"]).run().assert_code(0);
+    assert!(!v.logs().join(format!("{old_day}.json")).exists());
+    store.set(200);
+    let done = once();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let report: Value = serde_json::from_str(done.stdout.trim()).expect("report");
+    assert_eq!(
+        report["sinks"][0]["lost"],
+        json!([{"day": old_day, "entries": 12}])
+    );
+    let gap = events(&v, "forward_gap");
+    assert_eq!(gap.len(), 1);
+    assert_eq!(gap[0]["log_level"], "WARNING");
+    assert_eq!(gap[0]["parameters"]["entries"], 12);
+    // Nothing else is lost: today's entries, and the warning itself, go next.
+    once().assert_code(0);
+    assert_eq!(ns_of(&store.delivered(), "gap_skill").len(), 8);
+}
