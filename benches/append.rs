@@ -105,5 +105,105 @@ fn append_with_upkeep(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, single_append, batch_append, append_with_upkeep);
+/// A loopback HTTP server that acknowledges every request with 204.
+fn http_acknowledger() -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                let mut conn = conn;
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let lower = line.to_ascii_lowercase();
+                        if let Some(v) = lower.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if reader.read_exact(&mut body).is_err()
+                        || conn
+                            .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                            .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// `log()` into a day of 10,000 entries, alone and with three sinks
+/// forwarding in the background: HTTP (VictoriaLogs lines to a loopback
+/// server), syslog over UDP (to a loopback socket) and PostgreSQL (down: its
+/// port refuses connections, so it retries with backoff).
+fn append_while_forwarding(c: &mut Criterion) {
+    use vault_audit::forward::{self, Forwarder, Pace, Sink};
+    let mut group = c.benchmark_group("log_forwarding");
+    group.sample_size(60);
+    group.throughput(Throughput::Elements(1));
+    let (_dir, log) = vault_with(10_000);
+    group.bench_function("day_holds_10000_no_sinks", |b| {
+        b.iter(|| log.log(entry(7)).expect("log"))
+    });
+    let syslog_rx = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let syslog_url = format!("udp://{}", syslog_rx.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 70_000];
+        while syslog_rx.recv(&mut buf).is_ok() {}
+    });
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let pg_url = format!(
+        "postgres://audit@{}/audit",
+        closed.local_addr().expect("addr")
+    );
+    drop(closed);
+    let sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(
+            forward::http::HttpSink::new(
+                &http_acknowledger(),
+                forward::http::Format::JsonLine,
+                Vec::new(),
+                "bench",
+            )
+            .expect("http"),
+        ),
+        Box::new(forward::syslog::SyslogSink::new(&syslog_url, 16, "bench").expect("syslog")),
+        Box::new(forward::postgres::PostgresSink::new(&pg_url, "bench").expect("postgres")),
+    ];
+    let (events, _events_rx) = std::sync::mpsc::channel();
+    let forwarder = Forwarder::start(log.vault(), sinks, Pace::default(), events);
+    // Let the two live sinks catch up on the existing 10,000 entries first.
+    while forward::pending(log.vault(), "http").expect("pending") > 0
+        || forward::pending(log.vault(), "syslog").expect("pending") > 0
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    group.bench_function("day_holds_10000_three_sinks_one_down", |b| {
+        b.iter(|| log.log(entry(7)).expect("log"))
+    });
+    forwarder.stop(std::time::Duration::from_secs(2));
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    single_append,
+    batch_append,
+    append_with_upkeep,
+    append_while_forwarding
+);
 criterion_main!(benches);

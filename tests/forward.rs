@@ -431,3 +431,129 @@ fn days_retention_deleted_before_they_were_sent_are_reported() {
     once().assert_code(0);
     assert_eq!(ns_of(&store.delivered(), "gap_skill").len(), 8);
 }
+
+/// A sink of our own: records what it gets, failing every third call.
+struct Flaky {
+    name: &'static str,
+    got: std::sync::Arc<std::sync::Mutex<Vec<(String, u64, Value)>>>,
+    calls: u32,
+    always_fail: bool,
+}
+
+impl vault_audit::forward::Sink for Flaky {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn send(
+        &mut self,
+        batch: &[vault_audit::forward::Record],
+    ) -> Result<(), vault_audit::forward::SinkError> {
+        self.calls += 1;
+        if self.always_fail || self.calls % 3 == 0 {
+            return Err(vault_audit::forward::SinkError::Unavailable("flaky".into()));
+        }
+        let mut got = self.got.lock().expect("lock");
+        for r in batch {
+            got.push((r.date.to_string(), r.position, r.value.clone()));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_sink_of_our_own_gets_every_entry_once_and_in_order_through_failures() {
+    use std::sync::atomic::AtomicBool;
+    use vault_audit::forward::{catch_up, Forwarder, Pace};
+    let v = Vault::new();
+    let vault = vault_audit::Vault::new(v.path());
+    let (yesterday_date, yesterday) = days_ago(1);
+    let (_, now) = days_ago(0);
+    log(&v, &yesterday, 1..=10, "lib_skill");
+    log(&v, &now, 11..=100, "lib_skill");
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut sink = Flaky {
+        name: "flaky",
+        got: got.clone(),
+        calls: 0,
+        always_fail: false,
+    };
+    let pace = Pace {
+        batch: 7,
+        ..Pace::default()
+    };
+    let stop = AtomicBool::new(false);
+    let mut passes = 0;
+    let mut catch_all = |sink: &mut Flaky| {
+        while catch_up(&vault, sink, &pace, &stop).is_err() {
+            passes += 1;
+            assert!(passes < 100, "never caught up");
+        }
+    };
+    catch_all(&mut sink);
+    // A back-dated entry, appended to yesterday after the sink passed it.
+    log(&v, &yesterday, 101..=101, "lib_skill");
+    catch_all(&mut sink);
+    let got = got.lock().expect("lock").clone();
+    let all = stored(&v);
+    assert_eq!(got.len(), all.len(), "each entry once");
+    let n = |e: &Value| e["parameters"]["n"].as_u64().expect("n");
+    let mut expected: Vec<u64> = (1..=100).collect();
+    expected.push(101);
+    assert_eq!(
+        got.iter().map(|(_, _, e)| n(e)).collect::<Vec<_>>(),
+        expected,
+        "in file order, day by day, the back-dated one on the next pass"
+    );
+    for (_, _, e) in &got {
+        assert!(all.contains(e), "each exactly as stored");
+    }
+    let yesterday_positions: Vec<u64> = got
+        .iter()
+        .filter(|(d, _, _)| *d == yesterday_date)
+        .map(|(_, p, _)| *p)
+        .collect();
+    assert_eq!(yesterday_positions, (0..11).collect::<Vec<_>>());
+
+    // In threads: one sink that always fails holds up no other.
+    let got2 = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sinks: Vec<Box<dyn vault_audit::forward::Sink>> = vec![
+        Box::new(Flaky {
+            name: "down",
+            got: Default::default(),
+            calls: 0,
+            always_fail: true,
+        }),
+        Box::new(Flaky {
+            name: "up",
+            got: got2.clone(),
+            calls: 0,
+            always_fail: false,
+        }),
+    ];
+    let (tx, rx) = std::sync::mpsc::channel();
+    let fwd = Forwarder::start(
+        &vault,
+        sinks,
+        Pace {
+            min_backoff: Duration::from_millis(50),
+            poll: Duration::from_millis(50),
+            ..pace
+        },
+        tx,
+    );
+    wait_for(
+        "the live sink to get everything",
+        Duration::from_secs(30),
+        || got2.lock().expect("lock").len() == all.len(),
+    );
+    fwd.stop(Duration::from_secs(2));
+    let events: Vec<_> = rx.try_iter().collect();
+    assert!(events
+        .iter()
+        .any(|e| e.target == "sink:down" && e.parameters["event"] == "sink_down"));
+    assert_eq!(
+        vault_audit::forward::pending(&vault, "down").expect("pending"),
+        all.len() as u64
+    );
+}
