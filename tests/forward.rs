@@ -388,6 +388,20 @@ fn http_stores_get_their_documented_requests_through_503_429_and_400() {
     );
     let (code, _) = d.terminate();
     assert_eq!(code, Some(0));
+    // A restart resumes at the cursor: only what came after is sent.
+    let sent_before = store.delivered().len();
+    v3.cmd()
+        .args(["forward", "--once"])
+        .env("AUDIT_FORWARD_HTTP", &url)
+        .run()
+        .assert_code(0);
+    let resent: Vec<Value> = store.delivered()[sent_before..].to_vec();
+    assert!(
+        resent
+            .iter()
+            .all(|e| e["actor"] == "audit_daemon" || e["actor"] == "audit_forwarder"),
+        "only the daemon's last events were left to send: {resent:?}"
+    );
     assert_eq!(events(&v3, "sink_down")[0]["log_level"], "WARNING");
     assert_eq!(events(&v3, "sink_rate_limited")[0]["log_level"], "WARNING");
     assert!(
@@ -411,8 +425,30 @@ fn days_retention_deleted_before_they_were_sent_are_reported() {
             .env("AUDIT_FORWARD_HTTP", &store.url())
             .run()
     };
+    // Dry run (the default) reports what is pending and sends nothing.
+    let preview = v
+        .plain()
+        .args(["forward", "--once"])
+        .env("AUDIT_FORWARD_HTTP", &store.url())
+        .run();
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    let preview: Value = serde_json::from_str(preview.stdout.trim()).expect("json");
+    assert_eq!(
+        preview,
+        json!({"sinks": [{"sink": "http", "pending": 20}], "dry_run": true})
+    );
+    assert!(store.requests.lock().expect("lock").is_empty());
     store.set(503);
     assert_eq!(once().code, 4);
+    let status = v
+        .cmd()
+        .args(["forward", "--status"])
+        .env("AUDIT_FORWARD_HTTP", &store.url())
+        .run();
+    assert_eq!(
+        status.stdout.trim(),
+        r#"{"sinks":[{"sink":"http","pending":20}]}"#
+    );
     v.cmd().args(["rotate", "--days", "2"]).run().assert_code(0);
     assert!(!v.logs().join(format!("{old_day}.json")).exists());
     store.set(200);
