@@ -194,6 +194,7 @@ pub fn catch_up(
             return Err((progress, io(e)));
         }
     }
+    let saved = cursor.clone();
     for date in days {
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -214,6 +215,13 @@ pub fn catch_up(
                 return Err((progress, io(e)));
             }
             progress.sent += batch.records.len() as u64;
+        }
+    }
+    // Days found wholly sent keep their length, so the next pass need not
+    // read them again; saved only when something changed.
+    if cursor != saved || progress.sent > 0 {
+        if let Err(e) = cursor.save(vault, &name) {
+            return Err((progress, io(e)));
         }
     }
     Ok(progress)

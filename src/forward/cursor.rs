@@ -40,6 +40,10 @@ pub struct DayCursor {
     pub last_hash: String,
     /// The file's entry count when it was last read.
     pub total: u64,
+    /// The file's length when all of it was found sent: while it stays the
+    /// same, the file is not read again (a pass costs a `stat` per day).
+    #[serde(default)]
+    pub len: u64,
 }
 
 /// A sink's cursor over the whole vault.
@@ -101,6 +105,7 @@ impl Cursor {
         day.last_len = last.line.len() as u64;
         day.last_hash = short_hash(last.line.as_bytes());
         day.total = day.total.max(batch.total);
+        day.len = 0;
     }
 }
 
@@ -215,6 +220,14 @@ pub fn read_batch(
         end_offset: 0,
         total,
     };
+    if let Some(day) = cursor.days.get(&date) {
+        let unchanged = day.len > 0
+            && day.sent >= day.total
+            && std::fs::metadata(vault.day_file(date)).is_ok_and(|m| m.len() == day.len);
+        if unchanged {
+            return Ok(empty(day.total));
+        }
+    }
     let (total, head_len, trailer_offset) = match look(vault, date)? {
         DayLook::Ready {
             total,
@@ -226,6 +239,7 @@ pub fn read_batch(
     let day = cursor.days.entry(date).or_default();
     day.total = total;
     if day.sent >= total {
+        day.len = std::fs::metadata(vault.day_file(date)).map_or(0, |m| m.len());
         return Ok(empty(total));
     }
     let mut file = File::open(vault.day_file(date))?;
