@@ -45,6 +45,19 @@ pub struct Record {
 }
 
 impl Record {
+    /// A stored line read at `position` of `date`'s file (a line that does
+    /// not parse is kept as a JSON string, so it is still forwarded).
+    pub fn from_json(date: NaiveDate, position: u64, json: &[u8]) -> Record {
+        let line = String::from_utf8_lossy(json).into_owned();
+        let value = serde_json::from_str(&line).unwrap_or(Value::String(line.clone()));
+        Record {
+            date,
+            position,
+            line,
+            value,
+        }
+    }
+
     /// A string field of the entry (empty if absent).
     pub fn field(&self, name: &str) -> &str {
         self.value.get(name).and_then(Value::as_str).unwrap_or("")
@@ -148,6 +161,16 @@ pub fn event(level: LogLevel, sink: &str, params: Value) -> Option<Entry> {
     Some(e)
 }
 
+/// The WARNING that retention deleted `entries` of `date` before `sink` got them.
+pub fn gap_event(sink: &str, date: NaiveDate, entries: u64) -> Option<Entry> {
+    event(
+        LogLevel::Warning,
+        sink,
+        json!({"event": "forward_gap", "sink": sink, "day": date.format("%Y-%m-%d").to_string(), "entries": entries,
+               "detail": "retention deleted this day before these entries were forwarded"}),
+    )
+}
+
 /// Sends what `sink` has not yet been sent, oldest day first, batch by
 /// batch, saving the cursor after each acknowledged batch. Stops at the
 /// first failure (the cursor keeps what was delivered before it) or when
@@ -194,7 +217,7 @@ pub fn catch_up(
             return Err((progress, io(e)));
         }
     }
-    let saved = cursor.clone();
+    let mut saved = cursor.clone();
     for date in days {
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -214,12 +237,13 @@ pub fn catch_up(
             if let Err(e) = cursor.save(vault, &name) {
                 return Err((progress, io(e)));
             }
+            saved = cursor.clone();
             progress.sent += batch.records.len() as u64;
         }
     }
     // Days found wholly sent keep their length, so the next pass need not
     // read them again; saved only when something changed.
-    if cursor != saved || progress.sent > 0 {
+    if cursor != saved {
         if let Err(e) = cursor.save(vault, &name) {
             return Err((progress, io(e)));
         }
@@ -288,11 +312,9 @@ pub fn run_sink(
             Err((p, e)) => (p, Some(e)),
         };
         for (date, n) in &progress.lost {
-            emit(
-                LogLevel::Warning,
-                json!({"event": "forward_gap", "sink": name, "day": date.format("%Y-%m-%d").to_string(), "entries": n,
-                       "detail": "retention deleted this day before these entries were forwarded"}),
-            );
+            if let Some(e) = gap_event(&name, *date, *n) {
+                let _ = events.send(e);
+            }
         }
         let wait = match failure {
             None => {

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use crate::cli::args::ForwardArgs;
 use crate::cli::config::{Config, UsageError};
 use crate::cli::exit;
-use crate::entry::LogLevel;
 use crate::forward::{self, config::Setup};
 
 /// Runs `forward` with `env` as the environment.
@@ -57,12 +56,7 @@ pub fn run(
         for (date, n) in &progress.lost {
             let day = date.format("%Y-%m-%d").to_string();
             gaps.push(json!({"day": day, "entries": n}));
-            if let Some(e) = forward::event(
-                LogLevel::Warning,
-                &name,
-                json!({"event": "forward_gap", "sink": name, "day": day, "entries": n,
-                       "detail": "retention deleted this day before these entries were forwarded"}),
-            ) {
+            if let Some(e) = forward::gap_event(&name, *date, *n) {
                 if let Err(err) = logger.log(e) {
                     let _ = writeln!(stderr, "vault-audit: could not log a forwarding gap: {err}");
                 }

@@ -15,7 +15,6 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::daily::{self, Inspection};
@@ -273,27 +272,17 @@ pub fn read_batch(
     let mut records = Vec::new();
     let mut end_offset = start;
     for (json, end) in split_lines(&bytes, complete).into_iter().take(max) {
-        let line = String::from_utf8_lossy(json).into_owned();
-        let value = serde_json::from_str(&line).unwrap_or(Value::String(line.clone()));
-        records.push(Record {
+        records.push(Record::from_json(
             date,
-            position: day.sent + records.len() as u64,
-            line,
-            value,
-        });
+            day.sent + records.len() as u64,
+            json,
+        ));
         end_offset = start + end as u64;
     }
     if records.is_empty() && !complete {
         // One entry larger than a batch's bytes: read it whole.
         if let Some((offset, json)) = locate(&mut file, head_len, trailer_offset, day.sent + 1)? {
-            let line = String::from_utf8_lossy(&json).into_owned();
-            let value = serde_json::from_str(&line).unwrap_or(Value::String(line.clone()));
-            records.push(Record {
-                date,
-                position: day.sent,
-                line,
-                value,
-            });
+            records.push(Record::from_json(date, day.sent, &json));
             end_offset = offset;
         }
     }
