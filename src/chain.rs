@@ -267,7 +267,7 @@ pub fn record(day_file: &Path, first: u64, values: &[ChainValue]) {
             .create(true)
             .truncate(false)
             .open(&path)?;
-        crate::daily::write_at(&mut file, values.concat().as_slice(), first * 32)
+        crate::fsutil::write_at(&mut file, values.concat().as_slice(), first * 32)
     })();
 }
 
@@ -314,7 +314,7 @@ pub fn recorded_at(day_file: &Path, count: u64) -> Option<ChainValue> {
         return None;
     }
     let mut file = File::open(side_path(day_file)).ok()?;
-    let bytes = crate::daily::read_range(&mut file, (count - 1) * 32, 32).ok()?;
+    let bytes = crate::fsutil::read_range(&mut file, (count - 1) * 32, 32).ok()?;
     let value: ChainValue = bytes.as_slice().try_into().ok()?;
     (value != GENESIS).then_some(value)
 }

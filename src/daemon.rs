@@ -16,12 +16,13 @@ use chrono::NaiveDate;
 use notify::Watcher;
 use serde_json::json;
 
+use crate::daily::DayFileState;
 use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
 use crate::forward::{Forwarder, Pace, Sink};
 use crate::inbox::{self, Readiness};
 use crate::journal::{self, Progress};
-use crate::logger::{AuditLogger, DayFileState};
+use crate::logger::AuditLogger;
 use crate::{dashboard, index};
 use alerts::{Alerts, Thresholds};
 use watch::{Folders, Snapshot};

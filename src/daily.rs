@@ -28,7 +28,7 @@ mod recover;
 
 use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -36,6 +36,7 @@ use serde_json::Value;
 
 use crate::chain::{self, ChainKey, ChainValue, Start};
 use crate::entry::LogLevel;
+use crate::fsutil::{read_range as read_at, write_at};
 pub use recover::{fix_counts, recover, rewrite, salvage_entries, Recovery};
 
 /// What separates the last entry from the trailer.
@@ -82,6 +83,21 @@ impl Summary {
         }
         Value::Object(map)
     }
+}
+
+/// A day file as it stands after a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayFileState {
+    /// Its date.
+    pub date: NaiveDate,
+    /// Its path.
+    pub path: PathBuf,
+    /// Entries it holds.
+    pub total_entries: u64,
+    /// Its size.
+    pub size_bytes: u64,
+    /// Entries by level.
+    pub summary: Summary,
 }
 
 /// The counts kept after the entries.
@@ -257,65 +273,6 @@ pub enum Inspection {
     NeedsRecovery,
 }
 
-/// Reads `len` bytes at `offset` (fewer at the end of the file) with one
-/// positioned read where the platform has one.
-fn read_at(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0; len as usize];
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = positioned::read(file, &mut buf[filled..], offset + filled as u64)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    buf.truncate(filled);
-    Ok(buf)
-}
-
-/// Writes all of `bytes` at `offset` with positioned writes.
-pub(crate) fn write_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
-    let mut done = 0;
-    while done < bytes.len() {
-        match positioned::write(file, &bytes[done..], offset + done as u64)? {
-            0 => return Err(io::ErrorKind::WriteZero.into()),
-            n => done += n,
-        }
-    }
-    Ok(())
-}
-
-#[cfg(unix)]
-mod positioned {
-    use std::fs::File;
-    use std::io;
-    use std::os::unix::fs::FileExt;
-
-    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        file.read_at(buf, offset)
-    }
-
-    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
-        file.write_at(buf, offset)
-    }
-}
-
-#[cfg(not(unix))]
-mod positioned {
-    use std::fs::File;
-    use std::io;
-
-    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        file.seek(SeekFrom::Start(offset))?;
-        file.read(buf)
-    }
-
-    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
-        file.seek(SeekFrom::Start(offset))?;
-        file.write(buf)
-    }
-}
-
 /// Looks at the head and a small tail of an open day file; never reads the
 /// entries in between.
 pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
@@ -433,7 +390,7 @@ pub enum Ready {
 /// present count and chain value, or genesis when there is no such chained file.
 pub fn chain_start(logs: &Path, date: NaiveDate, key: &ChainKey) -> io::Result<Start> {
     let genesis = Start::genesis(key.alg());
-    let Some(prev) = crate::index::day_files_in(logs)?
+    let Some(prev) = crate::vault::day_files_in(logs)?
         .into_iter()
         .filter(|d| *d < date)
         .max()
@@ -467,7 +424,7 @@ pub fn chain_references(
 ) -> io::Result<std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>>> {
     let mut wanted: std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>> =
         Default::default();
-    for date in crate::index::day_files_in(logs)? {
+    for date in crate::vault::day_files_in(logs)? {
         let Ok(mut file) = File::open(logs.join(crate::vault::day_file_name(date))) else {
             continue;
         };
@@ -649,11 +606,6 @@ pub fn open_day(path: &std::path::Path) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .open(path)
-}
-
-/// Reads `len` bytes at `offset` of a file (fewer at its end).
-pub fn read_range(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-    read_at(file, offset, len)
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::daily::DayFileState;
 use crate::entry::{Entry, EntryError};
-use crate::logger::DayFileState;
 
 /// Why a `log()` call did not write its entries to their day files.
 #[derive(Debug, thiserror::Error)]

@@ -26,7 +26,6 @@ use rand::Rng;
 use serde_json::{json, Value};
 
 use crate::entry::{ActionType, Entry, LogLevel};
-use crate::index;
 use crate::vault::Vault;
 use cursor::{Batch, Cursor};
 
@@ -188,7 +187,7 @@ pub fn catch_up(
         Ok(c) => c,
         Err(e) => return Err((progress, io(e))),
     };
-    let days = match index::day_files(vault) {
+    let days = match vault.day_files() {
         Ok(d) => d,
         Err(e) => return Err((progress, io(e))),
     };
@@ -435,7 +434,7 @@ impl Drop for Forwarder {
 pub fn pending(vault: &Vault, name: &str) -> std::io::Result<u64> {
     let cursor = Cursor::load(vault, name)?;
     let mut behind = 0;
-    for date in index::day_files(vault)? {
+    for date in vault.day_files()? {
         if let cursor::DayLook::Ready { total, .. } = cursor::look(vault, date)? {
             let sent = cursor.days.get(&date).map_or(0, |d| d.sent);
             behind += total.saturating_sub(sent);

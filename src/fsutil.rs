@@ -119,6 +119,65 @@ pub fn append_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads `len` bytes at `offset` (fewer at the end of the file) with one
+/// positioned read where the platform has one.
+pub fn read_range(file: &mut File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = positioned::read(file, &mut buf[filled..], offset + filled as u64)?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+/// Writes all of `bytes` at `offset` with positioned writes.
+pub fn write_at(file: &mut File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match positioned::write(file, &bytes[done..], offset + done as u64)? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => done += n,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+
+    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        file.read_at(buf, offset)
+    }
+
+    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
+        file.write_at(buf, offset)
+    }
+}
+
+#[cfg(not(unix))]
+mod positioned {
+    use std::fs::File;
+    use std::io::{self, Read, Seek, SeekFrom, Write};
+
+    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        file.seek(SeekFrom::Start(offset))?;
+        file.read(buf)
+    }
+
+    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
+        file.seek(SeekFrom::Start(offset))?;
+        file.write(buf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,6 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::daily;
 use crate::fsutil::{ensure_dir, sync_dir};
 use crate::vault::Vault;
 
@@ -112,7 +111,7 @@ fn looks_complete(path: &Path, name: &str, len: u64) -> io::Result<bool> {
             return Ok(false);
         }
         let mut file = File::open(path)?;
-        let last = daily::read_range(&mut file, len - 1, 1)?;
+        let last = crate::fsutil::read_range(&mut file, len - 1, 1)?;
         Ok(last == b"\n")
     } else if name.ends_with(".json") {
         let bytes = fs::read(path)?;

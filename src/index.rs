@@ -8,9 +8,9 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::daily::DayFileState;
 use crate::daily::{self, Inspection};
 use crate::fsutil::write_replace;
-use crate::logger::DayFileState;
 use crate::time::{format_timestamp, parse_day};
 use crate::vault::{day_file_name, Vault};
 
@@ -133,31 +133,6 @@ pub fn load(vault: &Vault) -> Option<Index> {
     index.is_consistent().then_some(index)
 }
 
-/// The day files in `Logs/` (names exactly `YYYY-MM-DD.json`), oldest first.
-pub fn day_files(vault: &Vault) -> io::Result<Vec<NaiveDate>> {
-    day_files_in(&vault.logs())
-}
-
-/// The days that have a file in the folder `logs`, in order.
-pub fn day_files_in(logs: &Path) -> io::Result<Vec<NaiveDate>> {
-    if !logs.is_dir() {
-        return Ok(Vec::new());
-    }
-    let mut dates = Vec::new();
-    for item in walkdir::WalkDir::new(logs).min_depth(1).max_depth(1) {
-        let item = item.map_err(io::Error::other)?;
-        if !item.file_type().is_file() {
-            continue;
-        }
-        let name = item.file_name().to_string_lossy();
-        if let Some(date) = name.strip_suffix(".json").and_then(parse_day) {
-            dates.push(date);
-        }
-    }
-    dates.sort();
-    Ok(dates)
-}
-
 /// Counts the entries of one day file: from the trailer when the layout is
 /// ours, else by reading it whole (without changing it).
 pub fn count_entries(path: &Path, date: NaiveDate) -> io::Result<(u64, u64)> {
@@ -177,7 +152,7 @@ pub fn count_entries(path: &Path, date: NaiveDate) -> io::Result<(u64, u64)> {
 /// Builds the index from the day files on disk.
 pub fn rebuild(vault: &Vault, now: DateTime<Utc>) -> io::Result<Index> {
     let mut files = Vec::new();
-    for date in day_files(vault)? {
+    for date in vault.day_files()? {
         let (count, size) = count_entries(&vault.day_file(date), date)?;
         files.push(indexed(date, count, size));
     }

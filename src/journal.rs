@@ -148,7 +148,7 @@ pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Resolution::NotWritten,
         Err(e) => return Err(e),
         Ok(mut file) => {
-            let there = daily::read_range(&mut file, intent.offset, intent.entries_len)?;
+            let there = crate::fsutil::read_range(&mut file, intent.offset, intent.entries_len)?;
             let in_place = there.len() as u64 == intent.entries_len && fnv1a(&there) == intent.hash;
             let damaged = daily::inspect(&mut file, date)? == Inspection::NeedsRecovery;
             if in_place && !damaged {
@@ -223,7 +223,8 @@ mod tests {
 
     fn write_prefix(path: &std::path::Path, plan: &PlannedAppend, keep: usize) {
         let mut file = OpenOptions::new().write(true).open(path).expect("open");
-        daily::write_at(&mut file, &plan.bytes.as_bytes()[..keep], plan.offset).expect("write");
+        crate::fsutil::write_at(&mut file, &plan.bytes.as_bytes()[..keep], plan.offset)
+            .expect("write");
     }
 
     #[test]

@@ -20,6 +20,25 @@
 //! println!("{} entries today", receipt.files[0].total_entries);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Layers
+//!
+//! One way down: a module uses only modules on floors below its own (never
+//! its own floor, never above). `tests/layers.rs` reads this table and the
+//! `crate::` paths of every file under `src/` and fails on any other arrow.
+//!
+//! | floor | modules |
+//! |---|---|
+//! | 0 | time, fsutil, lock |
+//! | 1 | vault, entry |
+//! | 2 | chain, redact |
+//! | 3 | daily |
+//! | 4 | error, journal, index, dashboard, retention, query |
+//! | 5 | verify, forward, hook |
+//! | 6 | logger, repair |
+//! | 7 | inbox |
+//! | 8 | daemon |
+//! | 9 | cli |
 #![warn(missing_docs)]
 
 pub mod chain;
@@ -42,12 +61,12 @@ pub mod redact;
 pub mod repair;
 pub mod retention;
 pub mod time;
-pub mod upkeep;
 pub mod vault;
 pub mod verify;
 
+pub use daily::DayFileState;
 pub use entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, EntryError, LogLevel, Outcome};
 pub use error::Error;
-pub use logger::{AuditLogger, AuditLoggerBuilder, DayFileState, PostWrite, Receipt, StepContext};
+pub use logger::{AuditLogger, AuditLoggerBuilder, PostWrite, Receipt, StepContext};
 pub use time::{Clock, FixedClock, SystemClock};
 pub use vault::Vault;

@@ -2,6 +2,7 @@
 //! post-write steps (index, Dashboard, retention) while the lock is held.
 
 mod maintain;
+mod upkeep;
 mod write;
 
 use std::io::{self, Write};
@@ -9,10 +10,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::chain::ChainKey;
-use crate::daily::{Recovery, Summary};
+use crate::daily::{DayFileState, Recovery};
 use crate::entry::{Entry, EntryError};
 use crate::error::Error;
 use crate::fsutil::{append_durable, ensure_dir};
@@ -20,27 +21,12 @@ use crate::lock::{with_lock, LockFailure};
 use crate::redact::Redactor;
 use crate::retention;
 use crate::time::{new_session_id, Clock, SystemClock};
-use crate::upkeep::Upkeep;
 use crate::vault::Vault;
+use upkeep::Upkeep;
 use write::{at, by_day, write_days, IoFailure, PartialWrite};
 
 /// The default time to wait for the writers' lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// A day file as it stands after a write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DayFileState {
-    /// Its date.
-    pub date: NaiveDate,
-    /// Its path.
-    pub path: PathBuf,
-    /// Entries it holds.
-    pub total_entries: u64,
-    /// Its size.
-    pub size_bytes: u64,
-    /// Entries by level.
-    pub summary: Summary,
-}
 
 /// What a successful `log()` or `log_batch()` did.
 #[derive(Debug, Clone, Default)]

@@ -19,7 +19,6 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::daily;
-use crate::index;
 use crate::time::{format_timestamp, parse_timestamp};
 use crate::vault::Vault;
 
@@ -226,14 +225,14 @@ pub fn scan(
     ordered: bool,
     each: impl FnMut(&str, &Lite<'_>) -> ControlFlow<()>,
 ) -> io::Result<()> {
-    let days = filter.days(index::day_files(vault)?);
+    let days = filter.days(vault.day_files()?);
     scan_days(vault, filter, &days, ordered, each)
 }
 
 /// Counts (and, with `stats`, figures) over the matching entries, the days
 /// shared out over the machine's cores.
 pub fn aggregate(vault: &Vault, filter: &Filter, stats: bool) -> io::Result<(u64, Stats)> {
-    let days = filter.days(index::day_files(vault)?);
+    let days = filter.days(vault.day_files()?);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
@@ -432,7 +431,7 @@ impl Stats {
 /// the newest day files only.
 pub fn last(vault: &Vault, n: usize) -> io::Result<Vec<String>> {
     let mut found: Vec<String> = Vec::new();
-    for date in index::day_files(vault)?.into_iter().rev() {
+    for date in vault.day_files()?.into_iter().rev() {
         if found.len() >= n {
             break;
         }
@@ -481,7 +480,7 @@ pub fn since(vault: &Vault, at: Position) -> io::Result<(Vec<String>, Position)>
     } else {
         at.offset
     };
-    let bytes = daily::read_range(&mut file, start, now.offset - start)?;
+    let bytes = crate::fsutil::read_range(&mut file, start, now.offset - start)?;
     let lines = bytes
         .split(|&b| b == b'\n')
         .filter_map(|line| {

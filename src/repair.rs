@@ -50,7 +50,7 @@ pub fn repair(
         dry_run,
         ..Repair::default()
     };
-    for date in index::day_files(vault)? {
+    for date in vault.day_files()? {
         let name = format!("Logs/{}", day_file_name(date));
         let path = vault.day_file(date);
         let here = kinds.get(&name).map(Vec::as_slice).unwrap_or_default();

@@ -18,7 +18,6 @@ use crate::chain;
 use crate::daily::{self, Inspection};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel};
 use crate::fsutil::{append_durable, sync_dir, write_atomic, write_replace};
-use crate::index;
 use crate::time::parse_day;
 use crate::vault::{day_file_name, Vault};
 
@@ -127,7 +126,7 @@ pub fn run(
             finish(vault, now, days, session, journal, append, &mut report)?;
         }
     }
-    for date in index::day_files(vault)?.into_iter().filter(|d| *d < cutoff) {
+    for date in vault.day_files()?.into_iter().filter(|d| *d < cutoff) {
         let file = day_file_name(date);
         let Some(entries) = read_entries(&vault.day_file(date)) else {
             report.kept_unreadable.push(file);

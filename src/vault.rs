@@ -1,8 +1,11 @@
 //! Where things live in a vault.
 
+use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+
+use crate::time::parse_day;
 
 /// The paths of one vault that the logger reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,11 @@ impl Vault {
         self.state_dir().join(name)
     }
 
+    /// The day files in `Logs/` (names exactly `YYYY-MM-DD.json`), oldest first.
+    pub fn day_files(&self) -> io::Result<Vec<NaiveDate>> {
+        day_files_in(&self.logs())
+    }
+
     /// `path` relative to the vault when it is inside it, for messages.
     pub fn relative<'a>(&self, path: &'a Path) -> std::borrow::Cow<'a, str> {
         match path.strip_prefix(&self.root) {
@@ -78,4 +86,24 @@ impl Vault {
 /// `YYYY-MM-DD.json`.
 pub fn day_file_name(date: NaiveDate) -> String {
     format!("{}.json", date.format("%Y-%m-%d"))
+}
+
+/// The days that have a file in the folder `logs`, in order.
+pub fn day_files_in(logs: &Path) -> io::Result<Vec<NaiveDate>> {
+    if !logs.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut dates = Vec::new();
+    for item in walkdir::WalkDir::new(logs).min_depth(1).max_depth(1) {
+        let item = item.map_err(io::Error::other)?;
+        if !item.file_type().is_file() {
+            continue;
+        }
+        let name = item.file_name().to_string_lossy();
+        if let Some(date) = name.strip_suffix(".json").and_then(parse_day) {
+            dates.push(date);
+        }
+    }
+    dates.sort();
+    Ok(dates)
 }

@@ -146,7 +146,7 @@ impl Day {
 /// Checks every day file of the vault, in date order.
 pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
     let logs = vault.logs();
-    let dates = index::day_files(vault)?;
+    let dates = vault.day_files()?;
     let wanted = daily::chain_references(&logs)?;
     let anchors = chain::load_anchors(&logs);
     let mut report = Report::default();

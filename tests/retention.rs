@@ -62,7 +62,7 @@ fn vault_of_120_days() -> (tempfile::TempDir, BTreeMap<NaiveDate, Vec<String>>) 
 }
 
 fn day_files(dir: &Path) -> Vec<NaiveDate> {
-    vault_audit::index::day_files(&vault_audit::Vault::new(dir)).expect("list")
+    vault_audit::Vault::new(dir).day_files().expect("list")
 }
 
 fn archive(dir: &Path) -> Vec<Value> {

@@ -198,7 +198,7 @@ fn locate(
     if count == 0 {
         return Ok(Some((head_len, Vec::new())));
     }
-    let bytes = daily::read_range(file, head_len, trailer_offset - head_len)?;
+    let bytes = crate::fsutil::read_range(file, head_len, trailer_offset - head_len)?;
     let lines = split_lines(&bytes, true);
     Ok(lines
         .get(count as usize - 1)
@@ -248,7 +248,7 @@ pub fn read_batch(
     } else {
         day.offset >= head_len + day.last_len
             && day.offset <= trailer_offset
-            && short_hash(&daily::read_range(
+            && short_hash(&crate::fsutil::read_range(
                 &mut file,
                 day.offset - day.last_len,
                 day.last_len,
@@ -267,7 +267,7 @@ pub fn read_batch(
     }
     let start = if day.sent == 0 { head_len } else { day.offset };
     let want = (trailer_offset - start).min(MAX_BATCH_BYTES);
-    let bytes = daily::read_range(&mut file, start, want)?;
+    let bytes = crate::fsutil::read_range(&mut file, start, want)?;
     let complete = start + want == trailer_offset;
     let mut records = Vec::new();
     let mut end_offset = start;

@@ -10,11 +10,12 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::{claim, processing_dir, rejected_dir, Claim};
+use crate::daily::DayFileState;
 use crate::daily::{self, Line};
 use crate::entry::Entry;
 use crate::fsutil::{append_durable, ensure_dir, sync_dir, write_atomic};
 use crate::journal::{self, Intent, Progress};
-use crate::logger::{AuditLogger, DayFileState};
+use crate::logger::AuditLogger;
 use crate::vault::Vault;
 
 /// Lines per batch at most.

@@ -78,7 +78,7 @@ impl AuditLogger {
     pub fn refresh_dashboard(&self) -> Result<(Refresh, Vec<String>), Error> {
         let path = self.vault.dashboard();
         self.maintain(|| {
-            let dates = at("read", &self.vault.logs(), index::day_files(&self.vault))?;
+            let dates = at("read", &self.vault.logs(), self.vault.day_files())?;
             let today = self.clock.now().date_naive();
             at(
                 "write",

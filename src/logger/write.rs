@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::DayFileState;
 use crate::chain::ChainKey;
+use crate::daily::DayFileState;
 use crate::daily::{self, Line, Recovery};
 use crate::entry::Entry;
 use crate::fsutil::sync_dir;

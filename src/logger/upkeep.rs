@@ -3,9 +3,9 @@
 
 use std::sync::Mutex;
 
+use super::{PostWrite, StepContext};
 use crate::dashboard;
 use crate::index;
-use crate::logger::{PostWrite, StepContext};
 use crate::retention;
 
 /// Index, Dashboard and retention after every write.

@@ -1,0 +1,133 @@
+//! The layering rule of `src/lib.rs` holds: every `crate::` path in a
+//! module's files names a module on a lower floor.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// The floors of the table in `src/lib.rs`, by module.
+fn floors(lib: &str) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for line in lib.lines() {
+        let Some(row) = line.strip_prefix("//! | ") else {
+            continue;
+        };
+        let mut cells = row.split('|').map(str::trim);
+        let Some(Ok(floor)) = cells.next().map(str::parse::<usize>) else {
+            continue;
+        };
+        for module in cells.next().unwrap_or("").split(',') {
+            out.insert(module.trim().to_owned(), floor);
+        }
+    }
+    out
+}
+
+/// The text of a file without its `#[cfg(test)]` module (tests may reach anywhere).
+fn without_tests(text: &str) -> &str {
+    match text.find("#[cfg(test)]\nmod tests") {
+        Some(i) => &text[..i],
+        None => text,
+    }
+}
+
+/// The top-level modules a file's code names through `crate::`.
+fn uses(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (at, _) in text.match_indices("crate::") {
+        let rest = &text[at + "crate::".len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => out.extend(group_heads(group)),
+            None => out.extend(ident(rest)),
+        }
+    }
+    out
+}
+
+/// The first segment of every path in a `{...}` group (up to its closing brace).
+fn group_heads(group: &str) -> Vec<String> {
+    let mut heads = Vec::new();
+    let mut depth = 0;
+    let mut expect_head = true;
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => break,
+            '}' => depth -= 1,
+            ',' if depth == 0 => expect_head = true,
+            c if expect_head && !c.is_whitespace() => {
+                expect_head = false;
+                heads.extend(ident(&group[i..]));
+            }
+            _ => {}
+        }
+    }
+    heads
+}
+
+/// The lower-case identifier at the start of `text`, if any.
+fn ident(text: &str) -> Option<String> {
+    let end = text
+        .find(|c: char| !(c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()))
+        .unwrap_or(text.len());
+    (end > 0).then(|| text[..end].to_owned())
+}
+
+/// The module a file under `src/` belongs to (`logger/write.rs` is `logger`).
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?;
+    let first = rel.components().next()?.as_os_str().to_string_lossy();
+    let name = first.strip_suffix(".rs").unwrap_or(&first).to_owned();
+    (name != "lib" && name != "main").then_some(name)
+}
+
+#[test]
+fn every_crate_path_points_to_a_lower_floor() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
+    let floors = floors(&lib);
+    assert!(floors.len() > 10, "the layer table in lib.rs was not found");
+    let mut wrong = Vec::new();
+    for item in walkdir::WalkDir::new(&src) {
+        let item = item.expect("walk src");
+        let file = item.path();
+        if file.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let Some(module) = module_of(&src, file) else {
+            continue;
+        };
+        let Some(&mine) = floors.get(&module) else {
+            wrong.push(format!("{module}: not in the layer table of lib.rs"));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).expect("read");
+        for used in uses(without_tests(&text)) {
+            if used == module {
+                continue;
+            }
+            match floors.get(&used) {
+                Some(&theirs) if theirs < mine => {}
+                Some(&theirs) => wrong.push(format!(
+                    "{} (floor {mine}) uses {used} (floor {theirs})",
+                    file.display()
+                )),
+                None => wrong.push(format!("{}: uses {used}, not in the table", file.display())),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "layering broken:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn the_reader_catches_an_arrow_up() {
+    let text =
+        "use crate::{daily::{self, Line}, logger::AuditLogger};\nfn f() { crate::cli::run(); }";
+    let found = uses(text);
+    assert_eq!(
+        found,
+        ["cli", "daily", "logger"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+}
