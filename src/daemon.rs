@@ -21,9 +21,10 @@ use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
 use crate::forward::{Forwarder, Pace, Sink};
 use crate::inbox::{self, Readiness};
+use crate::index;
 use crate::journal::{self, Progress};
+use crate::logger::upkeep::refresh_views;
 use crate::logger::AuditLogger;
-use crate::{dashboard, index};
 use alerts::{Alerts, Thresholds};
 use watch::{Folders, Snapshot};
 
@@ -470,10 +471,9 @@ impl Daemon<'_> {
         let vault = self.logger.vault().clone();
         let now = self.logger.now();
         let cache = &mut self.index_cache;
-        let done = self.logger.with_writer_lock(|| {
-            let index = index::update(&vault, &states, now, cache)?;
-            dashboard::refresh(&vault, &index.dates(), now.date_naive(), true)
-        });
+        let done = self
+            .logger
+            .with_writer_lock_at(|| refresh_views(&vault, &states, now, cache));
         if let Err(e) = done {
             self.say(0, &format!("warning: index and Dashboard: {e}"));
         }

@@ -24,19 +24,24 @@
 //! the last `\n  ],\n` of the file starts the trailer. Only a small tail is
 //! read to find it.
 
+mod append;
 mod recover;
 
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::chain::{self, ChainKey, ChainValue, Start};
+use crate::chain::{self, ChainValue, Start};
 use crate::entry::LogLevel;
-use crate::fsutil::{read_range as read_at, write_at};
+use crate::fsutil::read_range as read_at;
+pub use append::{
+    append, chain_references, chain_start, open_day, open_for_append, plan_append, restore,
+    write_planned, Appended, Line, PlannedAppend, Ready,
+};
 pub use recover::{fix_counts, recover, rewrite, salvage_entries, Recovery};
 
 /// What separates the last entry from the trailer.
@@ -367,250 +372,10 @@ pub fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
         .find(|&i| &hay[i..i + needle.len()] == needle)
 }
 
-/// One entry ready to store: its compact JSON line and its level.
-#[derive(Debug, Clone)]
-pub struct Line {
-    /// The compact JSON, no newline.
-    pub json: String,
-    /// Its level, for the summary.
-    pub level: LogLevel,
-}
-
-/// A day file ready for an append: a new one (with the start of its
-/// chain), or one of ours with a valid trailer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ready {
-    /// No bytes yet: the append writes the header too.
-    New(Start),
-    /// Our layout, intact.
-    Ours(DayState),
-}
-
-/// Where a new day file's chain starts: the latest earlier day file at its
-/// present count and chain value, or genesis when there is no such chained file.
-pub fn chain_start(logs: &Path, date: NaiveDate, key: &ChainKey) -> io::Result<Start> {
-    let genesis = Start::genesis(key.alg());
-    let Some(prev) = crate::vault::day_files_in(logs)?
-        .into_iter()
-        .filter(|d| *d < date)
-        .max()
-    else {
-        return Ok(genesis);
-    };
-    let mut file = File::open(logs.join(crate::vault::day_file_name(prev)))?;
-    Ok(match inspect(&mut file, prev)? {
-        Inspection::Ours(DayState {
-            trailer:
-                Trailer {
-                    total_entries,
-                    chain: Some(value),
-                    ..
-                },
-            ..
-        }) => Start {
-            alg: key.alg(),
-            after: Some(prev),
-            at: total_entries,
-            value,
-        },
-        _ => genesis,
-    })
-}
-
-/// For each day that later days' chains start from, the entry counts they
-/// start at (read from the headers of the day files in `logs`).
-pub fn chain_references(
-    logs: &Path,
-) -> io::Result<std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>>> {
-    let mut wanted: std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>> =
-        Default::default();
-    for date in crate::vault::day_files_in(logs)? {
-        let Ok(mut file) = File::open(logs.join(crate::vault::day_file_name(date))) else {
-            continue;
-        };
-        if let Some(Head {
-            start:
-                Some(Start {
-                    after: Some(prev),
-                    at,
-                    ..
-                }),
-            ..
-        }) = read_head(&mut file, date)?
-        {
-            wanted.entry(prev).or_default().insert(at);
-        }
-    }
-    Ok(wanted)
-}
-
-/// Opens (or creates) the day file at `path` and makes it ready for an
-/// append, recovering it first if it needs that.
-pub fn open_for_append(
-    path: &Path,
-    date: NaiveDate,
-    now_unix: i64,
-    key: &ChainKey,
-) -> io::Result<(File, Ready, Option<Recovery>)> {
-    let logs = path.parent().unwrap_or(Path::new("."));
-    // A new file's chain start is worked out before the file is created, so
-    // that readers see an empty day file for as short a time as can be.
-    let mut start = None;
-    let mut file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            start = Some(chain_start(logs, date, key)?);
-            open_day(path)?
-        }
-        Err(e) => return Err(e),
-    };
-    let mut found = inspect(&mut file, date)?;
-    let mut recovery = None;
-    if found == Inspection::NeedsRecovery {
-        drop(file);
-        recovery = Some(recover(path, date, now_unix, key)?);
-        file = open_day(path)?;
-        found = inspect(&mut file, date)?;
-    }
-    let ready = match found {
-        Inspection::Ours(state) => Ready::Ours(state),
-        Inspection::Empty => Ready::New(match start {
-            Some(start) => start,
-            None => chain_start(logs, date, key)?,
-        }),
-        Inspection::NeedsRecovery => {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "still damaged after recovery",
-            ))
-        }
-    };
-    Ok((file, ready, recovery))
-}
-
-/// An append worked out but not yet written: the bytes go at `offset`.
-#[derive(Debug, Clone)]
-pub struct PlannedAppend {
-    /// Where the bytes go (the old trailer's start, or 0 for a new file).
-    pub offset: u64,
-    /// The file's length before.
-    pub old_len: u64,
-    /// The counts before.
-    pub before: Trailer,
-    /// Header (new file only), entry lines, new trailer.
-    pub bytes: String,
-    /// How many of `bytes` come before the new trailer.
-    pub entries_len: usize,
-    /// The chain value after each new entry (empty in an unchained file).
-    pub values: Vec<ChainValue>,
-    /// The file as it will stand.
-    pub after: DayState,
-}
-
-/// Works out the one positioned write that appends `lines`, extending the
-/// file's chain with `key`.
-pub fn plan_append(
-    date: NaiveDate,
-    ready: &Ready,
-    lines: &[Line],
-    key: &ChainKey,
-) -> io::Result<PlannedAppend> {
-    let (offset, old_len, before, head, mut bytes) = match ready {
-        Ready::Ours(state) => (
-            state.trailer_offset,
-            state.len,
-            state.trailer,
-            state.head,
-            String::new(),
-        ),
-        Ready::New(start) => {
-            let text = header(date, Some(start));
-            let head = Head {
-                len: text.len() as u64,
-                start: Some(*start),
-            };
-            let before = Trailer {
-                chain: Some(start.value),
-                ..Trailer::default()
-            };
-            (0, 0, before, head, text)
-        }
-    };
-    let values = match (&head.start, before.chain) {
-        (Some(start), Some(prev)) => key
-            .folder(start.alg)?
-            .fold_all(prev, lines.iter().map(|l| l.json.as_bytes())),
-        _ => Vec::new(),
-    };
-    bytes.push_str(&render_lines(
-        lines.iter().map(|l| l.json.as_str()),
-        before.total_entries > 0,
-    ));
-    let mut trailer = before;
-    for line in lines {
-        trailer.total_entries += 1;
-        trailer.summary.add(line.level);
-    }
-    trailer.chain = values.last().copied().or(before.chain);
-    let entries_len = bytes.len();
-    bytes.push_str(&render_trailer(&trailer));
-    let len = offset + bytes.len() as u64;
-    Ok(PlannedAppend {
-        offset,
-        old_len,
-        before,
-        after: DayState {
-            head,
-            len,
-            trailer_offset: offset + entries_len as u64,
-            trailer,
-        },
-        bytes,
-        entries_len,
-        values,
-    })
-}
-
-/// Writes a planned append to the day file at `path` (the caller syncs),
-/// recording its chain values first.
-pub fn write_planned(file: &mut File, path: &Path, plan: &PlannedAppend) -> io::Result<DayState> {
-    chain::record(path, plan.before.total_entries, &plan.values);
-    write_at(file, plan.bytes.as_bytes(), plan.offset)?;
-    if plan.after.len < plan.old_len {
-        file.set_len(plan.after.len)?;
-    }
-    Ok(plan.after)
-}
-
-/// Puts a day file back as it stood before an append at `offset`: cut there
-/// and the old trailer written again (or emptied, for a file the append
-/// created). The caller syncs.
-pub fn restore(file: &mut File, offset: u64, before: &Trailer) -> io::Result<()> {
-    if offset == 0 {
-        return file.set_len(0);
-    }
-    let tail = render_trailer(before);
-    write_at(file, tail.as_bytes(), offset)?;
-    file.set_len(offset + tail.len() as u64)
-}
-
-/// Opens (or creates) a day file for reading and appending.
-pub fn open_day(path: &std::path::Path) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chain::ChainKey;
 
     fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use crate::daily::DayFileState;
 use crate::entry::{Entry, EntryError};
+use crate::fsutil::IoFailure;
+use crate::lock::LockFailure;
 
 /// Why a `log()` call did not write its entries to their day files.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +81,43 @@ pub enum Error {
     },
 }
 
+impl From<IoFailure> for Error {
+    /// An I/O failure that hands back no entries.
+    fn from(f: IoFailure) -> Error {
+        Error::io(f, Vec::new(), Vec::new())
+    }
+}
+
 impl Error {
+    /// An I/O failure, handing back the entries not written and the day
+    /// files written before it.
+    pub fn io(f: IoFailure, entries: Vec<Entry>, written: Vec<DayFileState>) -> Error {
+        Error::Io {
+            op: f.op,
+            path: f.path,
+            source: f.source,
+            entries,
+            written,
+        }
+    }
+
+    /// The writers' lock at `lock` was not had: held too long (`Busy`) or
+    /// not openable (`Io`, handing back `entries`).
+    pub fn lock(lock: PathBuf, failure: LockFailure, entries: Vec<Entry>) -> Error {
+        match failure {
+            LockFailure::TimedOut(waited) => Error::Busy { lock, waited },
+            LockFailure::Io(source) => Error::io(
+                IoFailure {
+                    op: "lock",
+                    path: lock,
+                    source,
+                },
+                entries,
+                Vec::new(),
+            ),
+        }
+    }
+
     /// The entries this error hands back (none for `VaultNotFound`).
     pub fn entries(&self) -> &[Entry] {
         match self {

@@ -4,6 +4,45 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+/// An I/O failure with what was being done and where.
+#[derive(Debug)]
+pub struct IoFailure {
+    /// What was being done: "write", "sync", "open", ...
+    pub op: &'static str,
+    /// The file or folder.
+    pub path: PathBuf,
+    /// The operating system's error.
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for IoFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "could not {} {}: {}",
+            self.op,
+            self.path.display(),
+            self.source
+        )
+    }
+}
+
+impl IoFailure {
+    /// `source`, while doing `op` on `path`.
+    pub fn new(op: &'static str, path: &Path, source: io::Error) -> IoFailure {
+        IoFailure {
+            op,
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// Tags an I/O result with what was being done and where.
+pub fn at<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T, IoFailure> {
+    r.map_err(|source| IoFailure::new(op, path, source))
+}
+
 /// Syncs a directory so that a new or renamed entry in it survives a crash.
 /// A no-op where directories cannot be opened (Windows).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {

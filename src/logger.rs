@@ -2,7 +2,7 @@
 //! post-write steps (index, Dashboard, retention) while the lock is held.
 
 mod maintain;
-mod upkeep;
+pub mod upkeep;
 mod write;
 
 use std::io::{self, Write};
@@ -16,14 +16,14 @@ use crate::chain::ChainKey;
 use crate::daily::{DayFileState, Recovery};
 use crate::entry::{Entry, EntryError};
 use crate::error::Error;
-use crate::fsutil::{append_durable, ensure_dir};
+use crate::fsutil::{append_durable, at, ensure_dir};
 use crate::lock::{with_lock, LockFailure};
 use crate::redact::Redactor;
 use crate::retention;
 use crate::time::{new_session_id, Clock, SystemClock};
 use crate::vault::Vault;
 use upkeep::Upkeep;
-use write::{at, by_day, write_days, IoFailure, PartialWrite};
+use write::{by_day, write_days, PartialWrite};
 
 /// The default time to wait for the writers' lock.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -356,15 +356,7 @@ impl AuditLogger {
             Err(LockFailure::TimedOut(waited)) => {
                 self.fall_back(held.unwrap_or_default(), &lines, waited)
             }
-            Err(LockFailure::Io(source)) => Err(io_error(
-                IoFailure {
-                    op: "lock",
-                    path: lock,
-                    source,
-                },
-                held.unwrap_or_default(),
-                Vec::new(),
-            )),
+            Err(failure) => Err(Error::lock(lock, failure, held.unwrap_or_default())),
         }
     }
 
@@ -399,7 +391,7 @@ impl AuditLogger {
     fn ensure_state_dir(&self, entries: &[Entry]) -> Result<(), Error> {
         let dir = self.vault.state_dir();
         at("create folder", &dir, ensure_dir(&dir))
-            .map_err(|f| io_error(f, entries.to_vec(), Vec::new()))
+            .map_err(|f| Error::io(f, entries.to_vec(), Vec::new()))
     }
 
     /// Writes prepared entries; the caller holds the lock.
@@ -428,7 +420,7 @@ impl AuditLogger {
                     .filter(|e| e.date().is_none_or(|d| d >= failed_date))
                     .cloned()
                     .collect();
-                Err(io_error(failure, unwritten, written))
+                Err(Error::io(failure, unwritten, written))
             }
         }
     }
@@ -473,17 +465,7 @@ impl AuditLogger {
                 fallback,
                 entries,
             }),
-            Err(f) => Err(io_error(f, entries, Vec::new())),
+            Err(f) => Err(Error::io(f, entries, Vec::new())),
         }
-    }
-}
-
-fn io_error(f: IoFailure, entries: Vec<Entry>, written: Vec<DayFileState>) -> Error {
-    Error::Io {
-        op: f.op,
-        path: f.path,
-        source: f.source,
-        entries,
-        written,
     }
 }

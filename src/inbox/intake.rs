@@ -13,7 +13,7 @@ use super::{claim, processing_dir, rejected_dir, Claim};
 use crate::daily::DayFileState;
 use crate::daily::{self, Line};
 use crate::entry::Entry;
-use crate::fsutil::{append_durable, ensure_dir, sync_dir, write_atomic};
+use crate::fsutil::{append_durable, at, ensure_dir, sync_dir, write_atomic, IoFailure};
 use crate::journal::{self, Intent, Progress};
 use crate::logger::AuditLogger;
 use crate::vault::Vault;
@@ -213,23 +213,13 @@ struct Intaker<'a> {
     intakes: BTreeMap<String, Intake>,
 }
 
-fn io_error(op: &'static str, path: &Path, source: io::Error, entries: Vec<Entry>) -> crate::Error {
-    crate::Error::Io {
-        op,
-        path: path.to_owned(),
-        source,
-        entries,
-        written: Vec::new(),
-    }
-}
-
 impl Intaker<'_> {
     /// Rejected lines go beside their claims, synced, before progress passes them.
     fn persist_rejects(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
         for (id, text) in std::mem::take(&mut self.rejects) {
             if let Some(claim) = claims.iter().find(|c| c.id == id) {
                 append_durable(&claim.sidecar(), text.as_bytes())
-                    .map_err(|e| io_error("write", &claim.sidecar(), e, Vec::new()))?;
+                    .map_err(|e| IoFailure::new("write", &claim.sidecar(), e))?;
             }
         }
         Ok(())
@@ -243,29 +233,24 @@ impl Intaker<'_> {
         self.persist_rejects(claims)?;
         let logger = self.logger;
         let vault = logger.vault();
-        let state = logger.with_writer_lock(|| {
-            journal::resolve(vault)?;
-            let path = vault.day_file(batch.day);
+        let state = logger.with_writer_lock_at(|| {
+            let state_dir = vault.state_dir();
+            at(
+                "settle an unfinished batch in",
+                &state_dir,
+                journal::resolve(vault),
+            )?;
+            let mut record_intent = |plan: &daily::PlannedAppend| {
+                let intent = Intent::new(batch.day, plan, batch.through.clone());
+                at("write", &state_dir, journal::begin(vault, &intent))
+            };
             let key = logger.chain_key();
-            let (mut file, ready, _) =
-                daily::open_for_append(&path, batch.day, logger.now().timestamp(), key)?;
-            let plan = daily::plan_append(batch.day, &ready, &batch.lines, key)?;
-            journal::begin(vault, &Intent::new(batch.day, &plan, batch.through.clone()))?;
-            let after = daily::write_planned(&mut file, &path, &plan)?;
-            file.sync_data()?;
-            if plan.offset == 0 {
-                sync_dir(&vault.logs())?;
-            }
+            let now = logger.now().timestamp();
+            let done = daily::append(vault, key, batch.day, &batch.lines, now, &mut record_intent)?;
             let mut all = journal::load_progress(vault);
             all.extend(batch.through.clone());
-            journal::finish(vault, &all)?;
-            Ok(DayFileState {
-                date: batch.day,
-                path,
-                total_entries: after.trailer.total_entries,
-                size_bytes: after.len,
-                summary: after.trailer.summary,
-            })
+            at("write", &state_dir, journal::finish(vault, &all))?;
+            Ok(done.state)
         });
         let state = match state {
             Ok(state) => state,
@@ -313,14 +298,14 @@ pub fn take_in(
     for (index, claim) in claims.iter().enumerate() {
         let from = it.progress.get(&claim.id).copied().unwrap_or(0);
         let mut lines =
-            Lines::open(claim, from).map_err(|e| io_error("read", &claim.path, e, Vec::new()))?;
+            Lines::open(claim, from).map_err(|e| IoFailure::new("read", &claim.path, e))?;
         let intake = it.intakes.entry(claim.id.clone()).or_default();
         intake.original = claim.original.clone();
         let mut last = from;
         loop {
             let chunk = lines
                 .next_chunk(logger)
-                .map_err(|e| io_error("read", &claim.path, e, Vec::new()))?;
+                .map_err(|e| IoFailure::new("read", &claim.path, e))?;
             if chunk.is_empty() {
                 break;
             }
@@ -380,7 +365,7 @@ pub fn take_in(
                     it.persist_rejects(claims)?;
                     it.progress.insert(claim.id.clone(), last);
                     journal::save_progress(vault, it.progress)
-                        .map_err(|e| io_error("write", &vault.state_dir(), e, Vec::new()))?;
+                        .map_err(|e| IoFailure::new("write", &vault.state_dir(), e))?;
                 }
             }
         }
@@ -395,15 +380,15 @@ pub fn take_in(
             continue;
         }
         let intake = intakes.entry(claim.id.clone()).or_default();
-        finish(vault, claim, intake).map_err(|e| io_error("finish", &claim.path, e, Vec::new()))?;
+        finish(vault, claim, intake).map_err(|e| IoFailure::new("finish", &claim.path, e))?;
         it.progress.remove(&claim.id);
         finished = true;
     }
     if finished {
         sync_dir(&processing_dir(vault))
-            .map_err(|e| io_error("sync", &processing_dir(vault), e, Vec::new()))?;
+            .map_err(|e| IoFailure::new("sync", &processing_dir(vault), e))?;
         journal::save_progress(vault, it.progress)
-            .map_err(|e| io_error("write", &vault.state_dir(), e, Vec::new()))?;
+            .map_err(|e| IoFailure::new("write", &vault.state_dir(), e))?;
     }
     Ok(claims
         .iter()
@@ -500,13 +485,7 @@ pub fn replay_failed_writes(
             }
             c
         })
-        .map_err(|source| crate::Error::Io {
-            op: "claim",
-            path: path.clone(),
-            source,
-            entries: Vec::new(),
-            written: Vec::new(),
-        })?;
+        .map_err(|source| IoFailure::new("claim", &path, source))?;
     Ok(take_in(
         logger,
         std::slice::from_ref(&claim),

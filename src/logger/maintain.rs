@@ -3,13 +3,13 @@
 
 use std::io;
 
-use super::write::{at, IoFailure};
-use super::{io_error, AuditLogger};
+use super::AuditLogger;
 use crate::dashboard::{self, Refresh};
 use crate::entry::Entry;
 use crate::error::Error;
+use crate::fsutil::{at, IoFailure};
 use crate::index::{self, Index};
-use crate::lock::{with_lock, LockFailure};
+use crate::lock::with_lock;
 use crate::retention::{self, Report};
 
 impl AuditLogger {
@@ -18,16 +18,8 @@ impl AuditLogger {
     fn locked<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
         let lock = self.vault.lock_file();
         match with_lock(&lock, self.lock_timeout, work) {
-            Ok(result) => result.map_err(|f| io_error(f, Vec::new(), Vec::new())),
-            Err(LockFailure::TimedOut(waited)) => Err(Error::Busy { lock, waited }),
-            Err(LockFailure::Io(source)) => {
-                let failure = IoFailure {
-                    op: "lock",
-                    path: lock,
-                    source,
-                };
-                Err(io_error(failure, Vec::new(), Vec::new()))
-            }
+            Ok(result) => result.map_err(|f| Error::io(f, Vec::new(), Vec::new())),
+            Err(failure) => Err(Error::lock(lock, failure, Vec::new())),
         }
     }
 
@@ -37,7 +29,7 @@ impl AuditLogger {
             self.ensure_state_dir(&[])?;
         } else if !self.vault.state_dir().is_dir() {
             // Dry run creates nothing, and without the folder no writer can run.
-            return work().map_err(|f| io_error(f, Vec::new(), Vec::new()));
+            return work().map_err(|f| Error::io(f, Vec::new(), Vec::new()));
         }
         self.locked(work)
     }
@@ -45,15 +37,18 @@ impl AuditLogger {
     /// Runs `work` holding the writers' lock (creating `Logs/.audit/` if
     /// needed); an I/O error of `work` is reported against `Logs/`.
     pub fn with_writer_lock<T>(&self, work: impl FnOnce() -> io::Result<T>) -> Result<T, Error> {
-        self.ensure_state_dir(&[])?;
         let logs = self.vault.logs();
-        self.locked(|| {
-            work().map_err(|source| IoFailure {
-                op: "write in",
-                path: logs,
-                source,
-            })
-        })
+        self.with_writer_lock_at(|| at("write in", &logs, work()))
+    }
+
+    /// Like [`AuditLogger::with_writer_lock`], for work that says itself
+    /// what failed and where.
+    pub fn with_writer_lock_at<T>(
+        &self,
+        work: impl FnOnce() -> Result<T, IoFailure>,
+    ) -> Result<T, Error> {
+        self.ensure_state_dir(&[])?;
+        self.locked(work)
     }
 
     /// Rebuilds `Logs/index.json` from the day files (in dry run, only
@@ -113,18 +108,7 @@ impl AuditLogger {
                 ),
             )?;
             if !self.dry_run && report.deleted > 0 {
-                let index = at("read", &logs, index::rebuild(&self.vault, now))?;
-                at(
-                    "write",
-                    &self.vault.index(),
-                    index::save(&self.vault, &index),
-                )?;
-                let path = self.vault.dashboard();
-                at(
-                    "write",
-                    &path,
-                    dashboard::refresh(&self.vault, &index.dates(), now.date_naive(), true),
-                )?;
+                super::upkeep::rebuild_views(&self.vault, now)?;
             }
             Ok(report)
         })

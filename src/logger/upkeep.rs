@@ -3,10 +3,47 @@
 
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
+
 use super::{PostWrite, StepContext};
+use crate::daily::DayFileState;
 use crate::dashboard;
-use crate::index;
+use crate::fsutil::{at, IoFailure};
+use crate::index::{self, Index};
 use crate::retention;
+use crate::vault::Vault;
+
+/// The derived views after a write: the index updated from the days just
+/// written (kept in `cache` between calls), then the Dashboard.
+pub fn refresh_views(
+    vault: &Vault,
+    written: &[DayFileState],
+    now: DateTime<Utc>,
+    cache: &mut index::Cache,
+) -> Result<Index, IoFailure> {
+    let index = at(
+        "write",
+        &vault.index(),
+        index::update(vault, written, now, cache),
+    )?;
+    refresh_dashboard(vault, &index, now)?;
+    Ok(index)
+}
+
+/// The derived views from scratch: the index rebuilt from the day files and
+/// saved, then the Dashboard.
+pub fn rebuild_views(vault: &Vault, now: DateTime<Utc>) -> Result<Index, IoFailure> {
+    let index = at("read", &vault.logs(), index::rebuild(vault, now))?;
+    at("write", &vault.index(), index::save(vault, &index))?;
+    refresh_dashboard(vault, &index, now)?;
+    Ok(index)
+}
+
+fn refresh_dashboard(vault: &Vault, index: &Index, now: DateTime<Utc>) -> Result<(), IoFailure> {
+    let path = vault.dashboard();
+    let refreshed = dashboard::refresh(vault, &index.dates(), now.date_naive(), true);
+    at("write", &path, refreshed).map(|_| ())
+}
 
 /// Index, Dashboard and retention after every write.
 #[derive(Debug, Default)]
@@ -38,15 +75,8 @@ impl PostWrite for Upkeep {
 
         // The index, from the previous index and the days just written.
         let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        let dates = match index::update(vault, &ctx.receipt.files, now, &mut cache) {
-            Ok(index) => index.dates(),
-            Err(e) => {
-                errors.push(format!("index: {e}"));
-                ctx.receipt.files.iter().map(|f| f.date).collect()
-            }
-        };
-        if let Err(e) = dashboard::refresh(vault, &dates, today, true) {
-            errors.push(format!("dashboard: {e}"));
+        if let Err(e) = refresh_views(vault, &ctx.receipt.files, now, &mut cache) {
+            errors.push(e.to_string());
         }
 
         // Retention: once a day (one small read otherwise), or at once when
@@ -77,16 +107,8 @@ impl PostWrite for Upkeep {
                     }
                     // Once a day the index is checked against the files on
                     // disk (a file removed or added by hand is caught here).
-                    match index::rebuild(vault, now)
-                        .and_then(|i| index::save(vault, &i).map(|()| i))
-                    {
-                        Ok(index) if report.deleted > 0 => {
-                            if let Err(e) = dashboard::refresh(vault, &index.dates(), today, true) {
-                                errors.push(format!("dashboard: {e}"));
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(e) => errors.push(format!("index: {e}")),
+                    if let Err(e) = rebuild_views(vault, now) {
+                        errors.push(e.to_string());
                     }
                 }
                 Err(e) => errors.push(format!("retention: {e}")),
