@@ -25,6 +25,7 @@
 //! read to find it.
 
 mod append;
+mod read;
 mod recover;
 
 use std::fs::File;
@@ -42,7 +43,8 @@ pub use append::{
     append, chain_references, chain_start, open_day, open_for_append, plan_append, restore,
     write_planned, Appended, Line, PlannedAppend, Ready,
 };
-pub use recover::{fix_counts, recover, rewrite, salvage_entries, Recovery};
+pub use read::{parse_entries, read_entries, salvage_entries, DayEntries, Layout};
+pub use recover::{fix_counts, recover, rewrite, Recovery};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
@@ -327,11 +329,7 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
         Inspection::Ours(state) => state,
         Inspection::Empty => return Ok(Vec::new()),
         Inspection::NeedsRecovery => {
-            let bytes = std::fs::read(path)?;
-            let all = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("entries").and_then(Value::as_array).cloned())
-                .unwrap_or_else(|| salvage_entries(&bytes));
+            let all = read_entries(path)?.entries;
             return Ok(all[all.len().saturating_sub(n)..].to_vec());
         }
     };

@@ -141,11 +141,7 @@ pub fn count_entries(path: &Path, date: NaiveDate) -> io::Result<(u64, u64)> {
     if let Inspection::Ours(state) = daily::inspect(&mut file, date)? {
         return Ok((state.trailer.total_entries, size));
     }
-    let bytes = fs::read(path)?;
-    let count = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("entries").and_then(|e| e.as_array()).map(Vec::len))
-        .unwrap_or_else(|| daily::salvage_entries(&bytes).len());
+    let count = daily::read_entries(path)?.entries.len();
     Ok((count as u64, size))
 }
 

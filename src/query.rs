@@ -316,7 +316,7 @@ fn scan_days(
                 raw.clear();
             }
         } else {
-            for entry in foreign_entries(&path)? {
+            for entry in daily::read_entries(&path)?.entries {
                 if visit(&entry.to_string()).is_break() {
                     return Ok(());
                 }
@@ -337,15 +337,6 @@ fn scan_days(
         }
     }
     Ok(())
-}
-
-/// The entries of a day file in another layout (or salvaged, if it does not parse).
-fn foreign_entries(path: &std::path::Path) -> io::Result<Vec<Value>> {
-    let bytes = std::fs::read(path)?;
-    Ok(serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("entries").and_then(Value::as_array).cloned())
-        .unwrap_or_else(|| daily::salvage_entries(&bytes)))
 }
 
 /// Counts and duration figures over the matching entries (`--stats`).

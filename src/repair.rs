@@ -13,7 +13,6 @@ use std::io;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::chain::ChainKey;
 use crate::daily;
@@ -128,10 +127,8 @@ fn re_anchor(
     now: DateTime<Utc>,
 ) -> io::Result<String> {
     let path = vault.day_file(date);
-    let bytes = std::fs::read(&path)?;
-    let entries = serde_json::from_slice::<Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("entries").and_then(Value::as_array).cloned());
+    let read = daily::read_entries(&path)?;
+    let entries = (read.layout == daily::Layout::Object).then_some(read.entries);
     let Some(entries) = entries else {
         let recovery = daily::recover(&path, date, now.timestamp(), key)?;
         return Ok(relative(vault, &recovery.to_string()));

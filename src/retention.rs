@@ -288,11 +288,11 @@ fn critical_lines(entries: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// Every entry of a day file in any layout that parses; `None` if it does not.
+/// Every entry of a day file in a layout that parses; `None` if it does not
+/// (a damaged expired file is kept, never purged on a guess).
 fn read_entries(path: &std::path::Path) -> Option<Vec<Value>> {
-    let bytes = fs::read(path).ok()?;
-    let value: Value = serde_json::from_slice(&bytes).ok()?;
-    value.get("entries")?.as_array().cloned()
+    let read = daily::read_entries(path).ok()?;
+    (read.layout != daily::Layout::Salvaged).then_some(read.entries)
 }
 
 fn read_journal(vault: &Vault) -> Option<Journal> {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use super::read::{parse_entries, salvage_entries, Layout};
 use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
 use crate::chain::{self, ChainKey, ChainValue};
 use crate::entry::FIELDS;
@@ -314,44 +315,15 @@ fn entry_line(line: &[u8]) -> Option<(Value, usize)> {
     }
 }
 
-/// The entries of a valid JSON day file in another layout, if every one of
-/// them is an object.
+/// The entries of a valid JSON day file in another object layout.
 fn foreign_entries(bytes: &[u8]) -> Option<Vec<Value>> {
-    let value: Value = serde_json::from_slice(bytes).ok()?;
-    let entries = value.get("entries")?.as_array()?;
-    entries
-        .iter()
-        .all(Value::is_object)
-        .then(|| entries.clone())
+    let read = parse_entries(bytes);
+    (read.layout == Layout::Object).then_some(read.entries)
 }
 
 fn has_schema_keys(v: &Value) -> bool {
     v.as_object()
         .is_some_and(|o| o.len() == FIELDS.len() && FIELDS.iter().all(|k| o.contains_key(*k)))
-}
-
-fn looks_like_entry(v: &Value) -> bool {
-    v.get("timestamp").is_some() || v.get("log_level").is_some()
-}
-
-/// Every entry object that still parses anywhere in `bytes`, in order:
-/// each `{` is tried as the start of an object; an object that looks like an
-/// entry (has `timestamp` or `log_level`) is kept and skipped over whole.
-pub fn salvage_entries(bytes: &[u8]) -> Vec<Value> {
-    let mut found = Vec::new();
-    let mut i = 0;
-    while let Some(off) = bytes[i..].iter().position(|&b| b == b'{') {
-        let start = i + off;
-        let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
-        match stream.next() {
-            Some(Ok(v)) if looks_like_entry(&v) => {
-                found.push(v);
-                i = start + stream.byte_offset();
-            }
-            _ => i = start + 1,
-        }
-    }
-    found
 }
 
 /// `Logs/YYYY-MM-DD.corrupt-<unix seconds>.json`, made unique if taken.
