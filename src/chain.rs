@@ -246,11 +246,7 @@ pub fn from_hex(text: &str) -> Option<ChainValue> {
 
 /// The per-entry value file of a day file: `Logs/.audit/chain/<day>.bin`.
 pub fn side_path(day_file: &Path) -> PathBuf {
-    let dir = day_file.parent().unwrap_or(Path::new("."));
-    let stem = day_file.file_stem().unwrap_or_default();
-    let mut name = stem.to_owned();
-    name.push(".bin");
-    dir.join(".audit").join("chain").join(name)
+    crate::vault::chain_record_of(day_file)
 }
 
 /// Records the values of entries `first..` (0-based) of a day file. Best
@@ -322,7 +318,7 @@ pub fn recorded_at(day_file: &Path, count: u64) -> Option<ChainValue> {
 /// `Logs/.audit/anchors.json`: for each day retention deleted, its chain
 /// values at the counts later days start from, so what remains still verifies.
 pub fn anchors_path(logs: &Path) -> PathBuf {
-    logs.join(".audit").join("anchors.json")
+    crate::vault::anchors_in(logs)
 }
 
 /// A deleted day's recorded values.

@@ -282,7 +282,7 @@ impl Daemon<'_> {
             Err(e) => {
                 return self.say(
                     0,
-                    &format!("warning: {}: {e}", inbox::processing_dir(&vault).display()),
+                    &format!("warning: {}: {e}", vault.inbox_processing().display()),
                 )
             }
         };
@@ -299,10 +299,7 @@ impl Daemon<'_> {
                 }
             }
             Ok(_) => {}
-            Err(e) => self.say(
-                0,
-                &format!("warning: {}: {e}", inbox::dir(&vault).display()),
-            ),
+            Err(e) => self.say(0, &format!("warning: {}: {e}", vault.inbox().display())),
         }
         if claims.is_empty() {
             return;

@@ -29,21 +29,6 @@ pub const GRACE: Duration = Duration::from_secs(2);
 /// line by line has a moment to go on).
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// `Logs/inbox/`.
-pub fn dir(vault: &Vault) -> PathBuf {
-    vault.logs().join("inbox")
-}
-
-/// `Logs/inbox/.processing/`: claimed files.
-pub fn processing_dir(vault: &Vault) -> PathBuf {
-    dir(vault).join(".processing")
-}
-
-/// `Logs/inbox/rejected/`.
-pub fn rejected_dir(vault: &Vault) -> PathBuf {
-    dir(vault).join("rejected")
-}
-
 /// Whether a name in the inbox is one to take: not hidden, not `*.tmp`.
 pub fn is_candidate(name: &str) -> bool {
     !name.starts_with('.') && !name.ends_with(".tmp")
@@ -59,7 +44,7 @@ impl Readiness {
     /// The inbox files ready to claim, in the order they arrived (oldest
     /// modification time first, then name).
     pub fn ready(&mut self, vault: &Vault, now: SystemTime) -> io::Result<Vec<PathBuf>> {
-        let inbox = dir(vault);
+        let inbox = vault.inbox();
         let mut ready = Vec::new();
         let entries = match fs::read_dir(&inbox) {
             Ok(entries) => entries,
@@ -137,14 +122,14 @@ impl Claim {
         let mut parts = id.splitn(3, '-');
         let (_, _, original) = (parts.next()?, parts.next()?, parts.next()?.to_owned());
         Some(Claim {
-            path: processing_dir(vault).join(&id),
+            path: vault.inbox_claim(&id),
             id,
             original,
         })
     }
 
-    fn sidecar(&self) -> PathBuf {
-        self.path.with_file_name(format!(".{}.rejected", self.id))
+    fn sidecar(&self, vault: &Vault) -> PathBuf {
+        vault.inbox_claim_rejects(&self.id)
     }
 }
 
@@ -166,7 +151,8 @@ pub fn claim_all(
     if !claimed.is_empty() {
         // Until both folders are synced a claim could come undone in a power
         // cut; nothing of it is written before then.
-        if let Err(e) = sync_dir(&processing_dir(vault)).and_then(|()| sync_dir(&dir(vault))) {
+        if let Err(e) = sync_dir(&vault.inbox_processing()).and_then(|()| sync_dir(&vault.inbox()))
+        {
             failed.extend(
                 claimed
                     .drain(..)
@@ -180,13 +166,13 @@ pub fn claim_all(
 /// Claims one file (and syncs the folders).
 pub fn claim(vault: &Vault, path: &Path, now_ms: i64) -> io::Result<Claim> {
     let claim = rename_into_processing(vault, path, now_ms)?;
-    sync_dir(&processing_dir(vault))?;
-    sync_dir(&dir(vault))?;
+    sync_dir(&vault.inbox_processing())?;
+    sync_dir(&vault.inbox())?;
     Ok(claim)
 }
 
 fn rename_into_processing(vault: &Vault, path: &Path, now_ms: i64) -> io::Result<Claim> {
-    let processing = processing_dir(vault);
+    let processing = vault.inbox_processing();
     ensure_dir(&processing)?;
     let original = path
         .file_name()
@@ -194,7 +180,7 @@ fn rename_into_processing(vault: &Vault, path: &Path, now_ms: i64) -> io::Result
         .unwrap_or_default();
     let nonce: u32 = rand::random();
     let id = format!("{now_ms:013}-{nonce:08x}-{original}");
-    let target = processing.join(&id);
+    let target = vault.inbox_claim(&id);
     fs::rename(path, &target)?;
     Ok(Claim {
         id,
@@ -206,7 +192,7 @@ fn rename_into_processing(vault: &Vault, path: &Path, now_ms: i64) -> io::Result
 /// The claims in `.processing/`, oldest first (left by a crash, or in hand).
 pub fn claims(vault: &Vault) -> io::Result<Vec<Claim>> {
     let mut found = Vec::new();
-    let entries = match fs::read_dir(processing_dir(vault)) {
+    let entries = match fs::read_dir(vault.inbox_processing()) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(found),
         Err(e) => return Err(e),

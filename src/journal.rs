@@ -31,9 +31,6 @@ use crate::fsutil::write_atomic;
 use crate::time::parse_day;
 use crate::vault::Vault;
 
-const INTENT: &str = "intent.json";
-const PROGRESS: &str = "inbox-progress.json";
-
 /// How far each claimed inbox file has been consumed: its last line (from 1)
 /// whose entry is in the log or that was rejected.
 pub type Progress = BTreeMap<String, u64>;
@@ -86,13 +83,13 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// Records the intent, durably, before the batch is written.
 pub fn begin(vault: &Vault, intent: &Intent) -> io::Result<()> {
     let bytes = serde_json::to_vec(intent).map_err(io::Error::other)?;
-    write_atomic(&vault.state_file(INTENT), &bytes)
+    write_atomic(&vault.intake_intent(), &bytes)
 }
 
 /// After the batch is synced: records the progress, durably, and drops the intent.
 pub fn finish(vault: &Vault, progress: &Progress) -> io::Result<()> {
     save_progress(vault, progress)?;
-    match fs::remove_file(vault.state_file(INTENT)) {
+    match fs::remove_file(vault.intake_intent()) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     }
@@ -100,7 +97,7 @@ pub fn finish(vault: &Vault, progress: &Progress) -> io::Result<()> {
 
 /// The progress of every claimed file.
 pub fn load_progress(vault: &Vault) -> Progress {
-    fs::read(vault.state_file(PROGRESS))
+    fs::read(vault.intake_progress())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
@@ -109,7 +106,7 @@ pub fn load_progress(vault: &Vault) -> Progress {
 /// Writes the progress file, durably.
 pub fn save_progress(vault: &Vault, progress: &Progress) -> io::Result<()> {
     let bytes = serde_json::to_vec(progress).map_err(io::Error::other)?;
-    write_atomic(&vault.state_file(PROGRESS), &bytes)
+    write_atomic(&vault.intake_progress(), &bytes)
 }
 
 /// What resolving a left-over intent found.
@@ -128,7 +125,7 @@ pub enum Resolution {
 /// Resolves an intent left by a writer that died. The caller holds the
 /// writers' lock. Costs one failed open when there is none.
 pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
-    let bytes = match fs::read(vault.state_file(INTENT)) {
+    let bytes = match fs::read(vault.intake_intent()) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resolution::Nothing),
         Err(e) => return Err(e),
@@ -136,11 +133,11 @@ pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
     let Ok(intent) = serde_json::from_slice::<Intent>(&bytes) else {
         // An intent is synced before its batch is written: one that does not
         // parse was itself cut short, so its batch was never written.
-        fs::remove_file(vault.state_file(INTENT))?;
+        fs::remove_file(vault.intake_intent())?;
         return Ok(Resolution::NotWritten);
     };
     let Some(date) = parse_day(&intent.date) else {
-        fs::remove_file(vault.state_file(INTENT))?;
+        fs::remove_file(vault.intake_intent())?;
         return Ok(Resolution::NotWritten);
     };
     let path = vault.day_file(date);
@@ -175,7 +172,7 @@ pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
         progress.extend(intent.progress);
         save_progress(vault, &progress)?;
     }
-    fs::remove_file(vault.state_file(INTENT))?;
+    fs::remove_file(vault.intake_intent())?;
     Ok(resolution)
 }
 

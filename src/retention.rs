@@ -24,9 +24,6 @@ use crate::vault::{day_file_name, Vault};
 /// The default retention period, in days.
 pub const DEFAULT_DAYS: u32 = 90;
 
-const JOURNAL: &str = "retention-journal.json";
-const LAST_RUN: &str = "retention.json";
-
 /// One expired day file and what was (or would be) done with it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Purge {
@@ -89,12 +86,12 @@ pub fn cutoff(today: NaiveDate, days: u32) -> NaiveDate {
 /// Whether a run is due: not yet run today with this period, or a purge was
 /// interrupted. Costs one small read.
 pub fn due(vault: &Vault, today: NaiveDate, days: u32) -> bool {
-    let last: Option<LastRun> = fs::read(vault.state_file(LAST_RUN))
+    let last: Option<LastRun> = fs::read(vault.retention_last_run())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let ran_today =
         last.is_some_and(|l| parse_day(&l.last_run) == Some(today) && l.retention_days == days);
-    !ran_today || vault.state_file(JOURNAL).exists()
+    !ran_today || vault.retention_journal().exists()
 }
 
 /// Appends entries to the day files (the caller holds the writers' lock).
@@ -154,7 +151,7 @@ pub fn run(
             retention_days: days,
         };
         let bytes = serde_json::to_vec(&state).unwrap_or_default();
-        write_replace(&vault.state_file(LAST_RUN), &bytes, false)?;
+        write_replace(&vault.retention_last_run(), &bytes, false)?;
     }
     Ok(report)
 }
@@ -180,7 +177,7 @@ fn finish(
         }
         let Some(entries) = read_entries(&path) else {
             // Unreadable now: keep it, never delete what we cannot archive.
-            fs::remove_file(vault.state_file(JOURNAL))?;
+            fs::remove_file(vault.retention_journal())?;
             report.kept_unreadable.push(journal.file);
             return Ok(());
         };
@@ -209,7 +206,7 @@ fn finish(
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    fs::remove_file(vault.state_file(JOURNAL))?;
+    fs::remove_file(vault.retention_journal())?;
     report.deleted += 1;
     report.critical_archived += journal.critical;
     report.files.push(Purge {
@@ -296,11 +293,11 @@ fn read_entries(path: &std::path::Path) -> Option<Vec<Value>> {
 }
 
 fn read_journal(vault: &Vault) -> Option<Journal> {
-    let bytes = fs::read(vault.state_file(JOURNAL)).ok()?;
+    let bytes = fs::read(vault.retention_journal()).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
 fn write_journal(vault: &Vault, journal: &Journal) -> io::Result<()> {
     let bytes = serde_json::to_vec(journal).map_err(io::Error::other)?;
-    write_atomic(&vault.state_file(JOURNAL), &bytes)
+    write_atomic(&vault.retention_journal(), &bytes)
 }

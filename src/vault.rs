@@ -1,4 +1,5 @@
-//! Where things live in a vault.
+//! Where things live in a vault: every path under `Logs/` is named here
+//! and nowhere else.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ impl Vault {
 
     /// `Logs/.audit/`: our own state, hidden from Obsidian.
     pub fn state_dir(&self) -> PathBuf {
-        self.logs().join(".audit")
+        state_dir_in(&self.logs())
     }
 
     /// `Logs/.audit/lock`: the writers' lock file.
@@ -64,9 +65,80 @@ impl Vault {
         self.logs().join("critical_archive.json")
     }
 
-    /// A file of our own state under `Logs/.audit/`.
-    pub fn state_file(&self, name: &str) -> PathBuf {
-        self.state_dir().join(name)
+    /// `Logs/.audit/chain/YYYY-MM-DD.bin`: the chain value after each entry
+    /// of a day file, for locating a change.
+    pub fn chain_record(&self, date: NaiveDate) -> PathBuf {
+        chain_record_of(&self.day_file(date))
+    }
+
+    /// `Logs/.audit/anchors.json`: chain values of days retention deleted.
+    pub fn anchors(&self) -> PathBuf {
+        anchors_in(&self.logs())
+    }
+
+    /// `Logs/.audit/intent.json`: the inbox batch being written (the journal).
+    pub fn intake_intent(&self) -> PathBuf {
+        self.state_dir().join("intent.json")
+    }
+
+    /// `Logs/.audit/inbox-progress.json`: how far each inbox claim is taken in.
+    pub fn intake_progress(&self) -> PathBuf {
+        self.state_dir().join("inbox-progress.json")
+    }
+
+    /// `Logs/.audit/retention-journal.json`: the purge under way.
+    pub fn retention_journal(&self) -> PathBuf {
+        self.state_dir().join("retention-journal.json")
+    }
+
+    /// `Logs/.audit/retention.json`: when retention last ran.
+    pub fn retention_last_run(&self) -> PathBuf {
+        self.state_dir().join("retention.json")
+    }
+
+    /// `Logs/.audit/daemon.pid`: the running daemon's pid file and lock.
+    pub fn pid_file(&self) -> PathBuf {
+        self.state_dir().join("daemon.pid")
+    }
+
+    /// `Logs/.audit/vault-snapshot.json`: the daemon's last view of the vault.
+    pub fn vault_snapshot(&self) -> PathBuf {
+        self.state_dir().join("vault-snapshot.json")
+    }
+
+    /// `Logs/.audit/sinks/`: the forwarding cursors.
+    pub fn sink_cursors(&self) -> PathBuf {
+        self.state_dir().join("sinks")
+    }
+
+    /// `Logs/.audit/sinks/<sink>.json`: one sink's cursor.
+    pub fn sink_cursor(&self, sink: &str) -> PathBuf {
+        self.sink_cursors().join(format!("{sink}.json"))
+    }
+
+    /// `Logs/inbox/`: files dropped to be logged.
+    pub fn inbox(&self) -> PathBuf {
+        self.logs().join("inbox")
+    }
+
+    /// `Logs/inbox/.processing/`: claimed inbox files.
+    pub fn inbox_processing(&self) -> PathBuf {
+        self.inbox().join(".processing")
+    }
+
+    /// `Logs/inbox/.processing/<id>`: a claimed inbox file.
+    pub fn inbox_claim(&self, id: &str) -> PathBuf {
+        self.inbox_processing().join(id)
+    }
+
+    /// `Logs/inbox/.processing/.<id>.rejected`: a claim's rejected lines so far.
+    pub fn inbox_claim_rejects(&self, id: &str) -> PathBuf {
+        self.inbox_processing().join(format!(".{id}.rejected"))
+    }
+
+    /// `Logs/inbox/rejected/`: lines the inbox could not log, with their reasons.
+    pub fn inbox_rejected(&self) -> PathBuf {
+        self.inbox().join("rejected")
     }
 
     /// The day files in `Logs/` (names exactly `YYYY-MM-DD.json`), oldest first.
@@ -81,6 +153,37 @@ impl Vault {
             Err(_) => path.to_string_lossy(),
         }
     }
+}
+
+/// `.audit/` in the folder `logs`.
+fn state_dir_in(logs: &Path) -> PathBuf {
+    logs.join(".audit")
+}
+
+/// The chain record of the day file at `day_file`: `.audit/chain/<day>.bin`
+/// beside it.
+pub fn chain_record_of(day_file: &Path) -> PathBuf {
+    let logs = day_file.parent().unwrap_or(Path::new("."));
+    let mut name = day_file.file_stem().unwrap_or_default().to_owned();
+    name.push(".bin");
+    state_dir_in(logs).join("chain").join(name)
+}
+
+/// `.audit/anchors.json` in the folder `logs`.
+pub fn anchors_in(logs: &Path) -> PathBuf {
+    state_dir_in(logs).join("anchors.json")
+}
+
+/// `YYYY-MM-DD.corrupt-<unix seconds>[-n].json` beside the day file at
+/// `day_file`: where a damaged day file is moved, never deleted. The `n`th
+/// candidate (from 1) for when earlier ones are taken.
+pub fn quarantine_of(day_file: &Path, date: NaiveDate, now_unix: i64, n: u32) -> PathBuf {
+    let day = date.format("%Y-%m-%d");
+    let name = match n {
+        0 | 1 => format!("{day}.corrupt-{now_unix}.json"),
+        n => format!("{day}.corrupt-{now_unix}-{n}.json"),
+    };
+    day_file.with_file_name(name)
 }
 
 /// `YYYY-MM-DD.json`.

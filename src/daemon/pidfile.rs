@@ -19,7 +19,7 @@ const ACQUIRE_PATIENCE: Duration = Duration::from_millis(1500);
 
 /// The pid file's path.
 pub fn path(vault: &Vault) -> PathBuf {
-    vault.state_file("daemon.pid")
+    vault.pid_file()
 }
 
 /// The held pid file: the lock lasts until the process ends.

@@ -121,7 +121,7 @@ impl Snapshot {
 
     /// Reads the snapshot saved by an earlier run.
     pub fn load(vault: &Vault) -> Option<Snapshot> {
-        let bytes = std::fs::read(vault.state_file("vault-snapshot.json")).ok()?;
+        let bytes = std::fs::read(vault.vault_snapshot()).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 
@@ -129,7 +129,7 @@ impl Snapshot {
     /// made while the daemon was down go unrecorded).
     pub fn save(&self, vault: &Vault) -> io::Result<()> {
         let bytes = serde_json::to_vec(self).map_err(io::Error::other)?;
-        write_replace(&vault.state_file("vault-snapshot.json"), &bytes, false)
+        write_replace(&vault.vault_snapshot(), &bytes, false)
     }
 }
 

@@ -15,6 +15,7 @@ use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRA
 use crate::chain::{self, ChainKey, ChainValue};
 use crate::entry::FIELDS;
 use crate::fsutil::{sync_dir, write_atomic};
+use crate::vault::quarantine_of;
 
 /// What recovery did to a day file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -328,12 +329,11 @@ fn has_schema_keys(v: &Value) -> bool {
 
 /// `Logs/YYYY-MM-DD.corrupt-<unix seconds>.json`, made unique if taken.
 fn quarantine_path(path: &Path, date: NaiveDate, now_unix: i64) -> PathBuf {
-    let day = date.format("%Y-%m-%d");
-    let mut candidate = path.with_file_name(format!("{day}.corrupt-{now_unix}.json"));
     let mut n = 1;
+    let mut candidate = quarantine_of(path, date, now_unix, n);
     while candidate.exists() {
         n += 1;
-        candidate = path.with_file_name(format!("{day}.corrupt-{now_unix}-{n}.json"));
+        candidate = quarantine_of(path, date, now_unix, n);
     }
     candidate
 }

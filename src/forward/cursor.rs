@@ -52,14 +52,9 @@ pub struct Cursor {
     pub days: BTreeMap<NaiveDate, DayCursor>,
 }
 
-/// The folder of the cursors.
-pub fn dir(vault: &Vault) -> PathBuf {
-    vault.state_dir().join("sinks")
-}
-
 /// A sink's cursor file.
 pub fn path(vault: &Vault, sink: &str) -> PathBuf {
-    dir(vault).join(format!("{sink}.json"))
+    vault.sink_cursor(sink)
 }
 
 fn short_hash(line: &[u8]) -> String {
@@ -88,7 +83,7 @@ impl Cursor {
 
     /// Saves it atomically and durably.
     pub fn save(&self, vault: &Vault, sink: &str) -> io::Result<()> {
-        ensure_dir(&dir(vault))?;
+        ensure_dir(&vault.sink_cursors())?;
         let json = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
         write_atomic(&path(vault, sink), &json)
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::{claim, processing_dir, rejected_dir, Claim};
+use super::{claim, Claim};
 use crate::daily::DayFileState;
 use crate::daily::{self, Line};
 use crate::entry::Entry;
@@ -218,8 +218,8 @@ impl Intaker<'_> {
     fn persist_rejects(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
         for (id, text) in std::mem::take(&mut self.rejects) {
             if let Some(claim) = claims.iter().find(|c| c.id == id) {
-                append_durable(&claim.sidecar(), text.as_bytes())
-                    .map_err(|e| IoFailure::new("write", &claim.sidecar(), e))?;
+                let path = claim.sidecar(self.logger.vault());
+                at("write", &path, append_durable(&path, text.as_bytes()))?;
             }
         }
         Ok(())
@@ -385,8 +385,8 @@ pub fn take_in(
         finished = true;
     }
     if finished {
-        sync_dir(&processing_dir(vault))
-            .map_err(|e| IoFailure::new("sync", &processing_dir(vault), e))?;
+        sync_dir(&vault.inbox_processing())
+            .map_err(|e| IoFailure::new("sync", &vault.inbox_processing(), e))?;
         journal::save_progress(vault, it.progress)
             .map_err(|e| IoFailure::new("write", &vault.state_dir(), e))?;
     }
@@ -413,7 +413,7 @@ fn redact_raw(red: &crate::redact::Redactor, raw: &[u8]) -> String {
 /// Once every line of a claim is consumed: its rejected lines are written to
 /// `rejected/` (if any), and the claim and its side file removed.
 fn finish(vault: &Vault, claim: &Claim, intake: &mut Intake) -> io::Result<()> {
-    let sidecar = claim.sidecar();
+    let sidecar = claim.sidecar(vault);
     if let Ok(text) = fs::read_to_string(&sidecar) {
         // Deduplicated by line: a crash may have kept a line twice.
         let mut by_line: BTreeMap<u64, (String, String)> = BTreeMap::new();
@@ -427,7 +427,7 @@ fn finish(vault: &Vault, claim: &Claim, intake: &mut Intake) -> io::Result<()> {
             by_line.insert(n, (error, raw));
         }
         if !by_line.is_empty() {
-            let rejected = rejected_dir(vault);
+            let rejected = vault.inbox_rejected();
             ensure_dir(&rejected)?;
             let mut target = rejected.join(&claim.original);
             if target.exists() {
