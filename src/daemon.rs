@@ -88,6 +88,13 @@ pub struct Forwarding {
     pub pace: Pace,
 }
 
+/// When the loop last did its timed jobs, and since when vault events wait.
+struct Timers {
+    last_scan: Instant,
+    last_replay: Instant,
+    pending_since: Option<Instant>,
+}
+
 /// Runs the daemon until `stop` is set (by SIGTERM or SIGINT), then finishes
 /// the batch in hand, refreshes index and Dashboard, and returns.
 pub fn run(
@@ -102,41 +109,10 @@ pub fn run(
         pidfile::Taken::Running(pid) => DaemonError::AlreadyRunning(pid),
         pidfile::Taken::Io(e) => DaemonError::Fatal(format!(
             "could not write {}: {e}",
-            pidfile::path(&vault).display()
+            vault.pid_file().display()
         )),
     })?;
-    let fatal = |e: Error| DaemonError::Fatal(e.to_string());
-    logger
-        .with_writer_lock(|| journal::resolve(&vault))
-        .map_err(fatal)?;
-    let today = logger.now().date_naive();
-    let alerts = Alerts::new(cfg.alerts, cfg.folders.needs_action.clone());
-    let mut d = Daemon {
-        progress: journal::load_progress(&vault),
-        logger,
-        cfg,
-        out,
-        readiness: Readiness::default(),
-        snapshot: None,
-        own_notes: BTreeSet::new(),
-        alerts,
-        dirty: Vec::new(),
-        index_cache: index::Cache::default(),
-        last_refresh: Instant::now() - REFRESH,
-        day: today,
-    };
-    d.say(
-        0,
-        &format!(
-            "started for {} (pid {})",
-            vault.root().display(),
-            std::process::id()
-        ),
-    );
-    d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": std::process::id(), "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64)}));
-    d.retention();
-    d.replay();
-
+    let mut d = Daemon::start(logger, cfg, out)?;
     let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
     let _watcher = if cfg.watch_vault { d.watcher(tx) } else { None };
     if cfg.watch_vault {
@@ -144,87 +120,169 @@ pub fn run(
         d.scan_vault();
     }
     let (events_tx, events) = mpsc::channel::<Entry>();
-    let names: Vec<String> = forwarding
-        .sinks
-        .iter()
-        .map(|s| s.name().to_owned())
-        .collect();
-    let forwarder = (!forwarding.sinks.is_empty())
-        .then(|| Forwarder::start(&vault, forwarding.sinks, forwarding.pace, events_tx));
-    if !names.is_empty() {
-        d.say(0, &format!("forwarding to {}", names.join(", ")));
-    }
+    let forwarder = d.start_forwarding(forwarding, events_tx);
     if let Err(e) = pid_file.ready() {
+        let message = format!("warning: could not mark the pid file ready: {e}");
+        d.say(0, &message);
+    }
+    let mut timers = Timers {
+        last_scan: Instant::now(),
+        last_replay: Instant::now(),
+        pending_since: None,
+    };
+    while !stop.load(Ordering::SeqCst) {
+        d.tick(stop, &rx, &events, &mut timers);
+    }
+    d.shutdown(forwarder);
+    Ok(())
+}
+
+impl<'a> Daemon<'a> {
+    /// Settles what a dead writer left, logs the start, runs retention and
+    /// replays `failed_writes.json`.
+    fn start(
+        logger: AuditLogger,
+        cfg: &'a DaemonConfig,
+        out: &'a mut dyn Write,
+    ) -> Result<Daemon<'a>, DaemonError> {
+        let vault = logger.vault().clone();
+        logger
+            .with_writer_lock(|| journal::resolve(&vault))
+            .map_err(|e: Error| DaemonError::Fatal(e.to_string()))?;
+        let today = logger.now().date_naive();
+        let mut d = Daemon {
+            progress: journal::load_progress(&vault),
+            logger,
+            cfg,
+            out,
+            readiness: Readiness::default(),
+            snapshot: None,
+            own_notes: BTreeSet::new(),
+            alerts: Alerts::new(cfg.alerts, cfg.folders.needs_action.clone()),
+            dirty: Vec::new(),
+            index_cache: index::Cache::default(),
+            last_refresh: Instant::now() - REFRESH,
+            day: today,
+        };
+        let pid = std::process::id();
         d.say(
             0,
-            &format!("warning: could not mark the pid file ready: {e}"),
+            &format!("started for {} (pid {pid})", vault.root().display()),
         );
+        d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": pid, "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64)}));
+        d.retention();
+        d.replay();
+        Ok(d)
     }
-    let mut last_scan = Instant::now();
-    let mut last_replay = Instant::now();
-    let mut pending_since: Option<Instant> = None;
-    while !stop.load(Ordering::SeqCst) {
-        d.take_in(stop);
+
+    /// Starts one thread per sink; their events come back on `events`.
+    fn start_forwarding(
+        &mut self,
+        forwarding: Forwarding,
+        events: mpsc::Sender<Entry>,
+    ) -> Option<Forwarder> {
+        if forwarding.sinks.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = forwarding.sinks.iter().map(|s| s.name()).collect();
+        let message = format!("forwarding to {}", names.join(", "));
+        self.say(0, &message);
+        let vault = self.logger.vault();
+        Some(Forwarder::start(
+            vault,
+            forwarding.sinks,
+            forwarding.pace,
+            events,
+        ))
+    }
+
+    /// One turn of the loop: the inbox, vault events, the timed jobs, the
+    /// sinks' events, and the views.
+    fn tick(
+        &mut self,
+        stop: &AtomicBool,
+        rx: &mpsc::Receiver<notify::Result<notify::Event>>,
+        events: &mpsc::Receiver<Entry>,
+        timers: &mut Timers,
+    ) {
+        self.take_in(stop);
+        self.wait_for_vault_events(rx, timers);
+        self.timed_jobs(timers);
+        let forwarded: Vec<Entry> = events.try_iter().collect();
+        for e in &forwarded {
+            let params = serde_json::Value::Object(e.parameters.clone());
+            self.say(0, &format!("sink: {params}"));
+        }
+        self.write(forwarded);
+        self.refresh(false);
+    }
+
+    /// Waits up to a tick for file events; one inside the vault (and not
+    /// ignored) starts the settle time before a rescan.
+    fn wait_for_vault_events(
+        &mut self,
+        rx: &mpsc::Receiver<notify::Result<notify::Event>>,
+        timers: &mut Timers,
+    ) {
         match rx.recv_timeout(TICK) {
             Ok(Ok(event)) => {
+                let root = self.logger.vault().root().to_owned();
                 let touches_vault = event.paths.iter().any(|p| {
-                    p.strip_prefix(vault.root()).map_or(true, |rel| {
+                    p.strip_prefix(&root).map_or(true, |rel| {
                         !watch::ignored(&rel.to_string_lossy().replace('\\', "/"))
                     })
                 });
                 if touches_vault {
-                    pending_since.get_or_insert_with(Instant::now);
+                    timers.pending_since.get_or_insert_with(Instant::now);
                 }
                 while rx.try_recv().is_ok() {
-                    pending_since.get_or_insert_with(Instant::now);
+                    timers.pending_since.get_or_insert_with(Instant::now);
                 }
             }
-            Ok(Err(e)) => d.say(
+            Ok(Err(e)) => self.say(
                 0,
                 &format!("warning: file events: {e}; rescanning on a timer"),
             ),
             Err(_) => {}
         }
-        if cfg.watch_vault
-            && (pending_since.is_some_and(|t| t.elapsed() >= SETTLE)
-                || last_scan.elapsed() >= RESCAN)
-        {
-            d.scan_vault();
-            pending_since = None;
-            last_scan = Instant::now();
-        }
-        if last_replay.elapsed() >= REPLAY {
-            d.replay();
-            last_replay = Instant::now();
-        }
-        let now = d.logger.now().date_naive();
-        if now != d.day {
-            d.day = now;
-            d.retention();
-        }
-        let forwarded: Vec<Entry> = events.try_iter().collect();
-        for e in &forwarded {
-            d.say(
-                0,
-                &format!("sink: {}", serde_json::Value::Object(e.parameters.clone())),
-            );
-        }
-        d.write(forwarded);
-        d.refresh(false);
     }
-    if let Some(f) = forwarder {
-        // A sink in the middle of a network call is not waited for: its
-        // batch was not acknowledged, so its cursor did not move.
-        f.stop(Duration::from_millis(500));
+
+    /// The vault rescan, the replay of `failed_writes.json`, and retention
+    /// after midnight, each when due.
+    fn timed_jobs(&mut self, timers: &mut Timers) {
+        let settled = timers.pending_since.is_some_and(|t| t.elapsed() >= SETTLE);
+        if self.cfg.watch_vault && (settled || timers.last_scan.elapsed() >= RESCAN) {
+            self.scan_vault();
+            timers.pending_since = None;
+            timers.last_scan = Instant::now();
+        }
+        if timers.last_replay.elapsed() >= REPLAY {
+            self.replay();
+            timers.last_replay = Instant::now();
+        }
+        let today = self.logger.now().date_naive();
+        if today != self.day {
+            self.day = today;
+            self.retention();
+        }
     }
-    d.event(
-        LogLevel::Info,
-        "daemon",
-        json!({"event": "stop", "pid": std::process::id()}),
-    );
-    d.refresh(true);
-    d.say(0, "stopped");
-    Ok(())
+
+    /// Stops the sinks, logs the stop and refreshes the views.
+    fn shutdown(&mut self, forwarder: Option<Forwarder>) {
+        if let Some(f) = forwarder {
+            // A sink in the middle of a network call is not waited for: its
+            // batch was not acknowledged, so its cursor did not move.
+            f.stop(Duration::from_millis(500));
+        }
+        let pid = std::process::id();
+        self.event(
+            LogLevel::Info,
+            "daemon",
+            json!({"event": "stop", "pid": pid}),
+        );
+        self.refresh(true);
+        self.say(0, "stopped");
+    }
 }
 
 impl Daemon<'_> {

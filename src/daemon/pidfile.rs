@@ -8,7 +8,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::fsutil::ensure_dir;
@@ -16,11 +15,6 @@ use crate::vault::Vault;
 
 /// How long a starting daemon retries a lock held by someone else.
 const ACQUIRE_PATIENCE: Duration = Duration::from_millis(1500);
-
-/// The pid file's path.
-pub fn path(vault: &Vault) -> PathBuf {
-    vault.pid_file()
-}
 
 /// The held pid file: the lock lasts until the process ends.
 pub struct PidFile {
@@ -52,7 +46,7 @@ fn open(vault: &Vault) -> io::Result<File> {
         .write(true)
         .create(true)
         .truncate(false)
-        .open(path(vault))
+        .open(vault.pid_file())
 }
 
 fn read_state(file: &mut File) -> Running {
@@ -98,7 +92,7 @@ impl PidFile {
                 Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if started.elapsed() >= ACQUIRE_PATIENCE {
-                        let mut file = File::open(path(vault)).map_err(Taken::Io)?;
+                        let mut file = File::open(vault.pid_file()).map_err(Taken::Io)?;
                         return Err(Taken::Running(Some(read_state(&mut file).pid)));
                     }
                     std::thread::sleep(Duration::from_millis(10));
@@ -123,7 +117,7 @@ impl PidFile {
 
 /// The daemon running for this vault, if one runs.
 pub fn running(vault: &Vault) -> io::Result<Option<Running>> {
-    if !path(vault).exists() {
+    if !vault.pid_file().exists() {
         return Ok(None);
     }
     let file = open(vault)?;
@@ -136,6 +130,6 @@ pub fn running(vault: &Vault) -> io::Result<Option<Running>> {
     if !busy {
         return Ok(None);
     }
-    let mut file = File::open(path(vault))?;
+    let mut file = File::open(vault.pid_file())?;
     Ok(Some(read_state(&mut file)))
 }

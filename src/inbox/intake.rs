@@ -285,7 +285,6 @@ pub fn take_in(
     stop: &dyn Fn() -> bool,
     seen: &mut dyn FnMut(&[Entry]),
 ) -> Result<Vec<Intake>, crate::Error> {
-    let vault = logger.vault();
     let mut it = Intaker {
         logger,
         progress,
@@ -296,16 +295,32 @@ pub fn take_in(
     };
     let mut read_to_end: Vec<(usize, u64)> = Vec::new();
     for (index, claim) in claims.iter().enumerate() {
-        let from = it.progress.get(&claim.id).copied().unwrap_or(0);
-        let mut lines =
-            Lines::open(claim, from).map_err(|e| IoFailure::new("read", &claim.path, e))?;
-        let intake = it.intakes.entry(claim.id.clone()).or_default();
+        match it.read_claim(claims, claim, stop)? {
+            Some(last) => read_to_end.push((index, last)),
+            None => return Ok(it.intakes.into_values().collect()),
+        }
+    }
+    it.commit(claims)?;
+    it.finish_claims(claims, &read_to_end)
+}
+
+impl Intaker<'_> {
+    /// Reads one claim from its progress to its end, committing batches as
+    /// they fill. Returns its last line, or `None` when `stop` said so
+    /// between two batches.
+    fn read_claim(
+        &mut self,
+        claims: &[Claim],
+        claim: &Claim,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<u64>, crate::Error> {
+        let from = self.progress.get(&claim.id).copied().unwrap_or(0);
+        let mut lines = at("read", &claim.path, Lines::open(claim, from))?;
+        let intake = self.intakes.entry(claim.id.clone()).or_default();
         intake.original = claim.original.clone();
         let mut last = from;
         loop {
-            let chunk = lines
-                .next_chunk(logger)
-                .map_err(|e| IoFailure::new("read", &claim.path, e))?;
+            let chunk = at("read", &claim.path, lines.next_chunk(self.logger))?;
             if chunk.is_empty() {
                 break;
             }
@@ -313,87 +328,124 @@ pub fn take_in(
                 last = n;
                 match parsed {
                     Ok((entry, json)) => {
-                        let day = entry.date().unwrap_or_else(|| logger.now().date_naive());
-                        // A batch ends at a line of another day, or when full.
-                        if it
-                            .batch
-                            .as_ref()
-                            .is_some_and(|b| b.day != day || b.lines.len() >= MAX_BATCH)
-                        {
-                            it.commit(claims)?;
-                            if stop() {
-                                return Ok(it.intakes.into_values().collect());
-                            }
+                        if !self.add(claims, &claim.id, n, entry, json, stop)? {
+                            return Ok(None);
                         }
-                        let b = it.batch.get_or_insert_with(|| Batch {
-                            day,
-                            lines: Vec::new(),
-                            entries: Vec::new(),
-                            through: Progress::new(),
-                        });
-                        b.lines.push(Line {
-                            json,
-                            level: entry.log_level,
-                        });
-                        b.entries.push(entry);
-                        b.through.insert(claim.id.clone(), n);
-                        it.intakes.entry(claim.id.clone()).or_default().written += 1;
                     }
                     Err(message) if message.is_empty() => {}
-                    Err(message) => {
-                        let red = it.logger.redactor();
-                        let record = serde_json::json!({"line": n, "error": red.text(&message), "raw": redact_raw(red, &raw)});
-                        let text = it.rejects.entry(claim.id.clone()).or_default();
-                        text.push_str(&record.to_string());
-                        text.push('\n');
-                        it.intakes
-                            .entry(claim.id.clone())
-                            .or_default()
-                            .rejected
-                            .push(format!("line {n}: {message}"));
-                    }
+                    Err(message) => self.reject(&claim.id, n, &message, &raw),
                 }
             }
         }
-        // Lines after the claim's last entry (rejected or blank) count too.
-        if last > from {
-            match it.batch.as_mut() {
-                Some(b) => {
-                    b.through.insert(claim.id.clone(), last);
-                }
-                None => {
-                    it.persist_rejects(claims)?;
-                    it.progress.insert(claim.id.clone(), last);
-                    journal::save_progress(vault, it.progress)
-                        .map_err(|e| IoFailure::new("write", &vault.state_dir(), e))?;
-                }
+        self.passed(claims, &claim.id, from, last)?;
+        Ok(Some(last))
+    }
+
+    /// Adds a line to the batch in hand, committing that batch first when
+    /// the line is of another day or the batch is full. False when `stop`
+    /// said so after that commit (the line is left for later).
+    fn add(
+        &mut self,
+        claims: &[Claim],
+        id: &str,
+        n: u64,
+        entry: Entry,
+        json: String,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<bool, crate::Error> {
+        let day = entry
+            .date()
+            .unwrap_or_else(|| self.logger.now().date_naive());
+        let full = |b: &Batch| b.day != day || b.lines.len() >= MAX_BATCH;
+        if self.batch.as_ref().is_some_and(full) {
+            self.commit(claims)?;
+            if stop() {
+                return Ok(false);
             }
         }
-        read_to_end.push((index, last));
+        let b = self.batch.get_or_insert_with(|| Batch {
+            day,
+            lines: Vec::new(),
+            entries: Vec::new(),
+            through: Progress::new(),
+        });
+        b.lines.push(Line {
+            json,
+            level: entry.log_level,
+        });
+        b.entries.push(entry);
+        b.through.insert(id.to_owned(), n);
+        self.intakes.entry(id.to_owned()).or_default().written += 1;
+        Ok(true)
     }
-    it.commit(claims)?;
-    let mut intakes = std::mem::take(&mut it.intakes);
-    let mut finished = false;
-    for (index, last) in read_to_end {
-        let claim = &claims[index];
-        if it.progress.get(&claim.id).copied().unwrap_or(0) < last {
-            continue;
+
+    /// Keeps a rejected line (redacted) until it is written beside its claim.
+    fn reject(&mut self, id: &str, n: u64, message: &str, raw: &[u8]) {
+        let red = self.logger.redactor();
+        let record =
+            serde_json::json!({"line": n, "error": red.text(message), "raw": redact_raw(red, raw)});
+        let text = self.rejects.entry(id.to_owned()).or_default();
+        text.push_str(&record.to_string());
+        text.push('\n');
+        self.intakes
+            .entry(id.to_owned())
+            .or_default()
+            .rejected
+            .push(format!("line {n}: {message}"));
+    }
+
+    /// Lines after a claim's last entry (rejected or blank) count as taken
+    /// in too: with the batch in hand, or at once when there is none.
+    fn passed(
+        &mut self,
+        claims: &[Claim],
+        id: &str,
+        from: u64,
+        last: u64,
+    ) -> Result<(), crate::Error> {
+        if last <= from {
+            return Ok(());
         }
-        let intake = intakes.entry(claim.id.clone()).or_default();
-        finish(vault, claim, intake).map_err(|e| IoFailure::new("finish", &claim.path, e))?;
-        it.progress.remove(&claim.id);
-        finished = true;
+        if let Some(b) = self.batch.as_mut() {
+            b.through.insert(id.to_owned(), last);
+            return Ok(());
+        }
+        self.persist_rejects(claims)?;
+        self.progress.insert(id.to_owned(), last);
+        let vault = self.logger.vault();
+        let saved = journal::save_progress(vault, self.progress);
+        Ok(at("write", &vault.intake_progress(), saved)?)
     }
-    if finished {
-        sync_dir(&vault.inbox_processing())
-            .map_err(|e| IoFailure::new("sync", &vault.inbox_processing(), e))?;
-        journal::save_progress(vault, it.progress)
-            .map_err(|e| IoFailure::new("write", &vault.state_dir(), e))?;
+
+    /// Finishes the claims read to the end whose every line is taken in.
+    fn finish_claims(
+        mut self,
+        claims: &[Claim],
+        read_to_end: &[(usize, u64)],
+    ) -> Result<Vec<Intake>, crate::Error> {
+        let vault = self.logger.vault();
+        let mut finished = false;
+        for &(index, last) in read_to_end {
+            let claim = &claims[index];
+            if self.progress.get(&claim.id).copied().unwrap_or(0) < last {
+                continue;
+            }
+            let intake = self.intakes.entry(claim.id.clone()).or_default();
+            at("finish", &claim.path, finish(vault, claim, intake))?;
+            self.progress.remove(&claim.id);
+            finished = true;
+        }
+        if finished {
+            let processing = vault.inbox_processing();
+            at("sync", &processing, sync_dir(&processing))?;
+            let saved = journal::save_progress(vault, self.progress);
+            at("write", &vault.intake_progress(), saved)?;
+        }
+        Ok(claims
+            .iter()
+            .filter_map(|c| self.intakes.remove(&c.id))
+            .collect())
     }
-    Ok(claims
-        .iter()
-        .filter_map(|c| intakes.remove(&c.id))
-        .collect())
 }
 
 /// A rejected line as it is kept in `rejected/`: redacted like an entry
