@@ -32,6 +32,14 @@ pub struct Repair {
     pub left: Vec<Problem>,
 }
 
+/// One repair run's settings.
+struct Pass<'a> {
+    vault: &'a Vault,
+    key: &'a ChainKey,
+    now: DateTime<Utc>,
+    dry_run: bool,
+}
+
 /// Repairs the vault's day files and index. The caller holds the writers'
 /// lock (or runs dry, which changes nothing).
 pub fn repair(
@@ -49,50 +57,17 @@ pub fn repair(
         dry_run,
         ..Repair::default()
     };
+    let pass = Pass {
+        vault,
+        key,
+        now,
+        dry_run,
+    };
     for date in vault.day_files()? {
         let name = format!("Logs/{}", day_file_name(date));
-        let path = vault.day_file(date);
         let here = kinds.get(&name).map(Vec::as_slice).unwrap_or_default();
-        let damaged = here.iter().any(|k| {
-            matches!(
-                k,
-                Kind::Unparseable | Kind::TornTail | Kind::Trailer | Kind::NoChainEnd
-            )
-        });
         let unchained = before.unchained.contains(&name);
-        if damaged {
-            if dry_run {
-                out.done.push(format!(
-                    "{name}: would cut a torn tail back to the last complete entry, or quarantine the file and salvage its entries if it does not parse"
-                ));
-                continue;
-            }
-            let recovery = daily::recover(&path, date, now.timestamp(), key)?;
-            out.done.push(relative(vault, &recovery.to_string()));
-            continue;
-        }
-        if here.contains(&Kind::Counts) {
-            if dry_run {
-                out.done
-                    .push(format!("{name}: would recount total_entries and summary"));
-            } else if let Some((old, new)) = daily::fix_counts(&path, date)? {
-                out.done.push(format!(
-                    "{name}: recounted: total_entries {} -> {}, summary {} -> {} (chain value kept)",
-                    old.total_entries,
-                    new.total_entries,
-                    old.summary.to_json(),
-                    new.summary.to_json()
-                ));
-            }
-        }
-        if unchained {
-            if dry_run {
-                out.done
-                    .push(format!("{name}: would re-anchor (chain its entries)"));
-                continue;
-            }
-            out.done.push(re_anchor(vault, date, key, now)?);
-        }
+        pass.day(date, &name, here, unchained, &mut out.done)?;
     }
     let index_stale = kinds.contains_key("Logs/index.json");
     if dry_run {
@@ -116,6 +91,58 @@ pub fn repair(
     }
     out.left = verify::verify(vault, key)?.problems;
     Ok(out)
+}
+
+impl Pass<'_> {
+    /// Repairs one day file with the problems `verify` found in it.
+    fn day(
+        &self,
+        date: chrono::NaiveDate,
+        name: &str,
+        here: &[Kind],
+        unchained: bool,
+        done: &mut Vec<String>,
+    ) -> io::Result<()> {
+        let path = self.vault.day_file(date);
+        let damaged = here.iter().any(|k| {
+            matches!(
+                k,
+                Kind::Unparseable | Kind::TornTail | Kind::Trailer | Kind::NoChainEnd
+            )
+        });
+        if damaged {
+            if self.dry_run {
+                done.push(format!(
+                    "{name}: would cut a torn tail back to the last complete entry, or quarantine the file and salvage its entries if it does not parse"
+                ));
+                return Ok(());
+            }
+            let recovery = daily::recover(&path, date, self.now.timestamp(), self.key)?;
+            done.push(relative(self.vault, &recovery.to_string()));
+            return Ok(());
+        }
+        if here.contains(&Kind::Counts) {
+            if self.dry_run {
+                done.push(format!("{name}: would recount total_entries and summary"));
+            } else if let Some((old, new)) = daily::fix_counts(&path, date)? {
+                done.push(format!(
+                    "{name}: recounted: total_entries {} -> {}, summary {} -> {} (chain value kept)",
+                    old.total_entries,
+                    new.total_entries,
+                    old.summary.to_json(),
+                    new.summary.to_json()
+                ));
+            }
+        }
+        if unchained {
+            if self.dry_run {
+                done.push(format!("{name}: would re-anchor (chain its entries)"));
+            } else {
+                done.push(re_anchor(self.vault, date, self.key, self.now)?);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Chains an unchained file: our layout is rewritten whole with a chain

@@ -260,52 +260,10 @@ fn check_day(
         start: head.start,
         ..Day::default()
     };
-    let folder = match head.start {
-        Some(start) => match key.folder(start.alg) {
-            Ok(f) => Some(f),
-            Err(_) => {
-                day.problem(
-                    name,
-                    Kind::KeyMissing,
-                    None,
-                    format!(
-                        "chained with {}: set {} to the key it was written with to check its chain",
-                        Alg::HmacSha256.as_str(),
-                        chain::KEY_VAR
-                    ),
-                );
-                None
-            }
-        },
-        None => None,
-    };
+    let folder = chain_folder(&mut day, name, &head, key);
     file.seek(SeekFrom::Start(head.len))?;
     let mut walk = Walk::new(path, head, folder, wanted);
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut line = Vec::new();
-    let mut first = true;
-    let mut trailer_text: Option<Vec<u8>> = None;
-    while reader.read_until(b'\n', &mut line)? > 0 {
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if let Some(t) = trailer_text.as_mut() {
-            t.extend_from_slice(&line);
-        } else if first {
-            first = false;
-            if !text.is_empty() {
-                day.problem(
-                    name,
-                    Kind::Unparseable,
-                    None,
-                    "does not parse: unexpected bytes after the header".into(),
-                );
-            }
-        } else if text == b"  ]," {
-            trailer_text = Some(Vec::new());
-        } else {
-            walk.entry(&mut day, name, date, text);
-        }
-        line.clear();
-    }
+    let trailer_text = walk_entries(&mut day, name, date, file, &mut walk)?;
     day.entries = walk.count;
     let Some(trailer_text) = trailer_text else {
         day.problem(
@@ -337,6 +295,65 @@ fn check_day(
     check_counts(&mut day, name, &trailer, &walk);
     walk.finish(&mut day, name, &trailer);
     Ok(day)
+}
+
+/// The chain's folder for a chained file, or `None` (with a problem noted)
+/// when its key is not set.
+fn chain_folder(day: &mut Day, name: &str, head: &daily::Head, key: &ChainKey) -> Option<Folder> {
+    let start = head.start?;
+    match key.folder(start.alg) {
+        Ok(f) => Some(f),
+        Err(_) => {
+            day.problem(
+                name,
+                Kind::KeyMissing,
+                None,
+                format!(
+                    "chained with {}: set {} to the key it was written with to check its chain",
+                    Alg::HmacSha256.as_str(),
+                    chain::KEY_VAR
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// Walks the entry lines after the header; returns the trailer's text, or
+/// `None` when the file ends inside the entry list.
+fn walk_entries(
+    day: &mut Day,
+    name: &str,
+    date: NaiveDate,
+    file: File,
+    walk: &mut Walk,
+) -> io::Result<Option<Vec<u8>>> {
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut line = Vec::new();
+    let mut first = true;
+    let mut trailer_text: Option<Vec<u8>> = None;
+    while reader.read_until(b'\n', &mut line)? > 0 {
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if let Some(t) = trailer_text.as_mut() {
+            t.extend_from_slice(&line);
+        } else if first {
+            first = false;
+            if !text.is_empty() {
+                day.problem(
+                    name,
+                    Kind::Unparseable,
+                    None,
+                    "does not parse: unexpected bytes after the header".into(),
+                );
+            }
+        } else if text == b"  ]," {
+            trailer_text = Some(Vec::new());
+        } else {
+            walk.entry(day, name, date, text);
+        }
+        line.clear();
+    }
+    Ok(trailer_text)
 }
 
 /// Checks the trailer's counts against the entries.

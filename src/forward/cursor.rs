@@ -237,19 +237,11 @@ pub fn read_batch(
         return Ok(empty(total));
     }
     let mut file = File::open(vault.day_file(date))?;
-    // Check the offset hint: the line before it must be the one last sent.
-    let hint_holds = if day.sent == 0 {
-        day.offset == 0 || day.offset == head_len
-    } else {
-        day.offset >= head_len + day.last_len
-            && day.offset <= trailer_offset
-            && short_hash(&crate::fsutil::read_range(
-                &mut file,
-                day.offset - day.last_len,
-                day.last_len,
-            )?) == day.last_hash
+    let span = Span {
+        head_len,
+        trailer_offset,
     };
-    if !hint_holds {
+    if !hint_holds(&mut file, day, span)? {
         match locate(&mut file, head_len, trailer_offset, day.sent)? {
             Some((offset, _)) => day.offset = offset,
             None => {
@@ -260,33 +252,67 @@ pub fn read_batch(
             }
         }
     }
-    let start = if day.sent == 0 { head_len } else { day.offset };
-    let want = (trailer_offset - start).min(MAX_BATCH_BYTES);
-    let bytes = crate::fsutil::read_range(&mut file, start, want)?;
-    let complete = start + want == trailer_offset;
-    let mut records = Vec::new();
-    let mut end_offset = start;
-    for (json, end) in split_lines(&bytes, complete).into_iter().take(max) {
-        records.push(Record::from_json(
-            date,
-            day.sent + records.len() as u64,
-            json,
-        ));
-        end_offset = start + end as u64;
-    }
-    if records.is_empty() && !complete {
-        // One entry larger than a batch's bytes: read it whole.
-        if let Some((offset, json)) = locate(&mut file, head_len, trailer_offset, day.sent + 1)? {
-            records.push(Record::from_json(date, day.sent, &json));
-            end_offset = offset;
-        }
-    }
+    let (records, end_offset) = read_records(&mut file, date, day, span, max)?;
     Ok(Batch {
         date,
         records,
         end_offset,
         total,
     })
+}
+
+/// Where a day file's entry lines lie: after the header, before the trailer.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    head_len: u64,
+    trailer_offset: u64,
+}
+
+/// Whether the cursor's offset still follows the line it last sent.
+fn hint_holds(file: &mut File, day: &DayCursor, span: Span) -> io::Result<bool> {
+    if day.sent == 0 {
+        return Ok(day.offset == 0 || day.offset == span.head_len);
+    }
+    Ok(day.offset >= span.head_len + day.last_len
+        && day.offset <= span.trailer_offset
+        && short_hash(&crate::fsutil::read_range(
+            file,
+            day.offset - day.last_len,
+            day.last_len,
+        )?) == day.last_hash)
+}
+
+/// Up to `max` records after the cursor, and the offset after the last.
+fn read_records(
+    file: &mut File,
+    date: NaiveDate,
+    day: &DayCursor,
+    span: Span,
+    max: usize,
+) -> io::Result<(Vec<Record>, u64)> {
+    let Span {
+        head_len,
+        trailer_offset,
+    } = span;
+    let start = if day.sent == 0 { head_len } else { day.offset };
+    let want = (trailer_offset - start).min(MAX_BATCH_BYTES);
+    let bytes = crate::fsutil::read_range(file, start, want)?;
+    let complete = start + want == trailer_offset;
+    let mut records = Vec::new();
+    let mut end_offset = start;
+    for (json, end) in split_lines(&bytes, complete).into_iter().take(max) {
+        let position = day.sent + records.len() as u64;
+        records.push(Record::from_json(date, position, json));
+        end_offset = start + end as u64;
+    }
+    if records.is_empty() && !complete {
+        // One entry larger than a batch's bytes: read it whole.
+        if let Some((offset, json)) = locate(file, head_len, trailer_offset, day.sent + 1)? {
+            records.push(Record::from_json(date, day.sent, &json));
+            end_offset = offset;
+        }
+    }
+    Ok((records, end_offset))
 }
 
 #[cfg(test)]
