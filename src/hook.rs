@@ -48,6 +48,43 @@ impl Default for HookSettings {
     }
 }
 
+/// One hook event being turned into an entry.
+struct Event<'a> {
+    obj: &'a Map<String, Value>,
+    name: &'a str,
+    cwd: Option<&'a str>,
+    vault: &'a Path,
+    settings: &'a HookSettings,
+}
+
+/// What an event records, before it becomes an entry.
+struct Recorded {
+    level: LogLevel,
+    result: Outcome,
+    target: String,
+    error: Option<String>,
+    action: &'static str,
+}
+
+impl Recorded {
+    /// A `system_event` at INFO that succeeded.
+    fn system(target: String) -> Recorded {
+        Recorded {
+            level: LogLevel::Info,
+            result: Outcome::Success,
+            target,
+            error: None,
+            action: "system_event",
+        }
+    }
+}
+
+impl Event<'_> {
+    fn str_of(&self, key: &str) -> Option<&str> {
+        self.obj.get(key).and_then(Value::as_str)
+    }
+}
+
 /// The entry for one hook event, or `None` for an event not recorded
 /// (`PreToolUse` unless enabled). `vault` makes paths inside it relative.
 pub fn entry_for(
@@ -58,118 +95,125 @@ pub fn entry_for(
     let obj = payload
         .as_object()
         .ok_or("the hook payload is not a JSON object")?;
-    let event = obj
+    let name = obj
         .get("hook_event_name")
         .and_then(Value::as_str)
         .ok_or("the hook payload has no hook_event_name")?;
-    let str_of = |k: &str| obj.get(k).and_then(Value::as_str);
-    let cwd = str_of("cwd");
+    let event = Event {
+        obj,
+        name,
+        cwd: obj.get("cwd").and_then(Value::as_str),
+        vault,
+        settings,
+    };
     let mut params = Map::new();
-    params.insert("hook_event".into(), event.into());
+    params.insert("hook_event".into(), name.into());
     for key in ["cwd", "permission_mode"] {
-        if let Some(v) = str_of(key) {
+        if let Some(v) = event.str_of(key) {
             params.insert(key.into(), v.into());
         }
     }
-    let tool = str_of("tool_name");
-    let (action, level, result, target, error) = match event {
-        "PostToolUse" | "PostToolUseFailure" | "PreToolUse" => {
-            if event == "PreToolUse" && !settings.pre_tool_use {
-                return Ok(None);
-            }
-            let tool = tool.unwrap_or("unknown_tool");
-            let input = obj.get("tool_input").cloned().unwrap_or(Value::Null);
-            let response = obj.get("tool_response");
-            params.insert("tool_name".into(), tool.into());
-            if let Some(id) = str_of("tool_use_id") {
-                params.insert("tool_use_id".into(), id.into());
-            }
-            let red = &settings.redactor;
-            let target = tool_target(tool, &input, cwd, vault, red);
-            let mut error = None;
-            let (level, result) = match event {
-                "PreToolUse" => {
-                    params.insert("phase".into(), "pre".into());
-                    (LogLevel::Info, Outcome::Skipped)
-                }
-                "PostToolUseFailure" => {
-                    let text = obj
-                        .get("error")
-                        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
-                        .unwrap_or_else(|| "the tool call failed".into());
-                    params.insert(
-                        "is_interrupt".into(),
-                        obj.get("is_interrupt").cloned().unwrap_or(false.into()),
-                    );
-                    error = Some(text);
-                    (LogLevel::Error, Outcome::Failure)
-                }
-                _ => (LogLevel::Info, Outcome::Success),
-            };
-            summarize(
-                tool,
-                &input,
-                response,
-                error.as_deref(),
-                event,
-                &mut params,
-                cwd,
-                vault,
-                red,
-            );
-            (ActionType::new("tool_call"), level, result, target, error)
-        }
-        "UserPromptSubmit" => {
-            let prompt = str_of("prompt").unwrap_or("");
-            params.insert("prompt_length".into(), prompt.chars().count().into());
-            if settings.prompt_text {
-                params.insert("prompt".into(), prompt.into());
-            }
-            (
-                ActionType::new("system_event"),
-                LogLevel::Info,
-                Outcome::Success,
-                "prompt".to_owned(),
-                None,
-            )
-        }
-        _ => {
-            // SessionStart, SessionEnd, Stop and any event added later.
-            for key in [
-                "source",
-                "reason",
-                "stop_hook_active",
-                "model",
-                "trigger",
-                "message",
-            ] {
-                if let Some(v) = obj.get(key) {
-                    params.insert(key.into(), shorten_all(v.clone(), &settings.redactor));
-                }
-            }
-            let target = match event {
-                "SessionStart" | "SessionEnd" => "session".to_owned(),
-                other => other.to_owned(),
-            };
-            (
-                ActionType::new("system_event"),
-                LogLevel::Info,
-                Outcome::Success,
-                target,
-                None,
-            )
-        }
+    let recorded = match name {
+        "PreToolUse" if !settings.pre_tool_use => return Ok(None),
+        "PostToolUse" | "PostToolUseFailure" | "PreToolUse" => tool_event(&event, &mut params),
+        "UserPromptSubmit" => prompt_event(&event, &mut params),
+        // SessionStart, SessionEnd, Stop and any event added later.
+        _ => session_event(&event, &mut params),
     };
-    let action = action.map_err(|e| e.to_string())?;
-    let mut entry = Entry::new(level, action, settings.actor.clone(), target).result(result);
+    let action = ActionType::new(recorded.action).map_err(|e| e.to_string())?;
+    let mut entry = Entry::new(
+        recorded.level,
+        action,
+        settings.actor.clone(),
+        recorded.target,
+    )
+    .result(recorded.result);
     entry.parameters = params;
-    if let Some(e) = error {
+    if let Some(e) = recorded.error {
         entry = entry.error(e);
     }
-    if let Some(s) = str_of("session_id").filter(|s| !s.trim().is_empty()) {
+    if let Some(s) = event.str_of("session_id").filter(|s| !s.trim().is_empty()) {
         entry = entry.session(s);
     }
     Ok(Some(entry))
+}
+
+/// `PreToolUse`, `PostToolUse` and `PostToolUseFailure`: a `tool_call`.
+fn tool_event(event: &Event<'_>, params: &mut Map<String, Value>) -> Recorded {
+    let tool = event.str_of("tool_name").unwrap_or("unknown_tool");
+    let input = event.obj.get("tool_input").cloned().unwrap_or(Value::Null);
+    params.insert("tool_name".into(), tool.into());
+    if let Some(id) = event.str_of("tool_use_id") {
+        params.insert("tool_use_id".into(), id.into());
+    }
+    let red = &event.settings.redactor;
+    let target = tool_target(tool, &input, event.cwd, event.vault, red);
+    let mut error = None;
+    let (level, result) = match event.name {
+        "PreToolUse" => {
+            params.insert("phase".into(), "pre".into());
+            (LogLevel::Info, Outcome::Skipped)
+        }
+        "PostToolUseFailure" => {
+            let text = event
+                .obj
+                .get("error")
+                .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_owned))
+                .unwrap_or_else(|| "the tool call failed".into());
+            let interrupt = event.obj.get("is_interrupt").cloned();
+            params.insert("is_interrupt".into(), interrupt.unwrap_or(false.into()));
+            error = Some(text);
+            (LogLevel::Error, Outcome::Failure)
+        }
+        _ => (LogLevel::Info, Outcome::Success),
+    };
+    let call = ToolCall {
+        tool,
+        input: &input,
+        response: event.obj.get("tool_response"),
+        error: error.as_deref(),
+        event: event.name,
+    };
+    summarize(&call, params, event.cwd, event.vault, red);
+    Recorded {
+        level,
+        result,
+        target,
+        error,
+        action: "tool_call",
+    }
+}
+
+/// `UserPromptSubmit`: its length, and its text only when enabled.
+fn prompt_event(event: &Event<'_>, params: &mut Map<String, Value>) -> Recorded {
+    let prompt = event.str_of("prompt").unwrap_or("");
+    params.insert("prompt_length".into(), prompt.chars().count().into());
+    if event.settings.prompt_text {
+        params.insert("prompt".into(), prompt.into());
+    }
+    Recorded::system("prompt".to_owned())
+}
+
+/// Session events and any other: what they say about themselves.
+fn session_event(event: &Event<'_>, params: &mut Map<String, Value>) -> Recorded {
+    let keys = [
+        "source",
+        "reason",
+        "stop_hook_active",
+        "model",
+        "trigger",
+        "message",
+    ];
+    for key in keys {
+        if let Some(v) = event.obj.get(key) {
+            let red = &event.settings.redactor;
+            params.insert(key.into(), shorten_all(v.clone(), red));
+        }
+    }
+    Recorded::system(match event.name {
+        "SessionStart" | "SessionEnd" => "session".to_owned(),
+        other => other.to_owned(),
+    })
 }
 
 /// What the tool acted on: a path (vault-relative inside the vault), a
@@ -210,51 +254,30 @@ fn relative(path: &str, cwd: Option<&str>, vault: &Path) -> String {
     path.to_owned()
 }
 
+/// One tool call, as the payload gives it.
+struct ToolCall<'a> {
+    tool: &'a str,
+    input: &'a Value,
+    response: Option<&'a Value>,
+    error: Option<&'a str>,
+    event: &'a str,
+}
+
 /// Adds the tool's summary to `params`.
-#[allow(clippy::too_many_arguments)]
 fn summarize(
-    tool: &str,
-    input: &Value,
-    response: Option<&Value>,
-    error: Option<&str>,
-    event: &str,
+    call: &ToolCall<'_>,
     params: &mut Map<String, Value>,
     cwd: Option<&str>,
     vault: &Path,
     red: &Redactor,
 ) {
+    let input = call.input;
     let s = |k: &str| input.get(k).and_then(Value::as_str);
     let path = s("file_path")
         .or(s("notebook_path"))
         .map(|p| relative(p, cwd, vault));
-    match tool {
-        "Bash" => {
-            if let Some(c) = s("command") {
-                params.insert("command".into(), shorten(c, red).into());
-            }
-            let r = response.unwrap_or(&Value::Null);
-            let code = ["exit_code", "exitCode", "returncode", "return_code"]
-                .iter()
-                .find_map(|k| r.get(*k).and_then(Value::as_i64))
-                .or_else(|| error.and_then(exit_code_in))
-                .or((event == "PostToolUse").then_some(0));
-            if let Some(code) = code {
-                params.insert("exit_status".into(), code.into());
-            }
-            if let Some(out) = r.get("stdout").and_then(Value::as_str).or(r.as_str()) {
-                params.insert("output".into(), shorten(out, red).into());
-            }
-            if let Some(err) = r
-                .get("stderr")
-                .and_then(Value::as_str)
-                .filter(|e| !e.is_empty())
-            {
-                params.insert("stderr".into(), shorten(err, red).into());
-            }
-            if let Some(i) = r.get("interrupted") {
-                params.insert("interrupted".into(), i.clone());
-            }
-        }
+    match call.tool {
+        "Bash" => bash_summary(call, params, red),
         "Write" => {
             let content = s("content").unwrap_or("");
             params.insert("path".into(), path.into());
@@ -263,50 +286,84 @@ fn summarize(
         }
         "Edit" | "MultiEdit" | "NotebookEdit" => {
             params.insert("path".into(), path.into());
-            let edits: Vec<&Value> = match input.get("edits").and_then(Value::as_array) {
-                Some(list) => list.iter().collect(),
-                None => vec![input],
-            };
-            let chars = |k: &str| -> usize {
-                edits
-                    .iter()
-                    .filter_map(|e| e.get(k).and_then(Value::as_str))
-                    .map(|t| t.chars().count())
-                    .sum()
-            };
-            params.insert("edits".into(), edits.len().into());
-            params.insert("old_chars".into(), chars("old_string").into());
-            params.insert(
-                "new_chars".into(),
-                (chars("new_string") + chars("new_source")).into(),
-            );
-            if let Some(all) = input.get("replace_all") {
-                params.insert("replace_all".into(), all.clone());
-            }
+            edit_summary(input, params);
         }
         "Read" => {
             params.insert("path".into(), path.into());
-            for k in ["offset", "limit"] {
-                if let Some(v) = input.get(k) {
-                    params.insert(k.into(), v.clone());
-                }
-            }
-            let file = response.and_then(|r| r.get("file"));
-            let lines = file
-                .and_then(|f| f.get("numLines"))
-                .and_then(Value::as_u64)
-                .or_else(|| {
-                    file.and_then(|f| f.get("content"))
-                        .and_then(Value::as_str)
-                        .map(|c| c.lines().count() as u64)
-                });
-            if let Some(n) = lines {
-                params.insert("lines".into(), n.into());
-            }
+            read_summary(input, call.response, params);
         }
         _ => {
             params.insert("input".into(), shorten_all(input.clone(), red));
         }
+    }
+}
+
+/// Bash: the command, its exit status, and the start of its output.
+fn bash_summary(call: &ToolCall<'_>, params: &mut Map<String, Value>, red: &Redactor) {
+    if let Some(c) = call.input.get("command").and_then(Value::as_str) {
+        params.insert("command".into(), shorten(c, red).into());
+    }
+    let r = call.response.unwrap_or(&Value::Null);
+    let code = ["exit_code", "exitCode", "returncode", "return_code"]
+        .iter()
+        .find_map(|k| r.get(*k).and_then(Value::as_i64))
+        .or_else(|| call.error.and_then(exit_code_in))
+        .or((call.event == "PostToolUse").then_some(0));
+    if let Some(code) = code {
+        params.insert("exit_status".into(), code.into());
+    }
+    if let Some(out) = r.get("stdout").and_then(Value::as_str).or(r.as_str()) {
+        params.insert("output".into(), shorten(out, red).into());
+    }
+    let stderr = r.get("stderr").and_then(Value::as_str);
+    if let Some(err) = stderr.filter(|e| !e.is_empty()) {
+        params.insert("stderr".into(), shorten(err, red).into());
+    }
+    if let Some(i) = r.get("interrupted") {
+        params.insert("interrupted".into(), i.clone());
+    }
+}
+
+/// Edits: how many, and how many characters went out and came in.
+fn edit_summary(input: &Value, params: &mut Map<String, Value>) {
+    let edits: Vec<&Value> = match input.get("edits").and_then(Value::as_array) {
+        Some(list) => list.iter().collect(),
+        None => vec![input],
+    };
+    let chars = |k: &str| -> usize {
+        edits
+            .iter()
+            .filter_map(|e| e.get(k).and_then(Value::as_str))
+            .map(|t| t.chars().count())
+            .sum()
+    };
+    params.insert("edits".into(), edits.len().into());
+    params.insert("old_chars".into(), chars("old_string").into());
+    let new_chars = chars("new_string") + chars("new_source");
+    params.insert("new_chars".into(), new_chars.into());
+    if let Some(all) = input.get("replace_all") {
+        params.insert("replace_all".into(), all.clone());
+    }
+}
+
+/// Read: the range asked for and the lines read, never the content.
+fn read_summary(input: &Value, response: Option<&Value>, params: &mut Map<String, Value>) {
+    for k in ["offset", "limit"] {
+        if let Some(v) = input.get(k) {
+            params.insert(k.into(), v.clone());
+        }
+    }
+    let file = response.and_then(|r| r.get("file"));
+    let lines = file
+        .and_then(|f| f.get("numLines"))
+        .and_then(Value::as_u64)
+        .or_else(|| {
+            file.and_then(|f| f.get("content"))
+                .and_then(Value::as_str)
+                .map(|c| c.lines().count() as u64)
+        });
+    if let Some(n) = lines {
+        params.insert("lines".into(), n.into());
     }
 }
 
