@@ -205,7 +205,7 @@ impl<'a> Daemon<'a> {
         events: &mpsc::Receiver<Entry>,
         timers: &mut Timers,
     ) {
-        self.take_in(stop);
+        self.drain_inbox(stop);
         self.wait_for_vault_events(rx, timers);
         self.timed_jobs(timers);
         let forwarded: Vec<Entry> = events.try_iter().collect();
@@ -333,7 +333,7 @@ impl Daemon<'_> {
 
     /// Takes in claims left from before, then every ready inbox file, all
     /// together (group commit).
-    fn take_in(&mut self, stop: &AtomicBool) {
+    fn drain_inbox(&mut self, stop: &AtomicBool) {
         let vault = self.logger.vault().clone();
         let mut claims = match inbox::claims(&vault) {
             Ok(c) => c,

@@ -87,13 +87,13 @@ pub fn table_lines(entries: &[Value], vault: &Vault, today: NaiveDate) -> Vec<St
 }
 
 /// One line of a document: where its text ends and where the next begins.
-struct Line {
+struct DocLine {
     start: usize,
     end: usize,
     next: usize,
 }
 
-fn lines(doc: &[u8]) -> Vec<Line> {
+fn lines(doc: &[u8]) -> Vec<DocLine> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < doc.len() {
@@ -109,7 +109,7 @@ fn lines(doc: &[u8]) -> Vec<Line> {
             }
             None => (doc.len(), doc.len()),
         };
-        out.push(Line { start, end, next });
+        out.push(DocLine { start, end, next });
         start = next;
     }
     out
@@ -153,7 +153,7 @@ fn fence(line: &[u8]) -> Option<(u8, usize)> {
 /// Where the section is: the heading line's index and the index of the line
 /// that ends the body (a heading of level 1 or 2, or `lines.len()`).
 /// Headings inside fenced code blocks do not count.
-fn find_section(doc: &[u8], lines: &[Line]) -> Option<(usize, usize)> {
+fn find_section(doc: &[u8], lines: &[DocLine]) -> Option<(usize, usize)> {
     let mut open: Option<(u8, usize)> = None;
     let mut heading_at = None;
     for (i, line) in lines.iter().enumerate() {
@@ -186,7 +186,7 @@ fn find_section(doc: &[u8], lines: &[Line]) -> Option<(usize, usize)> {
 pub fn replace_section(doc: &[u8], table: &[String]) -> Vec<u8> {
     let lines = lines(doc);
     let eol: &[u8] = {
-        let first_break = |l: &Line| (l.end < l.next).then(|| &doc[l.end..l.next]);
+        let first_break = |l: &DocLine| (l.end < l.next).then(|| &doc[l.end..l.next]);
         let heading_eol = find_section(doc, &lines).and_then(|(h, _)| first_break(&lines[h]));
         heading_eol
             .or_else(|| lines.iter().find_map(first_break))

@@ -143,7 +143,7 @@ impl Default for Pace {
 
 /// What one catch-up pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Progress {
+pub struct CatchUp {
     /// Entries delivered.
     pub sent: u64,
     /// Days whose unsent entries retention deleted: (day, entries lost to this sink).
@@ -179,10 +179,10 @@ pub fn catch_up(
     sink: &mut dyn Sink,
     pace: &Pace,
     stop: &AtomicBool,
-) -> Result<Progress, (Progress, SinkError)> {
+) -> Result<CatchUp, (CatchUp, SinkError)> {
     let name = sink.name().to_owned();
     let io = |e: std::io::Error| SinkError::Unavailable(format!("reading the vault: {e}"));
-    let mut progress = Progress::default();
+    let mut progress = CatchUp::default();
     let mut cursor = match Cursor::load(vault, &name) {
         Ok(c) => c,
         Err(e) => return Err((progress, io(e))),

@@ -227,7 +227,7 @@ fn tool_target(
 ) -> String {
     let s = |k: &str| input.get(k).and_then(Value::as_str);
     if let Some(p) = s("file_path").or(s("notebook_path")).or(s("path")) {
-        return relative(p, cwd, vault);
+        return vault_relative(p, cwd, vault);
     }
     for key in ["command", "url", "pattern", "query"] {
         if let Some(v) = s(key) {
@@ -239,7 +239,7 @@ fn tool_target(
 
 /// `path` relative to the vault when it lies inside it (a relative path is
 /// taken from `cwd`).
-fn relative(path: &str, cwd: Option<&str>, vault: &Path) -> String {
+fn vault_relative(path: &str, cwd: Option<&str>, vault: &Path) -> String {
     let p = Path::new(path);
     let full = match cwd {
         Some(cwd) if p.is_relative() => Path::new(cwd).join(p),
@@ -275,7 +275,7 @@ fn summarize(
     let s = |k: &str| input.get(k).and_then(Value::as_str);
     let path = s("file_path")
         .or(s("notebook_path"))
-        .map(|p| relative(p, cwd, vault));
+        .map(|p| vault_relative(p, cwd, vault));
     match call.tool {
         "Bash" => bash_summary(call, params, red),
         "Write" => {

@@ -21,10 +21,34 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Words
+//!
+//! Each word means one thing here.
+//!
+//! | word | means |
+//! |---|---|
+//! | entry | one audit record: twelve fields, one compact JSON line on disk |
+//! | day file | `Logs/YYYY-MM-DD.json`, the entries of one UTC day ([`daily`]) |
+//! | line | an entry as stored, with its level ([`daily::Line`]) |
+//! | layout | how a day file is laid out: ours, another program's object, an array, JSON Lines ([`daily::Layout`]) |
+//! | append | the one way entries reach a day file ([`daily::append`]) |
+//! | recovery | bringing a damaged or foreign day file back to our layout ([`daily::Recovery`]) |
+//! | chain | the hash chain over stored lines; its record is `Logs/.audit/chain/<day>.bin` |
+//! | views | what is derived from the day files: `Logs/index.json` and the Dashboard table |
+//! | upkeep | what runs after every write: the views, then retention when due ([`logger::upkeep`]) |
+//! | retention | deleting day files older than the kept days, archiving their CRITICAL entries; `rotate` is the command that runs it by hand |
+//! | purge record | retention's own crash journal for one deletion |
+//! | journal | the inbox's write-ahead record of a batch being appended ([`journal`]) |
+//! | progress | how far each inbox claim is taken in ([`journal::Progress`]) |
+//! | claim | an inbox file renamed into `.processing/` so one process takes it in |
+//! | take in | read claims and append their lines ([`inbox::take_in`]); the daemon drains the inbox with it |
+//! | catch-up | one forwarding pass of a sink from its cursor ([`forward::CatchUp`]) |
+//! | cursor | how far a sink has sent, per day file |
+//!
 //! # Layers
 //!
 //! One way down: a module uses only modules on floors below its own (never
-//! its own floor, never above). `tests/layers.rs` reads this table and the
+//! its own floor, never above). `tests/house.rs` reads this table and the
 //! `crate::` paths of every file under `src/` and fails on any other arrow.
 //!
 //! | floor | modules |

@@ -1,7 +1,7 @@
 //! The logger: validate, take the lock, append durably, then run the
 //! post-write steps (index, Dashboard, retention) while the lock is held.
 
-mod maintain;
+mod commands;
 pub mod upkeep;
 mod write;
 

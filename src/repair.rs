@@ -118,7 +118,7 @@ impl Pass<'_> {
                 return Ok(());
             }
             let recovery = daily::recover(&path, date, self.now.timestamp(), self.key)?;
-            done.push(relative(self.vault, &recovery.to_string()));
+            done.push(strip_vault_root(self.vault, &recovery.to_string()));
             return Ok(());
         }
         if here.contains(&Kind::Counts) {
@@ -158,7 +158,7 @@ fn re_anchor(
     let entries = (read.layout == daily::Layout::Object).then_some(read.entries);
     let Some(entries) = entries else {
         let recovery = daily::recover(&path, date, now.timestamp(), key)?;
-        return Ok(relative(vault, &recovery.to_string()));
+        return Ok(strip_vault_root(vault, &recovery.to_string()));
     };
     daily::rewrite(&path, date, &entries, key)?;
     let mut file = std::fs::File::open(&path)?;
@@ -177,7 +177,7 @@ fn re_anchor(
 }
 
 /// A message with the vault's folder taken out of its paths.
-fn relative(vault: &Vault, text: &str) -> String {
+fn strip_vault_root(vault: &Vault, text: &str) -> String {
     let root = format!("{}/", vault.root().display());
     text.replace(&root, "")
 }

@@ -65,7 +65,7 @@ enum Phase {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct Journal {
+struct PurgeRecord {
     file: String,
     archive_len: u64,
     critical: u64,
@@ -119,7 +119,7 @@ pub fn run(
         kept_unreadable: Vec::new(),
     };
     if !dry_run {
-        if let Some(journal) = read_journal(vault) {
+        if let Some(journal) = read_purge_record(vault) {
             finish(vault, now, days, session, journal, append, &mut report)?;
         }
     }
@@ -136,7 +136,7 @@ pub fn run(
             });
             continue;
         }
-        let journal = Journal {
+        let journal = PurgeRecord {
             file,
             archive_len: fs::metadata(vault.critical_archive()).map_or(0, |m| m.len()),
             critical: 0,
@@ -162,7 +162,7 @@ fn finish(
     now: DateTime<Utc>,
     days: u32,
     session: &str,
-    mut journal: Journal,
+    mut journal: PurgeRecord,
     append: &Append<'_>,
     report: &mut Report,
 ) -> io::Result<()> {
@@ -256,7 +256,7 @@ fn keep_anchor(vault: &Vault, date: chrono::NaiveDate) -> io::Result<()> {
 
 /// The INFO `log_retention` entry that records a purge.
 fn purge_entry(
-    journal: &Journal,
+    journal: &PurgeRecord,
     now: DateTime<Utc>,
     days: u32,
     session: &str,
@@ -292,12 +292,12 @@ fn read_entries(path: &std::path::Path) -> Option<Vec<Value>> {
     (read.layout != daily::Layout::Salvaged).then_some(read.entries)
 }
 
-fn read_journal(vault: &Vault) -> Option<Journal> {
+fn read_purge_record(vault: &Vault) -> Option<PurgeRecord> {
     let bytes = fs::read(vault.retention_journal()).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-fn write_journal(vault: &Vault, journal: &Journal) -> io::Result<()> {
+fn write_journal(vault: &Vault, journal: &PurgeRecord) -> io::Result<()> {
     let bytes = serde_json::to_vec(journal).map_err(io::Error::other)?;
     write_atomic(&vault.retention_journal(), &bytes)
 }

@@ -94,7 +94,7 @@ impl Snapshot {
                 let rel = e
                     .path()
                     .strip_prefix(root)
-                    .map(relative)
+                    .map(slash_path)
                     .unwrap_or_default();
                 !ignored(&rel)
             });
@@ -112,7 +112,7 @@ impl Snapshot {
             };
             if item.file_type().is_file() {
                 if let (Ok(rel), Ok(meta)) = (item.path().strip_prefix(root), item.metadata()) {
-                    files.insert(relative(rel), identity(&meta));
+                    files.insert(slash_path(rel), identity(&meta));
                 }
             }
         }
@@ -133,7 +133,7 @@ impl Snapshot {
     }
 }
 
-fn relative(rel: &Path) -> String {
+fn slash_path(rel: &Path) -> String {
     rel.components()
         .filter_map(|c| match c {
             Component::Normal(s) => Some(s.to_string_lossy().into_owned()),

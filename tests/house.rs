@@ -1,5 +1,6 @@
-//! The layering rule of `src/lib.rs` holds: every `crate::` path in a
-//! module's files names a module on a lower floor.
+//! The house rules: the layering of `src/lib.rs` holds (every `crate::` path in a
+//! module's files names a module on a lower floor), and no function outside
+//! tests runs past 80 lines.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -129,5 +130,82 @@ fn the_reader_catches_an_arrow_up() {
             .map(String::from)
             .into_iter()
             .collect()
+    );
+}
+
+/// The longest a function outside tests may be, in lines.
+const MAX_FN_LINES: usize = 80;
+
+/// Functions longer than [`MAX_FN_LINES`] in `text`: (name, first line, lines).
+fn long_functions(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = without_tests(text).lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let Some(name) = fn_name(trimmed) else {
+            continue;
+        };
+        if trimmed.ends_with(';') || trimmed.ends_with('}') {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        let Some(len) = lines[i..].iter().position(|l| *l == close) else {
+            continue;
+        };
+        if len + 1 > MAX_FN_LINES {
+            out.push((name, i + 1, len + 1));
+        }
+    }
+    out
+}
+
+/// The name of the function a line declares, if it declares one.
+fn fn_name(line: &str) -> Option<String> {
+    let mut rest = line;
+    for prefix in [
+        "pub(crate) ",
+        "pub(super) ",
+        "pub ",
+        "const ",
+        "async ",
+        "unsafe ",
+    ] {
+        rest = rest.strip_prefix(prefix).unwrap_or(rest);
+    }
+    ident(rest.strip_prefix("fn ")?)
+}
+
+#[test]
+fn no_function_outside_tests_is_longer_than_80_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut long = Vec::new();
+    for item in walkdir::WalkDir::new(&src) {
+        let item = item.expect("walk src");
+        if item.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(item.path()).expect("read");
+        for (name, line, len) in long_functions(&text) {
+            long.push(format!(
+                "{}:{line} {name}: {len} lines",
+                item.path().display()
+            ));
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines:\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn the_length_check_sees_a_long_function() {
+    let body = "    let x = 1;\n".repeat(MAX_FN_LINES);
+    let text = format!("pub fn short() {{}}\n\nfn long() {{\n{body}}}\n");
+    assert_eq!(
+        long_functions(&text),
+        vec![("long".to_owned(), 3, MAX_FN_LINES + 2)]
     );
 }

@@ -1,5 +1,5 @@
-//! The upkeep commands' side of the logger: index, Dashboard and retention
-//! by hand, each under the writers' lock.
+//! The upkeep commands run by hand (`index`, `dashboard`, `rotate`), each
+//! under the writers' lock.
 
 use std::io;
 
@@ -24,7 +24,7 @@ impl AuditLogger {
     }
 
     /// Runs `work` under the writers' lock, for the maintenance commands.
-    fn maintain<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
+    fn by_hand<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
         if !self.dry_run {
             self.ensure_state_dir(&[])?;
         } else if !self.vault.state_dir().is_dir() {
@@ -55,7 +55,7 @@ impl AuditLogger {
     /// computes it).
     pub fn rebuild_index(&self) -> Result<Index, Error> {
         let logs = self.vault.logs();
-        self.maintain(|| {
+        self.by_hand(|| {
             let index = at("read", &logs, index::rebuild(&self.vault, self.clock.now()))?;
             if !self.dry_run {
                 at(
@@ -72,7 +72,7 @@ impl AuditLogger {
     /// renders it). Returns what happened and the table's lines.
     pub fn refresh_dashboard(&self) -> Result<(Refresh, Vec<String>), Error> {
         let path = self.vault.dashboard();
-        self.maintain(|| {
+        self.by_hand(|| {
             let dates = at("read", &self.vault.logs(), self.vault.day_files())?;
             let today = self.clock.now().date_naive();
             at(
@@ -87,7 +87,7 @@ impl AuditLogger {
     /// reports what would be deleted and archived and changes nothing.
     pub fn rotate(&self, days: Option<u32>) -> Result<Report, Error> {
         let days = days.unwrap_or(self.retention_days);
-        self.maintain(|| {
+        self.by_hand(|| {
             let now = self.clock.now();
             let append = |entries: Vec<Entry>| {
                 self.append_locked(entries)
