@@ -237,6 +237,17 @@ pub enum EntryError {
         /// The clock's time.
         now: String,
     },
+    /// The timestamp lies before the retention window: the entry would be
+    /// deleted as soon as it was written.
+    #[error("entry rejected: timestamp \"{value}\" is older than the retention window of {days} days (the oldest day kept is {oldest}); accepted: a time on or after {oldest}, or raise AUDIT_RETENTION_DAYS")]
+    BeyondRetention {
+        /// The timestamp given.
+        value: String,
+        /// The retention period in days.
+        days: u32,
+        /// The oldest day kept, `YYYY-MM-DD`.
+        oldest: String,
+    },
     /// The serialized entry is too large.
     #[error("entry rejected: the serialized entry is {size} bytes; at most {MAX_ENTRY_BYTES} bytes are accepted")]
     TooLarge {
@@ -253,7 +264,9 @@ impl EntryError {
             EntryError::MissingField { field, .. } | EntryError::InvalidValue { field, .. } => {
                 Some(field)
             }
-            EntryError::FutureTimestamp { .. } => Some("timestamp"),
+            EntryError::FutureTimestamp { .. } | EntryError::BeyondRetention { .. } => {
+                Some("timestamp")
+            }
             _ => None,
         }
     }

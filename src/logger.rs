@@ -172,6 +172,15 @@ impl AuditLoggerBuilder {
         if !self.vault.is_dir() {
             return Err(Error::VaultNotFound { path: self.vault });
         }
+        if !retention::DAYS_RANGE.contains(&self.retention_days) {
+            let (low, high) = retention::DAYS_RANGE.into_inner();
+            return Err(Error::Config {
+                message: format!(
+                    "retention days {} is out of range; accepted: {low} to {high} (AUDIT_RETENTION_DAYS, --retention-days)",
+                    self.retention_days
+                ),
+            });
+        }
         let session_id = match self.session_id {
             Some(id) if !id.trim().is_empty() => id,
             _ => new_session_id(self.clock.now()),
@@ -287,7 +296,16 @@ impl AuditLogger {
         if entry.session_id.is_none() {
             entry.session_id = Some(self.session_id.clone());
         }
-        entry.validated_line(now)
+        let line = entry.validated_line(now)?;
+        let oldest = retention::cutoff(now.date_naive(), self.retention_days);
+        if ts.date_naive() < oldest {
+            return Err(EntryError::BeyondRetention {
+                value: crate::time::format_timestamp(&ts),
+                days: self.retention_days,
+                oldest: oldest.format("%Y-%m-%d").to_string(),
+            });
+        }
+        Ok(line)
     }
 
     /// Validates and appends one entry.

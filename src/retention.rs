@@ -80,8 +80,13 @@ struct LastRun {
 
 /// The first day that is kept: files dated before it are expired.
 pub fn cutoff(today: NaiveDate, days: u32) -> NaiveDate {
-    today - Duration::days(i64::from(days))
+    today
+        .checked_sub_signed(Duration::days(i64::from(days)))
+        .unwrap_or(NaiveDate::MIN)
 }
+
+/// The retention periods accepted, in days (one day to a hundred years).
+pub const DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=36_500;
 
 /// Whether a run is due: not yet run today with this period, or a purge was
 /// interrupted. Costs one small read.
@@ -98,13 +103,16 @@ pub fn due(vault: &Vault, today: NaiveDate, days: u32) -> bool {
 pub type Append<'a> = dyn Fn(Vec<Entry>) -> Result<(), String> + 'a;
 
 /// Runs retention over `Logs/`. `append` writes the purge entries; `session`
-/// is their session id. In dry run, lists what would be done and changes nothing.
+/// is their session id. Days in `spare` are never deleted (the call that
+/// wrote them is still running). In dry run, lists what would be done and
+/// changes nothing.
 pub fn run(
     vault: &Vault,
     now: DateTime<Utc>,
     days: u32,
     session: &str,
     dry_run: bool,
+    spare: &[NaiveDate],
     append: &Append<'_>,
 ) -> io::Result<Report> {
     let today = now.date_naive();
@@ -123,7 +131,8 @@ pub fn run(
             finish(vault, now, days, session, journal, append, &mut report)?;
         }
     }
-    for date in vault.day_files()?.into_iter().filter(|d| *d < cutoff) {
+    let expired = |d: &NaiveDate| *d < cutoff && !spare.contains(d);
+    for date in vault.day_files()?.into_iter().filter(expired) {
         let file = day_file_name(date);
         let Some(entries) = read_entries(&vault.day_file(date)) else {
             report.kept_unreadable.push(file);

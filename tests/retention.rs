@@ -201,17 +201,21 @@ fn retention_after_writes_runs_once_a_day_and_never_recurses() {
     let receipt = log.log(e.clone()).expect("log");
     assert!(receipt.notes.is_empty());
     assert!(dir.path().join(format!("Logs/{old}.json")).exists());
-    // A write to an expired day runs retention at once.
-    let receipt = log
-        .log(e.at(vault_audit::time::parse_timestamp(&format!("{old}T13:00:00Z")).expect("ts")))
-        .expect("log");
-    assert_eq!(
-        receipt.notes,
-        vec![format!(
-            "retention: deleted Logs/{old}.json (1 CRITICAL entries archived)"
-        )]
+    // A write to an expired day is refused before anything is written (it
+    // used to be written and then purged in the same call).
+    let refused =
+        log.log(e.at(vault_audit::time::parse_timestamp(&format!("{old}T13:00:00Z")).expect("ts")));
+    assert!(
+        matches!(
+            refused,
+            Err(vault_audit::Error::Invalid {
+                source: vault_audit::EntryError::BeyondRetention { .. },
+                ..
+            })
+        ),
+        "{refused:?}"
     );
-    assert!(!dir.path().join(format!("Logs/{old}.json")).exists());
+    assert!(dir.path().join(format!("Logs/{old}.json")).exists());
 }
 
 /// Leaves the vault as a crash at `phase` during the purge of the oldest day

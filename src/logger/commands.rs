@@ -87,6 +87,12 @@ impl AuditLogger {
     /// reports what would be deleted and archived and changes nothing.
     pub fn rotate(&self, days: Option<u32>) -> Result<Report, Error> {
         let days = days.unwrap_or(self.retention_days);
+        if !retention::DAYS_RANGE.contains(&days) {
+            let (low, high) = retention::DAYS_RANGE.into_inner();
+            return Err(Error::Config {
+                message: format!("--days {days} is out of range; accepted: {low} to {high}"),
+            });
+        }
         self.by_hand(|| {
             let now = self.clock.now();
             let append = |entries: Vec<Entry>| {
@@ -104,6 +110,7 @@ impl AuditLogger {
                     days,
                     &self.session_id,
                     self.dry_run,
+                    &[],
                     &append,
                 ),
             )?;
