@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{days_ago, Vault};
+use common::{days_ago, entry_json, Vault};
 use proptest::prelude::*;
 use vault_audit::{ActionType, AuditLogger, Entry, EntryError, Error, FixedClock, LogLevel};
 
@@ -169,5 +169,118 @@ proptest! {
             let ts = now().checked_sub_signed(Duration::days(back)).unwrap_or(now());
             let _ = log.log(entry_at(ts));
         }
+    }
+}
+
+/// Runs `log --entry -` with `batch` on stdin, the process unable to grow any
+/// file past `limit` bytes (RLIMIT_FSIZE: writes past it fail with EFBIG, as
+/// on a full disk). Returns the exit code, stdout and stderr.
+fn log_with_file_size_limit(vault: &std::path::Path, batch: &str, limit: u64) -> common::Done {
+    use std::io::Write as _;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.args(["--vault", &vault.to_string_lossy(), "--no-dry-run"])
+        .args(["log", "--entry", "-"])
+        .env_remove("AUDIT_RETENTION_DAYS")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(batch.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    common::Done {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for item in walkdir::WalkDir::new(from) {
+        let item = item.expect("walk");
+        let rel = item.path().strip_prefix(from).expect("inside");
+        let dest = to.join(rel);
+        if item.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).expect("mkdir");
+        } else {
+            std::fs::copy(item.path(), &dest).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn a_batch_cut_short_by_a_full_disk_leaves_the_day_valid_and_is_reported_exactly() {
+    let base = Vault::new();
+    let (date, ts) = days_ago(0);
+    let first: String = (0..3).map(|n| entry_json(&ts, "INFO", n) + "\n").collect();
+    base.cmd()
+        .args(["log", "--entry", "-"])
+        .stdin(first)
+        .run()
+        .assert_code(0);
+    let day_len = std::fs::metadata(base.day(&date)).expect("day").len();
+    let batch: String = (100..120)
+        .map(|n| entry_json(&ts, "INFO", n) + "\n")
+        .collect();
+    let batch_bytes = batch.len() as u64 + 200;
+    let mut ks: Vec<u64> = (0..batch_bytes).step_by(97).collect();
+    ks.extend(batch_bytes - 60..batch_bytes);
+    for k in ks {
+        let v = Vault::new();
+        copy_dir(base.path(), v.path());
+        let done = log_with_file_size_limit(v.path(), &batch, day_len + k);
+        let day = v.day_json(&date);
+        let stored = day["entries"].as_array().expect("entries").len() as u64;
+        assert_eq!(
+            day["total_entries"], stored,
+            "k={k}: counts match the entries"
+        );
+        if done.code == 0 {
+            assert_eq!(stored, 23, "k={k}: a success stores the whole batch");
+            continue;
+        }
+        assert_eq!(done.code, 4, "k={k}: {}", done.stderr);
+        assert_eq!(stored, 3, "k={k}: none of a failed batch stays in the day");
+        let handed_back: Vec<&str> = done.stderr.lines().filter(|l| l.starts_with('{')).collect();
+        assert_eq!(
+            handed_back.len(),
+            20,
+            "k={k}: every unwritten entry handed back"
+        );
+        // Retrying exactly what was handed back duplicates nothing.
+        let retry: String = handed_back.iter().map(|l| format!("{l}\n")).collect();
+        v.cmd()
+            .args(["log", "--entry", "-"])
+            .stdin(retry)
+            .run()
+            .assert_code(0);
+        let day = v.day_json(&date);
+        let ns: Vec<u64> = day["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["parameters"]["n"].as_u64().expect("n"))
+            .collect();
+        let want: Vec<u64> = (0..3).chain(100..120).collect();
+        assert_eq!(ns, want, "k={k}");
     }
 }

@@ -42,8 +42,10 @@ pub fn append(
         at("open", &path, open_for_append(&path, date, now_unix, key))?;
     let plan = at("write", &path, plan_append(date, &ready, lines, key))?;
     before_write(&plan)?;
-    let after = at("write", &path, write_planned(&mut file, &path, &plan))?;
-    at("sync", &path, file.sync_data())?;
+    let after = match write_and_sync(&mut file, &path, &plan) {
+        Ok(after) => after,
+        Err(failure) => return Err(take_back(file, &path, &plan, failure)),
+    };
     if plan.offset == 0 {
         let logs = vault.logs();
         at("sync", &logs, sync_dir(&logs))?;
@@ -287,6 +289,43 @@ pub fn restore(file: &mut File, offset: u64, before: &Trailer) -> io::Result<()>
     let tail = render_trailer(before);
     write_at(file, tail.as_bytes(), offset)?;
     file.set_len(offset + tail.len() as u64)
+}
+
+/// Writes a planned append and syncs the file.
+fn write_and_sync(
+    file: &mut File,
+    path: &Path,
+    plan: &PlannedAppend,
+) -> Result<DayState, IoFailure> {
+    let after = at("write", path, write_planned(file, path, plan))?;
+    at("sync", path, file.sync_data())?;
+    Ok(after)
+}
+
+/// After a failed write or sync (a full disk, an I/O error): puts the day
+/// file back exactly as it stood before the batch, so that none of the
+/// batch is in it and the file is valid. The old trailer is written over
+/// bytes the file already had (no new space needed); if even that fails, the
+/// file is cut at the end of its last entry, which the next writer's tail
+/// repair closes with nothing lost. A file this append created is removed.
+fn take_back(mut file: File, path: &Path, plan: &PlannedAppend, failure: IoFailure) -> IoFailure {
+    chain::cut(path, plan.before.total_entries);
+    if plan.offset == 0 {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return failure;
+    }
+    let restored = restore(&mut file, plan.offset, &plan.before).and_then(|()| file.sync_data());
+    if restored.is_ok() {
+        return failure;
+    }
+    match file.set_len(plan.offset).and_then(|()| file.sync_data()) {
+        Ok(()) => failure,
+        Err(_) => IoFailure {
+            op: "write (and could not take the partial batch back out of)",
+            ..failure
+        },
+    }
 }
 
 /// Opens (or creates) a day file for reading and appending.
