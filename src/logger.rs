@@ -2,6 +2,7 @@
 //! post-write steps (index, Dashboard, retention) while the lock is held.
 
 mod commands;
+mod foreign;
 pub mod upkeep;
 mod write;
 
@@ -344,7 +345,12 @@ impl AuditLogger {
         let mut held = Some(prepared);
         let outcome = with_lock(&lock, self.lock_timeout, || {
             let prepared = held.take().unwrap_or_default();
-            let (files, recoveries) = self.write_prepared(&prepared, &lines)?;
+            let (mut files, recoveries) = self.write_prepared(&prepared, &lines)?;
+            let mut errors = Vec::new();
+            match self.take_in_foreign(&recoveries) {
+                Ok(more) => merge_states(&mut files, more),
+                Err(e) => errors.push(format!("foreign writes (kept aside, not taken in): {e}")),
+            }
             let mut receipt = Receipt {
                 entries: prepared,
                 files,
@@ -358,7 +364,6 @@ impl AuditLogger {
                 logger: self,
             };
             let mut notes = Vec::new();
-            let mut errors = Vec::new();
             for step in &self.steps {
                 match step.run(&ctx) {
                     Ok(more) => notes.extend(more),
@@ -486,4 +491,14 @@ impl AuditLogger {
             Err(f) => Err(Error::io(f, entries, Vec::new())),
         }
     }
+}
+
+/// Day-file states after a second write: a later state of a day replaces its
+/// earlier one; days stay in date order.
+fn merge_states(files: &mut Vec<DayFileState>, later: Vec<DayFileState>) {
+    for state in later {
+        files.retain(|f| f.date != state.date);
+        files.push(state);
+    }
+    files.sort_by_key(|f| f.date);
 }

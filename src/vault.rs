@@ -174,14 +174,21 @@ pub fn anchors_in(logs: &Path) -> PathBuf {
     state_dir_in(logs).join("anchors.json")
 }
 
-/// `YYYY-MM-DD.corrupt-<unix seconds>[-n].json` beside the day file at
-/// `day_file`: where a damaged day file is moved, never deleted. The `n`th
-/// candidate (from 1) for when earlier ones are taken.
-pub fn quarantine_of(day_file: &Path, date: NaiveDate, now_unix: i64, n: u32) -> PathBuf {
+/// `YYYY-MM-DD.<kind>-<unix seconds>[-n].json` beside the day file at
+/// `day_file`: where bytes a repair cut (`torn`) or a whole file in another
+/// layout (`foreign`) or damaged (`corrupt`) are kept, never deleted by us.
+/// The `n`th candidate (from 1) for when earlier ones are taken.
+pub fn set_aside_of(
+    day_file: &Path,
+    date: NaiveDate,
+    kind: &str,
+    now_unix: i64,
+    n: u32,
+) -> PathBuf {
     let day = date.format("%Y-%m-%d");
     let name = match n {
-        0 | 1 => format!("{day}.corrupt-{now_unix}.json"),
-        n => format!("{day}.corrupt-{now_unix}-{n}.json"),
+        0 | 1 => format!("{day}.{kind}-{now_unix}.json"),
+        n => format!("{day}.{kind}-{now_unix}-{n}.json"),
     };
     day_file.with_file_name(name)
 }

@@ -284,3 +284,88 @@ fn a_batch_cut_short_by_a_full_disk_leaves_the_day_valid_and_is_reported_exactly
         assert_eq!(ns, want, "k={k}");
     }
 }
+
+#[test]
+fn a_line_another_program_appended_after_our_trailer_is_kept_and_reported() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(0);
+    let first: String = (0..2).map(|n| entry_json(&ts, "INFO", n) + "\n").collect();
+    v.cmd()
+        .args(["log", "--entry", "-"])
+        .stdin(first)
+        .run()
+        .assert_code(0);
+    // An older logger appends its own record, and one in our schema.
+    let peer = format!(
+        r#"{{"timestamp":"{ts}","action":"email_send","status":"approved","actor":"approval-watcher"}}"#
+    );
+    let ours = entry_json(&ts, "WARNING", 7);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(v.day(&date))
+        .expect("open");
+    use std::io::Write as _;
+    writeln!(file, "{peer}\n{ours}").expect("append");
+    drop(file);
+    let done = v
+        .cmd()
+        .args(["log", "--entry", &entry_json(&ts, "INFO", 2)])
+        .run();
+    done.assert_code(0);
+    // The peer's bytes are kept, byte for byte, beside the day file.
+    let torn: Vec<_> = std::fs::read_dir(v.logs())
+        .expect("ls")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{date}.torn-"))
+        })
+        .collect();
+    assert_eq!(torn.len(), 1, "{}", done.stderr);
+    let saved = std::fs::read_to_string(torn[0].path()).expect("read");
+    assert!(saved.contains(&peer) && saved.contains(&ours), "{saved}");
+    // The entry in our schema is taken in; the human is told on the day.
+    let day = v.day_json(&date);
+    let entries = day["entries"].as_array().expect("entries");
+    let ns: Vec<u64> = entries
+        .iter()
+        .filter_map(|e| e["parameters"]["n"].as_u64())
+        .collect();
+    assert_eq!(ns, vec![0, 1, 2, 7]);
+    // Logged now: on this day, or the next if midnight passed meanwhile.
+    let warnings = foreign_write_warnings(&v);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = &warnings[0];
+    assert_eq!(warning["log_level"], "WARNING");
+    assert_eq!(warning["parameters"]["objects"], 2);
+    assert_eq!(warning["parameters"]["taken_in"], 1);
+    assert_eq!(warning["parameters"]["not_valid_kept"], 1);
+    assert_eq!(
+        warning["parameters"]["kept_at"],
+        format!("Logs/{}", torn[0].file_name().to_string_lossy())
+    );
+    assert_eq!(day["total_entries"], entries.len());
+}
+
+/// Every `foreign_write` WARNING in the vault's day files.
+fn foreign_write_warnings(v: &Vault) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for item in std::fs::read_dir(v.logs())
+        .expect("ls")
+        .filter_map(Result::ok)
+    {
+        let name = item.file_name().to_string_lossy().into_owned();
+        let Some(date) = name.strip_suffix(".json").filter(|d| d.len() == 10) else {
+            continue;
+        };
+        let day = v.day_json(date);
+        let entries = day["entries"].as_array().cloned().unwrap_or_default();
+        out.extend(
+            entries
+                .into_iter()
+                .filter(|e| e["parameters"]["event"] == "foreign_write"),
+        );
+    }
+    out
+}

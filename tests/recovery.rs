@@ -17,7 +17,39 @@ fn ns(day: &Value) -> Vec<u64> {
         .as_array()
         .expect("entries")
         .iter()
-        .map(|e| e["parameters"]["n"].as_u64().expect("n"))
+        .filter_map(|e| e["parameters"]["n"].as_u64())
+        .collect()
+}
+
+/// The `foreign_write` WARNINGs of every day file (they are logged at the
+/// time of the repair, which may be another day than the file's).
+fn all_foreign_writes(v: &Vault) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(v.logs())
+        .expect("ls")
+        .filter_map(Result::ok)
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.len() == 15 && name.ends_with(".json") && name != "index.json" {
+            out.extend(foreign_writes(&v.day_json(&name[..10])));
+        }
+    }
+    out
+}
+
+/// The `foreign_write` WARNINGs of a day file, by how the file was touched.
+fn foreign_writes(day: &Value) -> Vec<String> {
+    day["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["parameters"]["event"] == "foreign_write")
+        .map(|e| {
+            e["parameters"]["how"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -95,7 +127,7 @@ fn a_pretty_file_that_opens_like_ours_is_converted_not_cut() {
     let done = log_one(&v, &ts, 4);
     done.assert_code(0);
     assert!(
-        done.stderr.contains("converted from a foreign layout"),
+        done.stderr.contains("converted from another layout"),
         "{}",
         done.stderr
     );
@@ -125,7 +157,7 @@ fn a_foreign_layout_is_rewritten_in_ours_keeping_every_entry() {
     done.assert_code(0);
     assert!(
         done.stderr.contains(
-            "converted from a foreign layout to the append layout, keeping all 3 entries"
+            "converted from another layout to the append layout, keeping 3 entries of our shape; the original was moved to"
         ),
         "{}",
         done.stderr
@@ -136,17 +168,28 @@ fn a_foreign_layout_is_rewritten_in_ours_keeping_every_entry() {
         day["summary"],
         serde_json::json!({"INFO": 1, "WARNING": 3, "ERROR": 0, "CRITICAL": 0})
     );
+    // The human is told, by a WARNING logged now.
+    assert_eq!(all_foreign_writes(&v), vec!["rewritten_in_another_layout"]);
     let text = std::fs::read_to_string(v.day(&date)).expect("read");
     assert!(text.starts_with(&format!(
         "{{\n  \"date\": \"{date}\",\n  \"chain_start\": {{"
     )));
     assert!(text.contains("\n  \"entries\": [\n    {"));
-    // No quarantine for a file that parsed.
+    // The original is kept aside byte for byte; no quarantine for a file that parsed.
     let names: Vec<String> = std::fs::read_dir(v.logs())
         .expect("ls")
         .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
         .collect();
     assert!(!names.iter().any(|n| n.contains("corrupt")), "{names:?}");
+    let kept: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with(&format!("{date}.foreign-")))
+        .collect();
+    assert_eq!(kept.len(), 1, "{names:?}");
+    assert_eq!(
+        std::fs::read_to_string(v.logs().join(kept[0])).expect("read"),
+        serde_json::to_string_pretty(&reference).expect("pretty")
+    );
 }
 
 #[test]
@@ -194,6 +237,7 @@ fn a_corrupt_file_is_quarantined_never_overwritten_and_its_entries_salvaged() {
     let day = v.day_json(&date);
     assert_eq!(ns(&day), vec![1, 2, 4]);
     assert_eq!(day["summary"]["ERROR"], 2);
+    assert_eq!(all_foreign_writes(&v), vec!["damaged"]);
 }
 
 #[test]

@@ -94,6 +94,11 @@ pub fn looks_like_entry(v: &Value) -> bool {
 /// each `{` is tried as the start of an object; an object that looks like an
 /// entry (has `timestamp` or `log_level`) is kept and skipped over whole.
 pub fn salvage_entries(bytes: &[u8]) -> Vec<Value> {
+    salvage_at(bytes).into_iter().map(|(_, v)| v).collect()
+}
+
+/// Like [`salvage_entries`], with where each object starts in `bytes`.
+pub fn salvage_at(bytes: &[u8]) -> Vec<(usize, Value)> {
     let mut found = Vec::new();
     let mut i = 0;
     while let Some(off) = bytes[i..].iter().position(|&b| b == b'{') {
@@ -101,7 +106,7 @@ pub fn salvage_entries(bytes: &[u8]) -> Vec<Value> {
         let mut stream = serde_json::Deserializer::from_slice(&bytes[start..]).into_iter::<Value>();
         match stream.next() {
             Some(Ok(v)) if looks_like_entry(&v) => {
-                found.push(v);
+                found.push((start, v));
                 i = start + stream.byte_offset();
             }
             _ => i = start + 1,

@@ -10,33 +10,44 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
-use super::read::{parse_entries, salvage_entries, Layout};
+use super::read::{parse_entries, salvage_at, Layout};
 use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
 use crate::chain::{self, ChainKey, ChainValue};
 use crate::entry::FIELDS;
 use crate::fsutil::{sync_dir, write_atomic};
-use crate::vault::quarantine_of;
+use crate::vault::set_aside_of;
 
 /// What recovery did to a day file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Recovery {
-    /// The file ended in an unfinished write: the partial bytes were cut and
-    /// the trailer rewritten; no complete entry was touched.
+    /// The file ended in bytes that are not a complete entry line of ours (an
+    /// unfinished write, or another program's appended lines): they were
+    /// saved byte for byte beside the day file, then cut, and the trailer
+    /// rewritten; no complete entry line was touched.
     TornTail {
         /// The day file.
         path: PathBuf,
         /// Complete entries kept.
         kept: u64,
-        /// Bytes of the unfinished write dropped.
+        /// Bytes cut from the day file.
         dropped_bytes: u64,
+        /// Where the cut bytes were saved (never deleted by us).
+        saved: Option<PathBuf>,
+        /// Complete JSON objects found in them: another writer's entries.
+        foreign: Vec<Value>,
     },
-    /// The file was valid JSON in another layout (the Python reference's, or
-    /// edited by hand) and was rewritten in ours with every entry.
+    /// The file was valid JSON in another layout (the skill specification's,
+    /// an array, JSON Lines, or edited by hand): it was moved aside whole and
+    /// the day file rewritten in ours with every entry of our shape.
     Converted {
         /// The day file.
         path: PathBuf,
         /// Entries kept.
         entries: u64,
+        /// Where the original file now is (never deleted by us).
+        original: PathBuf,
+        /// Its objects that are not entries of our shape.
+        foreign: Vec<Value>,
     },
     /// A chained file whose trailer had lost its chain value: the value was
     /// taken from the per-entry record, or recomputed from the entries.
@@ -61,7 +72,43 @@ pub enum Recovery {
         quarantine: PathBuf,
         /// Entries salvaged from it.
         salvaged: u64,
+        /// Objects found in it that are not entries of our shape.
+        foreign: Vec<Value>,
     },
+}
+
+impl Recovery {
+    /// Objects another writer left that are not entries of our shape, for
+    /// the logger to validate and take in.
+    pub fn foreign(&self) -> &[Value] {
+        match self {
+            Recovery::TornTail { foreign, .. }
+            | Recovery::Converted { foreign, .. }
+            | Recovery::Quarantined { foreign, .. } => foreign,
+            _ => &[],
+        }
+    }
+
+    /// The day file recovered.
+    pub fn path(&self) -> &Path {
+        match self {
+            Recovery::TornTail { path, .. }
+            | Recovery::Converted { path, .. }
+            | Recovery::ReAnchored { path, .. }
+            | Recovery::RolledBack { path }
+            | Recovery::Quarantined { path, .. } => path,
+        }
+    }
+
+    /// Where bytes cut or moved from the day file were kept.
+    pub fn kept_at(&self) -> Option<&Path> {
+        match self {
+            Recovery::TornTail { saved, .. } => saved.as_deref(),
+            Recovery::Converted { original, .. } => Some(original),
+            Recovery::Quarantined { quarantine, .. } => Some(quarantine),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Recovery {
@@ -71,15 +118,36 @@ impl fmt::Display for Recovery {
                 path,
                 kept,
                 dropped_bytes,
+                saved,
+                foreign,
+            } => {
+                write!(
+                    f,
+                    "{}: repaired a torn tail: kept {kept} complete entries, cut {dropped_bytes} bytes that were not a complete entry of ours",
+                    path.display()
+                )?;
+                if let Some(saved) = saved {
+                    write!(f, " (saved to {}, never deleted)", saved.display())?;
+                }
+                if !foreign.is_empty() {
+                    write!(f, "; {} objects in them were written by another program", foreign.len())?;
+                }
+                Ok(())
+            }
+            Recovery::Converted {
+                path,
+                entries,
+                original,
+                foreign,
             } => write!(
                 f,
-                "{}: repaired a torn tail: kept {kept} complete entries, dropped {dropped_bytes} bytes of an unfinished write",
-                path.display()
-            ),
-            Recovery::Converted { path, entries } => write!(
-                f,
-                "{}: converted from a foreign layout to the append layout, keeping all {entries} entries",
-                path.display()
+                "{}: converted from another layout to the append layout, keeping {entries} entries of our shape; the original was moved to {} (kept, never deleted){}",
+                path.display(),
+                original.display(),
+                match foreign.len() {
+                    0 => String::new(),
+                    n => format!("; {n} objects of another shape were found"),
+                }
             ),
             Recovery::ReAnchored { path, entries } => write!(
                 f,
@@ -95,6 +163,7 @@ impl fmt::Display for Recovery {
                 path,
                 quarantine,
                 salvaged,
+                ..
             } => write!(
                 f,
                 "{}: did not parse as a day file; moved to {} (kept, never deleted) and salvaged {salvaged} entries into a new day file",
@@ -132,6 +201,11 @@ pub fn recover(
             let rest = &bytes[end..];
             let re_anchored = rest.starts_with(TRAILER_MARK)
                 && parse_trailer(&rest[TRAILER_MARK.len()..]).is_some_and(|t| t.chain.is_none());
+            let dropped = &bytes[end..];
+            let saved = match re_anchored || dropped.is_empty() {
+                true => None,
+                false => Some(save_aside(path, date, now_unix, Aside::Torn, dropped)?),
+            };
             put_trailer(path, end, &trailer)?;
             chain::cut(path, trailer.total_entries);
             return Ok(if re_anchored {
@@ -143,30 +217,134 @@ pub fn recover(
                 Recovery::TornTail {
                     path: path.to_owned(),
                     kept: trailer.total_entries,
-                    dropped_bytes: (bytes.len() - end) as u64,
+                    dropped_bytes: dropped.len() as u64,
+                    saved,
+                    foreign: foreign_objects(dropped),
                 }
             });
         }
     }
-    if let Some(entries) = whole {
-        rewrite(path, date, &entries, key)?;
-        return Ok(Recovery::Converted {
+    convert(path, date, now_unix, key, &bytes)
+}
+
+/// A whole file that is not ours to mend in place: moved aside (never
+/// deleted) and the day file rewritten with the entries of our shape; the
+/// other objects are handed back for the logger to validate.
+fn convert(
+    path: &Path,
+    date: NaiveDate,
+    now_unix: i64,
+    key: &ChainKey,
+    bytes: &[u8],
+) -> io::Result<Recovery> {
+    let read = parse_entries(bytes);
+    let salvaged = read.layout == Layout::Salvaged;
+    let aside = if salvaged {
+        Aside::Corrupt
+    } else {
+        Aside::Foreign
+    };
+    let kept_at = move_aside(path, date, now_unix, aside)?;
+    let (ours, foreign): (Vec<Value>, Vec<Value>) =
+        read.entries.into_iter().partition(has_schema_keys);
+    rewrite(path, date, &ours, key)?;
+    Ok(if salvaged {
+        Recovery::Quarantined {
             path: path.to_owned(),
-            entries: entries.len() as u64,
-        });
+            quarantine: kept_at,
+            salvaged: ours.len() as u64,
+            foreign,
+        }
+    } else {
+        Recovery::Converted {
+            path: path.to_owned(),
+            entries: ours.len() as u64,
+            original: kept_at,
+            foreign,
+        }
+    })
+}
+
+/// The complete objects in bytes cut from a tail that another program
+/// wrote. Ours are entry lines (four spaces, then the object); a torn write
+/// of ours can splice its start with stale trailer bytes into an object on
+/// such a line, which is kept in the saved bytes but never taken for a
+/// foreign entry.
+fn foreign_objects(dropped: &[u8]) -> Vec<Value> {
+    salvage_at(dropped)
+        .into_iter()
+        .filter(|(at, _)| {
+            let line_start = dropped[..*at]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+            &dropped[line_start..*at] != b"    "
+        })
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// What a file set aside beside a day file holds.
+#[derive(Debug, Clone, Copy)]
+enum Aside {
+    /// Bytes cut from its tail.
+    Torn,
+    /// The whole file, in another layout.
+    Foreign,
+    /// The whole file, damaged.
+    Corrupt,
+}
+
+impl Aside {
+    fn kind(self) -> &'static str {
+        match self {
+            Aside::Torn => "torn",
+            Aside::Foreign => "foreign",
+            Aside::Corrupt => "corrupt",
+        }
     }
-    let quarantine = quarantine_path(path, date, now_unix);
-    fs::rename(path, &quarantine)?;
+}
+
+/// A free name beside the day file for bytes set aside.
+fn aside_path(path: &Path, date: NaiveDate, now_unix: i64, aside: Aside) -> PathBuf {
+    let mut n = 1;
+    let mut candidate = set_aside_of(path, date, aside.kind(), now_unix, n);
+    while candidate.symlink_metadata().is_ok() {
+        n += 1;
+        candidate = set_aside_of(path, date, aside.kind(), now_unix, n);
+    }
+    candidate
+}
+
+/// Saves `bytes` durably in a new file beside the day file; returns its path.
+fn save_aside(
+    path: &Path,
+    date: NaiveDate,
+    now_unix: i64,
+    aside: Aside,
+    bytes: &[u8],
+) -> io::Result<PathBuf> {
+    let target = aside_path(path, date, now_unix, aside);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
     if let Some(dir) = path.parent() {
         sync_dir(dir)?;
     }
-    let entries = salvage_entries(&bytes);
-    rewrite(path, date, &entries, key)?;
-    Ok(Recovery::Quarantined {
-        path: path.to_owned(),
-        quarantine,
-        salvaged: entries.len() as u64,
-    })
+    Ok(target)
+}
+
+/// Moves the day file aside whole; returns where it went.
+fn move_aside(path: &Path, date: NaiveDate, now_unix: i64, aside: Aside) -> io::Result<PathBuf> {
+    let target = aside_path(path, date, now_unix, aside);
+    fs::rename(path, &target)?;
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok(target)
 }
 
 /// Rewrites the counts in the trailer of a day file in our layout from its
@@ -327,17 +505,6 @@ fn has_schema_keys(v: &Value) -> bool {
         .is_some_and(|o| o.len() == FIELDS.len() && FIELDS.iter().all(|k| o.contains_key(*k)))
 }
 
-/// `Logs/YYYY-MM-DD.corrupt-<unix seconds>.json`, made unique if taken.
-fn quarantine_path(path: &Path, date: NaiveDate, now_unix: i64) -> PathBuf {
-    let mut n = 1;
-    let mut candidate = quarantine_of(path, date, now_unix, n);
-    while candidate.exists() {
-        n += 1;
-        candidate = quarantine_of(path, date, now_unix, n);
-    }
-    candidate
-}
-
 /// The counts of a list of entry values.
 fn count(entries: &[Value]) -> Trailer {
     let mut t = Trailer {
@@ -436,7 +603,7 @@ mod tests {
         }))
         .expect("pretty");
         let cut = &pretty[..pretty.len() - 10];
-        let found = salvage_entries(cut.as_bytes());
+        let found = super::super::read::salvage_entries(cut.as_bytes());
         assert_eq!(found.len(), 1, "the cut second entry is not complete");
         assert_eq!(found[0]["parameters"]["n"], 1);
     }

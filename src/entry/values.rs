@@ -151,6 +151,11 @@ impl ActionType {
         )
     }
 
+    /// `system_event`: what the logger and daemon record of themselves.
+    pub fn system_event() -> Self {
+        ActionType("system_event".to_owned())
+    }
+
     /// Checks and wraps a name.
     pub fn new(name: &str) -> Result<Self, String> {
         let mut chars = name.chars();

@@ -250,10 +250,10 @@ impl Intaker<'_> {
             let mut all = journal::load_progress(vault);
             all.extend(batch.through.clone());
             at("write", &state_dir, journal::finish(vault, &all))?;
-            Ok(done.state)
+            Ok((done.state, done.recovery))
         });
-        let state = match state {
-            Ok(state) => state,
+        let (state, recovery) = match state {
+            Ok(done) => done,
             Err(mut e) => {
                 if let crate::Error::Io { entries, .. } = &mut e {
                     *entries = batch.entries;
@@ -261,6 +261,12 @@ impl Intaker<'_> {
                 return Err(e);
             }
         };
+        if let Some(recovery) = recovery {
+            // What another program left in the file: its bytes are kept
+            // aside already; a failure to take them in is not a loss.
+            let taken = std::slice::from_ref(&recovery);
+            let _ = logger.with_writer_lock_at(|| Ok(logger.take_in_foreign(taken)));
+        }
         self.progress.extend(batch.through.clone());
         (self.seen)(&batch.entries);
         for id in batch.through.keys() {
