@@ -369,3 +369,19 @@ fn foreign_write_warnings(v: &Vault) -> Vec<serde_json::Value> {
     }
     out
 }
+
+#[test]
+fn numbers_in_parameters_are_stored_exactly_as_given() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(0);
+    let entry = entry_json(&ts, "INFO", 1).replace(
+        "\"parameters\":{\"n\":1}",
+        "\"parameters\":{\"n\":1,\"m\":123456789012345678901234567890,\"f\":0.1000000000000000055511151231257827,\"neg\":-0.0}",
+    );
+    assert!(entry.contains("\"m\":"), "{entry}");
+    v.cmd().args(["log", "--entry", &entry]).run().assert_code(0);
+    let text = std::fs::read_to_string(v.day(&date)).expect("day");
+    assert!(text.contains("\"m\":123456789012345678901234567890"), "{text}");
+    assert!(text.contains("\"f\":0.1000000000000000055511151231257827"), "{text}");
+    assert!(text.contains("\"neg\":-0.0"), "{text}");
+}
