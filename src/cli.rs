@@ -24,6 +24,13 @@ use args::{Args, Command};
 use config::Config;
 use response::Response;
 
+/// A variable of the process environment (after `.env` was loaded). A value
+/// that is not UTF-8 is read lossily rather than taken as unset, so that a
+/// key in it is never silently dropped.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
+
 /// Parses `argv`, runs the command and returns the exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     // `.env` in the working folder (or above) fills variables the real
@@ -56,7 +63,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             return exit::USAGE;
         }
     };
-    let config = match Config::new(&args, |name| std::env::var(name).ok()) {
+    let config = match Config::new(&args, process_env) {
         Ok(config) => config,
         Err(e) => {
             let _ = writeln!(stderr, "vault-audit: {e}");
@@ -109,13 +116,11 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             exit::USAGE
         }),
         Command::Repair(r) => verify::repair(&config, r, stdout, stderr),
-        Command::Forward(f) => {
-            forward::run(&config, f, &|name| std::env::var(name).ok(), stdout, stderr)
-                .unwrap_or_else(|e| {
-                    let _ = writeln!(stderr, "vault-audit: {e}");
-                    exit::USAGE
-                })
-        }
+        Command::Forward(f) => forward::run(&config, f, &process_env, stdout, stderr)
+            .unwrap_or_else(|e| {
+                let _ = writeln!(stderr, "vault-audit: {e}");
+                exit::USAGE
+            }),
         Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

@@ -3,12 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::chain::{ChainKey, KEY_VAR};
 use crate::cli::args::Args;
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
+use crate::redact::Redactor;
 
 /// Everything a command needs to know from outside; commands never read the
 /// environment themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The vault folder, if one was named.
     pub vault: Option<PathBuf>,
@@ -20,6 +22,11 @@ pub struct Config {
     pub session_id: Option<String>,
     /// Days of logs to keep.
     pub retention_days: u32,
+    /// The hash chain's key (`AUDIT_CHAIN_KEY`).
+    pub chain_key: ChainKey,
+    /// How entries are redacted and cut (`AUDIT_REDACTION`,
+    /// `AUDIT_REDACT_PATTERNS`, `AUDIT_MAX_FIELD_CHARS`).
+    pub redactor: Redactor,
 }
 
 /// A problem with the arguments or the environment (exit code 2).
@@ -60,12 +67,16 @@ impl Config {
             .lock_timeout_ms
             .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
         let session_id = args.session.clone().filter(|s| !s.trim().is_empty());
+        let chain_key = env(KEY_VAR).map(ChainKey::new).unwrap_or_default();
+        let redactor = Redactor::from_vars(&env).map_err(|e| UsageError(e.0))?;
         Ok(Config {
             vault: args.vault.clone(),
             dry_run,
             lock_timeout,
             session_id,
             retention_days: args.retention_days,
+            chain_key,
+            redactor,
         })
     }
 
@@ -86,7 +97,9 @@ impl Config {
         let mut builder = AuditLogger::builder(vault)
             .dry_run(dry_run)
             .lock_timeout(self.lock_timeout)
-            .retention_days(self.retention_days);
+            .retention_days(self.retention_days)
+            .chain_key(self.chain_key.clone())
+            .redactor(self.redactor.clone());
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }
@@ -140,6 +153,22 @@ mod tests {
         assert!(!dry(&[], &[("DRY_RUN", "true"), ("AUDIT_DRY_RUN", "0")]));
         assert!(!dry(&["--no-dry-run"], &[("AUDIT_DRY_RUN", "true")]));
         assert!(dry(&["--dry-run"], &[("AUDIT_DRY_RUN", "false")]));
+    }
+
+    #[test]
+    fn the_chain_key_and_redaction_come_from_the_given_environment() {
+        let plain = config(&[], &[]).expect("config");
+        assert!(!plain.chain_key.is_set());
+        assert!(plain.redactor.is_on());
+        let set = config(
+            &[],
+            &[("AUDIT_CHAIN_KEY", "k1"), ("AUDIT_REDACTION", "off")],
+        )
+        .expect("config");
+        assert!(set.chain_key.is_set());
+        assert!(!set.redactor.is_on());
+        let err = config(&[], &[("AUDIT_REDACT_PATTERNS", "(unclosed")]).expect_err("bad");
+        assert!(err.0.contains("AUDIT_REDACT_PATTERNS"), "{err}");
     }
 
     #[test]

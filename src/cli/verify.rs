@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use crate::chain::ChainKey;
 use crate::cli::args::CheckArgs;
 use crate::cli::config::{Config, UsageError};
 use crate::cli::exit;
@@ -12,7 +11,7 @@ use crate::verify::{self, Report};
 /// Runs `verify`: exit 0 when everything holds, 1 with one line per problem.
 pub fn verify(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<u8, UsageError> {
     let vault = config.existing_vault()?;
-    let report = verify::verify(&vault, &ChainKey::from_env())
+    let report = verify::verify(&vault, &config.chain_key)
         .map_err(|e| UsageError(format!("could not read {}: {e}", vault.logs().display())))?;
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     text.push(summary(&report));
