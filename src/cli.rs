@@ -116,11 +116,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             exit::USAGE
         }),
         Command::Repair(r) => verify::repair(&config, r, stdout, stderr),
-        Command::Forward(f) => forward::run(&config, f, &process_env, stdout, stderr)
-            .unwrap_or_else(|e| {
-                let _ = writeln!(stderr, "vault-audit: {e}");
-                exit::USAGE
-            }),
+        Command::Forward(f) => forward::run(&config, f, stdout, stderr).unwrap_or_else(|e| {
+            let _ = writeln!(stderr, "vault-audit: {e}");
+            exit::USAGE
+        }),
         Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
             let _ = writeln!(stderr, "vault-audit: {e}");
             exit::USAGE

@@ -23,14 +23,12 @@ fn hook_vault(config: &Config, payload: &Value) -> Option<PathBuf> {
     if let Ok(v) = config.vault() {
         return Some(v.clone());
     }
-    std::env::var_os("CLAUDE_PROJECT_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            payload
-                .get("cwd")
-                .and_then(Value::as_str)
-                .map(PathBuf::from)
-        })
+    config.project_dir.clone().or_else(|| {
+        payload
+            .get("cwd")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+    })
 }
 
 /// Runs the Claude Code hook. Always exits 0: a logging failure must never
@@ -59,9 +57,7 @@ fn try_hook(config: &Config, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Re
         .dry_run_output(std::io::stderr())
         .build()
         .map_err(|e| e.to_string())?;
-    let mut settings = hook::settings_from(|k| std::env::var(k).ok());
-    settings.redactor = logger.redactor().clone();
-    let Some(entry) = hook::entry_for(&payload, &vault, &settings)? else {
+    let Some(entry) = hook::entry_for(&payload, &vault, &config.hook)? else {
         return Ok(());
     };
     match logger.log(entry) {

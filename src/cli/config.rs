@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::chain::{ChainKey, KEY_VAR};
-use crate::cli::args::Args;
+use crate::cli::args::{Args, Command};
+use crate::forward::config::Settings as ForwardSettings;
+use crate::hook::{self, HookSettings};
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
 use crate::redact::Redactor;
 
@@ -27,6 +29,18 @@ pub struct Config {
     /// How entries are redacted and cut (`AUDIT_REDACTION`,
     /// `AUDIT_REDACT_PATTERNS`, `AUDIT_MAX_FIELD_CHARS`).
     pub redactor: Redactor,
+    /// What hooks record and the agent's id (`AUDIT_AGENT_ID`,
+    /// `AUDIT_HOOK_PRE_TOOL_USE`, `AUDIT_HOOK_PROMPT_TEXT`); its redactor
+    /// is [`Config::redactor`].
+    pub hook: HookSettings,
+    /// The agent's project folder (`CLAUDE_PROJECT_DIR`): a hook's vault
+    /// when none is named.
+    pub project_dir: Option<PathBuf>,
+    /// The sinks to forward to (`AUDIT_FORWARD_*`, `AUDIT_VAULT_NAME`, and
+    /// `HOSTNAME` where the system's host name cannot be read). Read only
+    /// for the commands that forward (`forward`, `daemon`): a bad
+    /// forwarding setting must not stop `log` or a hook from recording.
+    pub forward: Option<ForwardSettings>,
 }
 
 /// A problem with the arguments or the environment (exit code 2).
@@ -43,6 +57,23 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, UsageError> {
             "{name}={value:?} is not a boolean; accepted: true, false, 1, 0, yes, no, on, off"
         ))),
     }
+}
+
+/// Whether the command sends entries to the sinks.
+fn forwards(command: &Command) -> bool {
+    match command {
+        Command::Forward(_) => true,
+        Command::Daemon(d) => d.action.is_none(),
+        _ => false,
+    }
+}
+
+/// The forwarding settings; the host name is the system's, else `HOSTNAME`.
+fn forward_settings(env: &impl Fn(&str) -> Option<String>) -> Result<ForwardSettings, UsageError> {
+    let mut settings = ForwardSettings::from_vars(env).map_err(|e| UsageError(e.to_string()))?;
+    settings.hostname = crate::forward::syslog::system_hostname()
+        .or_else(|| env("HOSTNAME").filter(|h| !h.trim().is_empty()));
+    Ok(settings)
 }
 
 impl Config {
@@ -69,6 +100,15 @@ impl Config {
         let session_id = args.session.clone().filter(|s| !s.trim().is_empty());
         let chain_key = env(KEY_VAR).map(ChainKey::new).unwrap_or_default();
         let redactor = Redactor::from_vars(&env).map_err(|e| UsageError(e.0))?;
+        let hook = HookSettings {
+            redactor: redactor.clone(),
+            ..hook::settings_from(&env)
+        };
+        let forward = if forwards(&args.command) {
+            Some(forward_settings(&env)?)
+        } else {
+            None
+        };
         Ok(Config {
             vault: args.vault.clone(),
             dry_run,
@@ -77,6 +117,9 @@ impl Config {
             retention_days: args.retention_days,
             chain_key,
             redactor,
+            hook,
+            project_dir: env("CLAUDE_PROJECT_DIR").map(PathBuf::from),
+            forward,
         })
     }
 
@@ -119,6 +162,12 @@ impl Config {
         Ok(crate::vault::Vault::new(path.clone()))
     }
 
+    /// The id of the agent (`claude_code` unless `AUDIT_AGENT_ID` says
+    /// otherwise): the actor of hook and MCP entries that name none.
+    pub fn agent_id(&self) -> &str {
+        &self.hook.actor
+    }
+
     /// The vault, or the usage error that says how to name one.
     pub fn vault(&self) -> Result<&PathBuf, UsageError> {
         self.vault.as_ref().ok_or_else(|| {
@@ -133,9 +182,14 @@ mod tests {
     use clap::Parser;
 
     fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+        let mut full = argv.to_vec();
+        full.extend_from_slice(&["log", "--entry", "{}"]);
+        command(&full, env)
+    }
+
+    fn command(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
         let mut full = vec!["vault-audit"];
         full.extend_from_slice(argv);
-        full.extend_from_slice(&["log", "--entry", "{}"]);
         let args = Args::try_parse_from(full).expect("args");
         Config::new(&args, |k| {
             env.iter()
@@ -169,6 +223,43 @@ mod tests {
         assert!(!set.redactor.is_on());
         let err = config(&[], &[("AUDIT_REDACT_PATTERNS", "(unclosed")]).expect_err("bad");
         assert!(err.0.contains("AUDIT_REDACT_PATTERNS"), "{err}");
+    }
+
+    #[test]
+    fn hook_and_agent_settings_come_from_the_given_environment() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.agent_id(), "claude_code");
+        assert!(!plain.hook.pre_tool_use && plain.project_dir.is_none());
+        let set = config(
+            &[],
+            &[
+                ("AUDIT_AGENT_ID", "codex"),
+                ("AUDIT_HOOK_PRE_TOOL_USE", "yes"),
+                ("CLAUDE_PROJECT_DIR", "/work/project"),
+                ("AUDIT_REDACTION", "off"),
+            ],
+        )
+        .expect("config");
+        assert_eq!(set.agent_id(), "codex");
+        assert!(set.hook.pre_tool_use && !set.hook.redactor.is_on());
+        assert_eq!(set.project_dir, Some(PathBuf::from("/work/project")));
+    }
+
+    #[test]
+    fn forwarding_settings_are_read_only_for_the_commands_that_forward() {
+        let bad = [("AUDIT_FORWARD_BATCH", "lots"), ("HOSTNAME", "h")];
+        let log = config(&[], &bad).expect("log does not read them");
+        assert!(log.forward.is_none());
+        let status = command(&["daemon", "status"], &bad).expect("neither does status");
+        assert!(status.forward.is_none());
+        for argv in [&["forward", "--once"][..], &["daemon"]] {
+            let err = command(argv, &bad).expect_err("rejected");
+            assert!(err.0.contains("AUDIT_FORWARD_BATCH=\"lots\""), "{err}");
+        }
+        let sinks = [("AUDIT_FORWARD_SYSLOG", "udp://127.0.0.1:514")];
+        let fwd = command(&["forward", "--status"], &sinks).expect("config");
+        let settings = fwd.forward.expect("read");
+        assert!(settings.any_sink() && settings.hostname.is_some());
     }
 
     #[test]

@@ -122,8 +122,9 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| UsageError(format!("could not handle signals: {e}")))?;
     }
-    let setup = crate::forward::config::from_env(vault, &|name| std::env::var(name).ok())
-        .map_err(UsageError)?;
+    let setup = forward_settings(config)?
+        .setup(vault)
+        .map_err(|e| UsageError(e.to_string()))?;
     let forwarding = daemon::Forwarding {
         sinks: setup.sinks,
         pace: setup.pace,
@@ -139,6 +140,14 @@ fn serve(
             Ok(exit::IO)
         }
     }
+}
+
+/// The forwarding settings [`Config`] read for this command.
+pub fn forward_settings(config: &Config) -> Result<&crate::forward::config::Settings, UsageError> {
+    config
+        .forward
+        .as_ref()
+        .ok_or_else(|| UsageError("the forwarding settings were not read".into()))
 }
 
 /// `vault-audit replay`: takes in `failed_writes.json` (and any claim left

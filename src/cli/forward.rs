@@ -8,23 +8,26 @@ use serde_json::{json, Value};
 
 use crate::cli::args::ForwardArgs;
 use crate::cli::config::{Config, UsageError};
+use crate::cli::daemon::forward_settings;
 use crate::cli::exit;
 use crate::forward::{self, config::Setup};
 
-/// Runs `forward` with `env` as the environment.
+/// Runs `forward`.
 pub fn run(
     config: &Config,
     args: &ForwardArgs,
-    env: &dyn Fn(&str) -> Option<String>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, UsageError> {
+    let settings = forward_settings(config)?;
     if args.init_postgres {
-        return init_postgres(config, env, stdout, stderr);
+        return init_postgres(config, settings.postgres.as_deref(), stdout, stderr);
     }
     let logger = config.logger()?;
     let vault = logger.vault().clone();
-    let Setup { sinks, pace, .. } = forward::config::from_env(&vault, env).map_err(UsageError)?;
+    let Setup { sinks, pace, .. } = settings
+        .setup(&vault)
+        .map_err(|e| UsageError(e.to_string()))?;
     if sinks.is_empty() {
         return Err(UsageError(
             "no sink is configured: set AUDIT_FORWARD_POSTGRES, AUDIT_FORWARD_SYSLOG or AUDIT_FORWARD_HTTP".into(),
@@ -82,13 +85,13 @@ pub fn run(
 #[cfg(feature = "postgres")]
 fn init_postgres(
     config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
+    url: Option<&str>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, UsageError> {
     use crate::forward::Sink;
     let _ = write!(stdout, "{}", forward::postgres::DDL);
-    let Some(url) = env("AUDIT_FORWARD_POSTGRES").filter(|u| !u.trim().is_empty()) else {
+    let Some(url) = url else {
         return Ok(exit::OK);
     };
     if config.dry_run {
@@ -98,7 +101,7 @@ fn init_postgres(
         );
         return Ok(exit::OK);
     }
-    let mut sink = forward::postgres::PostgresSink::new(url.trim(), "")
+    let mut sink = forward::postgres::PostgresSink::new(url, "")
         .map_err(|e| UsageError(format!("AUDIT_FORWARD_POSTGRES: {e}")))?;
     match sink.health() {
         Ok(()) => {
@@ -115,7 +118,7 @@ fn init_postgres(
 #[cfg(not(feature = "postgres"))]
 fn init_postgres(
     _config: &Config,
-    _env: &dyn Fn(&str) -> Option<String>,
+    _url: Option<&str>,
     _stdout: &mut dyn Write,
     _stderr: &mut dyn Write,
 ) -> Result<u8, UsageError> {

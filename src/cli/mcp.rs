@@ -46,10 +46,9 @@ pub fn run(
             return exit::USAGE;
         }
     };
-    let actor = crate::hook::settings_from(|k| std::env::var(k).ok()).actor;
     let server = Server {
         logger: &logger,
-        actor,
+        actor: config.agent_id().to_owned(),
     };
     let mut line = String::new();
     loop {
