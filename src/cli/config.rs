@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::chain::{ChainKey, KEY_VAR};
 use crate::cli::args::{Args, Command};
+use crate::cli::CliError;
 use crate::forward::config::Settings as ForwardSettings;
 use crate::hook::{self, HookSettings};
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
@@ -43,17 +44,12 @@ pub struct Config {
     pub forward: Option<ForwardSettings>,
 }
 
-/// A problem with the arguments or the environment (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
 /// Parses a boolean the way `.env` files spell them.
-fn parse_bool(name: &str, value: &str) -> Result<bool, UsageError> {
+fn parse_bool(name: &str, value: &str) -> Result<bool, CliError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(UsageError(format!(
+        _ => Err(CliError::Usage(format!(
             "{name}={value:?} is not a boolean; accepted: true, false, 1, 0, yes, no, on, off"
         ))),
     }
@@ -69,8 +65,8 @@ fn forwards(command: &Command) -> bool {
 }
 
 /// The forwarding settings; the host name is the system's, else `HOSTNAME`.
-fn forward_settings(env: &impl Fn(&str) -> Option<String>) -> Result<ForwardSettings, UsageError> {
-    let mut settings = ForwardSettings::from_vars(env).map_err(|e| UsageError(e.to_string()))?;
+fn forward_settings(env: &impl Fn(&str) -> Option<String>) -> Result<ForwardSettings, CliError> {
+    let mut settings = ForwardSettings::from_vars(env)?;
     settings.hostname = crate::forward::syslog::system_hostname()
         .or_else(|| env("HOSTNAME").filter(|h| !h.trim().is_empty()));
     Ok(settings)
@@ -82,7 +78,7 @@ impl Config {
     ///
     /// Dry run, first match wins: `--dry-run`/`--no-dry-run`, `AUDIT_DRY_RUN`,
     /// `DRY_RUN`, and true when none is set (the seed's default).
-    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
+    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, CliError> {
         let dry_run = if args.dry_run {
             true
         } else if args.no_dry_run {
@@ -99,7 +95,7 @@ impl Config {
             .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
         let session_id = args.session.clone().filter(|s| !s.trim().is_empty());
         let chain_key = env(KEY_VAR).map(ChainKey::new).unwrap_or_default();
-        let redactor = Redactor::from_vars(&env).map_err(|e| UsageError(e.0))?;
+        let redactor = Redactor::from_vars(&env)?;
         let hook = HookSettings {
             redactor: redactor.clone(),
             ..hook::settings_from(&env)
@@ -124,15 +120,13 @@ impl Config {
     }
 
     /// The logger for the configured vault.
-    pub fn logger(&self) -> Result<AuditLogger, UsageError> {
+    pub fn logger(&self) -> Result<AuditLogger, CliError> {
         self.logger_for(self.vault()?, self.dry_run)
     }
 
     /// A logger for `vault`, configured as the rest says.
-    pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, UsageError> {
-        self.builder_for(vault, dry_run)
-            .build()
-            .map_err(|e| UsageError(e.to_string()))
+    pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, CliError> {
+        Ok(self.builder_for(vault, dry_run).build()?)
     }
 
     /// The builder behind [`Config::logger_for`].
@@ -151,10 +145,10 @@ impl Config {
 
     /// The vault, checked to be an existing folder (for commands that only
     /// read, where a wrong path would otherwise just find nothing).
-    pub fn existing_vault(&self) -> Result<crate::vault::Vault, UsageError> {
+    pub fn existing_vault(&self) -> Result<crate::vault::Vault, CliError> {
         let path = self.vault()?;
         if !path.is_dir() {
-            return Err(UsageError(format!(
+            return Err(CliError::Usage(format!(
                 "vault {} is not an existing folder; set --vault or VAULT_PATH to the vault's folder",
                 path.display()
             )));
@@ -169,10 +163,10 @@ impl Config {
     }
 
     /// The vault, or the usage error that says how to name one.
-    pub fn vault(&self) -> Result<&PathBuf, UsageError> {
-        self.vault.as_ref().ok_or_else(|| {
-            UsageError("no vault given: pass --vault PATH or set VAULT_PATH".to_owned())
-        })
+    pub fn vault(&self) -> Result<&PathBuf, CliError> {
+        self.vault
+            .as_ref()
+            .ok_or_else(|| CliError::usage("no vault given: pass --vault PATH or set VAULT_PATH"))
     }
 }
 
@@ -181,13 +175,13 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+    fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, CliError> {
         let mut full = argv.to_vec();
         full.extend_from_slice(&["log", "--entry", "{}"]);
         command(&full, env)
     }
 
-    fn command(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+    fn command(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, CliError> {
         let mut full = vec!["vault-audit"];
         full.extend_from_slice(argv);
         let args = Args::try_parse_from(full).expect("args");
@@ -222,7 +216,7 @@ mod tests {
         assert!(set.chain_key.is_set());
         assert!(!set.redactor.is_on());
         let err = config(&[], &[("AUDIT_REDACT_PATTERNS", "(unclosed")]).expect_err("bad");
-        assert!(err.0.contains("AUDIT_REDACT_PATTERNS"), "{err}");
+        assert!(err.to_string().contains("AUDIT_REDACT_PATTERNS"), "{err}");
     }
 
     #[test]
@@ -254,7 +248,10 @@ mod tests {
         assert!(status.forward.is_none());
         for argv in [&["forward", "--once"][..], &["daemon"]] {
             let err = command(argv, &bad).expect_err("rejected");
-            assert!(err.0.contains("AUDIT_FORWARD_BATCH=\"lots\""), "{err}");
+            assert!(
+                err.to_string().contains("AUDIT_FORWARD_BATCH=\"lots\""),
+                "{err}"
+            );
         }
         let sinks = [("AUDIT_FORWARD_SYSLOG", "udp://127.0.0.1:514")];
         let fwd = command(&["forward", "--status"], &sinks).expect("config");
@@ -266,7 +263,8 @@ mod tests {
     fn a_bad_boolean_names_the_variable_and_the_accepted_values() {
         let err = config(&[], &[("DRY_RUN", "maybe")]).expect_err("rejected");
         assert!(
-            err.0.contains("DRY_RUN=\"maybe\"") && err.0.contains("true, false"),
+            err.to_string().contains("DRY_RUN=\"maybe\"")
+                && err.to_string().contains("true, false"),
             "{err}"
         );
     }

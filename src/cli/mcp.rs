@@ -8,7 +8,6 @@
 //! `isError: true`, as MCP asks, so the agent sees the message; protocol
 //! errors are JSON-RPC errors. Nothing but JSON-RPC goes to stdout.
 
-use std::io::{BufRead, Write};
 use std::ops::ControlFlow;
 
 use serde_json::{json, Map, Value};
@@ -16,6 +15,7 @@ use serde_json::{json, Map, Value};
 use crate::cli::args::QueryArgs;
 use crate::cli::config::Config;
 use crate::cli::exit;
+use crate::cli::{CliError, Io};
 use crate::entry::Entry;
 use crate::logger::AuditLogger;
 
@@ -26,26 +26,12 @@ const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
 const MAX_LIMIT: u64 = 500;
 
 /// Serves until stdin closes; returns the exit code.
-pub fn run(
-    config: &Config,
-    stdin: &mut dyn BufRead,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> u8 {
+pub fn run(config: &Config, io: &mut Io<'_>) -> Result<u8, CliError> {
     // Dry-run lines go to stderr: stdout carries only JSON-RPC.
-    let logger = match config.vault().and_then(|vault| {
-        config
-            .builder_for(vault, config.dry_run)
-            .dry_run_output(std::io::stderr())
-            .build()
-            .map_err(|e| crate::cli::config::UsageError(e.to_string()))
-    }) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = writeln!(stderr, "vault-audit mcp: {e}");
-            return exit::USAGE;
-        }
-    };
+    let logger = config
+        .builder_for(config.vault()?, config.dry_run)
+        .dry_run_output(std::io::stderr())
+        .build()?;
     let server = Server {
         logger: &logger,
         actor: config.agent_id().to_owned(),
@@ -53,23 +39,23 @@ pub fn run(
     let mut line = String::new();
     loop {
         line.clear();
-        match stdin.read_line(&mut line) {
-            Ok(0) => return exit::OK,
+        match io.stdin.read_line(&mut line) {
+            Ok(0) => return Ok(exit::OK),
             Ok(_) => {}
             Err(e) => {
-                let _ = writeln!(stderr, "vault-audit mcp: reading stdin: {e}");
-                return exit::IO;
+                let _ = writeln!(io.stderr, "vault-audit mcp: reading stdin: {e}");
+                return Ok(exit::IO);
             }
         }
         if line.trim().is_empty() {
             continue;
         }
         if let Some(reply) = server.message(line.trim()) {
-            if writeln!(stdout, "{reply}")
-                .and_then(|()| stdout.flush())
+            if writeln!(io.stdout, "{reply}")
+                .and_then(|()| io.stdout.flush())
                 .is_err()
             {
-                return exit::OK;
+                return Ok(exit::OK);
             }
         }
     }
@@ -264,8 +250,8 @@ impl Server<'_> {
             count: false,
             stats: false,
         };
-        let filter =
-            crate::cli::query::filter(&q, self.logger.now()).map_err(|e| e.0.replace("--", ""))?;
+        let filter = crate::cli::query::filter(&q, self.logger.now())
+            .map_err(|e| e.to_string().replace("--", ""))?;
         let mut matched = 0u64;
         let mut last: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
         crate::query::scan(self.logger.vault(), &filter, true, |line, _| {

@@ -9,8 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::cli::args::{QueryArgs, TailArgs};
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
+use crate::cli::{CliError, Io};
 use crate::entry::{ApprovalStatus, LogLevel, Outcome};
 use crate::query::output::{Format, Printer};
 use crate::query::{self, Filter, Lite};
@@ -18,16 +19,11 @@ use crate::time::{parse_day, parse_duration, parse_timestamp};
 
 /// A `--since` / `--until` value: a duration back from now, an RFC 3339
 /// time, or a date (its start, or with `end`, its last millisecond).
-fn when(
-    flag: &str,
-    text: &str,
-    now: DateTime<Utc>,
-    end: bool,
-) -> Result<DateTime<Utc>, UsageError> {
+fn when(flag: &str, text: &str, now: DateTime<Utc>, end: bool) -> Result<DateTime<Utc>, CliError> {
     if let Ok(back) = parse_duration(text) {
         return chrono::Duration::from_std(back)
             .map(|d| now - d)
-            .map_err(|e| UsageError(e.to_string()));
+            .map_err(|e| CliError::Usage(e.to_string()));
     }
     if let Ok(t) = parse_timestamp(text) {
         return Ok(t);
@@ -42,7 +38,7 @@ fn when(
             return Ok(t.and_utc());
         }
     }
-    Err(UsageError(format!(
+    Err(CliError::Usage(format!(
         "{flag} {text:?}: accepted: a duration back from now (30m, 1h, 7d), an RFC 3339 time (2026-11-22T10:00:00Z) or a date (2026-11-22)"
     )))
 }
@@ -50,25 +46,25 @@ fn when(
 fn closed<T: std::str::FromStr<Err = String>>(
     flag: &str,
     text: &Option<String>,
-) -> Result<Option<String>, UsageError> {
+) -> Result<Option<String>, CliError> {
     text.as_deref()
         .map(|t| {
             t.parse::<T>()
                 .map(|_| t.to_owned())
-                .map_err(|accepted| UsageError(format!("{flag} {t:?}: accepted: {accepted}")))
+                .map_err(|accepted| CliError::Usage(format!("{flag} {t:?}: accepted: {accepted}")))
         })
         .transpose()
 }
 
 /// The filter the flags describe.
-pub fn filter(args: &QueryArgs, now: DateTime<Utc>) -> Result<Filter, UsageError> {
+pub fn filter(args: &QueryArgs, now: DateTime<Utc>) -> Result<Filter, CliError> {
     let levels = args
         .level
         .iter()
         .map(|l| {
             l.parse::<LogLevel>()
                 .map(|l| l.as_str().to_owned())
-                .map_err(|a| UsageError(format!("--level {l:?}: accepted: {a}")))
+                .map_err(|a| CliError::Usage(format!("--level {l:?}: accepted: {a}")))
         })
         .collect::<Result<_, _>>()?;
     let result = closed::<Outcome>("--result", &args.result)?.map(|r| r.to_lowercase());
@@ -121,13 +117,9 @@ fn finish(result: io::Result<()>, stderr: &mut dyn Write) -> u8 {
 }
 
 /// Runs `query`; returns the exit code.
-pub fn run(
-    config: &Config,
-    args: &QueryArgs,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
+    let stdout = &mut *io.stdout;
     let filter = filter(args, Utc::now())?;
     let (format, terminal) = format_for(args.format);
     let result = (|| {
@@ -159,23 +151,19 @@ pub fn run(
             printer.end()
         }
     })();
-    Ok(finish(result, stderr))
+    Ok(finish(result, io.stderr))
 }
 
 /// Runs `tail`; returns the exit code.
-pub fn tail(
-    config: &Config,
-    args: &TailArgs,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+pub fn tail(config: &Config, args: &TailArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
+    let stdout = &mut *io.stdout;
     let (format, terminal) = format_for(args.format);
     let stop = Arc::new(AtomicBool::new(false));
     if args.follow {
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             signal_hook::flag::register(signal, Arc::clone(&stop))
-                .map_err(|e| UsageError(format!("could not handle signals: {e}")))?;
+                .map_err(|e| CliError::unavailable("handle signals", e))?;
         }
     }
     let result = (|| {
@@ -202,5 +190,5 @@ pub fn tail(
         }
         printer.end()
     })();
-    Ok(finish(result, stderr))
+    Ok(finish(result, io.stderr))
 }
