@@ -26,7 +26,7 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Args, Command};
 use config::Config;
@@ -63,7 +63,7 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     };
     let args = match Args::try_parse_from(&argv) {
         Ok(args) => args,
-        Err(e) => return bad_usage(&e, scanned(&argv), io),
+        Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
     match Config::new(&args, process_env).and_then(|config| dispatch(&config, &args.command, io)) {
         Ok(code) => code,
@@ -125,11 +125,14 @@ fn fail(command: &Command, error: &CliError, io: &mut Io<'_>) -> u8 {
     exit::code(error)
 }
 
-/// `log` or `hook` when any argument is named so.
-fn scanned(argv: &[OsString]) -> Option<&'static str> {
-    ["log", "hook"]
-        .into_iter()
-        .find(|name| argv.iter().skip(1).any(|a| a == name))
+/// The subcommand clap finds in `argv`, parsing as far as it can.
+fn subcommand(argv: &[OsString]) -> Option<String> {
+    Args::command()
+        .ignore_errors(true)
+        .try_get_matches_from(argv)
+        .ok()?
+        .subcommand_name()
+        .map(str::to_owned)
 }
 
 /// Reports arguments clap did not accept (or help and version, which it
