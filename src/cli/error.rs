@@ -17,6 +17,9 @@ pub enum CliError {
     /// A bad forwarding setting (`AUDIT_FORWARD_*`).
     #[error(transparent)]
     Forward(#[from] crate::forward::config::ConfigError),
+    /// Query filters that are not accepted, named by their flags.
+    #[error("{}", .0.describe(crate::cli::query::flag))]
+    Filter(#[from] crate::query::FilterError),
     /// Something the command needs before it starts could not be read or
     /// set up (the logs folder, the pid file, stdin, signal handlers).
     #[error("could not {what}: {source}")]

@@ -31,6 +31,7 @@ pub fn code(error: &CliError) -> u8 {
         CliError::Usage(_)
         | CliError::Redaction(_)
         | CliError::Forward(_)
+        | CliError::Filter(_)
         | CliError::Unavailable { .. } => USAGE,
         CliError::Library(e) | CliError::Saved { source: e, .. } => for_error(e),
     }
