@@ -5,7 +5,7 @@
 //! [`config::Config::new`] resolves them, with the rest of the environment,
 //! once into a checked [`config::Config`]. Every command takes the `Config`
 //! and its own arguments, never the environment, and returns an exit code or
-//! a [`CliError`], which [`fail`] reports and [`exit::code`] maps.
+//! a [`CliError`], which `fail` reports and [`exit::code`] maps.
 
 pub mod agent;
 pub mod args;

@@ -33,7 +33,7 @@ fn hook_vault(config: &Config, payload: &Value) -> Option<PathBuf> {
 }
 
 /// Runs the Claude Code hook. Never fails the agent: a problem is an error
-/// that [`crate::cli::fail`] turns into a warning on stderr and exit 0.
+/// that `cli::fail` turns into a warning on stderr and exit 0.
 /// Entries that could not be written go to `Logs/failed_writes.json` where
 /// possible. Nothing is printed on stdout (Claude Code adds a `SessionStart`
 /// hook's stdout to the conversation).

@@ -156,6 +156,13 @@ impl Config {
         Ok(crate::vault::Vault::new(path.clone()))
     }
 
+    /// The forwarding settings, read for the commands that forward.
+    pub fn forwarding(&self) -> Result<&ForwardSettings, CliError> {
+        self.forward.as_ref().ok_or_else(|| {
+            CliError::usage("the forwarding settings were not read for this command")
+        })
+    }
+
     /// The id of the agent (`claude_code` unless `AUDIT_AGENT_ID` says
     /// otherwise): the actor of hook and MCP entries that name none.
     pub fn agent_id(&self) -> &str {

@@ -114,7 +114,7 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| CliError::unavailable("handle signals", e))?;
     }
-    let setup = forward_settings(config)?.setup(vault)?;
+    let setup = config.forwarding()?.setup(vault)?;
     let forwarding = daemon::Forwarding {
         sinks: setup.sinks,
         pace: setup.pace,
@@ -130,14 +130,6 @@ fn serve(
             Ok(exit::IO)
         }
     }
-}
-
-/// The forwarding settings [`Config`] read for this command.
-pub fn forward_settings(config: &Config) -> Result<&crate::forward::config::Settings, CliError> {
-    config
-        .forward
-        .as_ref()
-        .ok_or_else(|| CliError::usage("the forwarding settings were not read"))
 }
 
 /// `vault-audit replay`: takes in `failed_writes.json` (and any claim left

@@ -8,7 +8,6 @@ use serde_json::{json, Value};
 
 use crate::cli::args::ForwardArgs;
 use crate::cli::config::Config;
-use crate::cli::daemon::forward_settings;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
 use crate::forward::{self, config::Setup};
@@ -16,7 +15,7 @@ use crate::forward::{self, config::Setup};
 /// Runs `forward`.
 pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let (stdout, stderr) = (&mut *io.stdout, &mut *io.stderr);
-    let settings = forward_settings(config)?;
+    let settings = config.forwarding()?;
     if args.init_postgres {
         return init_postgres(config, settings.postgres.as_deref(), stdout, stderr);
     }

@@ -34,7 +34,7 @@ struct Input {
 }
 
 /// Runs `log` and returns the exit code. The response is the last line of
-/// stdout (on an error, [`crate::cli::fail`] prints it).
+/// stdout (on an error, `cli::fail` prints it).
 pub fn run(config: &Config, args: &LogArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let (code, response) = log(config, args, io.stdin, io.stderr)?;
     let _ = writeln!(io.stdout, "{}", response.to_line());
