@@ -49,7 +49,7 @@ pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, Cl
         ))
     })?;
     let vault = hook_vault(config, &payload)
-        .ok_or(CliError::usage("no vault: set --vault or VAULT_PATH"))?;
+        .ok_or_else(|| CliError::usage("no vault: set --vault or VAULT_PATH"))?;
     let logger = config
         .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
