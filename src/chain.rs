@@ -30,7 +30,7 @@ pub type ChainValue = [u8; 32];
 /// The value a chain with nothing before it starts from.
 pub const GENESIS: ChainValue = [0; 32];
 
-/// The environment variable holding the key.
+/// The environment variable the command line reads the key from.
 pub const KEY_VAR: &str = "AUDIT_CHAIN_KEY";
 
 /// How a file's chain is computed.
@@ -78,13 +78,6 @@ impl ChainKey {
     pub fn new(key: impl AsRef<[u8]>) -> Self {
         let key = key.as_ref();
         ChainKey((!key.is_empty()).then(|| Arc::from(key)))
-    }
-
-    /// The key in `AUDIT_CHAIN_KEY`, if that is set.
-    pub fn from_env() -> Self {
-        std::env::var_os(KEY_VAR)
-            .map(|k| ChainKey::new(k.as_encoded_bytes()))
-            .unwrap_or_default()
     }
 
     /// Whether a key is set.

@@ -1,10 +1,18 @@
 //! The command-line interface: arguments, configuration, one file per command.
+//!
+//! Two stages, as ripgrep has them: clap parses the raw [`args::Args`]
+//! (flags with an environment variable read it there), then
+//! [`config::Config::new`] resolves them, with the rest of the environment,
+//! once into a checked [`config::Config`]. Every command takes the `Config`
+//! and its own arguments, never the environment, and returns an exit code or
+//! a [`CliError`], which `fail` reports and [`exit::code`] maps.
 
 pub mod agent;
 pub mod args;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod error;
 pub mod exit;
 pub mod forward;
 pub mod log;
@@ -15,14 +23,32 @@ pub mod response;
 pub mod verify;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, BufRead, Write};
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use args::{Args, Command};
 use config::Config;
+pub use error::CliError;
 use response::Response;
+
+/// The streams a command talks to.
+pub struct Io<'a> {
+    /// Standard input.
+    pub stdin: &'a mut dyn BufRead,
+    /// Standard output.
+    pub stdout: &'a mut dyn Write,
+    /// Standard error.
+    pub stderr: &'a mut dyn Write,
+}
+
+/// A variable of the process environment (after `.env` was loaded). A value
+/// that is not UTF-8 is read lossily rather than taken as unset, so that a
+/// key in it is never silently dropped.
+fn process_env(name: &str) -> Option<String> {
+    std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+}
 
 /// Parses `argv`, runs the command and returns the exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
@@ -30,95 +56,103 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     // environment does not set; the real environment wins.
     let _ = dotenvy::dotenv();
     let argv: Vec<OsString> = argv.into_iter().collect();
-    let stdout = &mut io::stdout().lock();
-    let stderr = &mut io::stderr().lock();
+    let io = &mut Io {
+        stdin: &mut io::stdin().lock(),
+        stdout: &mut io::stdout().lock(),
+        stderr: &mut io::stderr().lock(),
+    };
     let args = match Args::try_parse_from(&argv) {
         Ok(args) => args,
-        Err(e) => {
-            let _ = e.print();
-            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                return exit::OK;
-            }
-            // `log` promises a response line on stdout, even for bad usage.
-            if argv.iter().skip(1).any(|a| a == "log") {
-                let first = e.to_string();
-                let first = first.lines().next().unwrap_or("usage error");
-                let _ = writeln!(
-                    stdout,
-                    "{}",
-                    Response::failed(first.trim_start_matches("error: ")).to_line()
-                );
-            }
-            // A hook must never block the agent, whatever went wrong.
-            if argv.iter().skip(1).any(|a| a == "hook") {
-                return exit::OK;
-            }
-            return exit::USAGE;
-        }
+        Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
-    let config = match Config::new(&args, |name| std::env::var(name).ok()) {
-        Ok(config) => config,
-        Err(e) => {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            match args.command {
-                Command::Log(_) | Command::SkillRun(_) => {
-                    let _ = writeln!(stdout, "{}", Response::failed(e.0).to_line());
-                }
-                Command::Hook(_) => return exit::OK,
-                _ => {}
-            }
-            return exit::USAGE;
+    match Config::new(&args, process_env).and_then(|config| dispatch(&config, &args.command, io)) {
+        Ok(code) => code,
+        Err(e) => fail(&args.command, &e, io),
+    }
+}
+
+/// Runs the command.
+fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, CliError> {
+    match command {
+        Command::Log(a) => log::run(config, a, io),
+        Command::Index => maintain::run(config, maintain::Task::Index, io),
+        Command::Dashboard => maintain::run(config, maintain::Task::Dashboard, io),
+        Command::Rotate(r) => maintain::run(config, maintain::Task::Rotate(r.days), io),
+        Command::Query(q) => query::run(config, q, io),
+        Command::Tail(t) => query::tail(config, t, io),
+        Command::Daemon(d) => daemon::run(config, d, io),
+        Command::Replay => daemon::replay(config, io),
+        Command::Hook(h) => agent::hook(config, h, io),
+        Command::SkillRun(a) => agent::skill_run(config, a, io),
+        Command::Mcp => mcp::run(config, io),
+        Command::Verify(v) => verify::verify(config, v, io),
+        Command::Repair(r) => verify::repair(config, r, io),
+        Command::Forward(f) => forward::run(config, f, io),
+        Command::Demo(d) => demo::run(config, d, io),
+    }
+}
+
+/// Whether the command promises a response object as the last line of
+/// stdout, whatever happens.
+fn prints_response(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Log(_)
+            | Command::SkillRun(_)
+            | Command::Index
+            | Command::Dashboard
+            | Command::Rotate(_)
+            | Command::Replay
+    )
+}
+
+/// Reports a failed command and returns its exit code: the one place a
+/// [`CliError`] becomes output.
+fn fail(command: &Command, error: &CliError, io: &mut Io<'_>) -> u8 {
+    if let Command::Hook(_) = command {
+        // A hook must never block the agent, whatever went wrong.
+        let _ = writeln!(io.stderr, "vault-audit hook: warning: {error}");
+        return exit::OK;
+    }
+    let _ = writeln!(io.stderr, "vault-audit: {error}");
+    if prints_response(command) {
+        let _ = writeln!(
+            io.stdout,
+            "{}",
+            Response::failed(error.to_string()).to_line()
+        );
+    }
+    exit::code(error)
+}
+
+/// The subcommand clap finds in `argv`, parsing as far as it can.
+fn subcommand(argv: &[OsString]) -> Option<String> {
+    Args::command()
+        .ignore_errors(true)
+        .try_get_matches_from(argv)
+        .ok()?
+        .subcommand_name()
+        .map(str::to_owned)
+}
+
+/// Reports arguments clap did not accept (or help and version, which it
+/// asked for) and returns the exit code.
+fn bad_usage(e: &clap::Error, command: Option<&str>, io: &mut Io<'_>) -> u8 {
+    let _ = e.print();
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        return exit::OK;
+    }
+    match command {
+        // `log` promises a response line on stdout, even for bad usage.
+        Some("log") => {
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("usage error");
+            let message = first.trim_start_matches("error: ");
+            let _ = writeln!(io.stdout, "{}", Response::failed(message).to_line());
+            exit::USAGE
         }
-    };
-    match &args.command {
-        Command::Log(log_args) => log::run(
-            &config,
-            log_args,
-            log::Io {
-                stdin: &mut io::stdin().lock(),
-                stdout,
-                stderr,
-            },
-        ),
-        Command::Index => maintain::run(&config, maintain::Task::Index, stdout, stderr),
-        Command::Dashboard => maintain::run(&config, maintain::Task::Dashboard, stdout, stderr),
-        Command::Rotate(r) => {
-            maintain::run(&config, maintain::Task::Rotate(r.days), stdout, stderr)
-        }
-        Command::Query(q) => query::run(&config, q, stdout, stderr).unwrap_or_else(|e| {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            exit::USAGE
-        }),
-        Command::Tail(t) => query::tail(&config, t, stdout, stderr).unwrap_or_else(|e| {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            exit::USAGE
-        }),
-        Command::Daemon(d) => daemon::run(&config, d, stdout, stderr).unwrap_or_else(|e| {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            exit::USAGE
-        }),
-        Command::Replay => daemon::replay(&config, stdout, stderr).unwrap_or_else(|e| {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            exit::USAGE
-        }),
-        Command::Hook(_) => agent::hook(&config, &mut io::stdin().lock(), stderr),
-        Command::SkillRun(a) => agent::skill_run(&config, a, stdout, stderr),
-        Command::Mcp => mcp::run(&config, &mut io::stdin().lock(), stdout, stderr),
-        Command::Verify(v) => verify::verify(&config, v, stdout).unwrap_or_else(|e| {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            exit::USAGE
-        }),
-        Command::Repair(r) => verify::repair(&config, r, stdout, stderr),
-        Command::Forward(f) => {
-            forward::run(&config, f, &|name| std::env::var(name).ok(), stdout, stderr)
-                .unwrap_or_else(|e| {
-                    let _ = writeln!(stderr, "vault-audit: {e}");
-                    exit::USAGE
-                })
-        }
-        Command::Demo(demo_args) => demo::run(&config, demo_args, stdout).unwrap_or_else(|e| {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            exit::USAGE
-        }),
+        // A hook must never block the agent.
+        Some("hook") => exit::OK,
+        _ => exit::USAGE,
     }
 }

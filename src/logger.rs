@@ -101,16 +101,16 @@ pub struct AuditLoggerBuilder {
 }
 
 impl AuditLoggerBuilder {
-    /// How entries are redacted and cut (default: from `AUDIT_REDACTION`,
-    /// `AUDIT_REDACT_PATTERNS` and `AUDIT_MAX_FIELD_CHARS`; built-in
-    /// patterns and 2,000 characters when they are unset).
+    /// How entries are redacted and cut (default [`Redactor::default`]:
+    /// the built-in patterns, strings cut at 2,000 characters). The logger
+    /// never reads the environment; see [`Redactor::from_vars`].
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = Some(redactor);
         self
     }
 
-    /// The key of the hash chain (default: `AUDIT_CHAIN_KEY` from the
-    /// environment; none means plain SHA-256 for new days).
+    /// The key of the hash chain (default none: plain SHA-256 for new
+    /// days). The logger never reads the environment.
     pub fn chain_key(mut self, key: ChainKey) -> Self {
         self.chain_key = key;
         self
@@ -186,10 +186,7 @@ impl AuditLoggerBuilder {
             Some(id) if !id.trim().is_empty() => id,
             _ => new_session_id(self.clock.now()),
         };
-        let redactor = match self.redactor {
-            Some(r) => r,
-            None => Redactor::from_env().map_err(|e| Error::Config { message: e.0 })?,
-        };
+        let redactor = self.redactor.unwrap_or_default();
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
             steps.push(Box::new(Upkeep::new(self.retention_days)));
@@ -240,7 +237,7 @@ impl AuditLogger {
             clock: Arc::new(SystemClock),
             steps: Vec::new(),
             dry_run_output: None,
-            chain_key: ChainKey::from_env(),
+            chain_key: ChainKey::none(),
             redactor: None,
         }
     }

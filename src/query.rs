@@ -6,6 +6,7 @@
 //! write every entry the same way), so most lines that do not match are never
 //! parsed; the rest are parsed into [`Lite`], which borrows from the line.
 
+mod filter;
 pub mod output;
 
 use std::borrow::Cow;
@@ -21,6 +22,7 @@ use serde_json::Value;
 use crate::daily;
 use crate::time::{format_timestamp, parse_timestamp};
 use crate::vault::Vault;
+pub use filter::{Field, FieldError, FilterError, FilterSpec};
 
 /// An entry as read back: every field borrowed from its line where it can
 /// be, and optional, so entries of foreign or older layouts read too.
@@ -83,7 +85,8 @@ impl Lite<'_> {
     }
 }
 
-/// What to look for. Empty filters match everything.
+/// What to look for. Empty filters match everything. [`Filter::new`] makes
+/// one from text, checked.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filter {
     /// Entries at or after this time.

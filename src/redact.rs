@@ -190,11 +190,6 @@ impl Redactor {
         Ok(r)
     }
 
-    /// From the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(|name| std::env::var(name).ok())
-    }
-
     /// A string with secrets redacted and, if too long, cut.
     pub fn text<'a>(&self, s: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(s);

@@ -411,6 +411,23 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
     assert_eq!(warn["structuredContent"]["matched"], 1);
     let bad_q = c.call("query_logs", json!({"since": "yesterday-ish"}));
     assert_eq!(bad_q["isError"], true);
+    // Every wrong argument at once, named as the tool names it.
+    let bad_many = c.call(
+        "query_logs",
+        json!({"since": "yesterday-ish", "level": ["INFO", "LOUD"], "approval_status": "maybe", "actor": 7, "limit": 0}),
+    );
+    assert_eq!(bad_many["isError"], true);
+    let text = bad_many["content"][0]["text"].as_str().expect("text");
+    for part in [
+        "since \"yesterday-ish\": accepted: a duration back from now",
+        "level \"LOUD\": accepted: one of INFO, WARNING, ERROR, CRITICAL",
+        "approval_status \"maybe\": accepted: one of",
+        "actor: 7 is not accepted; give a string",
+        "limit: 0 is not accepted",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    assert!(!text.contains("--"), "{text}");
 
     let unknown = c.request("no/such", json!({}));
     assert_eq!(unknown["error"]["code"], -32601);

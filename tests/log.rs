@@ -463,6 +463,36 @@ fn usage_errors_exit_2_and_still_print_a_response() {
 }
 
 #[test]
+fn the_command_is_what_clap_parses_not_any_argument_named_log_or_hook() {
+    let v = Vault::new();
+    // A value "log" or "hook" of another command's flag is that command's.
+    let done = v.cmd().args(["query", "--actor", "log"]).run();
+    done.assert_code(0);
+    assert_eq!(done.stdout, "", "no entries, and no log response");
+    // With a bad flag too: no log response line, and exit 2, not the hook's 0.
+    for value in ["log", "hook"] {
+        let done = v.cmd().args(["query", "--actor", value, "--bogus"]).run();
+        done.assert_code(2);
+        assert_eq!(done.stdout, "", "{value}");
+        assert!(done.stderr.contains("--bogus"), "{}", done.stderr);
+    }
+    let done = v
+        .cmd()
+        .args(["--session", "hook", "verify", "--bogus"])
+        .run();
+    done.assert_code(2);
+    // The commands themselves keep their promises on bad usage.
+    let done = v.cmd().args(["log", "--bogus"]).run();
+    done.assert_code(2);
+    assert_eq!(done.response()["ok"], false);
+    v.cmd()
+        .args(["hook", "claude-code", "--bogus"])
+        .run()
+        .assert_code(0);
+    v.cmd().arg("hook").run().assert_code(0);
+}
+
+#[test]
 fn dry_run_prints_and_changes_nothing() {
     let v = Vault::new();
     let (_, ts) = days_ago(1);

@@ -193,6 +193,11 @@ fn bad_filters_say_what_is_accepted() {
             vec!["--format", "xml"],
             "not one of table, json, jsonl, csv",
         ),
+        // Every wrong filter at once.
+        (
+            vec!["--until", "soon", "--approval-status", "maybe", "--level", "LOUD"],
+            "--until \"soon\": accepted: a duration back from now (30m, 1h, 7d), an RFC 3339 time (2026-11-22T10:00:00Z) or a date (2026-11-22); --level \"LOUD\": accepted: one of INFO, WARNING, ERROR, CRITICAL; --approval-status \"maybe\": accepted: one of",
+        ),
     ] {
         let done = v.cmd().arg("query").args(&args).run();
         done.assert_code(2);

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 
-use crate::cli::args::SkillRunArgs;
-use crate::cli::config::{Config, UsageError};
+use crate::cli::args::{HookArgs, SkillRunArgs};
+use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
+use crate::cli::{CliError, Io};
 use crate::entry::{ActionType, Entry, LogLevel, Outcome};
 use crate::error::Error;
 use crate::hook;
@@ -23,84 +24,65 @@ fn hook_vault(config: &Config, payload: &Value) -> Option<PathBuf> {
     if let Ok(v) = config.vault() {
         return Some(v.clone());
     }
-    std::env::var_os("CLAUDE_PROJECT_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            payload
-                .get("cwd")
-                .and_then(Value::as_str)
-                .map(PathBuf::from)
-        })
+    config.project_dir.clone().or_else(|| {
+        payload
+            .get("cwd")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+    })
 }
 
-/// Runs the Claude Code hook. Always exits 0: a logging failure must never
-/// block the agent. Problems are warnings on stderr; entries that could not
-/// be written go to `Logs/failed_writes.json` where possible. Nothing is
-/// printed on stdout (Claude Code adds a `SessionStart` hook's stdout to the
-/// conversation).
-pub fn hook(config: &Config, stdin: &mut dyn Read, stderr: &mut dyn Write) -> u8 {
-    if let Err(message) = try_hook(config, stdin, stderr) {
-        let _ = writeln!(stderr, "vault-audit hook: warning: {message}");
-    }
-    exit::OK
-}
-
-fn try_hook(config: &Config, stdin: &mut dyn Read, stderr: &mut dyn Write) -> Result<(), String> {
+/// Runs the Claude Code hook. Never fails the agent: a problem is an error
+/// that `cli::fail` turns into a warning on stderr and exit 0.
+/// Entries that could not be written go to `Logs/failed_writes.json` where
+/// possible. Nothing is printed on stdout (Claude Code adds a `SessionStart`
+/// hook's stdout to the conversation).
+pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let mut text = Vec::new();
-    stdin
+    (&mut *io.stdin)
         .take(MAX_PAYLOAD)
         .read_to_end(&mut text)
-        .map_err(|e| format!("could not read the hook payload: {e}"))?;
-    let payload: Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("the hook payload is not JSON ({e}); nothing logged"))?;
-    let vault = hook_vault(config, &payload).ok_or("no vault: set --vault or VAULT_PATH")?;
+        .map_err(|e| CliError::unavailable("read the hook payload", e))?;
+    let payload: Value = serde_json::from_slice(&text).map_err(|e| {
+        CliError::Usage(format!(
+            "the hook payload is not JSON ({e}); nothing logged"
+        ))
+    })?;
+    let vault = hook_vault(config, &payload)
+        .ok_or_else(|| CliError::usage("no vault: set --vault or VAULT_PATH"))?;
     let logger = config
         .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let mut settings = hook::settings_from(|k| std::env::var(k).ok());
-    settings.redactor = logger.redactor().clone();
-    let Some(entry) = hook::entry_for(&payload, &vault, &settings)? else {
-        return Ok(());
+        .build()?;
+    let Some(entry) = hook::entry_for(&payload, &vault, &config.hook).map_err(CliError::Usage)?
+    else {
+        return Ok(exit::OK);
     };
     match logger.log(entry) {
         Ok(receipt) => {
             for p in &receipt.post_write_errors {
-                let _ = writeln!(stderr, "vault-audit hook: warning: after the write: {p}");
+                let _ = writeln!(io.stderr, "vault-audit hook: warning: after the write: {p}");
             }
-            Ok(())
+            Ok(exit::OK)
         }
-        Err(e @ Error::LockTimeout { .. }) => Err(e.to_string()),
-        Err(e) => {
-            let saved = match logger.save_failed(e.entries()) {
-                Ok(path) if !e.entries().is_empty() => {
-                    format!("; saved to {} for `vault-audit replay`", path.display())
-                }
-                _ => String::new(),
-            };
-            Err(format!("{e}{saved}"))
-        }
+        Err(e @ Error::LockTimeout { .. }) => Err(e.into()),
+        Err(e) => Err(match logger.save_failed(e.entries()) {
+            Ok(saved) if !e.entries().is_empty() => CliError::Saved {
+                source: Box::new(e),
+                saved,
+            },
+            _ => e.into(),
+        }),
     }
 }
 
 /// Runs `skill-run`: seed 000's positional contract. Prints the seed's
 /// response object; exit codes as for `log`.
-pub fn skill_run(
-    config: &Config,
-    args: &SkillRunArgs,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> u8 {
-    let (code, response) = match skill_entry(args).and_then(|e| Ok((config.logger()?, e))) {
-        Err(UsageError(m)) => {
-            let _ = writeln!(stderr, "vault-audit: {m}");
-            (exit::USAGE, Response::failed(m))
-        }
-        Ok((logger, entry)) => record(&logger, entry, stderr),
-    };
-    let _ = writeln!(stdout, "{}", response.to_line());
-    code
+pub fn skill_run(config: &Config, args: &SkillRunArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let entry = skill_entry(args)?;
+    let (code, response) = record(&config.logger()?, entry, io.stderr);
+    let _ = writeln!(io.stdout, "{}", response.to_line());
+    Ok(code)
 }
 
 fn record(logger: &AuditLogger, entry: Entry, stderr: &mut dyn Write) -> (u8, Response) {
@@ -141,16 +123,16 @@ fn record(logger: &AuditLogger, entry: Entry, stderr: &mut dyn Write) -> (u8, Re
 }
 
 /// The entry of a skill run, or a usage error naming the argument.
-fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
+fn skill_entry(args: &SkillRunArgs) -> Result<Entry, CliError> {
     let skill = args.skill.trim();
     if skill.is_empty() {
-        return Err(UsageError(
+        return Err(CliError::Usage(
             "skill: \"\" is empty; give the skill's name".into(),
         ));
     }
     let status = args.status.trim();
     if status.is_empty() {
-        return Err(UsageError(
+        return Err(CliError::Usage(
             "status: \"\" is empty; accepted: success, failed, timeout or any other word".into(),
         ));
     }
@@ -160,7 +142,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
             d.parse::<u64>()
                 .map(Value::from)
                 .or_else(|_| d.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(Value::from).ok_or(()))
-                .map_err(|_| UsageError(format!("duration_ms: {d:?} is not accepted; give a number of milliseconds, or \"\" for none")))?,
+                .map_err(|_| CliError::Usage(format!("duration_ms: {d:?} is not accepted; give a number of milliseconds, or \"\" for none")))?,
         ),
     };
     let errors = match args.errors_json.as_deref() {
@@ -168,7 +150,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Array(list)) => list,
             _ => {
-                return Err(UsageError(format!(
+                return Err(CliError::Usage(format!(
                 "errors_json: {} is not accepted; give a JSON array, such as '[\"Step 3 failed\"]'",
                 crate::entry::shorten_for_message(text)
             )))
@@ -180,7 +162,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(v @ Value::Object(_)) => Some(v),
             _ => {
-                return Err(UsageError(format!(
+                return Err(CliError::Usage(format!(
                     "metadata_json: {} is not accepted; give a JSON object, such as '{{\"api\": \"users.yaml\"}}'",
                     crate::entry::shorten_for_message(text)
                 )))
@@ -188,7 +170,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, UsageError> {
         },
     };
     let ok = status == "success";
-    let action = ActionType::new("skill_run").map_err(|e| UsageError(e.to_string()))?;
+    let action = ActionType::new("skill_run").map_err(|e| CliError::Usage(e.to_string()))?;
     let (level, result) = if ok {
         (LogLevel::Info, Outcome::Success)
     } else {

@@ -3,12 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::cli::args::Args;
+use crate::chain::{ChainKey, KEY_VAR};
+use crate::cli::args::{Args, Command};
+use crate::cli::CliError;
+use crate::forward::config::Settings as ForwardSettings;
+use crate::hook::{self, HookSettings};
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
+use crate::redact::Redactor;
 
 /// Everything a command needs to know from outside; commands never read the
 /// environment themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// The vault folder, if one was named.
     pub vault: Option<PathBuf>,
@@ -20,22 +25,51 @@ pub struct Config {
     pub session_id: Option<String>,
     /// Days of logs to keep.
     pub retention_days: u32,
+    /// The hash chain's key (`AUDIT_CHAIN_KEY`).
+    pub chain_key: ChainKey,
+    /// How entries are redacted and cut (`AUDIT_REDACTION`,
+    /// `AUDIT_REDACT_PATTERNS`, `AUDIT_MAX_FIELD_CHARS`).
+    pub redactor: Redactor,
+    /// What hooks record and the agent's id (`AUDIT_AGENT_ID`,
+    /// `AUDIT_HOOK_PRE_TOOL_USE`, `AUDIT_HOOK_PROMPT_TEXT`); its redactor
+    /// is [`Config::redactor`].
+    pub hook: HookSettings,
+    /// The agent's project folder (`CLAUDE_PROJECT_DIR`): a hook's vault
+    /// when none is named.
+    pub project_dir: Option<PathBuf>,
+    /// The sinks to forward to (`AUDIT_FORWARD_*`, `AUDIT_VAULT_NAME`, and
+    /// `HOSTNAME` where the system's host name cannot be read). Read only
+    /// for the commands that forward (`forward`, `daemon`): a bad
+    /// forwarding setting must not stop `log` or a hook from recording.
+    pub forward: Option<ForwardSettings>,
 }
 
-/// A problem with the arguments or the environment (exit code 2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
-
 /// Parses a boolean the way `.env` files spell them.
-fn parse_bool(name: &str, value: &str) -> Result<bool, UsageError> {
+fn parse_bool(name: &str, value: &str) -> Result<bool, CliError> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(UsageError(format!(
+        _ => Err(CliError::Usage(format!(
             "{name}={value:?} is not a boolean; accepted: true, false, 1, 0, yes, no, on, off"
         ))),
     }
+}
+
+/// Whether the command sends entries to the sinks.
+fn forwards(command: &Command) -> bool {
+    match command {
+        Command::Forward(_) => true,
+        Command::Daemon(d) => d.action.is_none(),
+        _ => false,
+    }
+}
+
+/// The forwarding settings; the host name is the system's, else `HOSTNAME`.
+fn forward_settings(env: &impl Fn(&str) -> Option<String>) -> Result<ForwardSettings, CliError> {
+    let mut settings = ForwardSettings::from_vars(env)?;
+    settings.hostname = crate::forward::syslog::system_hostname()
+        .or_else(|| env("HOSTNAME").filter(|h| !h.trim().is_empty()));
+    Ok(settings)
 }
 
 impl Config {
@@ -44,7 +78,7 @@ impl Config {
     ///
     /// Dry run, first match wins: `--dry-run`/`--no-dry-run`, `AUDIT_DRY_RUN`,
     /// `DRY_RUN`, and true when none is set (the seed's default).
-    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, UsageError> {
+    pub fn new(args: &Args, env: impl Fn(&str) -> Option<String>) -> Result<Config, CliError> {
         let dry_run = if args.dry_run {
             true
         } else if args.no_dry_run {
@@ -60,25 +94,39 @@ impl Config {
             .lock_timeout_ms
             .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
         let session_id = args.session.clone().filter(|s| !s.trim().is_empty());
+        let chain_key = env(KEY_VAR).map(ChainKey::new).unwrap_or_default();
+        let redactor = Redactor::from_vars(&env)?;
+        let hook = HookSettings {
+            redactor: redactor.clone(),
+            ..hook::settings_from(&env)
+        };
+        let forward = if forwards(&args.command) {
+            Some(forward_settings(&env)?)
+        } else {
+            None
+        };
         Ok(Config {
             vault: args.vault.clone(),
             dry_run,
             lock_timeout,
             session_id,
             retention_days: args.retention_days,
+            chain_key,
+            redactor,
+            hook,
+            project_dir: env("CLAUDE_PROJECT_DIR").map(PathBuf::from),
+            forward,
         })
     }
 
     /// The logger for the configured vault.
-    pub fn logger(&self) -> Result<AuditLogger, UsageError> {
+    pub fn logger(&self) -> Result<AuditLogger, CliError> {
         self.logger_for(self.vault()?, self.dry_run)
     }
 
     /// A logger for `vault`, configured as the rest says.
-    pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, UsageError> {
-        self.builder_for(vault, dry_run)
-            .build()
-            .map_err(|e| UsageError(e.to_string()))
+    pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, CliError> {
+        Ok(self.builder_for(vault, dry_run).build()?)
     }
 
     /// The builder behind [`Config::logger_for`].
@@ -86,7 +134,9 @@ impl Config {
         let mut builder = AuditLogger::builder(vault)
             .dry_run(dry_run)
             .lock_timeout(self.lock_timeout)
-            .retention_days(self.retention_days);
+            .retention_days(self.retention_days)
+            .chain_key(self.chain_key.clone())
+            .redactor(self.redactor.clone());
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }
@@ -95,10 +145,10 @@ impl Config {
 
     /// The vault, checked to be an existing folder (for commands that only
     /// read, where a wrong path would otherwise just find nothing).
-    pub fn existing_vault(&self) -> Result<crate::vault::Vault, UsageError> {
+    pub fn existing_vault(&self) -> Result<crate::vault::Vault, CliError> {
         let path = self.vault()?;
         if !path.is_dir() {
-            return Err(UsageError(format!(
+            return Err(CliError::Usage(format!(
                 "vault {} is not an existing folder; set --vault or VAULT_PATH to the vault's folder",
                 path.display()
             )));
@@ -106,11 +156,24 @@ impl Config {
         Ok(crate::vault::Vault::new(path.clone()))
     }
 
-    /// The vault, or the usage error that says how to name one.
-    pub fn vault(&self) -> Result<&PathBuf, UsageError> {
-        self.vault.as_ref().ok_or_else(|| {
-            UsageError("no vault given: pass --vault PATH or set VAULT_PATH".to_owned())
+    /// The forwarding settings, read for the commands that forward.
+    pub fn forwarding(&self) -> Result<&ForwardSettings, CliError> {
+        self.forward.as_ref().ok_or_else(|| {
+            CliError::usage("the forwarding settings were not read for this command")
         })
+    }
+
+    /// The id of the agent (`claude_code` unless `AUDIT_AGENT_ID` says
+    /// otherwise): the actor of hook and MCP entries that name none.
+    pub fn agent_id(&self) -> &str {
+        &self.hook.actor
+    }
+
+    /// The vault, or the usage error that says how to name one.
+    pub fn vault(&self) -> Result<&PathBuf, CliError> {
+        self.vault
+            .as_ref()
+            .ok_or_else(|| CliError::usage("no vault given: pass --vault PATH or set VAULT_PATH"))
     }
 }
 
@@ -119,10 +182,15 @@ mod tests {
     use super::*;
     use clap::Parser;
 
-    fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, UsageError> {
+    fn config(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, CliError> {
+        let mut full = argv.to_vec();
+        full.extend_from_slice(&["log", "--entry", "{}"]);
+        command(&full, env)
+    }
+
+    fn command(argv: &[&str], env: &[(&str, &str)]) -> Result<Config, CliError> {
         let mut full = vec!["vault-audit"];
         full.extend_from_slice(argv);
-        full.extend_from_slice(&["log", "--entry", "{}"]);
         let args = Args::try_parse_from(full).expect("args");
         Config::new(&args, |k| {
             env.iter()
@@ -143,10 +211,67 @@ mod tests {
     }
 
     #[test]
+    fn the_chain_key_and_redaction_come_from_the_given_environment() {
+        let plain = config(&[], &[]).expect("config");
+        assert!(!plain.chain_key.is_set());
+        assert!(plain.redactor.is_on());
+        let set = config(
+            &[],
+            &[("AUDIT_CHAIN_KEY", "k1"), ("AUDIT_REDACTION", "off")],
+        )
+        .expect("config");
+        assert!(set.chain_key.is_set());
+        assert!(!set.redactor.is_on());
+        let err = config(&[], &[("AUDIT_REDACT_PATTERNS", "(unclosed")]).expect_err("bad");
+        assert!(err.to_string().contains("AUDIT_REDACT_PATTERNS"), "{err}");
+    }
+
+    #[test]
+    fn hook_and_agent_settings_come_from_the_given_environment() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.agent_id(), "claude_code");
+        assert!(!plain.hook.pre_tool_use && plain.project_dir.is_none());
+        let set = config(
+            &[],
+            &[
+                ("AUDIT_AGENT_ID", "codex"),
+                ("AUDIT_HOOK_PRE_TOOL_USE", "yes"),
+                ("CLAUDE_PROJECT_DIR", "/work/project"),
+                ("AUDIT_REDACTION", "off"),
+            ],
+        )
+        .expect("config");
+        assert_eq!(set.agent_id(), "codex");
+        assert!(set.hook.pre_tool_use && !set.hook.redactor.is_on());
+        assert_eq!(set.project_dir, Some(PathBuf::from("/work/project")));
+    }
+
+    #[test]
+    fn forwarding_settings_are_read_only_for_the_commands_that_forward() {
+        let bad = [("AUDIT_FORWARD_BATCH", "lots"), ("HOSTNAME", "h")];
+        let log = config(&[], &bad).expect("log does not read them");
+        assert!(log.forward.is_none());
+        let status = command(&["daemon", "status"], &bad).expect("neither does status");
+        assert!(status.forward.is_none());
+        for argv in [&["forward", "--once"][..], &["daemon"]] {
+            let err = command(argv, &bad).expect_err("rejected");
+            assert!(
+                err.to_string().contains("AUDIT_FORWARD_BATCH=\"lots\""),
+                "{err}"
+            );
+        }
+        let sinks = [("AUDIT_FORWARD_SYSLOG", "udp://127.0.0.1:514")];
+        let fwd = command(&["forward", "--status"], &sinks).expect("config");
+        let settings = fwd.forward.expect("read");
+        assert!(settings.any_sink() && settings.hostname.is_some());
+    }
+
+    #[test]
     fn a_bad_boolean_names_the_variable_and_the_accepted_values() {
         let err = config(&[], &[("DRY_RUN", "maybe")]).expect_err("rejected");
         assert!(
-            err.0.contains("DRY_RUN=\"maybe\"") && err.0.contains("true, false"),
+            err.to_string().contains("DRY_RUN=\"maybe\"")
+                && err.to_string().contains("true, false"),
             "{err}"
         );
     }

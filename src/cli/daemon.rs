@@ -8,31 +8,28 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::cli::args::{DaemonAction, DaemonArgs};
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
+use crate::cli::{CliError, Io};
 use crate::daemon::{self, alerts::Thresholds, pidfile, watch::Folders, DaemonConfig, DaemonError};
 use crate::inbox;
 use crate::journal;
 use crate::vault::Vault;
 
 /// Runs `daemon` (or its `status` / `stop`); returns the exit code.
-pub fn run(
-    config: &Config,
-    args: &DaemonArgs,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+pub fn run(config: &Config, args: &DaemonArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
     match args.action {
-        Some(DaemonAction::Status) => status(&vault, stdout),
-        Some(DaemonAction::Stop) => stop(&vault, stdout, stderr),
-        None => serve(config, args, &vault, stderr),
+        Some(DaemonAction::Status) => status(&vault, io.stdout),
+        Some(DaemonAction::Stop) => stop(&vault, io.stdout, io.stderr),
+        None => serve(config, args, &vault, io.stderr),
     }
 }
 
-fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, UsageError> {
-    let running = pidfile::running(vault).map_err(|e| UsageError(e.to_string()))?;
+fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, CliError> {
+    let running = pidfile::running(vault)
+        .map_err(|e| CliError::unavailable("read the daemon's pid file", e))?;
     let _ = writeln!(
         stdout,
         "{}",
@@ -50,7 +47,7 @@ fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, UsageError> {
 }
 
 #[cfg(unix)]
-fn stop(vault: &Vault, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<u8, UsageError> {
+fn stop(vault: &Vault, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<u8, CliError> {
     match daemon::stop(vault, Duration::from_secs(10)) {
         Ok(Some(pid)) => {
             let _ = writeln!(stdout, "{}", json!({"stopped": true, "pid": pid}));
@@ -73,12 +70,8 @@ fn stop(vault: &Vault, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result
 }
 
 #[cfg(not(unix))]
-fn stop(
-    _vault: &Vault,
-    _stdout: &mut dyn Write,
-    _stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
-    Err(UsageError(
+fn stop(_vault: &Vault, _stdout: &mut dyn Write, _stderr: &mut dyn Write) -> Result<u8, CliError> {
+    Err(CliError::Usage(
         "daemon stop needs a Unix system; stop the process from the service manager".into(),
     ))
 }
@@ -88,17 +81,16 @@ fn serve(
     args: &DaemonArgs,
     vault: &Vault,
     stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+) -> Result<u8, CliError> {
     if config.dry_run {
-        return Err(UsageError(
+        return Err(CliError::Usage(
             "the daemon writes for real and DRY_RUN is on (the default): pass --no-dry-run or set AUDIT_DRY_RUN=false".into(),
         ));
     }
     let logger = config
         .builder_for(vault.root(), false)
         .upkeep(false)
-        .build()
-        .map_err(|e| UsageError(e.to_string()))?;
+        .build()?;
     let cfg = DaemonConfig {
         poll: args.poll,
         watch_vault: !args.no_watch_vault,
@@ -120,10 +112,9 @@ fn serve(
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
-            .map_err(|e| UsageError(format!("could not handle signals: {e}")))?;
+            .map_err(|e| CliError::unavailable("handle signals", e))?;
     }
-    let setup = crate::forward::config::from_env(vault, &|name| std::env::var(name).ok())
-        .map_err(UsageError)?;
+    let setup = config.forwarding()?.setup(vault)?;
     let forwarding = daemon::Forwarding {
         sinks: setup.sinks,
         pace: setup.pace,
@@ -143,11 +134,8 @@ fn serve(
 
 /// `vault-audit replay`: takes in `failed_writes.json` (and any claim left
 /// half done) now.
-pub fn replay(
-    config: &Config,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+pub fn replay(config: &Config, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let (stdout, stderr) = (&mut *io.stdout, &mut *io.stderr);
     let logger = config.logger()?;
     let vault = logger.vault().clone();
     let mut response = Response::new("success");

@@ -2,13 +2,13 @@
 //! entries in it for real, and show the result.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
 use crate::cli::args::DemoArgs;
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
+use crate::cli::{CliError, Io};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel, Outcome};
 
 /// The sample vault shipped with the source.
@@ -38,13 +38,13 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-fn action(name: &str) -> Result<ActionType, UsageError> {
-    ActionType::new(name).map_err(UsageError)
+fn action(name: &str) -> Result<ActionType, CliError> {
+    ActionType::new(name).map_err(CliError::Usage)
 }
 
 /// A morning in an AI-employee vault: a note dropped, a plan, an approval,
 /// an email, and a failure.
-fn story() -> Result<Vec<Entry>, UsageError> {
+fn story() -> Result<Vec<Entry>, CliError> {
     Ok(vec![
         Entry::new(
             LogLevel::Info,
@@ -84,7 +84,8 @@ fn story() -> Result<Vec<Entry>, UsageError> {
 }
 
 /// Runs the demo; returns the exit code.
-pub fn run(config: &Config, args: &DemoArgs, out: &mut dyn Write) -> Result<u8, UsageError> {
+pub fn run(config: &Config, args: &DemoArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let out = &mut *io.stdout;
     let from = args
         .from
         .clone()
@@ -94,31 +95,23 @@ pub fn run(config: &Config, args: &DemoArgs, out: &mut dyn Write) -> Result<u8, 
         std::env::temp_dir().join(format!("vault-audit-demo-{nonce:08x}"))
     });
     copy_tree(&from, &into).map_err(|e| {
-        UsageError(format!(
-            "could not copy {} to {}: {e}",
-            from.display(),
-            into.display()
-        ))
+        CliError::unavailable(format!("copy {} to {}", from.display(), into.display()), e)
     })?;
     let logger = config.logger_for(&into, false)?;
     let mut entries = story()?.into_iter();
-    let fail = |e: crate::Error| UsageError(e.to_string());
     // The first entry alone, the rest as one batch: both paths, for real.
-    let mut receipt = logger
-        .log(
-            entries
-                .next()
-                .ok_or_else(|| UsageError("empty story".into()))?,
-        )
-        .map_err(fail)?;
-    let batch = logger.log_batch(entries.collect()).map_err(fail)?;
+    let first = entries
+        .next()
+        .ok_or_else(|| CliError::usage("empty story"))?;
+    let mut receipt = logger.log(first)?;
+    let batch = logger.log_batch(entries.collect())?;
     receipt.entries.extend(batch.entries);
     let day = batch
         .files
         .last()
-        .ok_or_else(|| UsageError("nothing written".into()))?;
+        .ok_or_else(|| CliError::usage("nothing written"))?;
     let text = fs::read_to_string(&day.path)
-        .map_err(|e| UsageError(format!("{}: {e}", day.path.display())))?;
+        .map_err(|e| CliError::unavailable(format!("read {}", day.path.display()), e))?;
     let _ = writeln!(out, "Copied the sample vault to {}", into.display());
     let _ = writeln!(
         out,

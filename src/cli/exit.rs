@@ -1,5 +1,6 @@
 //! Exit codes, mapped in this one place and documented in the README.
 
+use crate::cli::CliError;
 use crate::error::Error;
 
 /// Every entry was written (or, in dry run, validated).
@@ -21,5 +22,17 @@ pub fn for_error(error: &Error) -> u8 {
         Error::Invalid { .. } => REJECTED,
         Error::LockTimeout { .. } | Error::Busy { .. } => FALLBACK,
         Error::Io { .. } => IO,
+    }
+}
+
+/// The exit code for a command's failure.
+pub fn code(error: &CliError) -> u8 {
+    match error {
+        CliError::Usage(_)
+        | CliError::Redaction(_)
+        | CliError::Forward(_)
+        | CliError::Filter(_)
+        | CliError::Unavailable { .. } => USAGE,
+        CliError::Library(e) | CliError::Saved { source: e, .. } => for_error(e),
     }
 }

@@ -7,26 +7,23 @@ use std::sync::atomic::AtomicBool;
 use serde_json::{json, Value};
 
 use crate::cli::args::ForwardArgs;
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
+use crate::cli::{CliError, Io};
 use crate::forward::{self, config::Setup};
 
-/// Runs `forward` with `env` as the environment.
-pub fn run(
-    config: &Config,
-    args: &ForwardArgs,
-    env: &dyn Fn(&str) -> Option<String>,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+/// Runs `forward`.
+pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let (stdout, stderr) = (&mut *io.stdout, &mut *io.stderr);
+    let settings = config.forwarding()?;
     if args.init_postgres {
-        return init_postgres(config, env, stdout, stderr);
+        return init_postgres(config, settings.postgres.as_deref(), stdout, stderr);
     }
     let logger = config.logger()?;
     let vault = logger.vault().clone();
-    let Setup { sinks, pace, .. } = forward::config::from_env(&vault, env).map_err(UsageError)?;
+    let Setup { sinks, pace, .. } = settings.setup(&vault)?;
     if sinks.is_empty() {
-        return Err(UsageError(
+        return Err(CliError::Usage(
             "no sink is configured: set AUDIT_FORWARD_POSTGRES, AUDIT_FORWARD_SYSLOG or AUDIT_FORWARD_HTTP".into(),
         ));
     }
@@ -34,8 +31,9 @@ pub fn run(
     let mut failed = false;
     if args.status || logger.is_dry_run() {
         for sink in &sinks {
-            let pending =
-                forward::pending(&vault, sink.name()).map_err(|e| UsageError(e.to_string()))?;
+            let pending = forward::pending(&vault, sink.name()).map_err(|e| {
+                CliError::unavailable(format!("read what sink {} lacks", sink.name()), e)
+            })?;
             report.push(json!({"sink": sink.name(), "pending": pending}));
         }
         let mut out = json!({"sinks": report});
@@ -82,13 +80,13 @@ pub fn run(
 #[cfg(feature = "postgres")]
 fn init_postgres(
     config: &Config,
-    env: &dyn Fn(&str) -> Option<String>,
+    url: Option<&str>,
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
-    use crate::forward::Sink;
+) -> Result<u8, CliError> {
+    use crate::forward::{config::ConfigError as ForwardConfigError, Sink};
     let _ = write!(stdout, "{}", forward::postgres::DDL);
-    let Some(url) = env("AUDIT_FORWARD_POSTGRES").filter(|u| !u.trim().is_empty()) else {
+    let Some(url) = url else {
         return Ok(exit::OK);
     };
     if config.dry_run {
@@ -98,8 +96,12 @@ fn init_postgres(
         );
         return Ok(exit::OK);
     }
-    let mut sink = forward::postgres::PostgresSink::new(url.trim(), "")
-        .map_err(|e| UsageError(format!("AUDIT_FORWARD_POSTGRES: {e}")))?;
+    let mut sink = forward::postgres::PostgresSink::new(url, "").map_err(|why| {
+        ForwardConfigError::Secret {
+            name: forward::config::POSTGRES_VAR,
+            why,
+        }
+    })?;
     match sink.health() {
         Ok(()) => {
             let _ = writeln!(stderr, "vault-audit: agent_audit_log is ready");
@@ -115,11 +117,11 @@ fn init_postgres(
 #[cfg(not(feature = "postgres"))]
 fn init_postgres(
     _config: &Config,
-    _env: &dyn Fn(&str) -> Option<String>,
+    _url: Option<&str>,
     _stdout: &mut dyn Write,
     _stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
-    Err(UsageError(
+) -> Result<u8, CliError> {
+    Err(CliError::Usage(
         "this build has no PostgreSQL sink (build with the `postgres` feature)".into(),
     ))
 }

@@ -1,60 +1,59 @@
 //! `vault-audit log`: entries from flags, from `--entry JSON`, or from stdin.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 
 use serde_json::{json, Map, Value};
 
 use crate::cli::args::LogArgs;
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
-use crate::entry::Entry;
+use crate::cli::{CliError, Io};
+use crate::entry::{Entry, EntryError};
 use crate::error::Error;
 use crate::logger::{AuditLogger, Receipt};
+
+/// Why one input entry was rejected.
+#[derive(Debug, thiserror::Error)]
+enum Rejected {
+    /// It is not a valid entry.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// A stdin line that is not UTF-8.
+    #[error("entry rejected: not valid UTF-8 (invalid byte at column {column}); accepted: UTF-8 JSON text")]
+    NotUtf8 {
+        /// Where the first bad byte is, from 1.
+        column: usize,
+    },
+}
 
 /// One input entry: where it came from ("line 3"), and what it parsed to.
 struct Input {
     label: Option<String>,
-    parsed: Result<Entry, String>,
+    parsed: Result<Entry, Rejected>,
 }
 
-/// The streams a command talks to.
-pub struct Io<'a> {
-    /// Standard input.
-    pub stdin: &'a mut dyn Read,
-    /// Standard output.
-    pub stdout: &'a mut dyn Write,
-    /// Standard error.
-    pub stderr: &'a mut dyn Write,
-}
-
-/// Runs `log` and returns the exit code. The response is always the last
-/// line of stdout.
-pub fn run(config: &Config, args: &LogArgs, io: Io<'_>) -> u8 {
-    let (code, response) = match log(config, args, io.stdin, io.stderr) {
-        Ok(done) => done,
-        Err(usage) => {
-            let _ = writeln!(io.stderr, "vault-audit: {usage}");
-            (exit::USAGE, Response::failed(usage.0))
-        }
-    };
+/// Runs `log` and returns the exit code. The response is the last line of
+/// stdout (on an error, `cli::fail` prints it).
+pub fn run(config: &Config, args: &LogArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let (code, response) = log(config, args, io.stdin, io.stderr)?;
     let _ = writeln!(io.stdout, "{}", response.to_line());
-    code
+    Ok(code)
 }
 
 fn log(
     config: &Config,
     args: &LogArgs,
-    stdin: &mut dyn Read,
+    stdin: &mut dyn BufRead,
     stderr: &mut dyn Write,
-) -> Result<(u8, Response), UsageError> {
+) -> Result<(u8, Response), CliError> {
     let logger = config.logger()?;
 
     let inputs = match args.entry.as_deref() {
         Some("-") => read_stdin(stdin)?,
         Some(text) => vec![Input {
             label: None,
-            parsed: Entry::from_json(text).map_err(|e| e.to_string()),
+            parsed: Entry::from_json(text).map_err(Rejected::from),
         }],
         None => vec![Input {
             label: None,
@@ -62,21 +61,18 @@ fn log(
         }],
     };
     if inputs.is_empty() {
-        return Err(UsageError("no entries on stdin".to_owned()));
+        return Err(CliError::usage("no entries on stdin"));
     }
 
     let mut response = Response::new("success");
     let mut valid = Vec::new();
     for input in inputs {
-        match input
-            .parsed
-            .and_then(|e| logger.prepare(e).map_err(|e| e.to_string()))
-        {
+        match input.parsed.and_then(|e| Ok(logger.prepare(e)?)) {
             Ok(entry) => valid.push(entry),
-            Err(message) => {
+            Err(rejected) => {
                 let message = match input.label {
-                    Some(label) => format!("{label}: {message}"),
-                    None => message,
+                    Some(label) => format!("{label}: {rejected}"),
+                    None => rejected.to_string(),
                 };
                 let _ = writeln!(stderr, "vault-audit: {message}");
                 response.errors.push(message);
@@ -101,27 +97,36 @@ fn log(
                 exit::OK
             }
         }
-        Err(error) => {
-            let _ = writeln!(stderr, "vault-audit: {error}");
-            response.status = match error {
-                Error::LockTimeout { .. } => "fallback",
-                _ => "failed",
-            };
-            if let Error::LockTimeout { fallback, .. } = &error {
-                response.path = Some(logger.vault().relative(fallback).into_owned());
-            }
-            if matches!(error, Error::Io { .. }) {
-                // Hand the entries back: JSON Lines that `log --entry -` takes again.
-                for entry in error.entries() {
-                    let _ = writeln!(stderr, "{}", entry.to_json_line());
-                }
-            }
-            response.details.insert("written".into(), 0.into());
-            response.errors.push(error.to_string());
-            exit::for_error(&error)
-        }
+        Err(error) => failed_write(&logger, &error, &mut response, stderr),
     };
     Ok((code, response))
+}
+
+/// Fills the response for a batch that was not written and hands its
+/// entries back on stderr; returns the exit code.
+fn failed_write(
+    logger: &AuditLogger,
+    error: &Error,
+    response: &mut Response,
+    stderr: &mut dyn Write,
+) -> u8 {
+    let _ = writeln!(stderr, "vault-audit: {error}");
+    response.status = match error {
+        Error::LockTimeout { .. } => "fallback",
+        _ => "failed",
+    };
+    if let Error::LockTimeout { fallback, .. } = error {
+        response.path = Some(logger.vault().relative(fallback).into_owned());
+    }
+    if matches!(error, Error::Io { .. }) {
+        // Hand the entries back: JSON Lines that `log --entry -` takes again.
+        for entry in error.entries() {
+            let _ = writeln!(stderr, "{}", entry.to_json_line());
+        }
+    }
+    response.details.insert("written".into(), 0.into());
+    response.errors.push(error.to_string());
+    exit::for_error(error)
 }
 
 /// Fills the response from a receipt and reports repairs on stderr.
@@ -173,11 +178,11 @@ fn describe(
 
 /// Reads stdin: one JSON object (possibly spread over lines), a JSON array
 /// of objects, or JSON Lines.
-fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, UsageError> {
+fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
     let mut bytes = Vec::new();
     stdin
         .read_to_end(&mut bytes)
-        .map_err(|e| UsageError(format!("could not read stdin: {e}")))?;
+        .map_err(|e| CliError::unavailable("read stdin", e))?;
     if let Ok(value) = serde_json::from_slice::<Value>(&bytes) {
         return Ok(match value {
             Value::Array(items) => items
@@ -185,12 +190,12 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, UsageError> {
                 .enumerate()
                 .map(|(i, v)| Input {
                     label: Some(format!("entry {}", i + 1)),
-                    parsed: Entry::from_value(v).map_err(|e| e.to_string()),
+                    parsed: Entry::from_value(v).map_err(Rejected::from),
                 })
                 .collect(),
             v => vec![Input {
                 label: None,
-                parsed: Entry::from_value(v).map_err(|e| e.to_string()),
+                parsed: Entry::from_value(v).map_err(Rejected::from),
             }],
         });
     }
@@ -201,11 +206,10 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, UsageError> {
             continue;
         }
         let parsed = match std::str::from_utf8(raw) {
-            Ok(text) => Entry::from_json(text).map_err(|e| e.to_string()),
-            Err(e) => Err(format!(
-                "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
-                e.valid_up_to() + 1
-            )),
+            Ok(text) => Entry::from_json(text).map_err(Rejected::from),
+            Err(e) => Err(Rejected::NotUtf8 {
+                column: e.valid_up_to() + 1,
+            }),
         };
         inputs.push(Input {
             label: Some(format!("line {}", i + 1)),
@@ -216,13 +220,13 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, UsageError> {
 }
 
 /// Builds the entry from `--level`, `--action`, ... with the documented defaults.
-fn from_flags(args: &LogArgs) -> Result<Result<Entry, String>, UsageError> {
+fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
     let mut parameters = match &args.parameters {
         None => Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(map)) => map,
             _ => {
-                return Err(UsageError(format!(
+                return Err(CliError::Usage(format!(
                     "--parameters {}: accepted: one JSON object, e.g. '{{\"file\":\"a.md\"}}'",
                     crate::entry::shorten_for_message(text)
                 )))
@@ -234,7 +238,7 @@ fn from_flags(args: &LogArgs) -> Result<Result<Entry, String>, UsageError> {
             .split_once('=')
             .filter(|(k, _)| !k.is_empty())
             .ok_or_else(|| {
-                UsageError(format!(
+                CliError::Usage(format!(
                     "--param {}: accepted: KEY=VALUE with a non-empty KEY",
                     crate::entry::shorten_for_message(param)
                 ))
@@ -257,5 +261,5 @@ fn from_flags(args: &LogArgs) -> Result<Result<Entry, String>, UsageError> {
     if let Some(ts) = &args.timestamp {
         v["timestamp"] = Value::String(ts.clone());
     }
-    Ok(Entry::from_value(v).map_err(|e| e.to_string()))
+    Ok(Entry::from_value(v).map_err(Rejected::from))
 }

@@ -1,13 +1,12 @@
 //! `vault-audit index`, `dashboard` and `rotate`: the post-write upkeep,
 //! run by hand. Each prints one response line like `log`'s.
 
-use std::io::Write;
-
 use serde_json::{json, Value};
 
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
+use crate::cli::{CliError, Io};
 use crate::dashboard::Refresh;
 use crate::error::Error;
 use crate::logger::AuditLogger;
@@ -24,28 +23,18 @@ pub enum Task {
 }
 
 /// Runs one task and prints its response; returns the exit code.
-pub fn run(config: &Config, task: Task, stdout: &mut dyn Write, stderr: &mut dyn Write) -> u8 {
-    let (code, response) = match config.logger() {
-        Ok(logger) => match perform(&logger, task) {
-            Ok(response) if response.errors.is_empty() => (exit::OK, response),
-            Ok(response) => {
-                for e in &response.errors {
-                    let _ = writeln!(stderr, "vault-audit: {e}");
-                }
-                (exit::REJECTED, response)
-            }
-            Err(error) => {
-                let _ = writeln!(stderr, "vault-audit: {error}");
-                (exit::for_error(&error), Response::failed(error.to_string()))
-            }
-        },
-        Err(UsageError(message)) => {
-            let _ = writeln!(stderr, "vault-audit: {message}");
-            (exit::USAGE, Response::failed(message))
+pub fn run(config: &Config, task: Task, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let response = perform(&config.logger()?, task)?;
+    let code = if response.errors.is_empty() {
+        exit::OK
+    } else {
+        for e in &response.errors {
+            let _ = writeln!(io.stderr, "vault-audit: {e}");
         }
+        exit::REJECTED
     };
-    let _ = writeln!(stdout, "{}", response.to_line());
-    code
+    let _ = writeln!(io.stdout, "{}", response.to_line());
+    Ok(code)
 }
 
 fn perform(logger: &AuditLogger, task: Task) -> Result<Response, Error> {

@@ -8,16 +8,17 @@
 //! `isError: true`, as MCP asks, so the agent sees the message; protocol
 //! errors are JSON-RPC errors. Nothing but JSON-RPC goes to stdout.
 
-use std::io::{BufRead, Write};
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 
 use serde_json::{json, Map, Value};
 
-use crate::cli::args::QueryArgs;
 use crate::cli::config::Config;
 use crate::cli::exit;
-use crate::entry::Entry;
+use crate::cli::{CliError, Io};
+use crate::entry::{Entry, EntryError};
 use crate::logger::AuditLogger;
+use crate::query::{Filter, FilterSpec};
 
 /// The protocol versions spoken, newest first.
 const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
@@ -26,51 +27,36 @@ const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
 const MAX_LIMIT: u64 = 500;
 
 /// Serves until stdin closes; returns the exit code.
-pub fn run(
-    config: &Config,
-    stdin: &mut dyn BufRead,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> u8 {
+pub fn run(config: &Config, io: &mut Io<'_>) -> Result<u8, CliError> {
     // Dry-run lines go to stderr: stdout carries only JSON-RPC.
-    let logger = match config.vault().and_then(|vault| {
-        config
-            .builder_for(vault, config.dry_run)
-            .dry_run_output(std::io::stderr())
-            .build()
-            .map_err(|e| crate::cli::config::UsageError(e.to_string()))
-    }) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = writeln!(stderr, "vault-audit mcp: {e}");
-            return exit::USAGE;
-        }
-    };
-    let actor = crate::hook::settings_from(|k| std::env::var(k).ok()).actor;
+    let logger = config
+        .builder_for(config.vault()?, config.dry_run)
+        .dry_run_output(std::io::stderr())
+        .build()?;
     let server = Server {
         logger: &logger,
-        actor,
+        actor: config.agent_id().to_owned(),
     };
     let mut line = String::new();
     loop {
         line.clear();
-        match stdin.read_line(&mut line) {
-            Ok(0) => return exit::OK,
+        match io.stdin.read_line(&mut line) {
+            Ok(0) => return Ok(exit::OK),
             Ok(_) => {}
             Err(e) => {
-                let _ = writeln!(stderr, "vault-audit mcp: reading stdin: {e}");
-                return exit::IO;
+                let _ = writeln!(io.stderr, "vault-audit mcp: reading stdin: {e}");
+                return Ok(exit::IO);
             }
         }
         if line.trim().is_empty() {
             continue;
         }
         if let Some(reply) = server.message(line.trim()) {
-            if writeln!(stdout, "{reply}")
-                .and_then(|()| stdout.flush())
+            if writeln!(io.stdout, "{reply}")
+                .and_then(|()| io.stdout.flush())
                 .is_err()
             {
-                return exit::OK;
+                return Ok(exit::OK);
             }
         }
     }
@@ -84,8 +70,70 @@ pub struct Server<'a> {
     pub actor: String,
 }
 
-fn error(id: Value, code: i64, message: impl Into<String>) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message.into()}})
+/// A JSON-RPC error: the request could not be handled at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RpcError {
+    /// The JSON-RPC error code.
+    pub code: i64,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl RpcError {
+    /// Not JSON.
+    pub const PARSE: i64 = -32700;
+    /// JSON, but not a request.
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// No such method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// Bad parameters (an unknown tool, arguments that are not an object).
+    pub const INVALID_PARAMS: i64 = -32602;
+
+    fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The error response to request `id`.
+    fn to_response(&self, id: Value) -> Value {
+        json!({"jsonrpc": "2.0", "id": id, "error": {"code": self.code, "message": self.message}})
+    }
+}
+
+/// Why a tool call failed: a tool result with `isError`, for the agent to read.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// Arguments not accepted, every one named by its argument name.
+    #[error("{}", .0.join("; "))]
+    Arguments(Vec<String>),
+    /// The entry does not validate.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The entry was not written.
+    #[error(transparent)]
+    Write(Box<crate::Error>),
+    /// The day files could not be read.
+    #[error("could not read the logs: {0}")]
+    Read(#[from] std::io::Error),
+}
+
+impl ToolError {
+    fn argument(message: String) -> Self {
+        ToolError::Arguments(vec![message])
+    }
+
+    /// The tool result that reports it.
+    fn to_result(&self) -> Value {
+        let message = self.to_string();
+        tool_result(
+            message.clone(),
+            json!({"ok": false, "error": message}),
+            true,
+        )
+    }
 }
 
 fn tool_result(text: String, structured: Value, is_error: bool) -> Value {
@@ -102,7 +150,8 @@ impl Server<'_> {
         let parsed: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                return Some(error(Value::Null, -32700, format!("parse error: {e}")).to_string())
+                let e = RpcError::new(RpcError::PARSE, format!("parse error: {e}"));
+                return Some(e.to_response(Value::Null).to_string());
             }
         };
         match parsed {
@@ -118,7 +167,8 @@ impl Server<'_> {
         let id = msg.get("id").cloned();
         let Some(method) = msg.get("method").and_then(Value::as_str) else {
             // A response from the client (we send no requests) or garbage.
-            return id.map(|id| error(id, -32600, "invalid request: no method"));
+            let e = RpcError::new(RpcError::INVALID_REQUEST, "invalid request: no method");
+            return id.map(|id| e.to_response(id));
         };
         let params = msg.get("params").cloned().unwrap_or(json!({}));
         let id = id?; // notifications get no reply
@@ -127,11 +177,14 @@ impl Server<'_> {
             "ping" => Ok(json!({})),
             "tools/list" => Ok(json!({"tools": tools()})),
             "tools/call" => self.call(&params),
-            other => Err((-32601, format!("method not found: {other}"))),
+            other => Err(RpcError::new(
+                RpcError::METHOD_NOT_FOUND,
+                format!("method not found: {other}"),
+            )),
         };
         Some(match result {
             Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-            Err((code, message)) => error(id, code, message),
+            Err(e) => e.to_response(id),
         })
     }
 
@@ -148,127 +201,55 @@ impl Server<'_> {
         })
     }
 
-    fn call(&self, params: &Value) -> Result<Value, (i64, String)> {
+    fn call(&self, params: &Value) -> Result<Value, RpcError> {
         let name = params.get("name").and_then(Value::as_str).unwrap_or("");
         let args = params.get("arguments").cloned().unwrap_or(json!({}));
         let Value::Object(args) = args else {
-            return Err((-32602, "arguments must be an object".into()));
+            return Err(RpcError::new(
+                RpcError::INVALID_PARAMS,
+                "arguments must be an object",
+            ));
         };
-        match name {
-            "log_action" => Ok(self.log_action(args)),
-            "query_logs" => Ok(self.query_logs(&args)),
-            other => Err((
-                -32602,
-                format!("unknown tool: {other:?}; tools: log_action, query_logs"),
-            )),
-        }
-    }
-
-    fn log_action(&self, mut args: Map<String, Value>) -> Value {
-        let entry = match decision_entry(&mut args, &self.actor)
-            .and_then(|v| Entry::from_value(v).map_err(|e| e.to_string()))
-        {
-            Ok(e) => e,
-            Err(message) => {
-                return tool_result(
-                    message.clone(),
-                    json!({"ok": false, "error": message}),
-                    true,
-                )
-            }
-        };
-        match self.logger.log(entry) {
-            Ok(receipt) => {
-                let stored = receipt
-                    .entries
-                    .first()
-                    .map(|e| serde_json::to_value(e).unwrap_or(Value::Null));
-                let file = receipt.files.last();
-                let path = file.map(|f| self.logger.vault().relative(&f.path).into_owned());
-                let text = match (&path, file) {
-                    (Some(p), Some(f)) => {
-                        format!("logged to {p} ({} entries that day)", f.total_entries)
-                    }
-                    _ => "validated (dry run: nothing written)".to_owned(),
-                };
-                tool_result(
-                    text,
-                    json!({"ok": true, "path": path, "total_entries": file.map(|f| f.total_entries), "dry_run": receipt.dry_run, "entry": stored}),
-                    false,
-                )
-            }
-            Err(e) => tool_result(
-                e.to_string(),
-                json!({"ok": false, "error": e.to_string()}),
-                true,
-            ),
-        }
-    }
-
-    fn query_logs(&self, args: &Map<String, Value>) -> Value {
-        match self.try_query(args) {
-            Ok(v) => v,
-            Err(message) => tool_result(
-                message.clone(),
-                json!({"ok": false, "error": message}),
-                true,
-            ),
-        }
-    }
-
-    fn try_query(&self, args: &Map<String, Value>) -> Result<Value, String> {
-        let s = |k: &str| -> Result<Option<String>, String> {
-            match args.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(v)) => Ok(Some(v.clone())),
-                Some(other) => Err(format!("{k}: {other} is not accepted; give a string")),
-            }
-        };
-        let level = match args.get("level") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(l)) => vec![l.clone()],
-            Some(Value::Array(list)) => list
-                .iter()
-                .map(|l| {
-                    l.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| format!("level: {l} is not a string"))
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(format!(
-                    "level: {other} is not accepted; give a level or a list of levels"
+        let result = match name {
+            "log_action" => self.log_action(args),
+            "query_logs" => self.query_logs(&args),
+            other => {
+                return Err(RpcError::new(
+                    RpcError::INVALID_PARAMS,
+                    format!("unknown tool: {other:?}; tools: log_action, query_logs"),
                 ))
             }
         };
-        let limit = match args.get("limit") {
-            None | Some(Value::Null) => 50,
-            Some(v) => v
-                .as_u64()
-                .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| {
-                    format!("limit: {v} is not accepted; give a whole number from 1 to {MAX_LIMIT}")
-                })?,
+        Ok(result.unwrap_or_else(|e| e.to_result()))
+    }
+
+    fn log_action(&self, mut args: Map<String, Value>) -> Result<Value, ToolError> {
+        let entry = Entry::from_value(decision_entry(&mut args, &self.actor)?)?;
+        let receipt = self
+            .logger
+            .log(entry)
+            .map_err(|e| ToolError::Write(Box::new(e)))?;
+        let stored = receipt
+            .entries
+            .first()
+            .map(|e| serde_json::to_value(e).unwrap_or(Value::Null));
+        let file = receipt.files.last();
+        let path = file.map(|f| self.logger.vault().relative(&f.path).into_owned());
+        let text = match (&path, file) {
+            (Some(p), Some(f)) => format!("logged to {p} ({} entries that day)", f.total_entries),
+            _ => "validated (dry run: nothing written)".to_owned(),
         };
-        let q = QueryArgs {
-            since: s("since")?,
-            until: s("until")?,
-            level,
-            action: s("action")?,
-            actor: s("actor")?,
-            target: s("target")?,
-            result: s("result")?,
-            session: s("session")?,
-            approval_status: s("approval_status")?,
-            contains: s("contains")?,
-            format: None,
-            count: false,
-            stats: false,
-        };
-        let filter =
-            crate::cli::query::filter(&q, self.logger.now()).map_err(|e| e.0.replace("--", ""))?;
+        Ok(tool_result(
+            text,
+            json!({"ok": true, "path": path, "total_entries": file.map(|f| f.total_entries), "dry_run": receipt.dry_run, "entry": stored}),
+            false,
+        ))
+    }
+
+    fn query_logs(&self, args: &Map<String, Value>) -> Result<Value, ToolError> {
+        let (filter, limit) = query_args(args, self.logger.now())?;
         let mut matched = 0u64;
-        let mut last: std::collections::VecDeque<Value> = std::collections::VecDeque::new();
+        let mut last: VecDeque<Value> = VecDeque::new();
         crate::query::scan(self.logger.vault(), &filter, true, |line, _| {
             matched += 1;
             if last.len() as u64 == limit {
@@ -276,8 +257,7 @@ impl Server<'_> {
             }
             last.push_back(serde_json::from_str(line).unwrap_or(Value::Null));
             ControlFlow::Continue(())
-        })
-        .map_err(|e| format!("could not read the logs: {e}"))?;
+        })?;
         let entries: Vec<Value> = last.into();
         let text = serde_json::to_string(&entries).unwrap_or_default();
         Ok(tool_result(
@@ -291,16 +271,93 @@ impl Server<'_> {
     }
 }
 
+/// The filter and limit of a `query_logs` call, or every argument not
+/// accepted, named by its argument name.
+fn query_args(
+    args: &Map<String, Value>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Filter, u64), ToolError> {
+    let mut refused = Vec::new();
+    let levels = levels(args.get("level"), &mut refused);
+    let limit = match args.get("limit") {
+        None | Some(Value::Null) => Some(50),
+        Some(v) => {
+            let n = v.as_u64().filter(|n| (1..=MAX_LIMIT).contains(n));
+            if n.is_none() {
+                refused.push(format!(
+                    "limit: {v} is not accepted; give a whole number from 1 to {MAX_LIMIT}"
+                ));
+            }
+            n
+        }
+    };
+    let mut text = |k: &str| match args.get(k) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(v)) => Some(v.clone()),
+        Some(other) => {
+            refused.push(format!("{k}: {other} is not accepted; give a string"));
+            None
+        }
+    };
+    let spec = FilterSpec {
+        since: text("since"),
+        until: text("until"),
+        levels,
+        action: text("action"),
+        actor: text("actor"),
+        target: text("target"),
+        result: text("result"),
+        session: text("session"),
+        approval_status: text("approval_status"),
+        contains: text("contains"),
+    };
+    let filter = match Filter::new(&spec, now) {
+        Ok(filter) => Some(filter),
+        Err(e) => {
+            refused.extend(e.fields.iter().map(ToString::to_string));
+            None
+        }
+    };
+    match (filter, limit) {
+        (Some(filter), Some(limit)) if refused.is_empty() => Ok((filter, limit)),
+        _ => Err(ToolError::Arguments(refused)),
+    }
+}
+
+/// `level`: one level or a list of them.
+fn levels(value: Option<&Value>, refused: &mut Vec<String>) -> Vec<String> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(l)) => vec![l.clone()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|l| {
+                let level = l.as_str().map(str::to_owned);
+                if level.is_none() {
+                    refused.push(format!("level: {l} is not a string"));
+                }
+                level
+            })
+            .collect(),
+        Some(other) => {
+            refused.push(format!(
+                "level: {other} is not accepted; give a level or a list of levels"
+            ));
+            Vec::new()
+        }
+    }
+}
+
 /// The twelve fields from `log_action`'s arguments, with defaults; seed
 /// 003's decision fields go into `parameters` with action type `decision`.
-fn decision_entry(args: &mut Map<String, Value>, actor: &str) -> Result<Value, String> {
+fn decision_entry(args: &mut Map<String, Value>, actor: &str) -> Result<Value, ToolError> {
     let mut params = match args.remove("parameters") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
         Some(other) => {
-            return Err(format!(
+            return Err(ToolError::argument(format!(
                 "parameters: {other} is not accepted; give a JSON object"
-            ))
+            )))
         }
     };
     let question = args.remove("question");
@@ -320,7 +377,9 @@ fn decision_entry(args: &mut Map<String, Value>, actor: &str) -> Result<Value, S
     }
     for k in ["options", "options_considered", "chosen", "confidence"] {
         if args.contains_key(k) {
-            return Err(format!("{k}: only with question (a decision)"));
+            return Err(ToolError::argument(format!(
+                "{k}: only with question (a decision)"
+            )));
         }
     }
     let mut take = |k: &str, default: Value| args.remove(k).unwrap_or(default);
@@ -339,9 +398,9 @@ fn decision_entry(args: &mut Map<String, Value>, actor: &str) -> Result<Value, S
         "session_id": take("session_id", Value::Null),
     });
     if let Some(extra) = args.keys().next() {
-        return Err(format!(
+        return Err(ToolError::argument(format!(
             "{extra}: not a field of log_action; see tools/list for its schema"
-        ));
+        )));
     }
     Ok(entry)
 }

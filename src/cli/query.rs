@@ -6,94 +6,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::cli::args::{QueryArgs, TailArgs};
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
-use crate::entry::{ApprovalStatus, LogLevel, Outcome};
+use crate::cli::{CliError, Io};
 use crate::query::output::{Format, Printer};
-use crate::query::{self, Filter, Lite};
-use crate::time::{parse_day, parse_duration, parse_timestamp};
+use crate::query::{self, Field, Filter, FilterSpec, Lite};
 
-/// A `--since` / `--until` value: a duration back from now, an RFC 3339
-/// time, or a date (its start, or with `end`, its last millisecond).
-fn when(
-    flag: &str,
-    text: &str,
-    now: DateTime<Utc>,
-    end: bool,
-) -> Result<DateTime<Utc>, UsageError> {
-    if let Ok(back) = parse_duration(text) {
-        return chrono::Duration::from_std(back)
-            .map(|d| now - d)
-            .map_err(|e| UsageError(e.to_string()));
-    }
-    if let Ok(t) = parse_timestamp(text) {
-        return Ok(t);
-    }
-    if let Some(day) = parse_day(text) {
-        let t = if end {
-            day.and_hms_milli_opt(23, 59, 59, 999)
-        } else {
-            day.and_hms_opt(0, 0, 0)
-        };
-        if let Some(t) = t {
-            return Ok(t.and_utc());
+impl From<&QueryArgs> for FilterSpec {
+    fn from(args: &QueryArgs) -> Self {
+        FilterSpec {
+            since: args.since.clone(),
+            until: args.until.clone(),
+            levels: args.level.clone(),
+            action: args.action.clone(),
+            actor: args.actor.clone(),
+            target: args.target.clone(),
+            result: args.result.clone(),
+            session: args.session.clone(),
+            approval_status: args.approval_status.clone(),
+            contains: args.contains.clone(),
         }
     }
-    Err(UsageError(format!(
-        "{flag} {text:?}: accepted: a duration back from now (30m, 1h, 7d), an RFC 3339 time (2026-11-22T10:00:00Z) or a date (2026-11-22)"
-    )))
 }
 
-fn closed<T: std::str::FromStr<Err = String>>(
-    flag: &str,
-    text: &Option<String>,
-) -> Result<Option<String>, UsageError> {
-    text.as_deref()
-        .map(|t| {
-            t.parse::<T>()
-                .map(|_| t.to_owned())
-                .map_err(|accepted| UsageError(format!("{flag} {t:?}: accepted: {accepted}")))
-        })
-        .transpose()
-}
-
-/// The filter the flags describe.
-pub fn filter(args: &QueryArgs, now: DateTime<Utc>) -> Result<Filter, UsageError> {
-    let levels = args
-        .level
-        .iter()
-        .map(|l| {
-            l.parse::<LogLevel>()
-                .map(|l| l.as_str().to_owned())
-                .map_err(|a| UsageError(format!("--level {l:?}: accepted: {a}")))
-        })
-        .collect::<Result<_, _>>()?;
-    let result = closed::<Outcome>("--result", &args.result)?.map(|r| r.to_lowercase());
-    let approval_status = closed::<ApprovalStatus>("--approval-status", &args.approval_status)?
-        .map(|s| s.to_lowercase());
-    Ok(Filter {
-        since: args
-            .since
-            .as_deref()
-            .map(|s| when("--since", s, now, false))
-            .transpose()?,
-        until: args
-            .until
-            .as_deref()
-            .map(|u| when("--until", u, now, true))
-            .transpose()?,
-        levels,
-        action: args.action.clone(),
-        actor: args.actor.clone(),
-        target: args.target.clone(),
-        result,
-        session: args.session.clone(),
-        approval_status,
-        contains: args.contains.clone(),
-    })
+/// The flag of a filter field: `--since`, `--approval-status`.
+pub fn flag(field: Field) -> String {
+    format!("--{}", field.name().replace('_', "-"))
 }
 
 fn format_for(chosen: Option<Format>) -> (Format, bool) {
@@ -121,14 +62,10 @@ fn finish(result: io::Result<()>, stderr: &mut dyn Write) -> u8 {
 }
 
 /// Runs `query`; returns the exit code.
-pub fn run(
-    config: &Config,
-    args: &QueryArgs,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
-    let filter = filter(args, Utc::now())?;
+    let stdout = &mut *io.stdout;
+    let filter = Filter::new(&args.into(), Utc::now())?;
     let (format, terminal) = format_for(args.format);
     let result = (|| {
         if args.count || args.stats {
@@ -159,23 +96,19 @@ pub fn run(
             printer.end()
         }
     })();
-    Ok(finish(result, stderr))
+    Ok(finish(result, io.stderr))
 }
 
 /// Runs `tail`; returns the exit code.
-pub fn tail(
-    config: &Config,
-    args: &TailArgs,
-    stdout: &mut dyn Write,
-    stderr: &mut dyn Write,
-) -> Result<u8, UsageError> {
+pub fn tail(config: &Config, args: &TailArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
+    let stdout = &mut *io.stdout;
     let (format, terminal) = format_for(args.format);
     let stop = Arc::new(AtomicBool::new(false));
     if args.follow {
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             signal_hook::flag::register(signal, Arc::clone(&stop))
-                .map_err(|e| UsageError(format!("could not handle signals: {e}")))?;
+                .map_err(|e| CliError::unavailable("handle signals", e))?;
         }
     }
     let result = (|| {
@@ -202,5 +135,5 @@ pub fn tail(
         }
         printer.end()
     })();
-    Ok(finish(result, stderr))
+    Ok(finish(result, io.stderr))
 }

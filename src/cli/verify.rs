@@ -2,21 +2,21 @@
 
 use std::io::Write;
 
-use crate::chain::ChainKey;
 use crate::cli::args::CheckArgs;
-use crate::cli::config::{Config, UsageError};
+use crate::cli::config::Config;
 use crate::cli::exit;
+use crate::cli::{CliError, Io};
 use crate::repair;
 use crate::verify::{self, Report};
 
 /// Runs `verify`: exit 0 when everything holds, 1 with one line per problem.
-pub fn verify(config: &Config, args: &CheckArgs, out: &mut dyn Write) -> Result<u8, UsageError> {
+pub fn verify(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
-    let report = verify::verify(&vault, &ChainKey::from_env())
-        .map_err(|e| UsageError(format!("could not read {}: {e}", vault.logs().display())))?;
+    let report = verify::verify(&vault, &config.chain_key)
+        .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     text.push(summary(&report));
-    print(out, args, &report, &text);
+    print(io.stdout, args, &report, &text);
     Ok(if report.ok { exit::OK } else { exit::REJECTED })
 }
 
@@ -54,14 +54,9 @@ fn summary(r: &Report) -> String {
 /// Runs `repair` (under the writers' lock; in dry run it only says what it
 /// would do). Exit 0 when nothing is left, 1 when evidence remains, 3 when
 /// the lock was not free, 4 on an I/O error.
-pub fn repair(config: &Config, args: &CheckArgs, out: &mut dyn Write, err: &mut dyn Write) -> u8 {
-    let logger = match config.existing_vault().and_then(|_| config.logger()) {
-        Ok(l) => l,
-        Err(UsageError(m)) => {
-            let _ = writeln!(err, "vault-audit: {m}");
-            return exit::USAGE;
-        }
-    };
+pub fn repair(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    config.existing_vault()?;
+    let logger = config.logger()?;
     let vault = logger.vault();
     let key = logger.chain_key();
     let now = logger.now();
@@ -79,13 +74,7 @@ pub fn repair(config: &Config, args: &CheckArgs, out: &mut dyn Write, err: &mut 
             repair::repair(vault, key, now, false)
         })
     };
-    let report = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = writeln!(err, "vault-audit: {e}");
-            return exit::for_error(&e);
-        }
-    };
+    let report = result?;
     let mut text = Vec::new();
     if report.dry_run {
         text.push("dry run: nothing changed (--no-dry-run or DRY_RUN=false to repair)".into());
@@ -95,10 +84,10 @@ pub fn repair(config: &Config, args: &CheckArgs, out: &mut dyn Write, err: &mut 
         text.push("nothing to repair".into());
     }
     text.extend(report.left.iter().map(|p| format!("left as it is: {p}")));
-    print(out, args, &report, &text);
-    if report.left.is_empty() {
+    print(io.stdout, args, &report, &text);
+    Ok(if report.left.is_empty() {
         exit::OK
     } else {
         exit::REJECTED
-    }
+    })
 }

@@ -1,4 +1,6 @@
-//! Which sinks run, from the environment.
+//! Which sinks run: the forwarding settings, read through a lookup the
+//! caller passes in (the command line passes its environment; the library
+//! never reads the environment itself).
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -12,11 +14,122 @@
 //! | `AUDIT_FORWARD_BACKOFF_MAX` | the longest wait between retries, default `5m` |
 //! | `AUDIT_VAULT_NAME` | the vault's name in the stores, default its folder's name |
 
+use std::fmt;
+
 use super::{Pace, Sink};
 use crate::time::parse_duration;
 use crate::vault::Vault;
 
-/// The sinks the environment asks for, and their pace.
+/// The PostgreSQL sink's variable.
+pub const POSTGRES_VAR: &str = "AUDIT_FORWARD_POSTGRES";
+
+/// A forwarding setting that is not accepted. The message names the
+/// variable and what is accepted, and repeats the value unless it may hold
+/// a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that is not accepted.
+    #[error("{name}={value:?}: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong, and what is accepted.
+        why: String,
+    },
+    /// A value that may hold a password or a token: not repeated.
+    #[error("{name}: {why}")]
+    Secret {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong, and what is accepted.
+        why: String,
+    },
+    /// A sink this build was compiled without.
+    #[error(
+        "{name} is set, but this build has no {sink} sink (build with the `{feature}` feature)"
+    )]
+    Unsupported {
+        /// The variable.
+        name: &'static str,
+        /// The sink's name.
+        sink: &'static str,
+        /// The Cargo feature that brings it.
+        feature: &'static str,
+    },
+}
+
+fn invalid(name: &'static str, value: &str, why: impl fmt::Display) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        why: why.to_string(),
+    }
+}
+
+/// The syslog sink's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyslogSettings {
+    /// `udp://host:port` or `tcp://host:port`.
+    pub url: String,
+    /// The facility, 0 to 23 (default 16, `local0`).
+    pub facility: u8,
+}
+
+/// The HTTP sink's settings.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// The store's URL.
+    pub url: String,
+    /// `jsonline` or `loki`, as given (checked when the sink is made).
+    pub format: Option<String>,
+    /// The headers, as given (they hold credentials).
+    pub headers: Option<String>,
+}
+
+impl fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpSettings")
+            .field("url", &self.url)
+            .field("format", &self.format)
+            .field("headers", &self.headers.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
+/// The forwarding settings, checked: which sinks, their pace, the names
+/// the stores get. Sinks are made from them by [`Settings::setup`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// The PostgreSQL connection string (it may hold a password).
+    pub postgres: Option<String>,
+    /// The syslog sink.
+    pub syslog: Option<SyslogSettings>,
+    /// The HTTP sink.
+    pub http: Option<HttpSettings>,
+    /// Batches and backoff.
+    pub pace: Pace,
+    /// The vault's name in the stores (default its folder's name).
+    pub vault_name: Option<String>,
+    /// The host name syslog messages carry (default the system's).
+    pub hostname: Option<String>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("postgres", &self.postgres.as_ref().map(|_| "(set)"))
+            .field("syslog", &self.syslog)
+            .field("http", &self.http)
+            .field("pace", &self.pace)
+            .field("vault_name", &self.vault_name)
+            .field("hostname", &self.hostname)
+            .finish()
+    }
+}
+
+/// The sinks the settings ask for, and their pace.
 pub struct Setup {
     /// The sinks, in the order PostgreSQL, syslog, HTTP.
     pub sinks: Vec<Box<dyn Sink>>,
@@ -26,11 +139,61 @@ pub struct Setup {
     pub vault_name: String,
 }
 
-/// The vault's name in the stores.
-pub fn vault_name(vault: &Vault, env: &dyn Fn(&str) -> Option<String>) -> String {
-    env("AUDIT_VAULT_NAME")
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| {
+impl Settings {
+    /// Reads the `AUDIT_FORWARD_*` variables and `AUDIT_VAULT_NAME` through
+    /// `var`; empty values count as unset. An error names the variable, its
+    /// value and what is accepted.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut pace = Pace::default();
+        if let Some(v) = get("AUDIT_FORWARD_BATCH") {
+            pace.batch = match v.trim().parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
+                    return Err(invalid(
+                        "AUDIT_FORWARD_BATCH",
+                        &v,
+                        "expected a number from 1 to 10000",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("AUDIT_FORWARD_BACKOFF_MAX") {
+            pace.max_backoff = parse_duration(&v)
+                .map_err(|e| invalid("AUDIT_FORWARD_BACKOFF_MAX", &v, e))?
+                .max(pace.min_backoff);
+        }
+        let syslog = match get("AUDIT_FORWARD_SYSLOG") {
+            Some(url) => Some(SyslogSettings {
+                url: url.trim().to_owned(),
+                facility: facility(get("AUDIT_FORWARD_SYSLOG_FACILITY"))?,
+            }),
+            None => None,
+        };
+        let http = get("AUDIT_FORWARD_HTTP").map(|url| HttpSettings {
+            url: url.trim().to_owned(),
+            format: get("AUDIT_FORWARD_HTTP_FORMAT"),
+            headers: get("AUDIT_FORWARD_HTTP_HEADERS"),
+        });
+        Ok(Settings {
+            postgres: get(POSTGRES_VAR).map(|u| u.trim().to_owned()),
+            syslog,
+            http,
+            pace,
+            vault_name: get("AUDIT_VAULT_NAME"),
+            hostname: None,
+        })
+    }
+
+    /// Whether any sink is configured.
+    pub fn any_sink(&self) -> bool {
+        self.postgres.is_some() || self.syslog.is_some() || self.http.is_some()
+    }
+
+    /// The vault's name in the stores: the configured one, or the name of
+    /// the vault's folder.
+    pub fn vault_name(&self, vault: &Vault) -> String {
+        self.vault_name.clone().unwrap_or_else(|| {
             vault
                 .root()
                 .canonicalize()
@@ -38,105 +201,142 @@ pub fn vault_name(vault: &Vault, env: &dyn Fn(&str) -> Option<String>) -> String
                 .file_name()
                 .map_or_else(|| "vault".to_owned(), |n| n.to_string_lossy().into_owned())
         })
-}
+    }
 
-fn bad(name: &str, value: &str, why: impl std::fmt::Display) -> String {
-    format!("{name}={value:?}: {why}")
-}
-
-/// Reads the `AUDIT_FORWARD_*` variables through `env`. An error names the
-/// variable, its value and what is accepted.
-pub fn from_env(vault: &Vault, env: &dyn Fn(&str) -> Option<String>) -> Result<Setup, String> {
-    let get = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let name = vault_name(vault, env);
-    let mut pace = Pace::default();
-    if let Some(v) = get("AUDIT_FORWARD_BATCH") {
-        pace.batch = match v.trim().parse::<usize>() {
-            Ok(n) if (1..=10_000).contains(&n) => n,
-            _ => {
-                return Err(bad(
-                    "AUDIT_FORWARD_BATCH",
-                    &v,
-                    "expected a number from 1 to 10000",
-                ))
+    /// Makes the sinks for `vault` (nothing is connected yet). An error
+    /// names the variable whose value a sink does not accept.
+    pub fn setup(&self, vault: &Vault) -> Result<Setup, ConfigError> {
+        let name = self.vault_name(vault);
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        if let Some(url) = &self.postgres {
+            sinks.push(postgres_sink(url, &name)?);
+        }
+        if let Some(s) = &self.syslog {
+            let mut sink = super::syslog::SyslogSink::new(&s.url, s.facility, &name)
+                .map_err(|e| invalid("AUDIT_FORWARD_SYSLOG", &s.url, e))?;
+            if let Some(host) = &self.hostname {
+                sink = sink.host(host);
             }
-        };
+            sinks.push(Box::new(sink));
+        }
+        if let Some(h) = &self.http {
+            sinks.push(http_sink(h, &name)?);
+        }
+        Ok(Setup {
+            sinks,
+            pace: self.pace,
+            vault_name: name,
+        })
     }
-    if let Some(v) = get("AUDIT_FORWARD_BACKOFF_MAX") {
-        pace.max_backoff = parse_duration(&v)
-            .map_err(|e| bad("AUDIT_FORWARD_BACKOFF_MAX", &v, e))?
-            .max(pace.min_backoff);
-    }
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(url) = get("AUDIT_FORWARD_POSTGRES") {
-        sinks.push(postgres_sink(&url, &name)?);
-    }
-    if let Some(url) = get("AUDIT_FORWARD_SYSLOG") {
-        let facility = match get("AUDIT_FORWARD_SYSLOG_FACILITY") {
-            Some(f) => super::syslog::parse_facility(&f).ok_or_else(|| {
-                bad(
-                    "AUDIT_FORWARD_SYSLOG_FACILITY",
-                    &f,
-                    "expected a facility name (kern, user, daemon, auth, local0 to local7, ...) or 0 to 23",
-                )
-            })?,
-            None => 16,
-        };
-        let sink = super::syslog::SyslogSink::new(url.trim(), facility, &name)
-            .map_err(|e| bad("AUDIT_FORWARD_SYSLOG", &url, e))?;
-        sinks.push(Box::new(sink));
-    }
-    if let Some(url) = get("AUDIT_FORWARD_HTTP") {
-        sinks.push(http_sink(&url, &get, &name)?);
-    }
-    Ok(Setup {
-        sinks,
-        pace,
-        vault_name: name,
+}
+
+fn facility(text: Option<String>) -> Result<u8, ConfigError> {
+    let Some(f) = text else {
+        return Ok(16);
+    };
+    super::syslog::parse_facility(&f).ok_or_else(|| {
+        invalid(
+            "AUDIT_FORWARD_SYSLOG_FACILITY",
+            &f,
+            "expected a facility name (kern, user, daemon, auth, local0 to local7, ...) or 0 to 23",
+        )
     })
 }
 
 #[cfg(feature = "postgres")]
-fn postgres_sink(url: &str, vault: &str) -> Result<Box<dyn Sink>, String> {
+fn postgres_sink(url: &str, vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
     // The value may hold a password: the error does not repeat it.
-    super::postgres::PostgresSink::new(url.trim(), vault)
+    super::postgres::PostgresSink::new(url, vault)
         .map(|s| Box::new(s) as Box<dyn Sink>)
-        .map_err(|e| format!("AUDIT_FORWARD_POSTGRES: {e}"))
+        .map_err(|why| ConfigError::Secret {
+            name: POSTGRES_VAR,
+            why,
+        })
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres_sink(_url: &str, _vault: &str) -> Result<Box<dyn Sink>, String> {
-    Err("AUDIT_FORWARD_POSTGRES is set, but this build has no PostgreSQL sink (build with the `postgres` feature)".into())
+fn postgres_sink(_url: &str, _vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
+    Err(ConfigError::Unsupported {
+        name: POSTGRES_VAR,
+        sink: "PostgreSQL",
+        feature: "postgres",
+    })
 }
 
 #[cfg(feature = "http")]
-fn http_sink(
-    url: &str,
-    get: &dyn Fn(&str) -> Option<String>,
-    vault: &str,
-) -> Result<Box<dyn Sink>, String> {
+fn http_sink(settings: &HttpSettings, vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
     use super::http::{parse_headers, Format, HttpSink};
-    let format: Format = match get("AUDIT_FORWARD_HTTP_FORMAT") {
+    let format: Format = match &settings.format {
         Some(f) => f
             .parse()
-            .map_err(|e| bad("AUDIT_FORWARD_HTTP_FORMAT", &f, e))?,
+            .map_err(|e| invalid("AUDIT_FORWARD_HTTP_FORMAT", f, e))?,
         None => Format::JsonLine,
     };
     // Header values are credentials: errors name the variable, not the value.
-    let headers = match get("AUDIT_FORWARD_HTTP_HEADERS") {
-        Some(h) => parse_headers(&h).map_err(|e| format!("AUDIT_FORWARD_HTTP_HEADERS: {e}"))?,
+    let headers = match &settings.headers {
+        Some(h) => parse_headers(h).map_err(|why| ConfigError::Secret {
+            name: "AUDIT_FORWARD_HTTP_HEADERS",
+            why,
+        })?,
         None => Vec::new(),
     };
-    let sink = HttpSink::new(url.trim(), format, headers, vault)
-        .map_err(|e| bad("AUDIT_FORWARD_HTTP", url, e))?;
+    let sink = HttpSink::new(&settings.url, format, headers, vault)
+        .map_err(|e| invalid("AUDIT_FORWARD_HTTP", &settings.url, e))?;
     Ok(Box::new(sink))
 }
 
 #[cfg(not(feature = "http"))]
-fn http_sink(
-    _url: &str,
-    _get: &dyn Fn(&str) -> Option<String>,
-    _vault: &str,
-) -> Result<Box<dyn Sink>, String> {
-    Err("AUDIT_FORWARD_HTTP is set, but this build has no HTTP sink (build with the `http` feature)".into())
+fn http_sink(_settings: &HttpSettings, _vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
+    Err(ConfigError::Unsupported {
+        name: "AUDIT_FORWARD_HTTP",
+        sink: "HTTP",
+        feature: "http",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_vars(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn nothing_set_is_no_sink_and_the_default_pace() {
+        let s = settings(&[("AUDIT_FORWARD_HTTP", "  ")]).expect("ok");
+        assert!(!s.any_sink());
+        assert_eq!(s.pace, Pace::default());
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_what_is_accepted() {
+        let e = settings(&[("AUDIT_FORWARD_BATCH", "0")]).expect_err("bad");
+        assert_eq!(
+            e.to_string(),
+            "AUDIT_FORWARD_BATCH=\"0\": expected a number from 1 to 10000"
+        );
+        let e = settings(&[
+            ("AUDIT_FORWARD_SYSLOG", "udp://x"),
+            ("AUDIT_FORWARD_SYSLOG_FACILITY", "local9"),
+        ])
+        .expect_err("bad");
+        assert!(e
+            .to_string()
+            .contains("AUDIT_FORWARD_SYSLOG_FACILITY=\"local9\""));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_bad_connection_string_is_not_repeated() {
+        let s = settings(&[(POSTGRES_VAR, "postgres://u:hunter2@[bad")]).expect("parsed");
+        let vault = Vault::new(std::env::temp_dir());
+        let e = s.setup(&vault).err().expect("rejected");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
 }

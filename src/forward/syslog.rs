@@ -110,12 +110,13 @@ fn sd_value(text: &str) -> String {
     out
 }
 
-/// The machine's host name, as RFC 5424 wants it.
-fn hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_default();
-    header_field(name.trim(), 255)
+/// The machine's host name (from `/proc/sys/kernel/hostname`), if it can
+/// be read.
+pub fn system_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
 }
 
 /// Formats one RFC 5424 message.
@@ -191,11 +192,18 @@ impl SyslogSink {
             transport,
             facility,
             vault: vault.to_owned(),
-            host: hostname(),
+            host: header_field(&system_hostname().unwrap_or_default(), 255),
             udp: None,
             tcp: None,
             last: Vec::new(),
         })
+    }
+
+    /// The host name the messages carry (default the system's, `-` when
+    /// unknown).
+    pub fn host(mut self, name: &str) -> Self {
+        self.host = header_field(name.trim(), 255);
+        self
     }
 
     fn resolve(&self) -> Result<SocketAddr, SinkError> {
