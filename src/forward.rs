@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use rand::Rng;
+use rand::RngExt;
 use serde_json::{json, Value};
 
 use crate::entry::{ActionType, Entry, LogLevel};
@@ -362,7 +362,7 @@ pub fn run_sink(
 
 /// `d` give or take a fifth, so that sinks of many vaults do not retry in step.
 fn jitter(d: Duration) -> Duration {
-    let f: f64 = rand::thread_rng().gen_range(0.8..1.2);
+    let f: f64 = rand::rng().random_range(0.8..1.2);
     d.mul_f64(f)
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use rand::RngExt;
 
 /// The shortest and longest pause between two tries.
 const MIN_PAUSE: Duration = Duration::from_micros(200);
@@ -44,7 +44,7 @@ pub fn with_lock<T>(
     let mut lock = fd_lock::RwLock::new(file);
     let started = Instant::now();
     let mut pause = MIN_PAUSE;
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     loop {
         match lock.try_write() {
             Ok(_guard) => return Ok(work()),
@@ -56,7 +56,7 @@ pub fn with_lock<T>(
             return Err(LockFailure::TimedOut(waited));
         }
         // Full jitter: sleep a random part of a growing pause, never past the deadline.
-        let sleep = rng.gen_range(MIN_PAUSE..=pause).min(timeout - waited);
+        let sleep = rng.random_range(MIN_PAUSE..=pause).min(timeout - waited);
         thread::sleep(sleep);
         pause = (pause * 2).min(MAX_PAUSE);
     }

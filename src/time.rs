@@ -109,11 +109,11 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
 /// Makes a session id of the form `AI_EMP_YYYYMMDD_XXXXXX` (six random
 /// upper-case letters and digits).
 pub fn new_session_id(now: DateTime<Utc>) -> String {
-    use rand::Rng;
+    use rand::RngExt;
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let suffix: String = (0..6)
-        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
         .collect();
     format!("AI_EMP_{}_{suffix}", now.format("%Y%m%d"))
 }
