@@ -94,6 +94,21 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
 
 /// Whether the command promises a response object as the last line of
 /// stdout, whatever happens.
+/// clap's message on one line, without its usage and help hints.
+fn clap_message(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let joined = lines.join(" ");
+    joined.trim_start_matches("error: ").to_owned()
+}
+
+/// The commands whose last line of stdout is always a response object.
+const RESPONDING: [&str; 6] = ["log", "skill-run", "index", "dashboard", "rotate", "replay"];
+
 fn prints_response(command: &Command) -> bool {
     matches!(
         command,
@@ -143,11 +158,10 @@ fn bad_usage(e: &clap::Error, command: Option<&str>, io: &mut Io<'_>) -> u8 {
         return exit::OK;
     }
     match command {
-        // `log` promises a response line on stdout, even for bad usage.
-        Some("log") => {
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or("usage error");
-            let message = first.trim_start_matches("error: ");
+        // These promise a response line on stdout, even for bad usage.
+        Some(name) if RESPONDING.contains(&name) => {
+            let text = e.to_string();
+            let message = clap_message(&text);
             let _ = writeln!(io.stdout, "{}", Response::failed(message).to_line());
             exit::USAGE
         }

@@ -379,9 +379,43 @@ fn numbers_in_parameters_are_stored_exactly_as_given() {
         "\"parameters\":{\"n\":1,\"m\":123456789012345678901234567890,\"f\":0.1000000000000000055511151231257827,\"neg\":-0.0}",
     );
     assert!(entry.contains("\"m\":"), "{entry}");
-    v.cmd().args(["log", "--entry", &entry]).run().assert_code(0);
+    v.cmd()
+        .args(["log", "--entry", &entry])
+        .run()
+        .assert_code(0);
     let text = std::fs::read_to_string(v.day(&date)).expect("day");
-    assert!(text.contains("\"m\":123456789012345678901234567890"), "{text}");
-    assert!(text.contains("\"f\":0.1000000000000000055511151231257827"), "{text}");
+    assert!(
+        text.contains("\"m\":123456789012345678901234567890"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"f\":0.1000000000000000055511151231257827"),
+        "{text}"
+    );
     assert!(text.contains("\"neg\":-0.0"), "{text}");
+}
+
+#[test]
+fn every_command_that_promises_a_response_prints_one_on_bad_usage() {
+    let v = Vault::new();
+    let cases: [&[&str]; 7] = [
+        &["log", "--retention-days", "0"],
+        &["--retention-days", "0", "log"],
+        &["skill-run"],
+        &["index", "--bogus"],
+        &["dashboard", "--bogus"],
+        &["rotate", "--days", "0"],
+        &["replay", "--bogus"],
+    ];
+    for args in cases {
+        let done = v.cmd().args(args).run();
+        assert_eq!(done.code, 2, "{args:?}: {}", done.stderr);
+        let response = done.response();
+        assert_eq!(response["ok"], false, "{args:?}");
+        let message = response["errors"][0].as_str().unwrap_or_default();
+        assert!(
+            !message.is_empty() && !message.ends_with(':'),
+            "{args:?}: {message}"
+        );
+    }
 }

@@ -27,7 +27,7 @@ pub struct Args {
     pub lock_timeout_ms: Option<u64>,
 
     /// Days of logs to keep; older day files are purged after writes.
-    #[arg(long, env = "AUDIT_RETENTION_DAYS", global = true, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, env = "AUDIT_RETENTION_DAYS", global = true, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub retention_days: u32,
 
     /// Session id for entries that carry none (default: a new AI_EMP_YYYYMMDD_XXXXXX).
@@ -281,7 +281,7 @@ pub struct CheckArgs {
 #[derive(Debug, ClapArgs)]
 pub struct RotateArgs {
     /// Days to keep, this time (default --retention-days).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=36_500))]
     pub days: Option<u32>,
 }
 
