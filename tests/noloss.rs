@@ -419,3 +419,38 @@ fn every_command_that_promises_a_response_prints_one_on_bad_usage() {
         );
     }
 }
+
+#[test]
+fn a_batch_over_two_days_that_fails_on_the_second_says_which_lines_were_written() {
+    let v = Vault::new();
+    let (today, now_ts) = days_ago(0);
+    let (yesterday, noon) = days_ago(1);
+    let bulk: String = (0..30)
+        .map(|n| entry_json(&now_ts, "INFO", n) + "\n")
+        .collect();
+    v.cmd()
+        .args(["log", "--entry", "-"])
+        .stdin(bulk)
+        .run()
+        .assert_code(0);
+    let today_len = std::fs::metadata(v.day(&today)).expect("today").len();
+    let batch: String = [(noon.as_str(), 100), (noon.as_str(), 101)]
+        .into_iter()
+        .chain([
+            (now_ts.as_str(), 102),
+            (now_ts.as_str(), 103),
+            (now_ts.as_str(), 104),
+        ])
+        .map(|(ts, n)| entry_json(ts, "INFO", n) + "\n")
+        .collect();
+    let done = log_with_file_size_limit(v.path(), &batch, today_len + 100);
+    assert_eq!(done.code, 4, "{}", done.stderr);
+    let details = &done.response()["details"];
+    assert_eq!(details["written"], 2, "{details}");
+    assert_eq!(details["not_written"], 3, "{details}");
+    assert_eq!(details["written_lines"], serde_json::json!([1, 2]));
+    assert_eq!(details["not_written_lines"], serde_json::json!([3, 4, 5]));
+    assert_eq!(done.response()["status"], "partial");
+    assert_eq!(v.day_json(&yesterday)["total_entries"], 2);
+    assert_eq!(v.day_json(&today)["total_entries"], 30);
+}

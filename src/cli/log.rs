@@ -30,6 +30,8 @@ enum Rejected {
 /// One input entry: where it came from ("line 3"), and what it parsed to.
 struct Input {
     label: Option<String>,
+    /// Its line (or array position) on stdin, from 1.
+    line: Option<usize>,
     parsed: Result<Entry, Rejected>,
 }
 
@@ -53,10 +55,12 @@ fn log(
         Some("-") => read_stdin(stdin)?,
         Some(text) => vec![Input {
             label: None,
+            line: None,
             parsed: Entry::from_json(text).map_err(Rejected::from),
         }],
         None => vec![Input {
             label: None,
+            line: None,
             parsed: from_flags(args)?,
         }],
     };
@@ -66,9 +70,13 @@ fn log(
 
     let mut response = Response::new("success");
     let mut valid = Vec::new();
+    let mut lines = Vec::new();
     for input in inputs {
         match input.parsed.and_then(|e| Ok(logger.prepare(e)?)) {
-            Ok(entry) => valid.push(entry),
+            Ok(entry) => {
+                valid.push(entry);
+                lines.push(input.line);
+            }
             Err(rejected) => {
                 let message = match input.label {
                     Some(label) => format!("{label}: {rejected}"),
@@ -87,6 +95,7 @@ fn log(
         return Ok((exit::REJECTED, response));
     }
 
+    let dates: Vec<_> = valid.iter().map(Entry::date).collect();
     let code = match logger.log_batch(valid) {
         Ok(receipt) => {
             describe(&logger, &receipt, &mut response, stderr);
@@ -97,7 +106,11 @@ fn log(
                 exit::OK
             }
         }
-        Err(error) => failed_write(&logger, &error, &mut response, stderr),
+        Err(error) => {
+            let code = failed_write(&logger, &error, &mut response, stderr);
+            say_what_was_written(&error, &dates, &lines, &mut response);
+            code
+        }
     };
     Ok((code, response))
 }
@@ -127,6 +140,40 @@ fn failed_write(
     response.details.insert("written".into(), 0.into());
     response.errors.push(error.to_string());
     exit::for_error(error)
+}
+
+/// After an I/O failure part-way through a batch of several days: the days
+/// before the failed one are written whole, the rest not at all. Says how
+/// many entries were written and, for stdin, which lines were and were not.
+fn say_what_was_written(
+    error: &Error,
+    dates: &[Option<chrono::NaiveDate>],
+    lines: &[Option<usize>],
+    response: &mut Response,
+) {
+    let Error::Io { entries, .. } = error else {
+        return;
+    };
+    let failed_from = entries.iter().filter_map(Entry::date).min();
+    let written: Vec<bool> = dates
+        .iter()
+        .map(|d| matches!((d, failed_from), (Some(d), Some(f)) if *d < f))
+        .collect();
+    let count = written.iter().filter(|w| **w).count();
+    let d = &mut response.details;
+    d.insert("written".into(), count.into());
+    d.insert("not_written".into(), (written.len() - count).into());
+    if lines.iter().all(Option::is_some) {
+        let pick = |want: bool| -> Vec<usize> {
+            let chosen = written.iter().zip(lines).filter(move |(w, _)| **w == want);
+            chosen.filter_map(|(_, l)| *l).collect()
+        };
+        d.insert("written_lines".into(), pick(true).into());
+        d.insert("not_written_lines".into(), pick(false).into());
+    }
+    if count > 0 {
+        response.status = "partial";
+    }
 }
 
 /// Fills the response from a receipt and reports repairs on stderr.
@@ -190,11 +237,13 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
                 .enumerate()
                 .map(|(i, v)| Input {
                     label: Some(format!("entry {}", i + 1)),
+                    line: Some(i + 1),
                     parsed: Entry::from_value(v).map_err(Rejected::from),
                 })
                 .collect(),
             v => vec![Input {
                 label: None,
+                line: None,
                 parsed: Entry::from_value(v).map_err(Rejected::from),
             }],
         });
@@ -213,6 +262,7 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
         };
         inputs.push(Input {
             label: Some(format!("line {}", i + 1)),
+            line: Some(i + 1),
             parsed,
         });
     }
