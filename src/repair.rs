@@ -30,6 +30,10 @@ pub struct Repair {
     /// What still does not hold afterwards: evidence of edits, or problems
     /// that need a person.
     pub left: Vec<Problem>,
+    /// The recoveries made, for the logger to take in what other programs
+    /// wrote (the logger's `take_in_foreign`).
+    #[serde(skip)]
+    pub recoveries: Vec<daily::Recovery>,
 }
 
 /// One repair run's settings.
@@ -67,7 +71,7 @@ pub fn repair(
         let name = format!("Logs/{}", day_file_name(date));
         let here = kinds.get(&name).map(Vec::as_slice).unwrap_or_default();
         let unchained = before.unchained.contains(&name);
-        pass.day(date, &name, here, unchained, &mut out.done)?;
+        pass.day(date, &name, here, unchained, &mut out)?;
     }
     let index_stale = kinds.contains_key("Logs/index.json");
     if dry_run {
@@ -101,8 +105,9 @@ impl Pass<'_> {
         name: &str,
         here: &[Kind],
         unchained: bool,
-        done: &mut Vec<String>,
+        out: &mut Repair,
     ) -> io::Result<()> {
+        let done = &mut out.done;
         let path = self.vault.day_file(date);
         let damaged = here.iter().any(|k| {
             matches!(
@@ -119,6 +124,7 @@ impl Pass<'_> {
             }
             let recovery = daily::recover(&path, date, self.now.timestamp(), self.key)?;
             done.push(strip_vault_root(self.vault, &recovery.to_string()));
+            out.recoveries.push(recovery);
             return Ok(());
         }
         if here.contains(&Kind::Counts) {
@@ -138,28 +144,35 @@ impl Pass<'_> {
             if self.dry_run {
                 done.push(format!("{name}: would re-anchor (chain its entries)"));
             } else {
-                done.push(re_anchor(self.vault, date, self.key, self.now)?);
+                let (line, recovery) = re_anchor(self.vault, date, self.key, self.now)?;
+                done.push(line);
+                out.recoveries.extend(recovery);
             }
         }
         Ok(())
     }
 }
 
-/// Chains an unchained file: our layout is rewritten whole with a chain
-/// linked to the day before; a foreign one is converted the same way.
+/// Chains an unchained file: one in our layout (written before the chain
+/// existed) is rewritten whole with a chain linked to the day before; one in
+/// another layout is recovered (moved aside whole, then converted).
 fn re_anchor(
     vault: &Vault,
     date: chrono::NaiveDate,
     key: &ChainKey,
     now: DateTime<Utc>,
-) -> io::Result<String> {
+) -> io::Result<(String, Option<daily::Recovery>)> {
     let path = vault.day_file(date);
+    let ours = daily::read_head(&mut std::fs::File::open(&path)?, date)?.is_some();
     let read = daily::read_entries(&path)?;
-    let entries = (read.layout == daily::Layout::Object).then_some(read.entries);
-    let Some(entries) = entries else {
+    if !ours || read.layout != daily::Layout::Object {
         let recovery = daily::recover(&path, date, now.timestamp(), key)?;
-        return Ok(strip_vault_root(vault, &recovery.to_string()));
-    };
+        return Ok((
+            strip_vault_root(vault, &recovery.to_string()),
+            Some(recovery),
+        ));
+    }
+    let entries = read.entries;
     daily::rewrite(&path, date, &entries, key)?;
     let mut file = std::fs::File::open(&path)?;
     let from = match daily::read_head(&mut file, date)?.and_then(|h| h.start) {
@@ -169,11 +182,12 @@ fn re_anchor(
         },
         None => "nothing".into(),
     };
-    Ok(format!(
+    let line = format!(
         "Logs/{}: re-anchored: chained its {} entries, starting from {from}",
         day_file_name(date),
         entries.len()
-    ))
+    );
+    Ok((line, None))
 }
 
 /// A message with the vault's folder taken out of its paths.

@@ -96,6 +96,12 @@ impl Vault {
         self.state_dir().join("retention.json")
     }
 
+    /// `Logs/.audit/views-stale`: present while the index and Dashboard may
+    /// be stale after a failed refresh; the next refresh rebuilds them.
+    pub fn views_stale(&self) -> PathBuf {
+        self.state_dir().join("views-stale")
+    }
+
     /// `Logs/.audit/daemon.pid`: the running daemon's pid file and lock.
     pub fn pid_file(&self) -> PathBuf {
         self.state_dir().join("daemon.pid")
@@ -200,20 +206,59 @@ pub fn day_file_name(date: NaiveDate) -> String {
 
 /// The days that have a file in the folder `logs`, in order.
 pub fn day_files_in(logs: &Path) -> io::Result<Vec<NaiveDate>> {
+    let mut dates: Vec<NaiveDate> = named_like_days(logs)?
+        .into_iter()
+        .filter(|(_, _, regular)| *regular)
+        .map(|(date, _, _)| date)
+        .collect();
+    dates.sort();
+    Ok(dates)
+}
+
+/// What in the folder `logs` is named `YYYY-MM-DD.json`: its date, path, and
+/// whether it is a regular file (not a folder, a link or a device).
+fn named_like_days(logs: &Path) -> io::Result<Vec<(NaiveDate, PathBuf, bool)>> {
     if !logs.is_dir() {
         return Ok(Vec::new());
     }
-    let mut dates = Vec::new();
+    let mut found = Vec::new();
     for item in walkdir::WalkDir::new(logs).min_depth(1).max_depth(1) {
         let item = item.map_err(io::Error::other)?;
-        if !item.file_type().is_file() {
-            continue;
-        }
         let name = item.file_name().to_string_lossy();
         if let Some(date) = name.strip_suffix(".json").and_then(parse_day) {
-            dates.push(date);
+            found.push((date, item.path().to_owned(), item.file_type().is_file()));
         }
     }
-    dates.sort();
-    Ok(dates)
+    Ok(found)
+}
+
+/// Things in `Logs/` named like a day file that are not regular files (a
+/// folder, a symbolic link, a device): never read or written as a day.
+pub fn day_file_lookalikes(logs: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = named_like_days(logs)?
+        .into_iter()
+        .filter(|(_, _, regular)| !regular)
+        .map(|(_, path, _)| path)
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// The files repairs kept aside in `Logs/` (`YYYY-MM-DD.torn-*.json`,
+/// `.foreign-*`, `.corrupt-*`), which only a person deletes.
+pub fn kept_aside_in(logs: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for item in std::fs::read_dir(logs)? {
+        let item = item?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let Some((day, rest)) = name.split_once('.') else {
+            continue;
+        };
+        let kinds = ["torn-", "foreign-", "corrupt-"];
+        if parse_day(day).is_some() && kinds.iter().any(|k| rest.starts_with(k)) {
+            found.push(item.path());
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -48,6 +48,8 @@ pub enum Kind {
     KeyMissing,
     /// `index.json` disagrees with the files.
     Index,
+    /// Something named like a day file is not a regular file.
+    NotAFile,
 }
 
 impl Kind {
@@ -110,6 +112,9 @@ pub struct Report {
     pub unchained: Vec<String>,
     /// Everything that does not hold, file by file.
     pub problems: Vec<Problem>,
+    /// Bytes repairs kept aside (`Logs/D.torn-*.json`, `.foreign-*`,
+    /// `.corrupt-*`): not problems, but for a person to look at and delete.
+    pub kept_aside: Vec<String>,
 }
 
 /// What checking one day file found, and what later days need from it.
@@ -172,6 +177,21 @@ pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
         done.insert(date, day);
     }
     report.problems.extend(check_index(vault, &counts));
+    for path in crate::vault::day_file_lookalikes(&logs)? {
+        report.problems.push(Problem {
+            file: vault.relative(&path).into_owned(),
+            kind: Kind::NotAFile,
+            entry: None,
+            timestamp: None,
+            problem: "is named like a day file but is not a regular file (a folder, a link or a device): no entry can be written to that day until a person moves it away".into(),
+        });
+    }
+    if logs.is_dir() {
+        report.kept_aside = crate::vault::kept_aside_in(&logs)?
+            .iter()
+            .map(|p| vault.relative(p).into_owned())
+            .collect();
+    }
     report.ok = report.problems.is_empty();
     Ok(report)
 }

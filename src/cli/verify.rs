@@ -43,6 +43,12 @@ fn summary(r: &Report) -> String {
             r.unchained.join(", ")
         ));
     }
+    if !r.kept_aside.is_empty() {
+        line.push_str(&format!(
+            "; kept aside by repairs, for a person to read and then delete: {}",
+            r.kept_aside.join(", ")
+        ));
+    }
     if r.ok {
         line.push_str(": all hold");
     } else {
@@ -61,13 +67,8 @@ pub fn repair(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, 
     let key = logger.chain_key();
     let now = logger.now();
     let result = if logger.is_dry_run() {
-        repair::repair(vault, key, now, true).map_err(|source| crate::Error::Io {
-            op: "read",
-            path: vault.logs(),
-            source,
-            written: Vec::new(),
-            entries: Vec::new(),
-        })
+        let dry = repair::repair(vault, key, now, true);
+        crate::fsutil::at("read", &vault.logs(), dry).map_err(crate::Error::from)
     } else {
         logger.with_writer_lock(|| {
             crate::journal::resolve(vault)?;
@@ -76,6 +77,15 @@ pub fn repair(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, 
     };
     let report = result?;
     let mut text = Vec::new();
+    if !report.recoveries.is_empty() {
+        // What other programs wrote: kept aside already, validated and taken in now.
+        let taken = logger.with_writer_lock_at(|| Ok(logger.take_in_foreign(&report.recoveries)));
+        if let Err(e) = taken.and_then(|r| r) {
+            text.push(format!(
+                "could not take in what other programs wrote (kept aside): {e}"
+            ));
+        }
+    }
     if report.dry_run {
         text.push("dry run: nothing changed (--no-dry-run or DRY_RUN=false to repair)".into());
     }

@@ -15,19 +15,34 @@ use crate::vault::Vault;
 
 /// The derived views after a write: the index updated from the days just
 /// written (kept in `cache` between calls), then the Dashboard.
+///
+/// When an earlier refresh failed (a full disk, say), the views may be stale
+/// for days not written now: a marker file says so, and the next refresh
+/// rebuilds them whole, then removes it. Costs one `stat` otherwise.
 pub fn refresh_views(
     vault: &Vault,
     written: &[DayFileState],
     now: DateTime<Utc>,
     cache: &mut index::Cache,
 ) -> Result<Index, IoFailure> {
-    let index = at(
-        "write",
-        &vault.index(),
-        index::update(vault, written, now, cache),
-    )?;
-    refresh_dashboard(vault, &index, now)?;
-    Ok(index)
+    let stale = vault.views_stale();
+    let result = if stale.exists() {
+        rebuild_views(vault, now)
+    } else {
+        at(
+            "write",
+            &vault.index(),
+            index::update(vault, written, now, cache),
+        )
+        .and_then(|index| refresh_dashboard(vault, &index, now).map(|()| index))
+    };
+    if result.is_err() {
+        // Best effort: if even this empty file cannot be made, the daily
+        // rebuild with retention heals the views.
+        let _ = std::fs::File::create(&stale);
+        *cache = index::Cache::default();
+    }
+    result
 }
 
 /// The derived views from scratch: the index rebuilt from the day files and
@@ -36,7 +51,13 @@ pub fn rebuild_views(vault: &Vault, now: DateTime<Utc>) -> Result<Index, IoFailu
     let index = at("read", &vault.logs(), index::rebuild(vault, now))?;
     at("write", &vault.index(), index::save(vault, &index))?;
     refresh_dashboard(vault, &index, now)?;
-    Ok(index)
+    let stale = vault.views_stale();
+    match std::fs::remove_file(&stale) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(IoFailure::new("remove", &stale, e))
+        }
+        _ => Ok(index),
+    }
 }
 
 fn refresh_dashboard(vault: &Vault, index: &Index, now: DateTime<Utc>) -> Result<(), IoFailure> {
