@@ -334,7 +334,7 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
         }
     };
     let floor = state.head.len;
-    let mut chunk = 512 * n.max(1) as u64;
+    let mut chunk = 512u64.saturating_mul(n.max(1) as u64);
     loop {
         let start = state.trailer_offset.saturating_sub(chunk).max(floor);
         let bytes = read_at(&mut file, start, state.trailer_offset - start)?;
@@ -356,7 +356,7 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
             found.reverse();
             return Ok(found);
         }
-        chunk *= 4;
+        chunk = chunk.saturating_mul(4);
     }
 }
 
