@@ -12,6 +12,7 @@ pub mod args;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod envfile;
 pub mod error;
 pub mod exit;
 pub mod forward;
@@ -24,6 +25,7 @@ pub mod verify;
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
+use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
@@ -52,15 +54,31 @@ fn process_env(name: &str) -> Option<String> {
 
 /// Parses `argv`, runs the command and returns the exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
-    // `.env` in the working folder (or above) fills variables the real
-    // environment does not set; the real environment wins.
-    let _ = dotenvy::dotenv();
     let argv: Vec<OsString> = argv.into_iter().collect();
     let io = &mut Io {
         stdin: &mut io::stdin().lock(),
         stdout: &mut io::stdout().lock(),
         stderr: &mut io::stderr().lock(),
     };
+    // The env file fills variables the real environment does not set, before
+    // clap reads them (see `envfile` for which file).
+    let (command, explicit) = early(&argv);
+    if let Some(file) = envfile::choose(command.as_deref(), explicit.as_deref()) {
+        match envfile::load(&file, explicit.is_some()) {
+            Ok(notes) => notes.iter().for_each(|n| {
+                let _ = writeln!(io.stderr, "vault-audit: {n}");
+            }),
+            Err(e) => {
+                let code = exit::code(&e);
+                let _ = writeln!(io.stderr, "vault-audit: {e}");
+                return if command.as_deref() == Some("hook") {
+                    exit::OK
+                } else {
+                    code
+                };
+            }
+        }
+    }
     let args = match Args::try_parse_from(&argv) {
         Ok(args) => args,
         Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
@@ -81,7 +99,7 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Query(q) => query::run(config, q, io),
         Command::Tail(t) => query::tail(config, t, io),
         Command::Daemon(d) => daemon::run(config, d, io),
-        Command::Replay => daemon::replay(config, io),
+        Command::Replay(r) => daemon::replay(config, r, io),
         Command::Hook(h) => agent::hook(config, h, io),
         Command::SkillRun(a) => agent::skill_run(config, a, io),
         Command::Mcp => mcp::run(config, io),
@@ -117,7 +135,7 @@ fn prints_response(command: &Command) -> bool {
             | Command::Index
             | Command::Dashboard
             | Command::Rotate(_)
-            | Command::Replay
+            | Command::Replay(_)
     )
 }
 
@@ -142,12 +160,24 @@ fn fail(command: &Command, error: &CliError, io: &mut Io<'_>) -> u8 {
 
 /// The subcommand clap finds in `argv`, parsing as far as it can.
 fn subcommand(argv: &[OsString]) -> Option<String> {
-    Args::command()
+    early(argv).0
+}
+
+/// The subcommand and `--env-file`, as far as clap can parse `argv`
+/// before the environment is filled.
+fn early(argv: &[OsString]) -> (Option<String>, Option<PathBuf>) {
+    let Ok(matches) = Args::command()
         .ignore_errors(true)
         .try_get_matches_from(argv)
-        .ok()?
-        .subcommand_name()
-        .map(str::to_owned)
+    else {
+        return (None, None);
+    };
+    let file = matches
+        .try_get_one::<PathBuf>("env_file")
+        .ok()
+        .flatten()
+        .cloned();
+    (matches.subcommand_name().map(str::to_owned), file)
 }
 
 /// Reports arguments clap did not accept (or help and version, which it

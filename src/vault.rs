@@ -161,6 +161,31 @@ impl Vault {
     }
 }
 
+/// Whether `folder` is a vault: it has `Logs/`, `Dashboard.md` or
+/// `.obsidian/` (a folder that is none of these is never written into).
+pub fn is_vault(folder: &Path) -> bool {
+    folder.join("Logs").is_dir()
+        || folder.join("Dashboard.md").is_file()
+        || folder.join(".obsidian").is_dir()
+}
+
+/// The vault at `folder`, or else its one child folder that is a vault (the
+/// common `project/AI_Employee_Vault/` layout); `None` when there is none or
+/// more than one.
+pub fn find_vault(folder: &Path) -> Option<PathBuf> {
+    if is_vault(folder) {
+        return Some(folder.to_owned());
+    }
+    let mut found = std::fs::read_dir(folder)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .filter(|p| is_vault(p));
+    let one = found.next()?;
+    found.next().is_none().then_some(one)
+}
+
 /// `.audit/` in the folder `logs`.
 fn state_dir_in(logs: &Path) -> PathBuf {
     logs.join(".audit")

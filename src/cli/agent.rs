@@ -1,7 +1,7 @@
 //! `vault-audit hook claude-code` and `vault-audit skill-run`.
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
@@ -48,8 +48,12 @@ pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, Cl
             "the hook payload is not JSON ({e}); nothing logged"
         ))
     })?;
-    let vault = hook_vault(config, &payload)
+    let given = hook_vault(config, &payload)
         .ok_or_else(|| CliError::usage("no vault: set --vault or VAULT_PATH"))?;
+    let Some(vault) = resolve_vault(config, &given)? else {
+        let entry = hook::entry_for(&payload, &given, &config.hook).map_err(CliError::Usage)?;
+        return keep_orphan(config, &given, entry, io.stderr);
+    };
     let logger = config
         .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
@@ -74,6 +78,55 @@ pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, Cl
             _ => e.into(),
         }),
     }
+}
+
+/// The vault an agent's folder stands for: the folder itself if it is a
+/// vault, else its one child that is (`project/AI_Employee_Vault/`), else
+/// the folder made one with `--init`; `None` when there is no vault.
+pub fn resolve_vault(config: &Config, folder: &Path) -> Result<Option<PathBuf>, CliError> {
+    if let Some(vault) = crate::vault::find_vault(folder) {
+        return Ok(Some(vault));
+    }
+    if config.init && folder.is_dir() {
+        config.writable_vault(folder)?;
+        return Ok(Some(folder.to_owned()));
+    }
+    Ok(None)
+}
+
+/// A hook with no vault keeps its entry (redacted, stamped) in the state
+/// folder for `vault-audit replay --orphans`, says so in one line, and
+/// exits 0.
+fn keep_orphan(
+    config: &Config,
+    folder: &Path,
+    entry: Option<Entry>,
+    stderr: &mut dyn Write,
+) -> Result<u8, CliError> {
+    let Some(mut entry) = entry else {
+        return Ok(exit::OK);
+    };
+    let Some(dir) = config.state_dir.as_ref() else {
+        return Err(CliError::Usage(format!(
+            "{} is not a vault and no state folder is known (set XDG_STATE_HOME or HOME); nothing logged",
+            folder.display()
+        )));
+    };
+    config.redactor.entry(&mut entry);
+    entry.timestamp.get_or_insert_with(chrono::Utc::now);
+    let file = dir.join("failed_writes.json");
+    crate::fsutil::ensure_dir(dir)
+        .and_then(|()| {
+            crate::fsutil::append_durable(&file, format!("{}\n", entry.to_json_line()).as_bytes())
+        })
+        .map_err(|e| CliError::unavailable(format!("write {}", file.display()), e))?;
+    let _ = writeln!(
+        stderr,
+        "vault-audit hook: warning: {} is not a vault (no Logs/, Dashboard.md or .obsidian/, nor one folder below it that is); the entry was kept in {} for `vault-audit replay --orphans`",
+        folder.display(),
+        file.display()
+    );
+    Ok(exit::OK)
 }
 
 /// Runs `skill-run`: seed 000's positional contract. Prints the seed's

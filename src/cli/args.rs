@@ -39,6 +39,17 @@ pub struct Args {
     )]
     pub session: Option<String>,
 
+    /// Read settings from this file (the real environment wins). Without
+    /// it, `.env` in the working folder is read, except by hook, mcp and
+    /// skill-run, which read none.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub env_file: Option<PathBuf>,
+
+    /// Create Logs/ in a folder that is not a vault yet (one with Logs/,
+    /// Dashboard.md or .obsidian/), on purpose.
+    #[arg(long, global = true)]
+    pub init: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -62,7 +73,7 @@ pub enum Command {
     /// Run the daemon in the foreground (or: daemon status, daemon stop).
     Daemon(DaemonArgs),
     /// Append the entries saved in Logs/failed_writes.json to their day files, exactly once.
-    Replay,
+    Replay(ReplayArgs),
     /// Log one Claude Code hook event read from stdin (always exits 0).
     Hook(HookArgs),
     /// Log a skill run: <skill> <status> [duration_ms] [errors_json] [metadata_json] (seed 000).
@@ -351,4 +362,14 @@ pub struct DemoArgs {
     /// The vault to copy (default the sample vault shipped in fixtures/).
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
+}
+
+/// `replay`'s options.
+#[derive(Debug, ClapArgs)]
+pub struct ReplayArgs {
+    /// Also take in the entries a hook saved in the state folder
+    /// ($XDG_STATE_HOME/vault-audit/failed_writes.json) because it found no
+    /// vault to write them to.
+    #[arg(long)]
+    pub orphans: bool,
 }

@@ -42,6 +42,11 @@ pub struct Config {
     /// for the commands that forward (`forward`, `daemon`): a bad
     /// forwarding setting must not stop `log` or a hook from recording.
     pub forward: Option<ForwardSettings>,
+    /// Create `Logs/` in a folder that is not a vault yet (`--init`).
+    pub init: bool,
+    /// Where a hook keeps entries it has no vault for
+    /// (`$XDG_STATE_HOME/vault-audit`, else `~/.local/state/vault-audit`).
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Parses a boolean the way `.env` files spell them.
@@ -53,6 +58,15 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, CliError> {
             "{name}={value:?} is not a boolean; accepted: true, false, 1, 0, yes, no, on, off"
         ))),
     }
+}
+
+/// `$XDG_STATE_HOME/vault-audit`, else `$HOME/.local/state/vault-audit`.
+fn state_dir(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let base = match env("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(state) => PathBuf::from(state),
+        None => PathBuf::from(env("HOME").filter(|v| !v.is_empty())?).join(".local/state"),
+    };
+    Some(base.join("vault-audit"))
 }
 
 /// Whether the command sends entries to the sinks.
@@ -116,6 +130,8 @@ impl Config {
             hook,
             project_dir: env("CLAUDE_PROJECT_DIR").map(PathBuf::from),
             forward,
+            init: args.init,
+            state_dir: state_dir(&env),
         })
     }
 
@@ -126,7 +142,26 @@ impl Config {
 
     /// A logger for `vault`, configured as the rest says.
     pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, CliError> {
+        self.writable_vault(vault)?;
         Ok(self.builder_for(vault, dry_run).build()?)
+    }
+
+    /// Checks that `folder` is a vault before anything is written in it;
+    /// with `--init`, makes it one by creating `Logs/`.
+    pub fn writable_vault(&self, folder: &Path) -> Result<(), CliError> {
+        if crate::vault::is_vault(folder) || !folder.is_dir() {
+            // A missing folder is refused by the logger with its own message.
+            return Ok(());
+        }
+        if self.init {
+            let logs = folder.join("Logs");
+            return crate::fsutil::ensure_dir(&logs)
+                .map_err(|e| CliError::unavailable(format!("create {}", logs.display()), e));
+        }
+        Err(CliError::Usage(format!(
+            "{} is not a vault (it has no Logs/, Dashboard.md or .obsidian/); pass the vault's folder with --vault, or add --init to create Logs/ there on purpose",
+            folder.display()
+        )))
     }
 
     /// The builder behind [`Config::logger_for`].

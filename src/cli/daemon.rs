@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::cli::args::{DaemonAction, DaemonArgs};
+use crate::cli::args::{DaemonAction, DaemonArgs, ReplayArgs};
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
@@ -87,6 +87,7 @@ fn serve(
             "the daemon writes for real and DRY_RUN is on (the default): pass --no-dry-run or set AUDIT_DRY_RUN=false".into(),
         ));
     }
+    config.writable_vault(vault.root())?;
     let logger = config
         .builder_for(vault.root(), false)
         .upkeep(false)
@@ -134,11 +135,15 @@ fn serve(
 
 /// `vault-audit replay`: takes in `failed_writes.json` (and any claim left
 /// half done) now.
-pub fn replay(config: &Config, io: &mut Io<'_>) -> Result<u8, CliError> {
+pub fn replay(config: &Config, args: &ReplayArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let (stdout, stderr) = (&mut *io.stdout, &mut *io.stderr);
     let logger = config.logger()?;
     let vault = logger.vault().clone();
     let mut response = Response::new("success");
+    if args.orphans && !logger.is_dry_run() {
+        let adopted = adopt_orphans(config, &logger)?;
+        response.details.insert("orphans".into(), adopted.into());
+    }
     if logger.is_dry_run() {
         let pending = std::fs::read_to_string(vault.failed_writes())
             .map(|t| t.lines().count())
@@ -179,4 +184,32 @@ pub fn replay(config: &Config, io: &mut Io<'_>) -> Result<u8, CliError> {
     };
     let _ = writeln!(stdout, "{}", response.to_line());
     Ok(code)
+}
+
+/// Moves the entries a hook saved in the state folder (it found no vault)
+/// into this vault's `failed_writes.json`, under the writers' lock, for the
+/// replay to take in. Returns how many lines moved.
+fn adopt_orphans(config: &Config, logger: &crate::logger::AuditLogger) -> Result<usize, CliError> {
+    let Some(file) = config
+        .state_dir
+        .as_ref()
+        .map(|d| d.join("failed_writes.json"))
+    else {
+        return Ok(0);
+    };
+    let target = logger.vault().failed_writes();
+    let moved = logger.with_writer_lock(|| {
+        let bytes = match std::fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        crate::fsutil::append_durable(&target, &bytes)?;
+        std::fs::remove_file(&file)?;
+        Ok(bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count())
+    })?;
+    Ok(moved)
 }

@@ -29,8 +29,15 @@ const MAX_LIMIT: u64 = 500;
 /// Serves until stdin closes; returns the exit code.
 pub fn run(config: &Config, io: &mut Io<'_>) -> Result<u8, CliError> {
     // Dry-run lines go to stderr: stdout carries only JSON-RPC.
+    let given = config.vault()?;
+    let vault = crate::cli::agent::resolve_vault(config, given)?.ok_or_else(|| {
+        CliError::Usage(format!(
+            "{} is not a vault (no Logs/, Dashboard.md or .obsidian/, nor one folder below it that is); pass the vault's folder, or --init to make this one",
+            given.display()
+        ))
+    })?;
     let logger = config
-        .builder_for(config.vault()?, config.dry_run)
+        .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
         .build()?;
     let server = Server {
