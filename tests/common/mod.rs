@@ -264,8 +264,9 @@ pub fn days_ago(n: i64) -> (String, String) {
     }
 }
 
-/// The UTC date `n` days before `now` and a timestamp that day: noon, or
-/// for n = 0 `now` itself (to the millisecond, never after it).
+/// The UTC date `n` days before `now` (after it, for a negative `n`) and a
+/// timestamp that day: noon, or for n = 0 `now` itself (to the
+/// millisecond, never after it).
 pub fn days_before(now: DateTime<Utc>, n: i64) -> (String, String) {
     let t = if n == 0 {
         now
