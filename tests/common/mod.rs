@@ -282,11 +282,11 @@ pub fn days_before(now: DateTime<Utc>, n: i64) -> (String, String) {
 
 /// Runs `scenario` with the real time it starts at, and once more if the
 /// UTC date changed before it returned (midnight fell between two of its
-/// steps). A scenario that makes entries at `now` and then runs the binary,
-/// whose clock is the real one, so sees one UTC day throughout; it should
-/// only gather what it needs and leave the assertions to its caller, as a
-/// run that straddled midnight is thrown away. A run takes seconds, so
-/// midnight cannot fall inside the second one.
+/// steps). So a scenario that makes entries at `now` and then runs the
+/// binary (whose clock is the real one) sees one UTC day throughout. It
+/// should only gather what it needs and leave the assertions to its
+/// caller, as a run that straddled midnight is thrown away. A run takes
+/// seconds, so midnight cannot fall inside the second one too.
 pub fn on_one_utc_day<T>(mut scenario: impl FnMut(DateTime<Utc>) -> T) -> T {
     for _ in 0..2 {
         let now = Utc::now();
