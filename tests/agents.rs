@@ -7,7 +7,7 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
-use common::{days_ago, Vault, BIN};
+use common::{Vault, BIN};
 use serde_json::{json, Value};
 
 fn fixture(v: &Vault, name: &str) -> String {
@@ -17,20 +17,15 @@ fn fixture(v: &Vault, name: &str) -> String {
         .replace("{{VAULT}}", &v.path().to_string_lossy())
 }
 
-fn today(v: &Vault) -> Vec<Value> {
-    let (date, _) = days_ago(0);
-    if !v.day(&date).exists() {
-        return Vec::new();
-    }
-    v.day_json(&date)["entries"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+/// Every entry logged, oldest day first: the binary timestamps them with
+/// the real clock, so UTC midnight may fall between two of them.
+fn logged(v: &Vault) -> Vec<Value> {
+    v.all_entries()
 }
 
 /// Runs the hook on a fixture; returns the entry it logged, if any.
 fn hook(v: &Vault, name: &str, env: &[(&str, &str)]) -> Option<Value> {
-    let before = today(v).len();
+    let before = logged(v).len();
     let mut run = v
         .cmd()
         .args(["hook", "claude-code"])
@@ -41,7 +36,7 @@ fn hook(v: &Vault, name: &str, env: &[(&str, &str)]) -> Option<Value> {
     let done = run.run();
     done.assert_code(0);
     assert_eq!(done.stdout, "", "a hook prints nothing on stdout");
-    let after = today(v);
+    let after = logged(v);
     assert!(after.len() <= before + 1);
     after.get(before).cloned()
 }
@@ -437,5 +432,5 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
     writeln!(stdin, "{{broken").expect("send");
     stdin.flush().expect("flush");
     assert_eq!(c.recv()["error"]["code"], -32700);
-    assert_eq!(today(&v).len(), 2);
+    assert_eq!(logged(&v).len(), 2);
 }

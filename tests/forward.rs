@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use common::servers::{LogStore, Postgres, Rsyslog};
-use common::{days_ago, wait_for, Daemon, Vault};
+use common::{days_ago, days_before, wait_for, Daemon, Vault};
 use serde_json::{json, Value};
 
 /// An entry with a distinguishing `n`, by `actor`, failing when `fail`.
@@ -91,8 +91,11 @@ fn postgres_holds_every_entry_exactly_once_across_an_outage() {
         ("AUDIT_FORWARD_BACKOFF_MAX", "1s"),
         ("AUDIT_VAULT_NAME", "ops-vault"),
     ];
-    let (_, yesterday) = days_ago(1);
-    let (_, now) = days_ago(0);
+    // Yesterday and today from one clock reading: two different days, even
+    // in the first second after midnight.
+    let t = chrono::Utc::now();
+    let (_, yesterday) = days_before(t, 1);
+    let (_, now) = days_before(t, 0);
     log(&v, &yesterday, 1..=120, "email_skill");
     log(&v, &now, 121..=200, "email_skill");
 
@@ -200,7 +203,19 @@ fn postgres_holds_every_entry_exactly_once_across_an_outage() {
         3,
         "failed in 24 h, per actor per day, success rate"
     );
-    let day_ago = chrono::Utc::now() - chrono::Duration::hours(24);
+    // The first counts back 24 hours from PostgreSQL's now(), which is the
+    // time its transaction began: read it in the same transaction, so the
+    // entries expected are exactly those of the window it used (yesterday's
+    // noon entries are in it or not depending on the hour).
+    let mut tx = db.transaction().expect("transaction");
+    let db_now: i64 = tx
+        .query_one("SELECT (extract(epoch FROM now()) * 1000000)::int8", &[])
+        .expect("now()")
+        .get(0);
+    let failed = tx.query(queries[0], &[]).expect("failed actions");
+    tx.commit().expect("commit");
+    let day_ago = chrono::DateTime::from_timestamp_micros(db_now).expect("now()")
+        - chrono::Duration::hours(24);
     let expected = stored(&v)
         .iter()
         .filter(|e| e["result"] == "failure")
@@ -209,7 +224,6 @@ fn postgres_holds_every_entry_exactly_once_across_an_outage() {
                 > day_ago
         })
         .count();
-    let failed = db.query(queries[0], &[]).expect("failed actions");
     assert!(expected >= 46, "{expected}");
     assert_eq!(failed.len(), expected);
     let per_day = db.query(queries[1], &[]).expect("per actor per day");
@@ -415,8 +429,9 @@ fn http_stores_get_their_documented_requests_through_503_429_and_400() {
 fn days_retention_deleted_before_they_were_sent_are_reported() {
     let store = LogStore::start();
     let v = Vault::new();
-    let (old_day, old) = days_ago(5);
-    let (_, now) = days_ago(0);
+    let t = chrono::Utc::now();
+    let (old_day, old) = days_before(t, 5);
+    let (_, now) = days_before(t, 0);
     log(&v, &old, 1..=12, "gap_skill");
     log(&v, &now, 13..=20, "gap_skill");
     let once = || {
@@ -503,8 +518,11 @@ fn a_sink_of_our_own_gets_every_entry_once_and_in_order_through_failures() {
     use vault_audit::forward::{catch_up, Forwarder, Pace};
     let v = Vault::new();
     let vault = vault_audit::Vault::new(v.path());
-    let (yesterday_date, yesterday) = days_ago(1);
-    let (_, now) = days_ago(0);
+    // Yesterday and today from one clock reading: two different days, even
+    // in the first second after midnight.
+    let t = chrono::Utc::now();
+    let (yesterday_date, yesterday) = days_before(t, 1);
+    let (_, now) = days_before(t, 0);
     log(&v, &yesterday, 1..=10, "lib_skill");
     log(&v, &now, 11..=100, "lib_skill");
     let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{days_ago, entry_json, Run, Vault};
+use common::{days_ago, days_before, entry_json, Run, Vault};
 use serde_json::Value;
 
 #[test]
@@ -116,8 +116,10 @@ fn missing_timestamp_and_session_are_filled_in() {
 #[test]
 fn an_entry_goes_to_the_file_of_its_own_utc_date() {
     let v = Vault::new();
-    let (d1, ts1) = days_ago(3);
-    let (d2, ts2) = days_ago(2);
+    // Two days in a row from one `now` (d2 is the day after d1).
+    let now = chrono::Utc::now();
+    let (d1, ts1) = days_before(now, 3);
+    let (d2, ts2) = days_before(now, 2);
     let stdin = format!(
         "{}\n{}\n{}\n",
         entry_json(&ts1, "INFO", 1),
@@ -178,7 +180,11 @@ fn assert_rejected(args: &[&str], stdin: Option<&[u8]>, needles: &[&str]) {
 
 #[test]
 fn invalid_values_are_rejected_naming_field_value_and_accepted_values() {
-    let (_, ts) = days_ago(1);
+    let now = chrono::Utc::now();
+    let (_, ts) = days_before(now, 1);
+    // Noon tomorrow: at least 12 hours ahead of the binary's clock.
+    let (_, future) = days_before(now, -1);
+    let future_value = format!("timestamp \"{future}\"");
     // The flags of a valid entry, with `(flag, value)` pairs replaced or added.
     let flags = |changes: &[(&str, &str)]| -> Vec<String> {
         let mut all = vec![
@@ -234,11 +240,8 @@ fn invalid_values_are_rejected_naming_field_value_and_accepted_values() {
             vec!["timestamp \"2026-11-22 10:00\"", "offset or Z"],
         ),
         (
-            vec![("--timestamp", "2999-01-01T00:00:00Z")],
-            vec![
-                "timestamp \"2999-01-01T00:00:00.000Z\"",
-                "more than 5 minutes in the future",
-            ],
+            vec![("--timestamp", &future)],
+            vec![&future_value, "more than 5 minutes in the future"],
         ),
     ];
     for (changes, needles) in cases {

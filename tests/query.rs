@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{days_ago, Vault, BIN};
+use common::{days_before, Vault, BIN};
 use serde_json::{json, Value};
 
 fn entry(ts: &str, level: &str, actor: &str, result: &str, extra: Value) -> String {
@@ -22,24 +22,37 @@ fn entry(ts: &str, level: &str, actor: &str, result: &str, extra: Value) -> Stri
     e.to_string()
 }
 
+/// The days of `vault()`'s entries.
+struct Days {
+    /// Two entries, then one back-dated into it.
+    early: String,
+    /// The last two entries.
+    late: String,
+}
+
 /// Three days of entries, one of them back-dated into an earlier day, and
 /// one day file in the Python reference's layout.
-fn vault() -> (Vault, Vec<String>) {
+///
+/// The days are 4 (the foreign file), 3 and 1 days back, taken from one
+/// `now`: `--since 2d` (48 hours back) then falls on the empty day between,
+/// whatever the hour, even if midnight passes during the test.
+fn vault() -> (Vault, Days) {
     let v = Vault::new();
-    let (d3, _) = days_ago(3);
-    let (d2, _) = days_ago(2);
-    let (d1, _) = days_ago(1);
+    let now = chrono::Utc::now();
+    let (d4, _) = days_before(now, 4);
+    let (d3, _) = days_before(now, 3);
+    let (d1, _) = days_before(now, 1);
     let at = |d: &str, hms: &str| format!("{d}T{hms}.000Z");
     let lines = [
         entry(
-            &at(&d2, "09:00:00"),
+            &at(&d3, "09:00:00"),
             "INFO",
             "alpha",
             "success",
             json!({"duration_ms": 100}),
         ),
         entry(
-            &at(&d2, "10:00:00"),
+            &at(&d3, "10:00:00"),
             "ERROR",
             "beta",
             "failure",
@@ -59,9 +72,9 @@ fn vault() -> (Vault, Vec<String>) {
             "failure",
             json!({"note": "pipe | and, comma"}),
         ),
-        // Written last, but earlier in its day: it must come out first of d2.
+        // Written last, but earlier in its day: it must come out first of d3.
         entry(
-            &at(&d2, "08:00:00"),
+            &at(&d3, "08:00:00"),
             "INFO",
             "beta",
             "skipped",
@@ -76,15 +89,21 @@ fn vault() -> (Vault, Vec<String>) {
         .assert_code(0);
     // A day in a foreign layout (pretty, counts first), never touched by a writer.
     let foreign = json!({
-        "date": d3, "total_entries": 1, "summary": {"INFO": 0, "WARNING": 0, "ERROR": 1, "CRITICAL": 0},
-        "entries": [serde_json::from_str::<Value>(&entry(&at(&d3, "12:00:00"), "ERROR", "delta", "failure", json!({}))).expect("json")]
+        "date": d4, "total_entries": 1, "summary": {"INFO": 0, "WARNING": 0, "ERROR": 1, "CRITICAL": 0},
+        "entries": [serde_json::from_str::<Value>(&entry(&at(&d4, "12:00:00"), "ERROR", "delta", "failure", json!({}))).expect("json")]
     });
     std::fs::write(
-        v.day(&d3),
+        v.day(&d4),
         serde_json::to_string_pretty(&foreign).expect("pretty"),
     )
     .expect("write");
-    (v, lines.to_vec())
+    (
+        v,
+        Days {
+            early: d3,
+            late: d1,
+        },
+    )
 }
 
 fn query(v: &Vault, args: &[&str]) -> Vec<Value> {
@@ -110,7 +129,7 @@ fn actors(found: &[Value]) -> Vec<&str> {
 
 #[test]
 fn filters_combine_and_output_is_in_time_order() {
-    let (v, _) = vault();
+    let (v, days) = vault();
     assert_eq!(
         actors(&query(&v, &[])),
         vec!["delta", "beta", "alpha", "beta", "alpha", "gamma"]
@@ -154,11 +173,11 @@ fn filters_combine_and_output_is_in_time_order() {
         )),
         vec!["alpha"]
     );
-    let (d2, _) = days_ago(2);
+    let early = &days.early;
     assert_eq!(
         actors(&query(
             &v,
-            &["--since", &d2, "--until", &format!("{d2}T09:30:00Z")]
+            &["--since", early, "--until", &format!("{early}T09:30:00Z")]
         )),
         vec!["beta", "alpha"]
     );
@@ -168,7 +187,7 @@ fn filters_combine_and_output_is_in_time_order() {
         .cmd()
         .args(["query", "--actor", "gamma", "--format", "jsonl"])
         .run();
-    assert!(std::fs::read_to_string(v.day(&days_ago(1).0))
+    assert!(std::fs::read_to_string(v.day(&days.late))
         .expect("read")
         .contains(done.stdout.trim()));
 }
@@ -318,7 +337,8 @@ fn tail_shows_the_last_entries_and_follows_new_ones() {
         .expect("tail -f");
     let stdout = child.stdout.take().expect("stdout");
     std::thread::sleep(Duration::from_millis(400));
-    let (_, ts) = days_ago(0);
+    // Now, not a second ago: never on a day before the one `tail -f` began on.
+    let (_, ts) = days_before(chrono::Utc::now(), 0);
     for n in 0..3 {
         let line = entry(&ts, "INFO", &format!("live{n}"), "success", json!({}));
         v.cmd().args(["log", "--entry", &line]).run().assert_code(0);
@@ -344,8 +364,10 @@ fn tail_shows_the_last_entries_and_follows_new_ones() {
 fn following_crosses_utc_midnight() {
     let v = Vault::new();
     let vault = vault_audit::Vault::new(v.path());
-    let (d1, ts1) = days_ago(1);
-    let (d0, ts0) = days_ago(0);
+    // Yesterday and today from one `now`: two days in a row, whatever the time.
+    let now = chrono::Utc::now();
+    let (d1, ts1) = days_before(now, 1);
+    let (d0, ts0) = days_before(now, 0);
     let day1 = chrono::NaiveDate::parse_from_str(&d1, "%Y-%m-%d").expect("date");
     let day0 = chrono::NaiveDate::parse_from_str(&d0, "%Y-%m-%d").expect("date");
     v.cmd()

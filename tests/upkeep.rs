@@ -7,23 +7,34 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use common::{days_ago, entry_json, Run, Vault};
+use common::{days_ago, days_before, entry_json, on_one_utc_day, Run, Vault};
 use serde_json::Value;
 use vault_audit::daily::{render_file, Trailer};
 use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel, Outcome};
 
-const NOW: &str = "2026-11-22T10:00:05Z";
+/// The day the golden files were made on: `golden_vault` puts its entries
+/// on it and the day before, with the clock at 10:00:05 that day.
+const GOLDEN_DAY: &str = "2026-11-22";
 
 fn at(ts: &str) -> DateTime<Utc> {
     vault_audit::time::parse_timestamp(ts).expect("timestamp")
 }
 
-fn logger(dir: &Path) -> AuditLogger {
+fn day(date: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date")
+}
+
+/// A logger whose clock shows 10:00:05 on `today`.
+fn logger_on(dir: &Path, today: NaiveDate) -> AuditLogger {
     AuditLogger::builder(dir)
-        .clock(Arc::new(FixedClock::new(at(NOW))))
+        .clock(Arc::new(FixedClock::new(at(&format!("{today}T10:00:05Z")))))
         .session_id("AI_EMP_20261122_GOLDEN")
         .build()
         .expect("logger")
+}
+
+fn logger(dir: &Path) -> AuditLogger {
+    logger_on(dir, day(GOLDEN_DAY))
 }
 
 fn entry(level: LogLevel, action: &str, actor: &str, target: &str, ts: &str) -> Entry {
@@ -57,29 +68,55 @@ fn assert_golden(name: &str, actual: &[u8]) {
     );
 }
 
+/// A golden Dashboard as it reads when made on `today` instead of
+/// `GOLDEN_DAY`: the dates in its table cells moved by as many days (a
+/// time alone, as today's rows show, does not change).
+fn golden_dashboard_on(name: &str, today: NaiveDate) -> String {
+    let path = golden(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let shift = today - day(GOLDEN_DAY);
+    let days = [0, 1].map(|back| day(GOLDEN_DAY) - chrono::Duration::days(back));
+    // In two passes, so that no date is moved twice.
+    let mut out = text;
+    for (i, was) in days.iter().enumerate() {
+        out = out.replace(&format!("| {was} "), &format!("| \u{0}{i} "));
+    }
+    for (i, was) in days.iter().enumerate() {
+        out = out.replace(&format!("| \u{0}{i} "), &format!("| {} ", *was + shift));
+    }
+    out
+}
+
 /// A vault with a note to link to, two days of entries, and `dashboard` as
-/// its Dashboard.md (if any).
+/// its Dashboard.md (if any), made on the golden day.
 fn golden_vault(dashboard: Option<&[u8]>) -> Vault {
+    golden_vault_on(day(GOLDEN_DAY), dashboard)
+}
+
+/// The same on `today`: entries at fixed times on `today` and the day
+/// before, written by a logger whose clock shows 10:00:05 on `today`.
+fn golden_vault_on(today: NaiveDate, dashboard: Option<&[u8]>) -> Vault {
     let v = Vault::new();
     std::fs::write(v.path().join("Plans/request-01-Plan.md"), "# Plan\n").expect("note");
     if let Some(d) = dashboard {
         std::fs::write(v.path().join("Dashboard.md"), d).expect("dashboard");
     }
-    let log = logger(v.path());
+    let yesterday = today - chrono::Duration::days(1);
+    let log = logger_on(v.path(), today);
     let mut batch = vec![
         entry(
             LogLevel::Info,
             "file_drop",
             "filesystem_watcher",
             "Inbox/request-01.md",
-            "2026-11-21T23:59:58Z",
+            &format!("{yesterday}T23:59:58Z"),
         ),
         entry(
             LogLevel::Warning,
             "approval_requested",
             "needs-action-processor",
             "Pending_Approval/request-01-Plan.md",
-            "2026-11-21T23:59:59Z",
+            &format!("{yesterday}T23:59:59Z"),
         ),
     ];
     for i in 0..7 {
@@ -88,7 +125,7 @@ fn golden_vault(dashboard: Option<&[u8]>) -> Vault {
             "tool_call",
             "claude_code",
             "Bash",
-            &format!("2026-11-22T09:00:0{i}Z"),
+            &format!("{today}T09:00:0{i}Z"),
         ));
     }
     batch.push(entry(
@@ -96,7 +133,7 @@ fn golden_vault(dashboard: Option<&[u8]>) -> Vault {
         "plan_created",
         "needs-action-processor",
         "Plans/request-01-Plan.md",
-        "2026-11-22T10:00:00.123Z",
+        &format!("{today}T10:00:00.123Z"),
     ));
     batch.push(
         entry(
@@ -104,7 +141,7 @@ fn golden_vault(dashboard: Option<&[u8]>) -> Vault {
             "system_event",
             "evil | actor\n## Hacked <b>x</b>",
             "[[Secret]] %%hidden",
-            "2026-11-22T10:00:01Z",
+            &format!("{today}T10:00:01Z"),
         )
         .result(Outcome::Failure),
     );
@@ -153,24 +190,38 @@ fn dashboard_goldens_realistic_crlf_missing_and_last() {
                 "a bare LF crept in"
             );
         }
-        // Refreshing again changes nothing, and does not rewrite the file.
-        let path = v.path().join("Dashboard.md");
-        let modified = std::fs::metadata(&path)
-            .expect("meta")
-            .modified()
-            .expect("mtime");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        let done = v.cmd().arg("dashboard").run();
-        done.assert_code(0);
-        assert_eq!(done.response()["details"]["result"], "unchanged");
-        assert_eq!(std::fs::read(&path).expect("read"), after);
-        assert_eq!(
-            std::fs::metadata(&path)
+        // Refreshing again through the binary changes nothing, and does not
+        // rewrite the file. The binary's clock is the real one, and the
+        // table shows today's times alone but older ones with their date: so
+        // this is done on a vault made the same way on the real today (its
+        // Dashboard the golden one with the dates moved), and done again if
+        // UTC midnight falls before the binary has run. Only the date counts
+        // there: the entries' times of day may be later than the real time.
+        let mtime = |path: &Path| {
+            std::fs::metadata(path)
                 .expect("meta")
                 .modified()
-                .expect("mtime"),
-            modified
+                .expect("mtime")
+        };
+        let (v, today, after, modified, done) = on_one_utc_day(|now| {
+            let today = now.date_naive();
+            let v = golden_vault_on(today, Some(before.as_bytes()));
+            let after = std::fs::read(v.path().join("Dashboard.md")).expect("read");
+            let modified = mtime(&v.path().join("Dashboard.md"));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let done = v.cmd().arg("dashboard").run();
+            (v, today, after, modified, done)
+        });
+        assert_eq!(
+            String::from_utf8_lossy(&after),
+            golden_dashboard_on(&format!("dashboard/{name}.after.md"), today),
+            "{name}, made on {today}"
         );
+        done.assert_code(0);
+        assert_eq!(done.response()["details"]["result"], "unchanged", "{name}");
+        let path = v.path().join("Dashboard.md");
+        assert_eq!(std::fs::read(&path).expect("read"), after);
+        assert_eq!(mtime(&path), modified);
     }
 }
 
@@ -296,19 +347,25 @@ fn write_old_critical_day(v: &Vault, date: &str, ts: &str) {
 
 #[test]
 fn seed_post_conditions_hold_after_a_cli_write() {
-    let v = Vault::new();
-    let (old_date, old_ts) = days_ago(95);
-    write_old_critical_day(&v, &old_date, &old_ts);
-    std::fs::write(
-        v.path().join("Dashboard.md"),
-        "# D\n\n## Recent Activity\n\n## Other\n",
-    )
-    .expect("dashboard");
-    let (date, ts) = days_ago(0);
-    let done = v
-        .cmd()
-        .args(["log", "--entry", &entry_json(&ts, "ERROR", 7)])
-        .run();
+    // The entry is logged at `now`, and the purge the same run logs at the
+    // binary's (real) time: both land in today's file unless midnight falls
+    // in between, when the whole is done again.
+    let (v, old_date, date, ts, done) = on_one_utc_day(|now| {
+        let v = Vault::new();
+        let (old_date, old_ts) = days_before(now, 95);
+        write_old_critical_day(&v, &old_date, &old_ts);
+        std::fs::write(
+            v.path().join("Dashboard.md"),
+            "# D\n\n## Recent Activity\n\n## Other\n",
+        )
+        .expect("dashboard");
+        let (date, ts) = days_before(now, 0);
+        let done = v
+            .cmd()
+            .args(["log", "--entry", &entry_json(&ts, "ERROR", 7)])
+            .run();
+        (v, old_date, date, ts, done)
+    });
     done.assert_code(0);
     // 1. The day file holds the entry, counted.
     let day = v.day_json(&date);
@@ -350,7 +407,10 @@ fn seed_post_conditions_hold_after_a_cli_write() {
 
 #[test]
 fn dry_run_changes_no_file_in_logs_nor_the_index_nor_the_dashboard() {
-    let v = golden_vault(Some(REALISTIC.as_bytes()));
+    // Two days of entries ending yesterday, well inside the retention
+    // period of the binary's real clock: `rotate` must name the old day alone.
+    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    let v = golden_vault_on(yesterday, Some(REALISTIC.as_bytes()));
     let (old_date, old_ts) = days_ago(120);
     write_old_critical_day(&v, &old_date, &old_ts);
     let before = v.snapshot();

@@ -3,12 +3,13 @@
 
 mod common;
 
-use common::{days_ago, entry_json, Done, Vault};
+use chrono::{DateTime, Utc};
+use common::{days_ago, days_before, entry_json, Done, Vault};
 use serde_json::Value;
 
-/// Logs `n` entries (numbered from `first`) on the day `back` days ago.
-fn log_day(v: &Vault, back: i64, first: u64, n: u64) -> String {
-    let (date, ts) = days_ago(back);
+/// Logs `n` entries (numbered from `first`) at noon on `date`.
+fn log_on(v: &Vault, date: &str, first: u64, n: u64) {
+    let ts = format!("{date}T12:00:00.000Z");
     let lines: String = (first..first + n)
         .map(|i| entry_json(&ts, "INFO", i) + "\n")
         .collect();
@@ -17,6 +18,14 @@ fn log_day(v: &Vault, back: i64, first: u64, n: u64) -> String {
         .stdin(lines)
         .run()
         .assert_code(0);
+}
+
+/// Logs `n` entries (numbered from `first`) on the day `back` days before
+/// `now`; returns its date. A test takes `now` once, so that its days are
+/// the ones it means even if UTC midnight passes while it runs.
+fn log_day(v: &Vault, now: DateTime<Utc>, back: i64, first: u64, n: u64) -> String {
+    let (date, _) = days_before(now, back);
+    log_on(v, &date, first, n);
     date
 }
 
@@ -53,9 +62,10 @@ fn line_of(lines: &[String], n: usize) -> usize {
 /// A vault with three days of 20 entries each.
 fn three_days() -> (Vault, Vec<String>) {
     let v = Vault::new();
+    let now = Utc::now();
     let days = (1..=3)
         .rev()
-        .map(|b| log_day(&v, b, b as u64 * 100, 20))
+        .map(|b| log_day(&v, now, b, b as u64 * 100, 20))
         .collect();
     (v, days)
 }
@@ -81,11 +91,12 @@ fn editing_one_character_of_one_entry_is_caught_and_located() {
     let (v, days) = three_days();
     let mut l = lines(&v, &days[1]);
     let at = line_of(&l, 7);
+    let stored: Value = serde_json::from_str(l[at].trim_end_matches(',')).expect("entry");
+    let ts = stored["timestamp"].as_str().expect("timestamp").to_owned();
     l[at] = l[at].replacen("\"actor\":\"test\"", "\"actor\":\"tost\"", 1);
     write_lines(&v, &days[1], &l);
     let done = verify(&v);
     done.assert_code(1);
-    let (_, ts) = days_ago(2);
     let expected = format!(
         "Logs/{}.json: entry 7 ({ts}): chain mismatch: the entry was changed, or an entry before it was removed",
         days[1]
@@ -239,7 +250,7 @@ fn an_edit_stays_evident_after_the_writer_repairs_a_torn_tail() {
     let text = l.join("\n");
     let cut = text.rfind("\n  ],").expect("trailer") - 10;
     std::fs::write(v.day(&days[2]), &text[..cut]).expect("tear");
-    log_day(&v, 1, 900, 1);
+    log_on(&v, &days[2], 900, 1);
     let report = verify_json(&v);
     let problems = report["problems"].as_array().expect("problems");
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -277,7 +288,8 @@ fn a_file_that_does_not_parse_is_quarantined_and_salvaged() {
 #[test]
 fn unchained_files_are_reported_as_such_and_repair_re_anchors_them() {
     let v = Vault::new();
-    let (date, ts) = days_ago(2);
+    let now = Utc::now();
+    let (date, ts) = days_before(now, 2);
     let old = serde_json::json!({
         "date": date,
         "entries": [serde_json::from_str::<Value>(&entry_json(&ts, "INFO", 1)).expect("json")],
@@ -289,7 +301,7 @@ fn unchained_files_are_reported_as_such_and_repair_re_anchors_them() {
         serde_json::to_string_pretty(&old).expect("json"),
     )
     .expect("write");
-    log_day(&v, 1, 10, 3);
+    log_day(&v, now, 1, 10, 3);
     v.cmd().arg("index").run().assert_code(0);
     let done = verify(&v);
     done.assert_code(0);
@@ -343,33 +355,39 @@ fn a_stale_index_is_reported_and_rebuilt() {
 #[test]
 fn back_dated_entries_in_an_earlier_day_keep_the_chain_valid() {
     let v = Vault::new();
-    log_day(&v, 2, 1, 5);
-    log_day(&v, 1, 10, 5);
+    let now = Utc::now();
+    log_day(&v, now, 2, 1, 5);
+    log_day(&v, now, 1, 10, 5);
     // Written after the next day started: the link holds at 5 entries.
-    log_day(&v, 2, 20, 3);
+    log_day(&v, now, 2, 20, 3);
     let done = verify(&v);
     done.assert_code(0);
 }
 
 #[test]
 fn days_deleted_by_retention_leave_an_anchor_and_the_rest_verifies() {
+    // Days 7, 6, 3 and 2 back; `rotate --days 5` runs on the binary's real
+    // clock and deletes 7 and 6 whether or not UTC midnight has passed since
+    // `now` (the cutoff is 5 or 4 days back; nothing lies between).
     let v = Vault::new();
-    for back in (3..=6).rev() {
-        log_day(&v, back, back as u64 * 10, 4);
-    }
-    v.cmd().args(["rotate", "--days", "4"]).run().assert_code(0);
+    let now = Utc::now();
+    let days: Vec<String> = [7, 6, 3, 2]
+        .into_iter()
+        .map(|back| log_day(&v, now, back, back as u64 * 10, 4))
+        .collect();
+    v.cmd().args(["rotate", "--days", "5"]).run().assert_code(0);
     let report = verify_json(&v);
     assert_eq!(report["ok"], true, "{report}");
-    assert!(report["files"].as_u64().expect("files") < 4);
+    // Days 3 and 2 back, and the binary's today with its two purge entries.
+    assert_eq!(report["files"], 3, "{report}");
     let anchors: Value = serde_json::from_slice(
         &std::fs::read(v.logs().join(".audit/anchors.json")).expect("anchors"),
     )
     .expect("json");
-    let (gone, _) = days_ago(6);
-    assert_eq!(anchors[&gone]["total_entries"], 4);
+    assert_eq!(anchors[&days[0]]["total_entries"], 4);
+    assert_eq!(anchors[&days[1]]["total_entries"], 4);
     // A day deleted by hand, with no anchor, breaks the link and says so.
-    let (next, _) = days_ago(4);
-    std::fs::remove_file(v.day(&next)).expect("rm");
+    std::fs::remove_file(v.day(&days[2])).expect("rm");
     let done = verify(&v);
     done.assert_code(1);
     assert!(

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub mod servers;
@@ -78,6 +79,43 @@ impl Vault {
     pub fn day_json(&self, date: &str) -> Value {
         let text = std::fs::read_to_string(self.day(date)).expect("day file");
         serde_json::from_str(&text).expect("day file is valid JSON")
+    }
+
+    /// The dates of the day files there are, oldest first.
+    pub fn dates(&self) -> Vec<String> {
+        let mut dates: Vec<String> = std::fs::read_dir(self.logs())
+            .expect("Logs")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let date = name.strip_suffix(".json")?;
+                vault_audit::time::parse_day(date).map(|_| date.to_owned())
+            })
+            .collect();
+        dates.sort();
+        dates
+    }
+
+    /// Every entry of every day file, oldest day first, each day in file
+    /// order. For entries the binary timestamps itself with the real clock:
+    /// they are on the day it was then, which may no longer be today (or,
+    /// just after midnight, the day a second ago was).
+    pub fn all_entries(&self) -> Vec<Value> {
+        self.dates()
+            .iter()
+            .flat_map(|date| {
+                let Ok(text) = std::fs::read_to_string(self.day(date)) else {
+                    return Vec::new();
+                };
+                // Between its creation and its first write a day file is empty.
+                if text.is_empty() {
+                    return Vec::new();
+                }
+                let day: Value = serde_json::from_str(&text).expect("day file is valid JSON");
+                day["entries"].as_array().cloned().unwrap_or_default()
+            })
+            .collect()
     }
 }
 
@@ -211,10 +249,27 @@ pub fn entry_json(ts: &str, level: &str, n: u64) -> String {
 
 /// The UTC date `n` days ago and a timestamp at noon that day (for n = 0,
 /// a second ago).
+///
+/// Each call reads the clock afresh: a test that needs several days, or
+/// that compares a date with what the binary wrote later, takes one `now`
+/// and uses [`days_before`] (and [`on_one_utc_day`] when the binary's own
+/// "today" matters), so that UTC midnight falling between two calls cannot
+/// split what belongs together.
 pub fn days_ago(n: i64) -> (String, String) {
-    let now = chrono::Utc::now();
+    let now = Utc::now();
+    if n == 0 {
+        days_before(now - chrono::Duration::seconds(1), 0)
+    } else {
+        days_before(now, n)
+    }
+}
+
+/// The UTC date `n` days before `now` (after it, for a negative `n`) and a
+/// timestamp that day: noon, or for n = 0 `now` itself (to the
+/// millisecond, never after it).
+pub fn days_before(now: DateTime<Utc>, n: i64) -> (String, String) {
     let t = if n == 0 {
-        now - chrono::Duration::seconds(1)
+        now
     } else {
         let day = (now - chrono::Duration::days(n)).date_naive();
         day.and_hms_opt(12, 0, 0).expect("noon").and_utc()
@@ -223,6 +278,25 @@ pub fn days_ago(n: i64) -> (String, String) {
         t.format("%Y-%m-%d").to_string(),
         t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     )
+}
+
+/// Runs `scenario` with the real time it starts at, and once more if the
+/// UTC date changed before it returned (midnight fell between two of its
+/// steps). So a scenario that makes entries at `now` and then runs the
+/// binary (whose clock is the real one) sees one UTC day throughout. It
+/// should only gather what it needs and leave the assertions to its
+/// caller, as a run that straddled midnight is thrown away. A run takes
+/// seconds, so midnight cannot fall inside the second one too.
+pub fn on_one_utc_day<T>(mut scenario: impl FnMut(DateTime<Utc>) -> T) -> T {
+    for _ in 0..2 {
+        let now = Utc::now();
+        let out = scenario(now);
+        if Utc::now().date_naive() == now.date_naive() {
+            return out;
+        }
+        eprintln!("UTC midnight fell inside the scenario: running it again");
+    }
+    panic!("UTC midnight fell inside two runs of the scenario in a row");
 }
 
 /// A daemon process on a vault; killed if the test ends without stopping it.
