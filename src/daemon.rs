@@ -72,6 +72,8 @@ struct Daemon<'a> {
     progress: Progress,
     readiness: Readiness,
     snapshot: Option<Snapshot>,
+    /// Files that vanished from a scan without turning up elsewhere yet.
+    gone: std::collections::BTreeMap<watch::Identity, String>,
     own_notes: BTreeSet<String>,
     alerts: Alerts,
     dirty: Vec<DayFileState>,
@@ -133,7 +135,7 @@ pub fn run(
     while !stop.load(Ordering::SeqCst) {
         d.tick(stop, &rx, &events, &mut timers);
     }
-    d.shutdown(forwarder);
+    d.shutdown(forwarder, &events);
     Ok(())
 }
 
@@ -157,6 +159,7 @@ impl<'a> Daemon<'a> {
             out,
             readiness: Readiness::default(),
             snapshot: None,
+            gone: Default::default(),
             own_notes: BTreeSet::new(),
             alerts: Alerts::new(cfg.alerts, cfg.folders.needs_action.clone()),
             dirty: Vec::new(),
@@ -267,13 +270,17 @@ impl<'a> Daemon<'a> {
         }
     }
 
-    /// Stops the sinks, logs the stop and refreshes the views.
-    fn shutdown(&mut self, forwarder: Option<Forwarder>) {
+    /// Stops the sinks, logs what they reported last and the stop, and
+    /// refreshes the views.
+    fn shutdown(&mut self, forwarder: Option<Forwarder>, events: &mpsc::Receiver<Entry>) {
         if let Some(f) = forwarder {
             // A sink in the middle of a network call is not waited for: its
             // batch was not acknowledged, so its cursor did not move.
             f.stop(Duration::from_millis(500));
         }
+        // Events the sinks sent while the loop was ending are logged too.
+        let last: Vec<Entry> = events.try_iter().collect();
+        self.write(last);
         let pid = std::process::id();
         self.event(
             LogLevel::Info,
@@ -492,7 +499,7 @@ impl Daemon<'_> {
             let _ = now.save(&vault);
             return;
         };
-        let changes = watch::diff(&before, &now, &self.own_notes);
+        let changes = watch::diff(&before, &now, &self.own_notes, &mut self.gone);
         if changes.is_empty() {
             return;
         }

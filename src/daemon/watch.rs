@@ -50,7 +50,7 @@ impl Default for Folders {
 
 /// A file's identity across a rename: its inode where there is one, else its
 /// size and modification time.
-type Identity = (u64, u64);
+pub type Identity = (u64, u64);
 
 /// Every watched file of the vault, by vault-relative path (`/`-separated).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -158,24 +158,38 @@ pub enum Change {
 }
 
 /// The creates and moves from `old` to `new` (deletions are not recorded).
-pub fn diff(old: &Snapshot, new: &Snapshot, skip: &BTreeSet<String>) -> Vec<Change> {
-    let removed: BTreeMap<&Identity, &String> = old
+///
+/// `gone` carries files that vanished in earlier scans without turning up
+/// elsewhere: a scan that ran while a file was being moved can miss it in
+/// both folders, and the next scan still tells the move from a creation.
+/// It is emptied once a scan finds nothing new and nothing gone.
+pub fn diff(
+    old: &Snapshot,
+    new: &Snapshot,
+    skip: &BTreeSet<String>,
+    gone: &mut BTreeMap<Identity, String>,
+) -> Vec<Change> {
+    let mut vanished = false;
+    for (p, id) in old.0.iter().filter(|(p, _)| !new.0.contains_key(*p)) {
+        gone.insert(*id, p.clone());
+        vanished = true;
+    }
+    let changes: Vec<Change> = new
         .0
         .iter()
-        .filter(|(p, _)| !new.0.contains_key(*p))
-        .map(|(p, id)| (id, p))
-        .collect();
-    new.0
-        .iter()
         .filter(|(p, _)| !old.0.contains_key(*p) && !skip.contains(*p))
-        .map(|(p, id)| match removed.get(id) {
+        .map(|(p, id)| match gone.remove(id) {
             Some(from) => Change::Moved {
-                from: (*from).clone(),
+                from,
                 to: p.clone(),
             },
             None => Change::Created(p.clone()),
         })
-        .collect()
+        .collect();
+    if changes.is_empty() && !vanished {
+        gone.clear();
+    }
+    changes
 }
 
 fn folder(path: &str) -> &str {
@@ -255,7 +269,7 @@ mod tests {
         std::fs::write(root.join("Inbox/.new.md.swp"), "y2").expect("write");
         std::fs::rename(root.join("Inbox/.new.md.swp"), root.join("Inbox/new.md")).expect("save");
         let after = Snapshot::scan(root).expect("scan");
-        let changes = diff(&before, &after, &BTreeSet::new());
+        let changes = diff(&before, &after, &BTreeSet::new(), &mut BTreeMap::new());
         assert_eq!(
             changes,
             vec![
@@ -273,8 +287,24 @@ mod tests {
             (ApprovalStatus::Approved, ApprovedBy::Human)
         );
         assert_eq!(approved.target, "Approved/plan.md");
+        // A scan torn by a move (the file in neither folder) still sees the move.
+        let mut gone = BTreeMap::new();
+        let mut torn = after.clone();
+        torn.0.remove("Approved/plan.md");
+        assert_eq!(diff(&after, &torn, &BTreeSet::new(), &mut gone), vec![]);
+        std::fs::create_dir(root.join("Done")).expect("mkdir");
+        std::fs::rename(root.join("Approved/plan.md"), root.join("Done/plan.md")).expect("mv");
+        let later = Snapshot::scan(root).expect("scan");
+        assert_eq!(
+            diff(&torn, &later, &BTreeSet::new(), &mut gone),
+            vec![Change::Moved {
+                from: "Approved/plan.md".into(),
+                to: "Done/plan.md".into()
+            }]
+        );
+        std::fs::rename(root.join("Done/plan.md"), root.join("Approved/plan.md")).expect("mv");
         // The editor's save is not a new change.
         let again = Snapshot::scan(root).expect("scan");
-        assert!(diff(&after, &again, &BTreeSet::new()).is_empty());
+        assert!(diff(&after, &again, &BTreeSet::new(), &mut BTreeMap::new()).is_empty());
     }
 }
