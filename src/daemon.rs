@@ -8,6 +8,7 @@ pub mod watch;
 
 use std::collections::BTreeSet;
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,7 +21,7 @@ use crate::daily::DayFileState;
 use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
 use crate::forward::{Forwarder, Pace, Sink};
-use crate::inbox::{self, Readiness};
+use crate::inbox::{self, Claim, Intake, Readiness, Reading};
 use crate::index;
 use crate::journal::{self, Progress};
 use crate::logger::upkeep::refresh_views;
@@ -71,6 +72,7 @@ struct Daemon<'a> {
     out: &'a mut dyn Write,
     progress: Progress,
     readiness: Readiness,
+    reading: Reading,
     snapshot: Option<Snapshot>,
     own_notes: BTreeSet<String>,
     alerts: Alerts,
@@ -155,7 +157,8 @@ impl<'a> Daemon<'a> {
             logger,
             cfg,
             out,
-            readiness: Readiness::default(),
+            readiness: Readiness::new(inbox::DEFAULT_GRACE),
+            reading: Reading::new(inbox::DEFAULT_GRACE),
             snapshot: None,
             own_notes: BTreeSet::new(),
             alerts: Alerts::new(cfg.alerts, cfg.folders.needs_action.clone()),
@@ -320,7 +323,13 @@ impl Daemon<'_> {
 
     fn observe(&mut self, entries: &[Entry]) {
         let vault = self.logger.vault().clone();
-        match self.alerts.observe(&vault, entries) {
+        let notes = self.alerts.observe(&vault, entries);
+        self.noted(notes);
+    }
+
+    /// Reports the alert notes written.
+    fn noted(&mut self, notes: std::io::Result<Vec<String>>) {
+        match notes {
             Ok(notes) => {
                 for note in notes {
                     self.say(1, &format!("alert: wrote {note}"));
@@ -338,73 +347,145 @@ impl Daemon<'_> {
         let mut claims = match inbox::claims(&vault) {
             Ok(c) => c,
             Err(e) => {
-                return self.say(
-                    0,
-                    &format!("warning: {}: {e}", vault.inbox_processing().display()),
-                )
+                let message = format!("warning: {}: {e}", vault.inbox_processing().display());
+                self.say(0, &message);
+                Vec::new()
             }
         };
-        match self.readiness.ready(&vault, SystemTime::now()) {
-            Ok(ready) if !ready.is_empty() => {
-                let (claimed, failed) =
-                    inbox::claim_all(&vault, &ready, self.logger.now().timestamp_millis());
-                claims.extend(claimed);
-                for (path, e) in failed {
-                    self.say(
-                        0,
-                        &format!("warning: could not claim {}: {e}", path.display()),
-                    );
-                }
-            }
-            Ok(_) => {}
-            Err(e) => self.say(0, &format!("warning: {}: {e}", vault.inbox().display())),
-        }
+        claims.extend(self.claim_ready());
         if claims.is_empty() {
             return;
         }
-        // Only ERROR and CRITICAL entries matter to the alerts: keep just those.
-        let mut serious = Vec::new();
+        for intake in self.take_in(&claims, stop) {
+            self.report(intake);
+        }
+    }
+
+    /// Claims the inbox files that are ready; sets aside those that cannot
+    /// be taken in. A claim that fails is warned about once and tried again
+    /// later and later.
+    fn claim_ready(&mut self) -> Vec<Claim> {
+        let vault = self.logger.vault().clone();
+        let now = SystemTime::now();
+        let ready = match self.readiness.ready(&vault, now) {
+            Ok(ready) => ready,
+            Err(e) => {
+                let message = format!("warning: {}: {e}", vault.inbox().display());
+                self.say(0, &message);
+                return Vec::new();
+            }
+        };
+        for (path, reason) in &ready.set_aside {
+            self.set_aside(path, reason);
+        }
+        let now_ms = self.logger.now().timestamp_millis();
+        let (claimed, failed) = inbox::claim_all(&vault, &ready.claim, now_ms);
+        for (path, e) in failed {
+            if inbox::name_too_long(&e) {
+                let reason = format!(
+                    "the file name is too long to claim ({e}): rename it shorter and drop it again"
+                );
+                self.set_aside(&path, &reason);
+            } else if e.kind() != std::io::ErrorKind::NotFound && self.readiness.failed(&path, now)
+            {
+                let message = format!(
+                    "warning: could not claim {}: {e}; trying again later, less and less often",
+                    path.display()
+                );
+                self.say(0, &message);
+            }
+        }
+        claimed
+    }
+
+    /// Moves an inbox file that cannot be taken in to `rejected/`, with a
+    /// WARNING `system_event`; if even that fails, warns once and tries
+    /// again later.
+    fn set_aside(&mut self, path: &Path, reason: &str) {
+        let vault = self.logger.vault().clone();
+        let original = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let now_ms = self.logger.now().timestamp_millis();
+        match inbox::set_aside(&vault, path, &original, reason, now_ms) {
+            Ok(target) => {
+                let rel = vault.relative(&target).into_owned();
+                let message = format!("warning: {original} set aside as {rel}: {reason}");
+                self.say(0, &message);
+                let dropped = vault.relative(path).into_owned();
+                self.event(
+                    LogLevel::Warning,
+                    &dropped,
+                    json!({"event": "inbox_set_aside", "reason": reason, "rejected_file": rel}),
+                );
+            }
+            Err(e) => {
+                if self.readiness.failed(path, SystemTime::now()) {
+                    let message = format!(
+                        "warning: could not set {} aside ({reason}): {e}; trying again later",
+                        path.display()
+                    );
+                    self.say(0, &message);
+                }
+            }
+        }
+    }
+
+    /// Takes the claims in; alerts are looked at batch by batch, so no
+    /// entry is held longer than its batch.
+    fn take_in(&mut self, claims: &[Claim], stop: &AtomicBool) -> Vec<Intake> {
+        let vault = self.logger.vault().clone();
+        let mut notes = Vec::new();
+        let alerts = &mut self.alerts;
         let outcome = inbox::take_in(
             &self.logger,
-            &claims,
+            claims,
             &mut self.progress,
+            &mut self.reading,
             &|| stop.load(Ordering::SeqCst),
-            &mut keep_serious(&mut serious),
+            &mut |batch| notes.push(alerts.observe(&vault, batch)),
         );
-        self.observe(&serious);
-        let intakes = match outcome {
+        for n in notes {
+            self.noted(n);
+        }
+        match outcome {
             Ok(intakes) => intakes,
             Err(e) => {
                 // Progress is on disk: the next round goes on from there.
                 self.progress = journal::load_progress(&vault);
-                return self.say(0, &format!("warning: inbox: {e}; will try again"));
+                self.say(0, &format!("warning: inbox: {e}; will try again"));
+                Vec::new()
             }
-        };
-        for intake in intakes {
+        }
+    }
+
+    /// Says what a claim gave, and logs its rejected lines as a WARNING.
+    fn report(&mut self, intake: Intake) {
+        let vault = self.logger.vault().clone();
+        if intake.written > 0 {
+            let message = format!(
+                "took in {} entries from {}",
+                intake.written, intake.original
+            );
+            self.say(1, &message);
+        }
+        self.dirty.extend(intake.files);
+        if let Some(rejected) = &intake.rejected_path {
+            let rel = vault.relative(rejected).into_owned();
             self.say(
-                1,
+                0,
                 &format!(
-                    "took in {} entries from {}",
-                    intake.written, intake.original
+                    "warning: {} lines of {} rejected; see {rel}.errors.txt",
+                    intake.rejected_count, intake.original
                 ),
             );
-            self.dirty.extend(intake.files);
-            if let Some(rejected) = &intake.rejected_path {
-                let rel = vault.relative(rejected).into_owned();
-                self.say(
-                    0,
-                    &format!(
-                        "warning: {} lines of {} rejected; see {rel}.errors.txt",
-                        intake.rejected.len(),
-                        intake.original
-                    ),
-                );
-                self.event(
-                    LogLevel::Warning,
-                    &format!("Logs/inbox/{}", intake.original),
-                    json!({"event": "inbox_rejected", "rejected_lines": intake.rejected.len(), "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
-                );
-            }
+            let dropped = vault.inbox_file(&intake.original);
+            self.event(
+                LogLevel::Warning,
+                &vault.relative(&dropped),
+                json!({"event": "inbox_rejected", "rejected_lines": intake.rejected_count, "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
+            );
         }
     }
 
