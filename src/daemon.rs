@@ -6,7 +6,7 @@ pub mod alerts;
 pub mod pidfile;
 pub mod watch;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,8 +52,14 @@ const SETTLE: Duration = Duration::from_millis(300);
 const REPLAY: Duration = Duration::from_secs(300);
 /// The index and Dashboard are refreshed at most this often.
 const REFRESH: Duration = Duration::from_secs(1);
-/// The main loop wakes at least this often (to see the stop flag and the inbox).
+/// The main loop turns this often (to see the stop flag and the inbox), and
+/// no more often however many file events come.
 const TICK: Duration = Duration::from_millis(100);
+/// A warning that would come again every turn is repeated after this long,
+/// then twice as long each time ...
+const REPEAT_FIRST: Duration = Duration::from_secs(10);
+/// ... up to this.
+const REPEAT_MAX: Duration = Duration::from_secs(600);
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +79,7 @@ struct Daemon<'a> {
     progress: Progress,
     readiness: Readiness,
     reading: Reading,
+    repeats: Repeats,
     snapshot: Option<Snapshot>,
     own_notes: BTreeSet<String>,
     alerts: Alerts,
@@ -159,6 +166,7 @@ impl<'a> Daemon<'a> {
             out,
             readiness: Readiness::new(inbox::DEFAULT_GRACE),
             reading: Reading::new(inbox::DEFAULT_GRACE),
+            repeats: Repeats::default(),
             snapshot: None,
             own_notes: BTreeSet::new(),
             alerts: Alerts::new(cfg.alerts, cfg.folders.needs_action.clone()),
@@ -220,33 +228,37 @@ impl<'a> Daemon<'a> {
         self.refresh(false);
     }
 
-    /// Waits up to a tick for file events; one inside the vault (and not
-    /// ignored) starts the settle time before a rescan.
+    /// Waits out the tick, taking the file events that come meanwhile; one
+    /// inside the vault (and not ignored) starts the settle time before a
+    /// rescan. Events never shorten the tick: reading the inbox makes
+    /// events of its own, which would otherwise keep the loop spinning.
     fn wait_for_vault_events(
         &mut self,
         rx: &mpsc::Receiver<notify::Result<notify::Event>>,
         timers: &mut Timers,
     ) {
-        match rx.recv_timeout(TICK) {
-            Ok(Ok(event)) => {
-                let root = self.logger.vault().root().to_owned();
-                let touches_vault = event.paths.iter().any(|p| {
-                    p.strip_prefix(&root).map_or(true, |rel| {
-                        !watch::ignored(&rel.to_string_lossy().replace('\\', "/"))
-                    })
-                });
-                if touches_vault {
-                    timers.pending_since.get_or_insert_with(Instant::now);
+        let deadline = Instant::now() + TICK;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Ok(event)) => {
+                    let root = self.logger.vault().root().to_owned();
+                    let touches_vault = event.paths.iter().any(|p| {
+                        p.strip_prefix(&root).map_or(true, |rel| {
+                            !watch::ignored(&rel.to_string_lossy().replace('\\', "/"))
+                        })
+                    });
+                    if touches_vault {
+                        timers.pending_since.get_or_insert_with(Instant::now);
+                    }
                 }
-                while rx.try_recv().is_ok() {
-                    timers.pending_since.get_or_insert_with(Instant::now);
-                }
+                Ok(Err(e)) => self.warn_repeating(
+                    "events",
+                    &format!("warning: file events: {e}; rescanning on a timer"),
+                ),
+                Err(mpsc::RecvTimeoutError::Timeout) => return,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return std::thread::sleep(left),
             }
-            Ok(Err(e)) => self.say(
-                0,
-                &format!("warning: file events: {e}; rescanning on a timer"),
-            ),
-            Err(_) => {}
         }
     }
 
@@ -340,15 +352,26 @@ impl Daemon<'_> {
         }
     }
 
+    /// Says a warning that would come again every turn (the same trouble,
+    /// unchanged) only now and then.
+    fn warn_repeating(&mut self, key: &'static str, message: &str) {
+        if self.repeats.due(key, Instant::now()) {
+            self.say(0, message);
+        }
+    }
+
     /// Takes in claims left from before, then every ready inbox file, all
     /// together (group commit).
     fn drain_inbox(&mut self, stop: &AtomicBool) {
         let vault = self.logger.vault().clone();
         let mut claims = match inbox::claims(&vault) {
-            Ok(c) => c,
+            Ok(c) => {
+                self.repeats.clear("claims");
+                c
+            }
             Err(e) => {
                 let message = format!("warning: {}: {e}", vault.inbox_processing().display());
-                self.say(0, &message);
+                self.warn_repeating("claims", &message);
                 Vec::new()
             }
         };
@@ -371,10 +394,11 @@ impl Daemon<'_> {
             Ok(ready) => ready,
             Err(e) => {
                 let message = format!("warning: {}: {e}", vault.inbox().display());
-                self.say(0, &message);
+                self.warn_repeating("inbox", &message);
                 return Vec::new();
             }
         };
+        self.repeats.clear("inbox");
         for (path, reason) in &ready.set_aside {
             self.set_aside(path, reason);
         }
@@ -450,11 +474,14 @@ impl Daemon<'_> {
             self.noted(n);
         }
         match outcome {
-            Ok(intakes) => intakes,
+            Ok(intakes) => {
+                self.repeats.clear("take in");
+                intakes
+            }
             Err(e) => {
                 // Progress is on disk: the next round goes on from there.
                 self.progress = journal::load_progress(&vault);
-                self.say(0, &format!("warning: inbox: {e}; will try again"));
+                self.warn_repeating("take in", &format!("warning: inbox: {e}; will try again"));
                 Vec::new()
             }
         }
@@ -614,6 +641,33 @@ impl Daemon<'_> {
             self.say(0, &format!("warning: index and Dashboard: {e}"));
         }
         self.last_refresh = Instant::now();
+    }
+}
+
+/// When each repeating warning may be said again.
+#[derive(Debug, Default)]
+struct Repeats(HashMap<&'static str, (Instant, Duration)>);
+
+impl Repeats {
+    /// Whether the warning `key` is due now (and when it is due next).
+    fn due(&mut self, key: &'static str, now: Instant) -> bool {
+        match self.0.get_mut(key) {
+            Some((next, _)) if now < *next => false,
+            Some((next, gap)) => {
+                *gap = (*gap * 2).min(REPEAT_MAX);
+                *next = now + *gap;
+                true
+            }
+            None => {
+                self.0.insert(key, (now + REPEAT_FIRST, REPEAT_FIRST));
+                true
+            }
+        }
+    }
+
+    /// The trouble behind `key` is over: say it at once if it comes back.
+    fn clear(&mut self, key: &str) {
+        self.0.remove(key);
     }
 }
 
