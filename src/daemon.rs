@@ -42,6 +42,10 @@ pub struct DaemonConfig {
     pub alerts: Thresholds,
     /// 0: warnings and start/stop; 1: what is taken in; 2: more.
     pub verbose: u8,
+    /// How long an inbox file must be quiet (size and modification time
+    /// unchanged) before it is claimed, and a claim before it is removed
+    /// ([`inbox::DEFAULT_GRACE`] unless set).
+    pub grace: Duration,
 }
 
 /// The longest the vault goes without a full rescan, events or not.
@@ -164,8 +168,8 @@ impl<'a> Daemon<'a> {
             logger,
             cfg,
             out,
-            readiness: Readiness::new(inbox::DEFAULT_GRACE),
-            reading: Reading::new(inbox::DEFAULT_GRACE),
+            readiness: Readiness::new(cfg.grace),
+            reading: Reading::new(cfg.grace),
             repeats: Repeats::default(),
             snapshot: None,
             own_notes: BTreeSet::new(),
@@ -180,7 +184,7 @@ impl<'a> Daemon<'a> {
             0,
             &format!("started for {} (pid {pid})", vault.root().display()),
         );
-        d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": pid, "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64)}));
+        d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": pid, "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64), "inbox_grace_ms": cfg.grace.as_millis() as u64}));
         d.retention();
         d.replay();
         Ok(d)
