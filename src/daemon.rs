@@ -6,8 +6,9 @@ pub mod alerts;
 pub mod pidfile;
 pub mod watch;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,7 +21,7 @@ use crate::daily::DayFileState;
 use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
 use crate::forward::{Forwarder, Pace, Sink};
-use crate::inbox::{self, Readiness};
+use crate::inbox::{self, Claim, Intake, Readiness, Reading};
 use crate::index;
 use crate::journal::{self, Progress};
 use crate::logger::upkeep::refresh_views;
@@ -41,6 +42,10 @@ pub struct DaemonConfig {
     pub alerts: Thresholds,
     /// 0: warnings and start/stop; 1: what is taken in; 2: more.
     pub verbose: u8,
+    /// How long an inbox file must be quiet (size and modification time
+    /// unchanged) before it is claimed, and a claim before it is removed
+    /// ([`inbox::DEFAULT_GRACE`] unless set).
+    pub grace: Duration,
 }
 
 /// The longest the vault goes without a full rescan, events or not.
@@ -51,8 +56,14 @@ const SETTLE: Duration = Duration::from_millis(300);
 const REPLAY: Duration = Duration::from_secs(300);
 /// The index and Dashboard are refreshed at most this often.
 const REFRESH: Duration = Duration::from_secs(1);
-/// The main loop wakes at least this often (to see the stop flag and the inbox).
+/// The main loop turns this often (to see the stop flag and the inbox), and
+/// no more often however many file events come.
 const TICK: Duration = Duration::from_millis(100);
+/// A warning that would come again every turn is repeated after this long,
+/// then twice as long each time ...
+const REPEAT_FIRST: Duration = Duration::from_secs(10);
+/// ... up to this.
+const REPEAT_MAX: Duration = Duration::from_secs(600);
 
 /// Why the daemon stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +82,8 @@ struct Daemon<'a> {
     out: &'a mut dyn Write,
     progress: Progress,
     readiness: Readiness,
+    reading: Reading,
+    repeats: Repeats,
     snapshot: Option<Snapshot>,
     /// Files that vanished from a scan without turning up elsewhere yet.
     gone: std::collections::BTreeMap<watch::Identity, String>,
@@ -157,7 +170,9 @@ impl<'a> Daemon<'a> {
             logger,
             cfg,
             out,
-            readiness: Readiness::default(),
+            readiness: Readiness::new(cfg.grace),
+            reading: Reading::new(cfg.grace),
+            repeats: Repeats::default(),
             snapshot: None,
             gone: Default::default(),
             own_notes: BTreeSet::new(),
@@ -172,7 +187,7 @@ impl<'a> Daemon<'a> {
             0,
             &format!("started for {} (pid {pid})", vault.root().display()),
         );
-        d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": pid, "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64)}));
+        d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": pid, "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64), "inbox_grace_ms": cfg.grace.as_millis() as u64}));
         d.retention();
         d.replay();
         Ok(d)
@@ -220,33 +235,37 @@ impl<'a> Daemon<'a> {
         self.refresh(false);
     }
 
-    /// Waits up to a tick for file events; one inside the vault (and not
-    /// ignored) starts the settle time before a rescan.
+    /// Waits out the tick, taking the file events that come meanwhile; one
+    /// inside the vault (and not ignored) starts the settle time before a
+    /// rescan. Events never shorten the tick: reading the inbox makes
+    /// events of its own, which would otherwise keep the loop spinning.
     fn wait_for_vault_events(
         &mut self,
         rx: &mpsc::Receiver<notify::Result<notify::Event>>,
         timers: &mut Timers,
     ) {
-        match rx.recv_timeout(TICK) {
-            Ok(Ok(event)) => {
-                let root = self.logger.vault().root().to_owned();
-                let touches_vault = event.paths.iter().any(|p| {
-                    p.strip_prefix(&root).map_or(true, |rel| {
-                        !watch::ignored(&rel.to_string_lossy().replace('\\', "/"))
-                    })
-                });
-                if touches_vault {
-                    timers.pending_since.get_or_insert_with(Instant::now);
+        let deadline = Instant::now() + TICK;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Ok(event)) => {
+                    let root = self.logger.vault().root().to_owned();
+                    let touches_vault = event.paths.iter().any(|p| {
+                        p.strip_prefix(&root).map_or(true, |rel| {
+                            !watch::ignored(&rel.to_string_lossy().replace('\\', "/"))
+                        })
+                    });
+                    if touches_vault {
+                        timers.pending_since.get_or_insert_with(Instant::now);
+                    }
                 }
-                while rx.try_recv().is_ok() {
-                    timers.pending_since.get_or_insert_with(Instant::now);
-                }
+                Ok(Err(e)) => self.warn_repeating(
+                    "events",
+                    &format!("warning: file events: {e}; rescanning on a timer"),
+                ),
+                Err(mpsc::RecvTimeoutError::Timeout) => return,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return std::thread::sleep(left),
             }
-            Ok(Err(e)) => self.say(
-                0,
-                &format!("warning: file events: {e}; rescanning on a timer"),
-            ),
-            Err(_) => {}
         }
     }
 
@@ -327,7 +346,13 @@ impl Daemon<'_> {
 
     fn observe(&mut self, entries: &[Entry]) {
         let vault = self.logger.vault().clone();
-        match self.alerts.observe(&vault, entries) {
+        let notes = self.alerts.observe(&vault, entries);
+        self.noted(notes);
+    }
+
+    /// Reports the alert notes written.
+    fn noted(&mut self, notes: std::io::Result<Vec<String>>) {
+        match notes {
             Ok(notes) => {
                 for note in notes {
                     self.say(1, &format!("alert: wrote {note}"));
@@ -338,80 +363,167 @@ impl Daemon<'_> {
         }
     }
 
+    /// Says a warning that would come again every turn (the same trouble,
+    /// unchanged) only now and then.
+    fn warn_repeating(&mut self, key: &'static str, message: &str) {
+        if self.repeats.due(key, Instant::now()) {
+            self.say(0, message);
+        }
+    }
+
     /// Takes in claims left from before, then every ready inbox file, all
     /// together (group commit).
     fn drain_inbox(&mut self, stop: &AtomicBool) {
         let vault = self.logger.vault().clone();
         let mut claims = match inbox::claims(&vault) {
-            Ok(c) => c,
+            Ok(c) => {
+                self.repeats.clear("claims");
+                c
+            }
             Err(e) => {
-                return self.say(
-                    0,
-                    &format!("warning: {}: {e}", vault.inbox_processing().display()),
-                )
+                let message = format!("warning: {}: {e}", vault.inbox_processing().display());
+                self.warn_repeating("claims", &message);
+                Vec::new()
             }
         };
-        match self.readiness.ready(&vault, SystemTime::now()) {
-            Ok(ready) if !ready.is_empty() => {
-                let (claimed, failed) =
-                    inbox::claim_all(&vault, &ready, self.logger.now().timestamp_millis());
-                claims.extend(claimed);
-                for (path, e) in failed {
-                    self.say(
-                        0,
-                        &format!("warning: could not claim {}: {e}", path.display()),
-                    );
-                }
-            }
-            Ok(_) => {}
-            Err(e) => self.say(0, &format!("warning: {}: {e}", vault.inbox().display())),
-        }
+        claims.extend(self.claim_ready());
         if claims.is_empty() {
             return;
         }
-        // Only ERROR and CRITICAL entries matter to the alerts: keep just those.
-        let mut serious = Vec::new();
+        for intake in self.take_in(&claims, stop) {
+            self.report(intake);
+        }
+    }
+
+    /// Claims the inbox files that are ready; sets aside those that cannot
+    /// be taken in. A claim that fails is warned about once and tried again
+    /// later and later.
+    fn claim_ready(&mut self) -> Vec<Claim> {
+        let vault = self.logger.vault().clone();
+        let now = SystemTime::now();
+        let ready = match self.readiness.ready(&vault, now) {
+            Ok(ready) => ready,
+            Err(e) => {
+                let message = format!("warning: {}: {e}", vault.inbox().display());
+                self.warn_repeating("inbox", &message);
+                return Vec::new();
+            }
+        };
+        self.repeats.clear("inbox");
+        for (path, reason) in &ready.set_aside {
+            self.set_aside(path, reason);
+        }
+        let now_ms = self.logger.now().timestamp_millis();
+        let (claimed, failed) = inbox::claim_all(&vault, &ready.claim, now_ms);
+        for (path, e) in failed {
+            if inbox::name_too_long(&e) {
+                let reason = format!(
+                    "the file name is too long to claim ({e}): rename it shorter and drop it again"
+                );
+                self.set_aside(&path, &reason);
+            } else if e.kind() != std::io::ErrorKind::NotFound && self.readiness.failed(&path, now)
+            {
+                let message = format!(
+                    "warning: could not claim {}: {e}; trying again later, less and less often",
+                    path.display()
+                );
+                self.say(0, &message);
+            }
+        }
+        claimed
+    }
+
+    /// Moves an inbox file that cannot be taken in to `rejected/`, with a
+    /// WARNING `system_event`; if even that fails, warns once and tries
+    /// again later.
+    fn set_aside(&mut self, path: &Path, reason: &str) {
+        let vault = self.logger.vault().clone();
+        let original = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let now_ms = self.logger.now().timestamp_millis();
+        match inbox::set_aside(&vault, path, &original, reason, now_ms) {
+            Ok(target) => {
+                let rel = vault.relative(&target).into_owned();
+                let message = format!("warning: {original} set aside as {rel}: {reason}");
+                self.say(0, &message);
+                let dropped = vault.relative(path).into_owned();
+                self.event(
+                    LogLevel::Warning,
+                    &dropped,
+                    json!({"event": "inbox_set_aside", "reason": reason, "rejected_file": rel}),
+                );
+            }
+            Err(e) => {
+                if self.readiness.failed(path, SystemTime::now()) {
+                    let message = format!(
+                        "warning: could not set {} aside ({reason}): {e}; trying again later",
+                        path.display()
+                    );
+                    self.say(0, &message);
+                }
+            }
+        }
+    }
+
+    /// Takes the claims in; alerts are looked at batch by batch, so no
+    /// entry is held longer than its batch.
+    fn take_in(&mut self, claims: &[Claim], stop: &AtomicBool) -> Vec<Intake> {
+        let vault = self.logger.vault().clone();
+        let mut notes = Vec::new();
+        let alerts = &mut self.alerts;
         let outcome = inbox::take_in(
             &self.logger,
-            &claims,
+            claims,
             &mut self.progress,
+            &mut self.reading,
             &|| stop.load(Ordering::SeqCst),
-            &mut keep_serious(&mut serious),
+            &mut |batch| notes.push(alerts.observe(&vault, batch)),
         );
-        self.observe(&serious);
-        let intakes = match outcome {
-            Ok(intakes) => intakes,
+        for n in notes {
+            self.noted(n);
+        }
+        match outcome {
+            Ok(intakes) => {
+                self.repeats.clear("take in");
+                intakes
+            }
             Err(e) => {
                 // Progress is on disk: the next round goes on from there.
                 self.progress = journal::load_progress(&vault);
-                return self.say(0, &format!("warning: inbox: {e}; will try again"));
+                self.warn_repeating("take in", &format!("warning: inbox: {e}; will try again"));
+                Vec::new()
             }
-        };
-        for intake in intakes {
+        }
+    }
+
+    /// Says what a claim gave, and logs its rejected lines as a WARNING.
+    fn report(&mut self, intake: Intake) {
+        let vault = self.logger.vault().clone();
+        if intake.written > 0 {
+            let message = format!(
+                "took in {} entries from {}",
+                intake.written, intake.original
+            );
+            self.say(1, &message);
+        }
+        self.dirty.extend(intake.files);
+        if let Some(rejected) = &intake.rejected_path {
+            let rel = vault.relative(rejected).into_owned();
             self.say(
-                1,
+                0,
                 &format!(
-                    "took in {} entries from {}",
-                    intake.written, intake.original
+                    "warning: {} lines of {} rejected; see {rel}.errors.txt",
+                    intake.rejected_count, intake.original
                 ),
             );
-            self.dirty.extend(intake.files);
-            if let Some(rejected) = &intake.rejected_path {
-                let rel = vault.relative(rejected).into_owned();
-                self.say(
-                    0,
-                    &format!(
-                        "warning: {} lines of {} rejected; see {rel}.errors.txt",
-                        intake.rejected.len(),
-                        intake.original
-                    ),
-                );
-                self.event(
-                    LogLevel::Warning,
-                    &format!("Logs/inbox/{}", intake.original),
-                    json!({"event": "inbox_rejected", "rejected_lines": intake.rejected.len(), "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
-                );
-            }
+            let dropped = vault.inbox_file(&intake.original);
+            self.event(
+                LogLevel::Warning,
+                &vault.relative(&dropped),
+                json!({"event": "inbox_rejected", "rejected_lines": intake.rejected_count, "rejected_file": rel, "errors": intake.rejected.iter().take(20).collect::<Vec<_>>()}),
+            );
         }
     }
 
@@ -540,6 +652,33 @@ impl Daemon<'_> {
             self.say(0, &format!("warning: index and Dashboard: {e}"));
         }
         self.last_refresh = Instant::now();
+    }
+}
+
+/// When each repeating warning may be said again.
+#[derive(Debug, Default)]
+struct Repeats(HashMap<&'static str, (Instant, Duration)>);
+
+impl Repeats {
+    /// Whether the warning `key` is due now (and when it is due next).
+    fn due(&mut self, key: &'static str, now: Instant) -> bool {
+        match self.0.get_mut(key) {
+            Some((next, _)) if now < *next => false,
+            Some((next, gap)) => {
+                *gap = (*gap * 2).min(REPEAT_MAX);
+                *next = now + *gap;
+                true
+            }
+            None => {
+                self.0.insert(key, (now + REPEAT_FIRST, REPEAT_FIRST));
+                true
+            }
+        }
+    }
+
+    /// The trouble behind `key` is over: say it at once if it comes back.
+    fn clear(&mut self, key: &str) {
+        self.0.remove(key);
     }
 }
 

@@ -99,6 +99,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// Like [`write_atomic`], with the bytes that `fill` writes, streamed
+/// through a buffer (never all in memory at once).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let mut out = io::BufWriter::new(file);
+        fill(&mut out)?;
+        let file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+        file.sync_data()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    match path.parent() {
+        Some(dir) => sync_dir(dir),
+        None => Ok(()),
+    }
+}
+
 /// Replaces `path` with `bytes` atomically: a temporary file in the same
 /// folder renamed over it, so readers see the old or the new file, whole.
 /// With `sync`, the new bytes are on disk before the rename, so a crash can

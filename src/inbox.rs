@@ -1,108 +1,120 @@
 //! Logging by dropping a file: `Logs/inbox/<name>.json` (one entry, or an
 //! array) or `<name>.jsonl` (one entry per line), taken in exactly once.
 //!
-//! A ready file is *claimed* by renaming it into `Logs/inbox/.processing/`
-//! under a unique name. Its lines are then appended in batches of one day
-//! each through the journal (see [`crate::journal`]), which records how far
-//! each claim got; after a crash the claim is read again from there. Invalid
-//! lines are kept beside the claim until it is done, then written to
-//! `Logs/inbox/rejected/<name>` with `<name>.errors.txt`.
+//! A file is ready once it has been quiet for the grace period
+//! ([`Readiness`]). It is then *claimed* by renaming it into
+//! `Logs/inbox/.processing/` under a unique name. Its lines are streamed and
+//! appended in batches of one day each through the journal (see
+//! [`crate::journal`]), which records how far each claim got; after a crash
+//! the claim is read again from there. A claim is removed only once it is
+//! read to its end and quiet: lines its writer appended after the claim are
+//! taken in too. Invalid lines are kept beside the claim until it is done,
+//! then written to `Logs/inbox/rejected/<name>` with `<name>.errors.txt`. A
+//! file that cannot be taken in at all (a name too long to claim, another
+//! ending) is set aside there whole ([`set_aside`]).
 
-use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use serde_json::Value;
-
-use crate::fsutil::{ensure_dir, sync_dir};
+use crate::fsutil::{ensure_dir, sync_dir, write_atomic};
+use crate::journal::fnv1a;
 use crate::vault::Vault;
 
 mod intake;
-pub use intake::{replay_failed_writes, take_in, Intake};
+mod lines;
+mod ready;
+mod rejects;
+mod split;
+pub use intake::{replay_failed_writes, take_in, Intake, Reading};
+pub use ready::{Readiness, Ready, DEFAULT_GRACE};
 
-/// A file that does not look complete is taken anyway once it has not
-/// changed for this long (a careless writer that stopped half-way).
-pub const GRACE: Duration = Duration::from_secs(2);
-/// A complete-looking file is taken once it is this old (a writer appending
-/// line by line has a moment to go on).
-const SETTLE: Duration = Duration::from_millis(50);
+/// The longest inbox file name taken in, in bytes. A claim adds 23 bytes
+/// and the names derived from it (its rejected lines, their reasons, the
+/// temporary files written on the way) some 33 more, within the 255 bytes
+/// a file name may have.
+pub const MAX_NAME: usize = 180;
+/// Names set aside are cut to about this many bytes.
+const SHORT_NAME: usize = 64;
 
 /// Whether a name in the inbox is one to take: not hidden, not `*.tmp`.
 pub fn is_candidate(name: &str) -> bool {
     !name.starts_with('.') && !name.ends_with(".tmp")
 }
 
-/// Tracks files that do not look complete yet, to see when they stop changing.
-#[derive(Debug, Default)]
-pub struct Readiness {
-    seen: HashMap<PathBuf, (u64, Option<SystemTime>, SystemTime)>,
-}
-
-impl Readiness {
-    /// The inbox files ready to claim, in the order they arrived (oldest
-    /// modification time first, then name).
-    pub fn ready(&mut self, vault: &Vault, now: SystemTime) -> io::Result<Vec<PathBuf>> {
-        let inbox = vault.inbox();
-        let mut ready = Vec::new();
-        let entries = match fs::read_dir(&inbox) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ready),
-            Err(e) => return Err(e),
-        };
-        let mut present = Vec::new();
-        for item in entries {
-            let item = item?;
-            let name = item.file_name().to_string_lossy().into_owned();
-            let meta = item.metadata()?;
-            if !meta.is_file() || !is_candidate(&name) {
-                continue;
-            }
-            let path = item.path();
-            present.push(path.clone());
-            let modified = meta.modified().ok();
-            let settled =
-                modified.is_none_or(|m| now.duration_since(m).unwrap_or_default() >= SETTLE);
-            if settled && looks_complete(&path, &name, meta.len())? {
-                ready.push(path);
-                continue;
-            }
-            // Not complete: take it once it has stopped changing for GRACE.
-            let entry = self
-                .seen
-                .entry(path.clone())
-                .or_insert((meta.len(), modified, now));
-            if entry.0 != meta.len() || entry.1 != modified {
-                *entry = (meta.len(), modified, now);
-            } else if now.duration_since(entry.2).unwrap_or_default() >= GRACE {
-                ready.push(path);
-            }
-        }
-        self.seen.retain(|p, _| present.contains(p));
-        for p in &ready {
-            self.seen.remove(p);
-        }
-        ready.sort_by_cached_key(|p| (fs::metadata(p).and_then(|m| m.modified()).ok(), p.clone()));
-        Ok(ready)
+/// Why an inbox file cannot be taken in at all, if it cannot.
+pub fn refusal(name: &str) -> Option<String> {
+    if name.len() > MAX_NAME {
+        return Some(format!(
+            "the file name is {} bytes long; at most {MAX_NAME} bytes are accepted: rename it shorter and drop it again",
+            name.len()
+        ));
     }
+    if !(name.ends_with(".json") || name.ends_with(".jsonl")) {
+        return Some("not a .json or .jsonl file; accepted: <name>.json (one entry, or an array of entries) or <name>.jsonl (one entry per line)".to_owned());
+    }
+    None
 }
 
-/// A `.jsonl` file ends with a line break; a `.json` file parses; anything
-/// else is taken as it is (and rejected as a whole).
-fn looks_complete(path: &Path, name: &str, len: u64) -> io::Result<bool> {
-    if name.ends_with(".jsonl") {
-        if len == 0 {
-            return Ok(false);
-        }
-        let mut file = File::open(path)?;
-        let last = crate::fsutil::read_range(&mut file, len - 1, 1)?;
-        Ok(last == b"\n")
-    } else if name.ends_with(".json") {
-        let bytes = fs::read(path)?;
-        Ok(serde_json::from_slice::<Value>(&bytes).is_ok())
-    } else {
-        Ok(true)
+/// A name safe to keep in `rejected/`: `name` itself when short, else its
+/// start, a hash of the whole and its ending (`<start>~<hash>.jsonl`).
+pub fn short_name(name: &str) -> String {
+    if name.len() <= SHORT_NAME + 16 {
+        return name.to_owned();
+    }
+    let ending = name
+        .rfind('.')
+        .map(|i| &name[i..])
+        .filter(|e| e.len() <= 16)
+        .unwrap_or("");
+    let mut cut = SHORT_NAME;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}~{:016x}{ending}", &name[..cut], fnv1a(name.as_bytes()))
+}
+
+/// Moves an inbox file (at `path`: in the inbox, or claimed) that cannot be
+/// taken in to `rejected/` whole, under a short safe name, with the reason
+/// and the name it was dropped under (`original`) in `<name>.errors.txt`
+/// beside it. Returns where it went.
+pub fn set_aside(
+    vault: &Vault,
+    path: &Path,
+    original: &str,
+    reason: &str,
+    now_ms: i64,
+) -> io::Result<PathBuf> {
+    ensure_dir(&vault.inbox_rejected())?;
+    let mut name = short_name(original);
+    if vault.inbox_rejected_copy(&name).exists() {
+        let nonce: u32 = rand::random();
+        name = format!("{now_ms:013}-{nonce:08x}-{name}");
+    }
+    let dropped = vault.inbox_file(original);
+    let dropped = vault.relative(&dropped);
+    let reasons = format!("{reason}\ndropped as: {dropped}\n");
+    write_atomic(&vault.inbox_rejected_reasons(&name), reasons.as_bytes())?;
+    let target = vault.inbox_rejected_copy(&name);
+    fs::rename(path, &target)?;
+    sync_dir(&vault.inbox_rejected())?;
+    if let Some(from) = path.parent() {
+        sync_dir(from)?;
+    }
+    Ok(target)
+}
+
+/// Whether a claim failed for a reason that will not go away by waiting:
+/// its name is too long for the file system.
+pub fn name_too_long(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::ENAMETOOLONG)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
     }
 }
 

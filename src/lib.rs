@@ -40,7 +40,9 @@
 //! | purge record | retention's own crash journal for one deletion |
 //! | journal | the inbox's write-ahead record of a batch being appended ([`journal`]) |
 //! | progress | how far each inbox claim is taken in ([`journal::Progress`]) |
+//! | grace | how long an inbox file must be quiet (size and modification time unchanged) before it is claimed, and a claim before it is removed ([`inbox::Readiness`]) |
 //! | claim | an inbox file renamed into `.processing/` so one process takes it in |
+//! | set aside | an inbox file that cannot be taken in, moved whole to `Logs/inbox/rejected/` with its reason ([`inbox::set_aside`]) |
 //! | take in | read claims and append their lines ([`inbox::take_in`]); the daemon drains the inbox with it |
 //! | catch-up | one forwarding pass of a sink from its cursor ([`forward::CatchUp`]) |
 //! | cursor | how far a sink has sent, per day file |

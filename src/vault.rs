@@ -127,6 +127,11 @@ impl Vault {
         self.logs().join("inbox")
     }
 
+    /// `Logs/inbox/<name>`: a file dropped to be logged.
+    pub fn inbox_file(&self, name: &str) -> PathBuf {
+        self.inbox().join(name)
+    }
+
     /// `Logs/inbox/.processing/`: claimed inbox files.
     pub fn inbox_processing(&self) -> PathBuf {
         self.inbox().join(".processing")
@@ -145,6 +150,17 @@ impl Vault {
     /// `Logs/inbox/rejected/`: lines the inbox could not log, with their reasons.
     pub fn inbox_rejected(&self) -> PathBuf {
         self.inbox().join("rejected")
+    }
+
+    /// `Logs/inbox/rejected/<name>`: what could not be logged of an inbox
+    /// file (its rejected lines, or the whole file).
+    pub fn inbox_rejected_copy(&self, name: &str) -> PathBuf {
+        self.inbox_rejected().join(name)
+    }
+
+    /// `Logs/inbox/rejected/<name>.errors.txt`: why, beside it.
+    pub fn inbox_rejected_reasons(&self, name: &str) -> PathBuf {
+        self.inbox_rejected().join(format!("{name}.errors.txt"))
     }
 
     /// The day files in `Logs/` (names exactly `YYYY-MM-DD.json`), oldest first.

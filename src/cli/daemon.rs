@@ -109,6 +109,7 @@ fn serve(
                 .unwrap_or(chrono::Duration::minutes(15)),
         },
         verbose: args.verbose,
+        grace: inbox::DEFAULT_GRACE,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -1,25 +1,31 @@
-//! Taking in claimed files: parsing their lines (on every core), appending
-//! them in batches through the journal, finishing the claims.
+//! Taking in claimed files: reading their lines (parsed on every core),
+//! appending them in batches through the journal, finishing the claims once
+//! they are read to the end and quiet.
 
-use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read};
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use chrono::NaiveDate;
-use serde_json::Value;
 
-use super::{claim, Claim};
+use super::lines::{Lines, Position};
+use super::rejects::{self, append_records, redact_raw, MESSAGES_KEPT};
+use super::{claim, refusal, set_aside, Claim};
 use crate::daily::DayFileState;
 use crate::daily::{self, Line};
 use crate::entry::Entry;
-use crate::fsutil::{append_durable, at, ensure_dir, sync_dir, write_atomic, IoFailure};
+use crate::fsutil::{at, sync_dir, IoFailure};
 use crate::journal::{self, Intent, Progress};
 use crate::logger::AuditLogger;
-use crate::vault::Vault;
 
-/// Lines per batch at most.
+/// Lines per batch at most ...
 const MAX_BATCH: usize = 5_000;
+/// ... and bytes of stored lines.
+const MAX_BATCH_BYTES: usize = 8 << 20;
+/// Rejected lines of a claim held in memory before they are written beside it.
+const REJECTS_HELD: usize = 1 << 20;
 
 /// What taking in one claim did.
 #[derive(Debug, Clone, Default)]
@@ -30,167 +36,74 @@ pub struct Intake {
     pub written: usize,
     /// Day files written.
     pub files: Vec<DayFileState>,
-    /// Lines rejected, with their messages (`line N: ...`).
+    /// Lines rejected, with their messages (`line N: ...`): the first 100.
     pub rejected: Vec<String>,
+    /// How many lines were rejected.
+    pub rejected_count: usize,
     /// True when the claim is done and removed.
     pub done: bool,
     /// Where the rejected lines went, if any.
     pub rejected_path: Option<PathBuf>,
 }
 
-/// One line of a claim: its number, what it parsed to (the entry with its
-/// stored line, or why it was refused; an empty reason for a blank line) and
-/// its raw bytes.
-type Parsed = (u64, Result<(Entry, String), String>, Vec<u8>);
-
-/// A line of a `.json` file, parsed but not yet validated against the clock.
-type Unchecked = (u64, Result<Entry, String>, Vec<u8>);
-
-/// Lines read at a time and parsed side by side on every core.
-const CHUNK: usize = 4096;
-
-/// Parses and validates one raw line.
-fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), String> {
-    if line.iter().all(u8::is_ascii_whitespace) {
-        return Err(String::new());
-    }
-    let text = std::str::from_utf8(line).map_err(|e| {
-        format!(
-            "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
-            e.valid_up_to() + 1
-        )
-    })?;
-    let entry = Entry::from_json(text).map_err(|e| e.to_string())?;
-    logger.prepare_line(entry).map_err(|e| e.to_string())
+/// A claim file's length and modification time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stat {
+    len: u64,
+    modified: Option<SystemTime>,
 }
 
-/// Parses raw lines in order, spread over the machine's cores.
-fn parse_all(logger: &AuditLogger, raw: Vec<(u64, Vec<u8>)>) -> Vec<Parsed> {
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(8);
-    if workers < 2 || raw.len() < 256 {
-        return raw
-            .into_iter()
-            .map(|(n, line)| (n, parse_line(logger, &line), line))
-            .collect();
-    }
-    let per = raw.len().div_ceil(workers);
-    let mut parts: Vec<Vec<(u64, Vec<u8>)>> = Vec::with_capacity(workers);
-    let mut rest = raw;
-    while rest.len() > per {
-        let tail = rest.split_off(per);
-        parts.push(rest);
-        rest = tail;
-    }
-    parts.push(rest);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    part.into_iter()
-                        .map(|(n, line)| (n, parse_line(logger, &line), line))
-                        .collect::<Vec<Parsed>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+fn stat(path: &Path) -> io::Result<Stat> {
+    let meta = fs::metadata(path)?;
+    Ok(Stat {
+        len: meta.len(),
+        modified: meta.modified().ok(),
     })
 }
 
-/// Reads the lines of a claim after line `from`, a chunk at a time:
-/// `.jsonl` streamed, `.json` whole (one object, or an array of them).
-struct Lines {
-    reader: Option<BufReader<File>>,
-    whole: Option<Vec<Unchecked>>,
-    number: u64,
-    from: u64,
+/// One pass over a claim: how the file stood, whether it was quiet, and
+/// where its lines were read to.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    stat: Stat,
+    quiet: bool,
+    at: Position,
 }
 
-impl Lines {
-    fn open(claim: &Claim, from: u64) -> io::Result<Lines> {
-        let file = File::open(&claim.path)?;
-        if claim.original.ends_with(".jsonl") {
-            return Ok(Lines {
-                reader: Some(BufReader::with_capacity(1 << 16, file)),
-                whole: None,
-                number: 0,
-                from,
-            });
-        }
-        let mut bytes = Vec::new();
-        BufReader::new(file).read_to_end(&mut bytes)?;
-        let parsed = if !claim.original.ends_with(".json") {
-            vec![(1, Err("not a .json or .jsonl file; accepted: <name>.json (one entry) or <name>.jsonl (one entry per line)".to_owned()), bytes)]
-        } else {
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Array(items)) => items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        let raw = v.to_string().into_bytes();
-                        (
-                            i as u64 + 1,
-                            Entry::from_value(v).map_err(|e| e.to_string()),
-                            raw,
-                        )
-                    })
-                    .collect(),
-                Ok(v) => vec![(1, Entry::from_value(v).map_err(|e| e.to_string()), bytes)],
-                Err(e) => vec![(
-                    1,
-                    Err(format!("entry rejected: not valid JSON: {e}")),
-                    bytes,
-                )],
-            }
-        };
-        Ok(Lines {
-            reader: None,
-            whole: Some(parsed.into_iter().filter(|(n, _, _)| *n > from).collect()),
-            number: 0,
-            from,
-        })
-    }
+/// How claims are read from one pass to the next, in memory: how long a
+/// claim must be quiet (length and modification time unchanged) before its
+/// unfinished last line is read and it is removed, and where each claim was
+/// read to, so a claim its writer still appends to is read on from there,
+/// and not at all while it does not change.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    grace: Duration,
+    passes: HashMap<String, Pass>,
+}
 
-    /// The next lines after `from`, parsed and validated; empty at the end.
-    fn next_chunk(&mut self, logger: &AuditLogger) -> io::Result<Vec<Parsed>> {
-        let Some(reader) = self.reader.as_mut() else {
-            let whole = self.whole.take().unwrap_or_default();
-            return Ok(whole
-                .into_iter()
-                .map(|(n, parsed, raw)| {
-                    (
-                        n,
-                        parsed.and_then(|e| logger.prepare_line(e).map_err(|e| e.to_string())),
-                        raw,
-                    )
-                })
-                .collect());
-        };
-        let mut raw_lines = Vec::new();
-        while raw_lines.len() < CHUNK {
-            let mut raw = Vec::new();
-            if reader.read_until(b'\n', &mut raw)? == 0 {
-                break;
-            }
-            self.number += 1;
-            if self.number <= self.from {
-                continue;
-            }
-            if raw.ends_with(b"\n") {
-                raw.pop();
-            }
-            if raw.ends_with(b"\r") {
-                raw.pop();
-            }
-            raw_lines.push((self.number, raw));
+impl Reading {
+    /// Claims are finished once quiet for `grace` (zero: at once).
+    pub fn new(grace: Duration) -> Reading {
+        Reading {
+            grace,
+            passes: HashMap::new(),
         }
-        Ok(parse_all(logger, raw_lines))
     }
+}
+
+/// A claim about to be read.
+struct Look {
+    stat: Stat,
+    quiet: bool,
+    from: u64,
+    resume: Option<Position>,
+}
+
+/// A claim read to its end in this pass.
+struct ReadToEnd {
+    index: usize,
+    last: u64,
+    pass: Pass,
 }
 
 /// Lines of one day gathered from one or more claims: one commit.
@@ -198,6 +111,8 @@ struct Batch {
     day: NaiveDate,
     lines: Vec<Line>,
     entries: Vec<Entry>,
+    /// The stored lines' length.
+    bytes: usize,
     /// How far each claim gets with this batch.
     through: Progress,
 }
@@ -215,22 +130,21 @@ struct Intaker<'a> {
 
 impl Intaker<'_> {
     /// Rejected lines go beside their claims, synced, before progress passes them.
-    fn persist_rejects(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
+    fn persist_rejects(&mut self) -> Result<(), crate::Error> {
+        let vault = self.logger.vault();
         for (id, text) in std::mem::take(&mut self.rejects) {
-            if let Some(claim) = claims.iter().find(|c| c.id == id) {
-                let path = claim.sidecar(self.logger.vault());
-                at("write", &path, append_durable(&path, text.as_bytes()))?;
-            }
+            let path = vault.inbox_claim_rejects(&id);
+            at("write", &path, append_records(vault, &id, &text))?;
         }
         Ok(())
     }
 
     /// Appends the batch in hand through the journal, under the writers' lock.
-    fn commit(&mut self, claims: &[Claim]) -> Result<(), crate::Error> {
+    fn commit(&mut self) -> Result<(), crate::Error> {
         let Some(batch) = self.batch.take() else {
             return Ok(());
         };
-        self.persist_rejects(claims)?;
+        self.persist_rejects()?;
         let logger = self.logger;
         let vault = logger.vault();
         let state = logger.with_writer_lock_at(|| {
@@ -282,12 +196,17 @@ impl Intaker<'_> {
 /// batches of one day that may span several claims (one lock, one write, one
 /// sync each); stops early, between batches, when `stop` says so, leaving the
 /// rest for later. `seen` is shown each batch's entries once they are in, so
-/// memory stays flat however large the files. Claims read to the end are
-/// finished: rejected lines written to `rejected/`, the claim removed.
+/// memory stays flat however large the files. A claim read to its end and
+/// quiet for the grace of `reading` is finished: rejected lines written to
+/// `rejected/`, the claim removed. One that is not (its writer appends still)
+/// stays, to be read on in a later call once it changes or is quiet; until
+/// then a call costs it one `stat`. A claim of a file that cannot be taken
+/// in at all (another ending) is set aside to `rejected/` whole.
 pub fn take_in(
     logger: &AuditLogger,
     claims: &[Claim],
     progress: &mut Progress,
+    reading: &mut Reading,
     stop: &dyn Fn() -> bool,
     seen: &mut dyn FnMut(&[Entry]),
 ) -> Result<Vec<Intake>, crate::Error> {
@@ -299,29 +218,101 @@ pub fn take_in(
         rejects: BTreeMap::new(),
         intakes: BTreeMap::new(),
     };
-    let mut read_to_end: Vec<(usize, u64)> = Vec::new();
+    reading
+        .passes
+        .retain(|id, _| claims.iter().any(|c| &c.id == id));
+    let mut read = Vec::new();
     for (index, claim) in claims.iter().enumerate() {
-        match it.read_claim(claims, claim, stop)? {
-            Some(last) => read_to_end.push((index, last)),
+        let Some(look) = it.look(claim, reading)? else {
+            continue;
+        };
+        let (stat, quiet) = (look.stat, look.quiet);
+        match it.read_claim(claim, look, stop)? {
+            Some((last, at)) => read.push(ReadToEnd {
+                index,
+                last,
+                pass: Pass { stat, quiet, at },
+            }),
             None => return Ok(it.intakes.into_values().collect()),
         }
     }
-    it.commit(claims)?;
-    it.finish_claims(claims, &read_to_end)
+    it.commit()?;
+    it.finish_claims(claims, &read, reading)
+}
+
+impl Intaker<'_> {
+    /// How a claim stands, or `None` when there is nothing to read in it now:
+    /// gone, set aside, or unchanged since the last pass (and no quieter).
+    fn look(&mut self, claim: &Claim, reading: &Reading) -> Result<Option<Look>, crate::Error> {
+        let stat = match stat(&claim.path) {
+            Ok(stat) => stat,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(IoFailure::new("read", &claim.path, e).into()),
+        };
+        if let Some(reason) = refusal(&claim.original) {
+            self.set_claim_aside(claim, &reason)?;
+            return Ok(None);
+        }
+        let age = |m: SystemTime| SystemTime::now().duration_since(m).unwrap_or_default();
+        let quiet = stat.modified.is_none_or(|m| age(m) >= reading.grace);
+        let from = self.progress.get(&claim.id).copied().unwrap_or(0);
+        let pass = reading.passes.get(&claim.id);
+        if pass.is_some_and(|p| p.stat == stat && p.quiet == quiet && p.at.line == from) {
+            return Ok(None);
+        }
+        Ok(Some(Look {
+            stat,
+            quiet,
+            from,
+            resume: pass.map(|p| p.at).filter(|p| p.line == from),
+        }))
+    }
+
+    /// Moves a claim that cannot be taken in to `rejected/` whole.
+    fn set_claim_aside(&mut self, claim: &Claim, reason: &str) -> Result<(), crate::Error> {
+        let vault = self.logger.vault();
+        let now_ms = self.logger.now().timestamp_millis();
+        let target = set_aside(vault, &claim.path, &claim.original, reason, now_ms);
+        let target = at("set aside", &claim.path, target)?;
+        let sidecar = claim.sidecar(vault);
+        match fs::remove_file(&sidecar) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(IoFailure::new("remove", &sidecar, e).into())
+            }
+            _ => {}
+        }
+        if self.progress.remove(&claim.id).is_some() {
+            let saved = journal::save_progress(vault, self.progress);
+            at("write", &vault.intake_progress(), saved)?;
+        }
+        self.intakes.insert(
+            claim.id.clone(),
+            Intake {
+                original: claim.original.clone(),
+                rejected: vec![reason.to_owned()],
+                rejected_count: 1,
+                done: true,
+                rejected_path: Some(target),
+                ..Intake::default()
+            },
+        );
+        Ok(())
+    }
 }
 
 impl Intaker<'_> {
     /// Reads one claim from its progress to its end, committing batches as
-    /// they fill. Returns its last line, or `None` when `stop` said so
-    /// between two batches.
+    /// they fill. Returns its last line and where it ends, or `None` when
+    /// `stop` said so between two batches.
     fn read_claim(
         &mut self,
-        claims: &[Claim],
         claim: &Claim,
+        look: Look,
         stop: &dyn Fn() -> bool,
-    ) -> Result<Option<u64>, crate::Error> {
-        let from = self.progress.get(&claim.id).copied().unwrap_or(0);
-        let mut lines = at("read", &claim.path, Lines::open(claim, from))?;
+    ) -> Result<Option<(u64, Position)>, crate::Error> {
+        let from = look.from;
+        let lines = Lines::open(claim, from, look.resume, look.quiet);
+        let mut lines = at("read", &claim.path, lines)?;
         let intake = self.intakes.entry(claim.id.clone()).or_default();
         intake.original = claim.original.clone();
         let mut last = from;
@@ -334,17 +325,17 @@ impl Intaker<'_> {
                 last = n;
                 match parsed {
                     Ok((entry, json)) => {
-                        if !self.add(claims, &claim.id, n, entry, json, stop)? {
+                        if !self.add(&claim.id, n, entry, json, stop)? {
                             return Ok(None);
                         }
                     }
                     Err(message) if message.is_empty() => {}
-                    Err(message) => self.reject(&claim.id, n, &message, &raw),
+                    Err(message) => self.reject(&claim.id, n, &message, &raw)?,
                 }
             }
         }
-        self.passed(claims, &claim.id, from, last)?;
-        Ok(Some(last))
+        self.passed(&claim.id, from, last)?;
+        Ok(Some((last, lines.position())))
     }
 
     /// Adds a line to the batch in hand, committing that batch first when
@@ -352,7 +343,6 @@ impl Intaker<'_> {
     /// said so after that commit (the line is left for later).
     fn add(
         &mut self,
-        claims: &[Claim],
         id: &str,
         n: u64,
         entry: Entry,
@@ -362,9 +352,10 @@ impl Intaker<'_> {
         let day = entry
             .date()
             .unwrap_or_else(|| self.logger.now().date_naive());
-        let full = |b: &Batch| b.day != day || b.lines.len() >= MAX_BATCH;
+        let full =
+            |b: &Batch| b.day != day || b.lines.len() >= MAX_BATCH || b.bytes >= MAX_BATCH_BYTES;
         if self.batch.as_ref().is_some_and(full) {
-            self.commit(claims)?;
+            self.commit()?;
             if stop() {
                 return Ok(false);
             }
@@ -373,8 +364,10 @@ impl Intaker<'_> {
             day,
             lines: Vec::new(),
             entries: Vec::new(),
+            bytes: 0,
             through: Progress::new(),
         });
+        b.bytes += json.len();
         b.lines.push(Line {
             json,
             level: entry.log_level,
@@ -385,30 +378,30 @@ impl Intaker<'_> {
         Ok(true)
     }
 
-    /// Keeps a rejected line (redacted) until it is written beside its claim.
-    fn reject(&mut self, id: &str, n: u64, message: &str, raw: &[u8]) {
+    /// Keeps a rejected line (redacted) until it is written beside its
+    /// claim: with the next batch, or at once when many are held.
+    fn reject(&mut self, id: &str, n: u64, message: &str, raw: &[u8]) -> Result<(), crate::Error> {
         let red = self.logger.redactor();
         let record =
             serde_json::json!({"line": n, "error": red.text(message), "raw": redact_raw(red, raw)});
         let text = self.rejects.entry(id.to_owned()).or_default();
         text.push_str(&record.to_string());
         text.push('\n');
-        self.intakes
-            .entry(id.to_owned())
-            .or_default()
-            .rejected
-            .push(format!("line {n}: {message}"));
+        let held = text.len();
+        let intake = self.intakes.entry(id.to_owned()).or_default();
+        intake.rejected_count += 1;
+        if intake.rejected.len() < MESSAGES_KEPT {
+            intake.rejected.push(format!("line {n}: {message}"));
+        }
+        if held >= REJECTS_HELD {
+            self.persist_rejects()?;
+        }
+        Ok(())
     }
 
     /// Lines after a claim's last entry (rejected or blank) count as taken
     /// in too: with the batch in hand, or at once when there is none.
-    fn passed(
-        &mut self,
-        claims: &[Claim],
-        id: &str,
-        from: u64,
-        last: u64,
-    ) -> Result<(), crate::Error> {
+    fn passed(&mut self, id: &str, from: u64, last: u64) -> Result<(), crate::Error> {
         if last <= from {
             return Ok(());
         }
@@ -416,29 +409,37 @@ impl Intaker<'_> {
             b.through.insert(id.to_owned(), last);
             return Ok(());
         }
-        self.persist_rejects(claims)?;
+        self.persist_rejects()?;
         self.progress.insert(id.to_owned(), last);
         let vault = self.logger.vault();
         let saved = journal::save_progress(vault, self.progress);
         Ok(at("write", &vault.intake_progress(), saved)?)
     }
 
-    /// Finishes the claims read to the end whose every line is taken in.
+    /// Finishes the claims read to the end whose every line is taken in,
+    /// that were quiet and have not changed since; remembers where the
+    /// others were read to.
     fn finish_claims(
         mut self,
         claims: &[Claim],
-        read_to_end: &[(usize, u64)],
+        read: &[ReadToEnd],
+        reading: &mut Reading,
     ) -> Result<Vec<Intake>, crate::Error> {
         let vault = self.logger.vault();
         let mut finished = false;
-        for &(index, last) in read_to_end {
-            let claim = &claims[index];
-            if self.progress.get(&claim.id).copied().unwrap_or(0) < last {
+        for r in read {
+            let claim = &claims[r.index];
+            let through = self.progress.get(&claim.id).copied().unwrap_or(0) >= r.last;
+            // Appended to while it was read: read on, later.
+            let unchanged = stat(&claim.path).is_ok_and(|now| now == r.pass.stat);
+            if !(r.pass.quiet && through && unchanged) {
+                reading.passes.insert(claim.id.clone(), r.pass);
                 continue;
             }
             let intake = self.intakes.entry(claim.id.clone()).or_default();
-            at("finish", &claim.path, finish(vault, claim, intake))?;
+            at("finish", &claim.path, rejects::finish(vault, claim, intake))?;
             self.progress.remove(&claim.id);
+            reading.passes.remove(&claim.id);
             finished = true;
         }
         if finished {
@@ -452,72 +453,6 @@ impl Intaker<'_> {
             .filter_map(|c| self.intakes.remove(&c.id))
             .collect())
     }
-}
-
-/// A rejected line as it is kept in `rejected/`: redacted like an entry
-/// (by key too, when it parses as JSON), so a secret in a bad line never
-/// reaches the disk either.
-fn redact_raw(red: &crate::redact::Redactor, raw: &[u8]) -> String {
-    let text = String::from_utf8_lossy(raw);
-    match serde_json::from_str::<Value>(&text) {
-        Ok(mut v) if v.is_object() => {
-            red.value(&mut v);
-            v.to_string()
-        }
-        _ => red.text(&text).into_owned(),
-    }
-}
-
-/// Once every line of a claim is consumed: its rejected lines are written to
-/// `rejected/` (if any), and the claim and its side file removed.
-fn finish(vault: &Vault, claim: &Claim, intake: &mut Intake) -> io::Result<()> {
-    let sidecar = claim.sidecar(vault);
-    if let Ok(text) = fs::read_to_string(&sidecar) {
-        // Deduplicated by line: a crash may have kept a line twice.
-        let mut by_line: BTreeMap<u64, (String, String)> = BTreeMap::new();
-        for record in text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        {
-            let n = record["line"].as_u64().unwrap_or(0);
-            let error = record["error"].as_str().unwrap_or("").to_owned();
-            let raw = record["raw"].as_str().unwrap_or("").to_owned();
-            by_line.insert(n, (error, raw));
-        }
-        if !by_line.is_empty() {
-            let rejected = vault.inbox_rejected();
-            ensure_dir(&rejected)?;
-            let mut target = rejected.join(&claim.original);
-            if target.exists() {
-                target = rejected.join(&claim.id);
-            }
-            let raw: String = by_line
-                .values()
-                .map(|(_, raw)| format!("{raw}\n"))
-                .collect();
-            let errors: String = by_line
-                .iter()
-                .map(|(n, (e, _))| format!("line {n}: {e}\n"))
-                .collect();
-            let mut errors_path = target.clone().into_os_string();
-            errors_path.push(".errors.txt");
-            write_atomic(&target, raw.as_bytes())?;
-            write_atomic(Path::new(&errors_path), errors.as_bytes())?;
-            intake.rejected = by_line
-                .iter()
-                .map(|(n, (e, _))| format!("line {n}: {e}"))
-                .collect();
-            intake.rejected_path = Some(target);
-        }
-    }
-    for path in [&claim.path, &sidecar] {
-        match fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    }
-    intake.done = true;
-    Ok(())
 }
 
 /// Takes in `Logs/failed_writes.json` (entries saved when the lock was
@@ -548,6 +483,7 @@ pub fn replay_failed_writes(
         logger,
         std::slice::from_ref(&claim),
         progress,
+        &mut Reading::new(Duration::ZERO),
         &|| false,
         seen,
     )?
