@@ -191,6 +191,12 @@ pub struct DaemonArgs {
     #[arg(long, env = "AUDIT_ALERT_WINDOW", default_value = "15m", value_parser = crate::time::parse_duration)]
     pub alert_window: std::time::Duration,
 
+    /// How long an inbox file must be quiet (size and modification time
+    /// unchanged) before it is claimed, and a claim before it is removed
+    /// (at least 100ms).
+    #[arg(long = "inbox-grace", env = "AUDIT_INBOX_GRACE", default_value = "1s", value_parser = parse_grace)]
+    pub inbox_grace: std::time::Duration,
+
     /// The inbox folder's name.
     #[arg(
         long,
@@ -372,4 +378,16 @@ pub struct ReplayArgs {
     /// vault to write them to.
     #[arg(long)]
     pub orphans: bool,
+}
+
+/// An inbox grace: a duration of at least 100 ms (at zero, a writer that
+/// writes under the final name would be cut short).
+fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
+    let grace = crate::time::parse_duration(text).map_err(|e| e.to_string())?;
+    if grace < std::time::Duration::from_millis(100) {
+        return Err(format!(
+            "{text:?} is too short; accepted: 100ms or more (for example 1s)"
+        ));
+    }
+    Ok(grace)
 }

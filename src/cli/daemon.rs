@@ -109,7 +109,7 @@ fn serve(
                 .unwrap_or(chrono::Duration::minutes(15)),
         },
         verbose: args.verbose,
-        grace: inbox::DEFAULT_GRACE,
+        grace: args.inbox_grace,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

@@ -172,6 +172,7 @@ impl Run {
             "AUDIT_FORWARD_BATCH",
             "AUDIT_FORWARD_BACKOFF_MAX",
             "AUDIT_VAULT_NAME",
+            "AUDIT_INBOX_GRACE",
         ] {
             cmd.env_remove(var);
         }
