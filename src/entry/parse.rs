@@ -166,10 +166,13 @@ pub(super) fn fields_from_json(text: &str) -> Option<Fields> {
 pub(super) fn entry_from_fields(mut f: Fields) -> Result<Entry, EntryError> {
     let timestamp = match f.take_optional("timestamp") {
         None => None,
-        Some(Value::String(s)) => Some(
-            parse_timestamp(&s)
-                .map_err(|accepted| invalid("timestamp", &Value::String(s.clone()), accepted))?,
-        ),
+        Some(Value::String(s)) => Some(parse_timestamp(&s).map_err(|_| {
+            invalid(
+                "timestamp",
+                &Value::String(s.clone()),
+                crate::time::ACCEPTED,
+            )
+        })?),
         Some(other) => return Err(invalid("timestamp", &other, crate::time::ACCEPTED)),
     };
     let log_level = f.parsed::<LogLevel>("log_level", LogLevel::accepted)?;
