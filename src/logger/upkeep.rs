@@ -105,7 +105,11 @@ impl PostWrite for Upkeep {
         let cutoff = retention::cutoff(today, self.retention_days);
         let expired_write = ctx.receipt.files.iter().any(|f| f.date < cutoff);
         if expired_write || retention::due(vault, today, self.retention_days) {
-            let append = |entries| ctx.append(entries).map(|_| ()).map_err(|e| e.to_string());
+            let append = |entries| {
+                ctx.append(entries)
+                    .map(|_| ())
+                    .map_err(retention::AppendError::from)
+            };
             // Never a file this very call wrote.
             let spare: Vec<_> = ctx.receipt.files.iter().map(|f| f.date).collect();
             match retention::run(
