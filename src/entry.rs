@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::time::format_timestamp;
-pub use values::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome};
+pub use values::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome, ValueError};
 
 /// The twelve keys of an entry, in the order they are stored.
 pub const FIELDS: [&str; 12] = [

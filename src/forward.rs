@@ -88,6 +88,67 @@ pub enum SinkError {
     Rejected(String),
 }
 
+/// A sink setting the sink does not accept: each message says what was
+/// wrong and what is accepted, and never repeats a value that may hold a
+/// credential (a connection string, a header).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SinkConfigError {
+    /// A URL whose scheme the sink does not speak.
+    #[error("{url:?} is not accepted; expected {accepted}")]
+    Scheme {
+        /// The URL given.
+        url: String,
+        /// The URLs the sink takes.
+        accepted: &'static str,
+    },
+    /// A URL that names no host.
+    #[error("{url:?} has no host; expected {accepted}")]
+    NoHost {
+        /// The URL given.
+        url: String,
+        /// The URLs the sink takes.
+        accepted: &'static str,
+    },
+    /// An HTTP body format that is not known.
+    #[error("format {value:?} is not one of jsonline (or victorialogs), loki")]
+    Format {
+        /// The format given.
+        value: String,
+    },
+    /// Headers given as JSON that are not an object.
+    #[error("the headers are not a JSON object of names to values ({reason}); expected {{\"Name\": \"value\"}} or lines of `Name: value`")]
+    HeadersJson {
+        /// What the JSON parser said.
+        reason: String,
+    },
+    /// A header given as JSON whose value is not a string.
+    #[error("header {name}: the value is not a string; expected {{\"Name\": \"value\"}}")]
+    HeaderValue {
+        /// The header's name.
+        name: String,
+    },
+    /// A line of headers with no colon.
+    #[error("header line {line} has no colon; expected `Name: value`")]
+    HeaderLine {
+        /// The line's number, from 1.
+        line: usize,
+    },
+    /// A header line whose name is empty or has other characters.
+    #[error(
+        "header line {line} has no valid name before its colon; expected letters, digits, - and _"
+    )]
+    HeaderName {
+        /// The line's number, from 1.
+        line: usize,
+    },
+    /// A PostgreSQL connection string that does not parse.
+    #[error("not a PostgreSQL connection string ({reason}); expected postgres://user:password@host:5432/db or key=value pairs")]
+    Postgres {
+        /// What the driver said.
+        reason: String,
+    },
+}
+
 impl fmt::Display for SinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -5,26 +5,16 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// An I/O failure with what was being done and where.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("could not {op} {}: {source}", path.display())]
 pub struct IoFailure {
     /// What was being done: "write", "sync", "open", ...
     pub op: &'static str,
     /// The file or folder.
     pub path: PathBuf,
     /// The operating system's error.
+    #[source]
     pub source: io::Error,
-}
-
-impl std::fmt::Display for IoFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "could not {} {}: {}",
-            self.op,
-            self.path.display(),
-            self.source
-        )
-    }
 }
 
 impl IoFailure {

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
-use crate::entry::{ActionType, Entry, LogLevel, Outcome};
+use crate::entry::{ActionType, Entry, LogLevel, Outcome, ValueError};
 use crate::redact::Redactor;
 
 /// How long a string of a summary may be, in characters.
@@ -85,20 +85,50 @@ impl Event<'_> {
     }
 }
 
+/// Why a hook payload could not be turned into an entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// The payload is JSON, but not an object.
+    #[error("the hook payload is {found}, not a JSON object; accepted: the JSON object Claude Code sends a command hook on stdin")]
+    NotAnObject {
+        /// What it is: `an array`, `a string`, ...
+        found: &'static str,
+    },
+    /// The payload names no event.
+    #[error("the hook payload has no hook_event_name; accepted: an object whose hook_event_name is a string (PostToolUse, SessionStart, ...)")]
+    NoEventName,
+    /// The event's action type is refused (the built-in names are valid,
+    /// so this means a change to them broke the schema).
+    #[error("the hook event's {0}")]
+    Action(#[from] ValueError),
+}
+
+/// What kind of JSON value `v` is, for a message: `an array`, `null`, ...
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// The entry for one hook event, or `None` for an event not recorded
 /// (`PreToolUse` unless enabled). `vault` makes paths inside it relative.
 pub fn entry_for(
     payload: &Value,
     vault: &Path,
     settings: &HookSettings,
-) -> Result<Option<Entry>, String> {
-    let obj = payload
-        .as_object()
-        .ok_or("the hook payload is not a JSON object")?;
+) -> Result<Option<Entry>, HookError> {
+    let obj = payload.as_object().ok_or(HookError::NotAnObject {
+        found: kind_of(payload),
+    })?;
     let name = obj
         .get("hook_event_name")
         .and_then(Value::as_str)
-        .ok_or("the hook payload has no hook_event_name")?;
+        .ok_or(HookError::NoEventName)?;
     let event = Event {
         obj,
         name,
@@ -120,7 +150,7 @@ pub fn entry_for(
         // SessionStart, SessionEnd, Stop and any event added later.
         _ => session_event(&event, &mut params),
     };
-    let action = ActionType::new(recorded.action).map_err(|e| e.to_string())?;
+    let action = ActionType::new(recorded.action)?;
     let mut entry = Entry::new(
         recorded.level,
         action,
@@ -435,4 +465,25 @@ pub fn settings_snippet() -> Value {
         "SessionStart": session,
         "SessionEnd": session,
     }})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_that_cannot_be_recorded_say_why() {
+        let (vault, settings) = (Path::new("/vault"), HookSettings::default());
+        let e = entry_for(&json!([1]), vault, &settings).expect_err("an array");
+        assert_eq!(e, HookError::NotAnObject { found: "an array" });
+        assert!(
+            e.to_string()
+                .starts_with("the hook payload is an array, not a JSON object; accepted: "),
+            "{e}"
+        );
+        let e = entry_for(&json!({"hook_event_name": 7}), vault, &settings).expect_err("no name");
+        assert_eq!(e, HookError::NoEventName);
+        let ok = entry_for(&json!({"hook_event_name": "Stop"}), vault, &settings);
+        assert!(matches!(ok, Ok(Some(_))));
+    }
 }

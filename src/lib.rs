@@ -93,6 +93,6 @@ pub mod verify;
 pub use daily::DayFileState;
 pub use entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, EntryError, LogLevel, Outcome};
 pub use error::Error;
-pub use logger::{AuditLogger, AuditLoggerBuilder, PostWrite, Receipt, StepContext};
+pub use logger::{AuditLogger, AuditLoggerBuilder, PostWrite, Receipt, StepContext, StepError};
 pub use time::{Clock, FixedClock, SystemClock};
 pub use vault::Vault;

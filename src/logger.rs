@@ -72,14 +72,18 @@ impl StepContext<'_> {
     }
 }
 
+/// Why a [`PostWrite`] step failed: the step's own error, boxed (a
+/// `&str` or `String` converts with `.into()`).
+pub type StepError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A step run after every successful, durable append (not in dry run), while
 /// the writers' lock is still held.
 pub trait PostWrite: Send + Sync {
     /// A short name, for error messages.
     fn name(&self) -> &str;
     /// Runs the step; returns notes worth reporting. An error is reported in
-    /// the receipt and does not undo the write.
-    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, String>;
+    /// the receipt (as `name: message`) and does not undo the write.
+    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, StepError>;
 }
 
 /// Where dry-run lines go when not to stdout.
@@ -364,7 +368,7 @@ impl AuditLogger {
             for step in &self.steps {
                 match step.run(&ctx) {
                     Ok(more) => notes.extend(more),
-                    Err(message) => errors.push(format!("{}: {message}", step.name())),
+                    Err(e) => errors.push(format!("{}: {e}", step.name())),
                 }
             }
             receipt.notes = notes;

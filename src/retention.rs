@@ -99,8 +99,12 @@ pub fn due(vault: &Vault, today: NaiveDate, days: u32) -> bool {
     !ran_today || vault.retention_journal().exists()
 }
 
+/// Why an [`Append`] did not write: the caller's own error, boxed (the
+/// logger's `Error` sits on retention's own floor, out of its reach).
+pub type AppendError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Appends entries to the day files (the caller holds the writers' lock).
-pub type Append<'a> = dyn Fn(Vec<Entry>) -> Result<(), String> + 'a;
+pub type Append<'a> = dyn Fn(Vec<Entry>) -> Result<(), AppendError> + 'a;
 
 /// Runs retention over `Logs/`. `append` writes the purge entries; `session`
 /// is their session id. Days in `spare` are never deleted (the call that

@@ -52,18 +52,49 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// The longest duration [`parse_duration`] accepts, in days (`u64`
+/// milliseconds).
+const MAX_DURATION_DAYS: u64 = u64::MAX / 86_400_000;
+
+/// A time or a duration that is not accepted. Each message quotes the text
+/// and says what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    /// Not a timestamp with an offset, or outside the range of times.
+    #[error("timestamp {text:?} is not {ACCEPTED}")]
+    Timestamp {
+        /// The text given.
+        text: String,
+    },
+    /// Not a number followed by a unit.
+    #[error(
+        "duration {text:?} is not a number followed by ms, s, m, h or d (e.g. 500ms, 2s, 30m)"
+    )]
+    Duration {
+        /// The text given.
+        text: String,
+    },
+    /// A well-formed duration too long to represent.
+    #[error("duration {text:?} is too long; accepted: at most {MAX_DURATION_DAYS}d")]
+    DurationTooLong {
+        /// The text given.
+        text: String,
+    },
+}
+
 /// Parses an RFC 3339 / ISO 8601 time that carries an offset or `Z`, and
 /// normalises it to UTC, truncated to milliseconds.
-///
-/// The error is the accepted form, for the caller's message.
-pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, String> {
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, TimeError> {
+    let refused = || TimeError::Timestamp {
+        text: text.to_owned(),
+    };
     let parsed = DateTime::parse_from_rfc3339(text)
         .or_else(|_| DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .or_else(|_| DateTime::<FixedOffset>::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%:z"))
-        .map_err(|_| ACCEPTED.to_owned())?;
+        .map_err(|_| refused())?;
     let utc = parsed.with_timezone(&Utc);
     let millis = utc.timestamp_millis();
-    DateTime::from_timestamp_millis(millis).ok_or_else(|| ACCEPTED.to_owned())
+    DateTime::from_timestamp_millis(millis).ok_or_else(refused)
 }
 
 /// Parses a day file's name date, `YYYY-MM-DD` exactly (ASCII digits, a
@@ -83,27 +114,32 @@ pub fn parse_day(text: &str) -> Option<NaiveDate> {
 }
 
 /// Parses a duration such as `500ms`, `2s`, `30m`, `1h` or `7d`.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let accepted = || {
-        format!(
-            "duration {text:?} is not a number followed by ms, s, m, h or d (e.g. 500ms, 2s, 30m)"
-        )
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, TimeError> {
+    let refused = || TimeError::Duration {
+        text: text.to_owned(),
+    };
+    let too_long = || TimeError::DurationTooLong {
+        text: text.to_owned(),
     };
     let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(accepted)?;
+    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(refused)?;
     let (number, unit) = t.split_at(split);
-    let n: u64 = number.parse().map_err(|_| accepted())?;
-    let ms = match unit {
+    let ms: u64 = match unit {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => return Err(accepted()),
+        _ => return Err(refused()),
     };
+    if number.is_empty() {
+        return Err(refused());
+    }
+    // Only ASCII digits are left: the number can fail only by being too large.
+    let n: u64 = number.parse().map_err(|_| too_long())?;
     n.checked_mul(ms)
         .map(std::time::Duration::from_millis)
-        .ok_or_else(accepted)
+        .ok_or_else(too_long)
 }
 
 /// Makes a session id of the form `AI_EMP_YYYYMMDD_XXXXXX` (six random
@@ -158,8 +194,34 @@ mod tests {
             Ok(std::time::Duration::from_secs(900))
         );
         for bad in ["", "5", "m", "1.5s", "2 weeks", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
+            assert_eq!(
+                parse_duration(bad),
+                Err(TimeError::Duration { text: bad.into() }),
+                "{bad}"
+            );
         }
+        for long in ["213503982335d", "99999999999999999999ms"] {
+            assert_eq!(
+                parse_duration(long),
+                Err(TimeError::DurationTooLong { text: long.into() }),
+                "{long}"
+            );
+        }
+        assert!(parse_duration("213503982334d").is_ok());
+    }
+
+    #[test]
+    fn refusals_quote_the_text_and_say_what_is_accepted() {
+        let e = parse_timestamp("yesterday").expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            format!("timestamp \"yesterday\" is not {ACCEPTED}")
+        );
+        let e = parse_duration("2 weeks").expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "duration \"2 weeks\" is not a number followed by ms, s, m, h or d (e.g. 500ms, 2s, 30m)"
+        );
     }
 
     #[test]

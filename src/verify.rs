@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::chain::{self, Alg, ChainKey, ChainValue, Folder, Start};
 use crate::daily::{self, Head, Summary, Trailer};
-use crate::entry::{Entry, LogLevel, FIELDS};
+use crate::entry::{Entry, EntryError, LogLevel, FIELDS};
 use crate::index;
 use crate::vault::{day_file_name, Vault};
 
@@ -551,22 +551,48 @@ impl Walk {
     }
 }
 
+/// Why a stored entry fails the schema (shown after `schema: `).
+#[derive(Debug, thiserror::Error)]
+enum SchemaError {
+    /// The line holds JSON, but not an object.
+    #[error("not a JSON object; accepted: an object with the twelve fields")]
+    NotAnObject,
+    /// One of the twelve keys is absent.
+    #[error("field `{0}` is missing")]
+    Missing(&'static str),
+    /// A key that is not one of the twelve.
+    #[error("field `{0}` is not one of the twelve")]
+    Unknown(String),
+    /// A value the entry schema refuses.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The timestamp lies on another day than the file's.
+    #[error("timestamp is on {found}, not on this file's day {day}")]
+    OtherDay {
+        /// The timestamp's day.
+        found: NaiveDate,
+        /// The file's day.
+        day: NaiveDate,
+    },
+    /// The entry has no timestamp.
+    #[error("timestamp is missing")]
+    NoTimestamp,
+}
+
 /// Checks a stored entry against the schema: the twelve keys, valid values,
 /// and a timestamp on the file's day.
-fn schema(v: &Value, date: NaiveDate) -> Result<(), String> {
-    let obj = v.as_object().ok_or("not a JSON object")?;
+fn schema(v: &Value, date: NaiveDate) -> Result<(), SchemaError> {
+    let obj = v.as_object().ok_or(SchemaError::NotAnObject)?;
     if let Some(missing) = FIELDS.iter().find(|k| !obj.contains_key(**k)) {
-        return Err(format!("field `{missing}` is missing"));
+        return Err(SchemaError::Missing(missing));
     }
     if let Some(extra) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!("field `{extra}` is not one of the twelve"));
+        return Err(SchemaError::Unknown(extra.clone()));
     }
-    let entry = Entry::from_value(v.clone()).map_err(|e| e.to_string())?;
+    let entry = Entry::from_value(v.clone())?;
     match entry.date() {
-        Some(d) if d != date => Err(format!(
-            "timestamp is on {d}, not on this file's day {date}"
-        )),
-        None => Err("timestamp is missing".into()),
+        Some(found) if found != date => Err(SchemaError::OtherDay { found, day: date }),
+        None => Err(SchemaError::NoTimestamp),
         _ => Ok(()),
     }
 }
@@ -688,4 +714,47 @@ fn check_index(vault: &Vault, counts: &BTreeMap<NaiveDate, (u64, u64)>) -> Vec<P
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::ActionType;
+
+    fn stored(ts: &str) -> Value {
+        let entry = Entry::new(
+            LogLevel::Info,
+            ActionType::new("file_drop").expect("action"),
+            "a",
+            "t",
+        )
+        .at(crate::time::parse_timestamp(ts).expect("ts"))
+        .session("S");
+        serde_json::from_str(&entry.to_json_line()).expect("json")
+    }
+
+    #[test]
+    fn schema_refusals_say_what_was_wrong() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).expect("day");
+        let good = stored("2026-11-22T10:00:00Z");
+        assert!(schema(&good, day).is_ok());
+        let why = |v: &Value| schema(v, day).expect_err("refused").to_string();
+        assert_eq!(
+            why(&Value::Array(vec![])),
+            "not a JSON object; accepted: an object with the twelve fields"
+        );
+        let mut missing = good.clone();
+        missing.as_object_mut().expect("object").remove("actor");
+        assert_eq!(why(&missing), "field `actor` is missing");
+        let mut extra = good.clone();
+        extra["extra"] = Value::Bool(true);
+        assert_eq!(why(&extra), "field `extra` is not one of the twelve");
+        let mut level = good.clone();
+        level["log_level"] = "LOUD".into();
+        assert!(why(&level).contains("log_level \"LOUD\" is not one of INFO"));
+        assert_eq!(
+            why(&stored("2026-11-21T10:00:00Z")),
+            "timestamp is on 2026-11-21, not on this file's day 2026-11-22"
+        );
+    }
 }

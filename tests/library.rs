@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use vault_audit::{
     ActionType, ApprovalStatus, ApprovedBy, AuditLogger, Entry, Error, FixedClock, LogLevel,
-    Outcome, PostWrite, StepContext,
+    Outcome, PostWrite, StepContext, StepError,
 };
 
 fn at(ts: &str) -> DateTime<Utc> {
@@ -180,7 +180,7 @@ impl PostWrite for Recorder {
     fn name(&self) -> &str {
         "recorder"
     }
-    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, String> {
+    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, StepError> {
         assert!(ctx.vault.logs().join(".audit/lock").exists());
         let receipt = ctx.receipt;
         self.0

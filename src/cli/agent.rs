@@ -58,8 +58,7 @@ pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, Cl
         .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
         .build()?;
-    let Some(entry) = hook::entry_for(&payload, &vault, &config.hook).map_err(CliError::Usage)?
-    else {
+    let Some(entry) = hook::entry_for(&payload, &vault, &config.hook)? else {
         return Ok(exit::OK);
     };
     match logger.log(entry) {

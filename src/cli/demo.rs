@@ -39,7 +39,7 @@ pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 fn action(name: &str) -> Result<ActionType, CliError> {
-    ActionType::new(name).map_err(CliError::Usage)
+    ActionType::new(name).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 /// A morning in an AI-employee vault: a note dropped, a plan, an approval,

@@ -17,6 +17,9 @@ pub enum CliError {
     /// A bad forwarding setting (`AUDIT_FORWARD_*`).
     #[error(transparent)]
     Forward(#[from] crate::forward::config::ConfigError),
+    /// A hook payload that cannot be recorded.
+    #[error(transparent)]
+    Hook(#[from] crate::hook::HookError),
     /// Query filters that are not accepted, named by their flags.
     #[error("{}", .0.describe(crate::cli::query::flag))]
     Filter(#[from] crate::query::FilterError),

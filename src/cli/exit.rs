@@ -32,6 +32,7 @@ pub fn code(error: &CliError) -> u8 {
         | CliError::Redaction(_)
         | CliError::Forward(_)
         | CliError::Filter(_)
+        | CliError::Hook(_)
         | CliError::Unavailable { .. } => USAGE,
         CliError::Library(e) | CliError::Saved { source: e, .. } => for_error(e),
     }

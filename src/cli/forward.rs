@@ -96,10 +96,10 @@ fn init_postgres(
         );
         return Ok(exit::OK);
     }
-    let mut sink = forward::postgres::PostgresSink::new(url, "").map_err(|why| {
-        ForwardConfigError::Secret {
+    let mut sink = forward::postgres::PostgresSink::new(url, "").map_err(|source| {
+        ForwardConfigError::Sink {
             name: forward::config::POSTGRES_VAR,
-            why,
+            source,
         }
     })?;
     match sink.health() {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{Entry, EntryError, FIELDS, MAX_ENTRY_BYTES, MAX_FUTURE_SKEW};
-use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome};
+use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome, ValueError};
 use crate::time::{format_timestamp, parse_timestamp};
 
 /// How many characters of an offending value an error message shows.
@@ -70,7 +70,7 @@ impl Fields {
     }
 
     /// A field of a closed (or checked) value set.
-    fn parsed<T: FromStr<Err = String>>(
+    fn parsed<T: FromStr<Err = ValueError>>(
         &mut self,
         field: &'static str,
         accepted: fn() -> String,
@@ -82,7 +82,7 @@ impl Fields {
         match &value {
             Value::String(s) => s
                 .parse::<T>()
-                .map_err(|accepted| invalid(field, &value, accepted)),
+                .map_err(|e| invalid(field, &value, e.accepted)),
             _ => Err(invalid(field, &value, accepted())),
         }
     }
@@ -166,10 +166,13 @@ pub(super) fn fields_from_json(text: &str) -> Option<Fields> {
 pub(super) fn entry_from_fields(mut f: Fields) -> Result<Entry, EntryError> {
     let timestamp = match f.take_optional("timestamp") {
         None => None,
-        Some(Value::String(s)) => Some(
-            parse_timestamp(&s)
-                .map_err(|accepted| invalid("timestamp", &Value::String(s.clone()), accepted))?,
-        ),
+        Some(Value::String(s)) => Some(parse_timestamp(&s).map_err(|_| {
+            invalid(
+                "timestamp",
+                &Value::String(s.clone()),
+                crate::time::ACCEPTED,
+            )
+        })?),
         Some(other) => return Err(invalid("timestamp", &other, crate::time::ACCEPTED)),
     };
     let log_level = f.parsed::<LogLevel>("log_level", LogLevel::accepted)?;
@@ -234,11 +237,11 @@ pub(super) fn check_entry(entry: &Entry, now: DateTime<Utc>) -> Result<String, E
     }
     // Re-check the action type: the field is public and could be built from
     // a name that was never checked.
-    ActionType::new(entry.action_type.as_str()).map_err(|accepted| {
+    ActionType::new(entry.action_type.as_str()).map_err(|e| {
         invalid(
             "action_type",
             &Value::String(entry.action_type.as_str().to_owned()),
-            accepted,
+            e.accepted,
         )
     })?;
     if let Some(ts) = entry.timestamp {

@@ -5,6 +5,20 @@ use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
 
+/// A value an entry field does not accept, as text: the field, the value
+/// and what is accepted (`log_level "DEBUG" is not one of INFO, WARNING,
+/// ERROR, CRITICAL`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {} is not {accepted}", super::shorten_for_message(value))]
+pub struct ValueError {
+    /// The field: `log_level`, `action_type`, ...
+    pub field: &'static str,
+    /// The value given.
+    pub value: String,
+    /// What the field accepts.
+    pub accepted: String,
+}
+
 /// Defines a closed set of string values: parse (any case), display, serialize.
 macro_rules! value_set {
     ($(#[$doc:meta])* $name:ident, $field:literal, { $($(#[$vdoc:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -33,14 +47,18 @@ macro_rules! value_set {
         }
 
         impl FromStr for $name {
-            type Err = String;
+            type Err = ValueError;
             /// Parses any case of a stored spelling.
-            fn from_str(s: &str) -> Result<Self, String> {
+            fn from_str(s: &str) -> Result<Self, ValueError> {
                 Self::ALL
                     .iter()
                     .copied()
                     .find(|v| v.as_str().eq_ignore_ascii_case(s))
-                    .ok_or_else(Self::accepted)
+                    .ok_or_else(|| ValueError {
+                        field: $field,
+                        value: s.to_owned(),
+                        accepted: Self::accepted(),
+                    })
             }
         }
 
@@ -157,14 +175,18 @@ impl ActionType {
     }
 
     /// Checks and wraps a name.
-    pub fn new(name: &str) -> Result<Self, String> {
+    pub fn new(name: &str) -> Result<Self, ValueError> {
         let mut chars = name.chars();
         let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
         let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if starts_with_letter && rest_ok && name.len() <= Self::MAX_LEN {
             Ok(ActionType(name.to_owned()))
         } else {
-            Err(Self::accepted())
+            Err(ValueError {
+                field: "action_type",
+                value: name.to_owned(),
+                accepted: Self::accepted(),
+            })
         }
     }
 
@@ -175,8 +197,8 @@ impl ActionType {
 }
 
 impl FromStr for ActionType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ValueError;
+    fn from_str(s: &str) -> Result<Self, ValueError> {
         ActionType::new(s)
     }
 }
@@ -204,10 +226,14 @@ mod tests {
             "Critical".parse::<LogLevel>().map(|l| l.as_str()),
             Ok("CRITICAL")
         );
-        assert!("DEBUG"
-            .parse::<LogLevel>()
-            .unwrap_err()
-            .contains("INFO, WARNING, ERROR, CRITICAL"));
+        assert_eq!(
+            "DEBUG".parse::<LogLevel>().unwrap_err().to_string(),
+            "log_level \"DEBUG\" is not one of INFO, WARNING, ERROR, CRITICAL"
+        );
+        assert_eq!(
+            "maybe".parse::<Outcome>().unwrap_err().field,
+            Outcome::FIELD
+        );
     }
 
     #[test]
@@ -230,5 +256,11 @@ mod tests {
         ] {
             assert!(ActionType::new(bad).is_err(), "{bad:?}");
         }
+        let e = ActionType::new("Plan Created").expect_err("refused");
+        assert!(
+            e.to_string()
+                .starts_with("action_type \"Plan Created\" is not one of file_drop, "),
+            "{e}"
+        );
     }
 }

@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use super::{Pace, Sink};
+use super::{Pace, Sink, SinkConfigError};
 use crate::time::parse_duration;
 use crate::vault::Vault;
 
@@ -38,13 +38,15 @@ pub enum ConfigError {
         /// What is wrong, and what is accepted.
         why: String,
     },
-    /// A value that may hold a password or a token: not repeated.
-    #[error("{name}: {why}")]
-    Secret {
+    /// A value a sink does not accept. The sink's message repeats the
+    /// value only where it cannot hold a password or a token.
+    #[error("{name}: {source}")]
+    Sink {
         /// The variable.
         name: &'static str,
-        /// What is wrong, and what is accepted.
-        why: String,
+        /// What the sink refused, and what it accepts.
+        #[source]
+        source: SinkConfigError,
     },
     /// A sink this build was compiled without.
     #[error(
@@ -212,8 +214,13 @@ impl Settings {
             sinks.push(postgres_sink(url, &name)?);
         }
         if let Some(s) = &self.syslog {
-            let mut sink = super::syslog::SyslogSink::new(&s.url, s.facility, &name)
-                .map_err(|e| invalid("AUDIT_FORWARD_SYSLOG", &s.url, e))?;
+            let mut sink =
+                super::syslog::SyslogSink::new(&s.url, s.facility, &name).map_err(|source| {
+                    ConfigError::Sink {
+                        name: "AUDIT_FORWARD_SYSLOG",
+                        source,
+                    }
+                })?;
             if let Some(host) = &self.hostname {
                 sink = sink.host(host);
             }
@@ -248,9 +255,9 @@ fn postgres_sink(url: &str, vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
     // The value may hold a password: the error does not repeat it.
     super::postgres::PostgresSink::new(url, vault)
         .map(|s| Box::new(s) as Box<dyn Sink>)
-        .map_err(|why| ConfigError::Secret {
+        .map_err(|source| ConfigError::Sink {
             name: POSTGRES_VAR,
-            why,
+            source,
         })
 }
 
@@ -267,21 +274,27 @@ fn postgres_sink(_url: &str, _vault: &str) -> Result<Box<dyn Sink>, ConfigError>
 fn http_sink(settings: &HttpSettings, vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
     use super::http::{parse_headers, Format, HttpSink};
     let format: Format = match &settings.format {
-        Some(f) => f
-            .parse()
-            .map_err(|e| invalid("AUDIT_FORWARD_HTTP_FORMAT", f, e))?,
+        Some(f) => f.parse().map_err(|source| ConfigError::Sink {
+            name: "AUDIT_FORWARD_HTTP_FORMAT",
+            source,
+        })?,
         None => Format::JsonLine,
     };
-    // Header values are credentials: errors name the variable, not the value.
+    // Header values are credentials: errors name the variable and the line,
+    // never the value.
     let headers = match &settings.headers {
-        Some(h) => parse_headers(h).map_err(|why| ConfigError::Secret {
+        Some(h) => parse_headers(h).map_err(|source| ConfigError::Sink {
             name: "AUDIT_FORWARD_HTTP_HEADERS",
-            why,
+            source,
         })?,
         None => Vec::new(),
     };
-    let sink = HttpSink::new(&settings.url, format, headers, vault)
-        .map_err(|e| invalid("AUDIT_FORWARD_HTTP", &settings.url, e))?;
+    let sink = HttpSink::new(&settings.url, format, headers, vault).map_err(|source| {
+        ConfigError::Sink {
+            name: "AUDIT_FORWARD_HTTP",
+            source,
+        }
+    })?;
     Ok(Box::new(sink))
 }
 
@@ -328,6 +341,33 @@ mod tests {
         assert!(e
             .to_string()
             .contains("AUDIT_FORWARD_SYSLOG_FACILITY=\"local9\""));
+    }
+
+    #[test]
+    fn a_sink_refusal_names_the_variable_and_what_is_accepted() {
+        let vault = Vault::new(std::env::temp_dir());
+        let s = settings(&[("AUDIT_FORWARD_SYSLOG", "ftp://x")]).expect("parsed");
+        let e = s.setup(&vault).err().expect("rejected");
+        assert_eq!(
+            e.to_string(),
+            "AUDIT_FORWARD_SYSLOG: \"ftp://x\" is not accepted; expected udp://host:port or tcp://host:port"
+        );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn a_bad_header_line_is_named_by_number_not_repeated() {
+        let vault = Vault::new(std::env::temp_dir());
+        let s = settings(&[
+            ("AUDIT_FORWARD_HTTP", "http://h:9428"),
+            ("AUDIT_FORWARD_HTTP_HEADERS", "Authorization Bearer t0ken"),
+        ])
+        .expect("parsed");
+        let e = s.setup(&vault).err().expect("rejected");
+        assert_eq!(
+            e.to_string(),
+            "AUDIT_FORWARD_HTTP_HEADERS: header line 1 has no colon; expected `Name: value`"
+        );
     }
 
     #[cfg(feature = "postgres")]

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::{Record, Sink, SinkError};
+use super::{Record, Sink, SinkConfigError, SinkError};
 
 /// How long a request may take in all.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -31,33 +31,42 @@ pub enum Format {
 }
 
 impl std::str::FromStr for Format {
-    type Err = String;
+    type Err = SinkConfigError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, SinkConfigError> {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "jsonline" | "victorialogs" => Ok(Format::JsonLine),
             "loki" => Ok(Format::Loki),
-            other => Err(format!("{other:?}: expected jsonline or loki")),
+            _ => Err(SinkConfigError::Format {
+                value: s.to_owned(),
+            }),
         }
     }
 }
 
 /// Splits a URL after its authority: (`scheme://host:port`, `/path?query`).
-fn split_url(url: &str) -> Result<(&str, &str), String> {
+fn split_url(url: &str) -> Result<(&str, &str), SinkConfigError> {
+    const ACCEPTED: &str = "an http:// or https:// URL";
     let after = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{url:?}: expected an http:// or https:// URL"))?;
+        .ok_or_else(|| SinkConfigError::Scheme {
+            url: url.to_owned(),
+            accepted: ACCEPTED,
+        })?;
     let host_end = after.find(['/', '?']).unwrap_or(after.len());
     if host_end == 0 {
-        return Err(format!("{url:?}: no host"));
+        return Err(SinkConfigError::NoHost {
+            url: url.to_owned(),
+            accepted: ACCEPTED,
+        });
     }
     let cut = url.len() - after.len() + host_end;
     Ok((&url[..cut], &url[cut..]))
 }
 
 /// The URL a batch is posted to.
-pub fn endpoint(url: &str, format: Format) -> Result<String, String> {
+pub fn endpoint(url: &str, format: Format) -> Result<String, SinkConfigError> {
     let (base, rest) = split_url(url)?;
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let path = match (path.trim_end_matches('/'), format) {
@@ -90,35 +99,39 @@ pub fn endpoint(url: &str, format: Format) -> Result<String, String> {
 
 /// Headers from `AUDIT_FORWARD_HTTP_HEADERS`: a JSON object, or lines of
 /// `Name: value`.
-pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, SinkConfigError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(Vec::new());
     }
     if text.starts_with('{') {
-        let map: Map<String, Value> = serde_json::from_str(text)
-            .map_err(|e| format!("not a JSON object of header names to values: {e}"))?;
+        let map: Map<String, Value> =
+            serde_json::from_str(text).map_err(|e| SinkConfigError::HeadersJson {
+                reason: e.to_string(),
+            })?;
         return map
             .into_iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => Ok((k, s)),
-                other => Err(format!("header {k}: {other} is not a string")),
+            .map(|(name, v)| match v {
+                Value::String(s) => Ok((name, s)),
+                _ => Err(SinkConfigError::HeaderValue { name }),
             })
             .collect();
     }
     text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let line = i + 1;
             let (k, v) = l
                 .split_once(':')
-                .ok_or_else(|| format!("{l:?}: expected `Name: value`"))?;
+                .ok_or(SinkConfigError::HeaderLine { line })?;
             let k = k.trim();
             if k.is_empty()
                 || !k
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
             {
-                return Err(format!("{k:?} is not a header name"));
+                return Err(SinkConfigError::HeaderName { line });
             }
             Ok((k.to_owned(), v.trim().to_owned()))
         })
@@ -215,7 +228,7 @@ impl HttpSink {
         format: Format,
         headers: Vec<(String, String)>,
         vault: &str,
-    ) -> Result<HttpSink, String> {
+    ) -> Result<HttpSink, SinkConfigError> {
         Ok(HttpSink {
             endpoint: endpoint(url, format)?,
             format,
@@ -303,7 +316,16 @@ mod tests {
             endpoint("http://h:3100/", Format::Loki).expect("url"),
             "http://h:3100/loki/api/v1/push"
         );
-        assert!(endpoint("ftp://h", Format::Loki).is_err());
+        assert_eq!(
+            endpoint("ftp://h", Format::Loki)
+                .expect_err("ftp")
+                .to_string(),
+            "\"ftp://h\" is not accepted; expected an http:// or https:// URL"
+        );
+        assert!(matches!(
+            endpoint("https://?x", Format::Loki),
+            Err(SinkConfigError::NoHost { .. })
+        ));
         assert_eq!(
             parse_headers("Authorization: Bearer a:b\nX-Scope-OrgID: t").expect("h"),
             vec![
@@ -311,6 +333,21 @@ mod tests {
                 ("X-Scope-OrgID".to_owned(), "t".to_owned())
             ]
         );
-        assert!(parse_headers("Bad Name: x").is_err());
+        assert_eq!(
+            parse_headers("A: 1\nBad Name: s3cret"),
+            Err(SinkConfigError::HeaderName { line: 2 })
+        );
+        assert_eq!(
+            parse_headers("Bearer s3cret"),
+            Err(SinkConfigError::HeaderLine { line: 1 })
+        );
+        assert_eq!(
+            parse_headers(r#"{"A": 1}"#),
+            Err(SinkConfigError::HeaderValue { name: "A".into() })
+        );
+        assert_eq!(
+            "xml".parse::<Format>().expect_err("xml").to_string(),
+            "format \"xml\" is not one of jsonline (or victorialogs), loki"
+        );
     }
 }

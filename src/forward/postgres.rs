@@ -6,7 +6,7 @@ use std::time::Duration;
 use postgres::{Client, NoTls};
 use serde_json::{json, Map, Value};
 
-use super::{Record, Sink, SinkError};
+use super::{Record, Sink, SinkConfigError, SinkError};
 
 /// The table, its key and its indexes; `forward --init-postgres` prints it
 /// and the sink runs it (idempotently) on first use.
@@ -129,10 +129,12 @@ fn classify(e: &postgres::Error) -> SinkError {
 
 impl PostgresSink {
     /// A sink for a `postgres://` URL or a `key=value` connection string.
-    pub fn new(url: &str, vault: &str) -> Result<PostgresSink, String> {
-        let mut config: postgres::Config = url
-            .parse()
-            .map_err(|e| format!("not a PostgreSQL connection string: {e}"))?;
+    pub fn new(url: &str, vault: &str) -> Result<PostgresSink, SinkConfigError> {
+        let mut config: postgres::Config =
+            url.parse()
+                .map_err(|e: postgres::Error| SinkConfigError::Postgres {
+                    reason: e.to_string(),
+                })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::{Record, Sink, SinkError};
+use super::{Record, Sink, SinkConfigError, SinkError};
 use crate::entry::LogLevel;
 
 /// The private enterprise number in the SD-ID: 32473 is the one RFC 5612
@@ -164,19 +164,24 @@ pub struct SyslogSink {
 
 impl SyslogSink {
     /// A sink for `udp://host:port` or `tcp://host:port` (514 if no port).
-    pub fn new(url: &str, facility: u8, vault: &str) -> Result<SyslogSink, String> {
+    pub fn new(url: &str, facility: u8, vault: &str) -> Result<SyslogSink, SinkConfigError> {
+        const ACCEPTED: &str = "udp://host:port or tcp://host:port";
         let (transport, rest) = if let Some(rest) = url.strip_prefix("udp://") {
             (Transport::Udp, rest)
         } else if let Some(rest) = url.strip_prefix("tcp://") {
             (Transport::Tcp, rest)
         } else {
-            return Err(format!(
-                "{url:?}: expected udp://host:port or tcp://host:port"
-            ));
+            return Err(SinkConfigError::Scheme {
+                url: url.to_owned(),
+                accepted: ACCEPTED,
+            });
         };
         let rest = rest.trim_end_matches('/');
         if rest.is_empty() {
-            return Err(format!("{url:?}: no host"));
+            return Err(SinkConfigError::NoHost {
+                url: url.to_owned(),
+                accepted: ACCEPTED,
+            });
         }
         let addr = if rest
             .rsplit_once(':')

@@ -98,7 +98,7 @@ impl AuditLogger {
             let append = |entries: Vec<Entry>| {
                 self.append_locked(entries)
                     .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    .map_err(retention::AppendError::from)
             };
             let logs = self.vault.logs();
             let report = at(

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
-use super::{PostWrite, StepContext};
+use super::{PostWrite, StepContext, StepError};
 use crate::daily::DayFileState;
 use crate::dashboard;
 use crate::fsutil::{at, IoFailure};
@@ -66,6 +66,32 @@ fn refresh_dashboard(vault: &Vault, index: &Index, now: DateTime<Utc>) -> Result
     at("write", &path, refreshed).map(|_| ())
 }
 
+/// One thing an upkeep run could not do; the write itself stands.
+#[derive(Debug, thiserror::Error)]
+pub enum UpkeepProblem {
+    /// The index or the Dashboard could not be refreshed or rebuilt (the
+    /// next write rebuilds them whole).
+    #[error(transparent)]
+    Views(#[from] IoFailure),
+    /// Retention stopped part-way (its purge record resumes it next time).
+    #[error("retention: {0}")]
+    Retention(#[source] std::io::Error),
+    /// An expired day file could not be read, so it was kept.
+    #[error("retention: Logs/{file} is expired but could not be read; kept")]
+    KeptUnreadable {
+        /// The day file's name.
+        file: String,
+    },
+}
+
+/// Everything an upkeep run could not do, in order (shown joined by `; `).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct UpkeepError {
+    /// The problems, at least one.
+    pub problems: Vec<UpkeepProblem>,
+}
+
 /// Index, Dashboard and retention after every write.
 #[derive(Debug, Default)]
 pub struct Upkeep {
@@ -88,7 +114,7 @@ impl PostWrite for Upkeep {
         "upkeep"
     }
 
-    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, String> {
+    fn run(&self, ctx: &StepContext<'_>) -> Result<Vec<String>, StepError> {
         let (vault, now) = (ctx.vault, ctx.now);
         let today = now.date_naive();
         let mut errors = Vec::new();
@@ -97,7 +123,7 @@ impl PostWrite for Upkeep {
         // The index, from the previous index and the days just written.
         let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if let Err(e) = refresh_views(vault, &ctx.receipt.files, now, &mut cache) {
-            errors.push(e.to_string());
+            errors.push(UpkeepProblem::Views(e));
         }
 
         // Retention: once a day (one small read otherwise), or at once when
@@ -105,7 +131,11 @@ impl PostWrite for Upkeep {
         let cutoff = retention::cutoff(today, self.retention_days);
         let expired_write = ctx.receipt.files.iter().any(|f| f.date < cutoff);
         if expired_write || retention::due(vault, today, self.retention_days) {
-            let append = |entries| ctx.append(entries).map(|_| ()).map_err(|e| e.to_string());
+            let append = |entries| {
+                ctx.append(entries)
+                    .map(|_| ())
+                    .map_err(retention::AppendError::from)
+            };
             // Never a file this very call wrote.
             let spare: Vec<_> = ctx.receipt.files.iter().map(|f| f.date).collect();
             match retention::run(
@@ -124,24 +154,22 @@ impl PostWrite for Upkeep {
                             p.file, p.critical
                         ));
                     }
-                    for file in &report.kept_unreadable {
-                        errors.push(format!(
-                            "retention: Logs/{file} is expired but could not be read; kept"
-                        ));
+                    for file in report.kept_unreadable {
+                        errors.push(UpkeepProblem::KeptUnreadable { file });
                     }
                     // Once a day the index is checked against the files on
                     // disk (a file removed or added by hand is caught here).
                     if let Err(e) = rebuild_views(vault, now) {
-                        errors.push(e.to_string());
+                        errors.push(UpkeepProblem::Views(e));
                     }
                 }
-                Err(e) => errors.push(format!("retention: {e}")),
+                Err(e) => errors.push(UpkeepProblem::Retention(e)),
             }
         }
         if errors.is_empty() {
             Ok(notes)
         } else {
-            Err(errors.join("; "))
+            Err(Box::new(UpkeepError { problems: errors }))
         }
     }
 }

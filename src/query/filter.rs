@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::Filter;
-use crate::entry::{ApprovalStatus, LogLevel, Outcome};
+use crate::entry::{ApprovalStatus, LogLevel, Outcome, ValueError};
 use crate::time::{parse_day, parse_duration, parse_timestamp};
 
 /// A filter as given, before it is checked: every field as text. Empty
@@ -112,14 +112,25 @@ impl FilterError {
 
 const WHEN_ACCEPTED: &str = "a duration back from now (30m, 1h, 7d), an RFC 3339 time (2026-11-22T10:00:00Z) or a date (2026-11-22)";
 
+/// Why a `since` / `until` value was refused; it displays what is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum WhenError {
+    /// A duration reaching back before the earliest time there is.
+    #[error("a shorter duration back from now; {WHEN_ACCEPTED}")]
+    TooFarBack,
+    /// Neither a duration, a time nor a date.
+    #[error("{WHEN_ACCEPTED}")]
+    NotATime,
+}
+
 /// A `since` / `until` value: a duration back from `now`, an RFC 3339 time,
 /// or a date (its start, or with `end`, its last millisecond).
-fn when(text: &str, now: DateTime<Utc>, end: bool) -> Result<DateTime<Utc>, String> {
+fn when(text: &str, now: DateTime<Utc>, end: bool) -> Result<DateTime<Utc>, WhenError> {
     if let Ok(back) = parse_duration(text) {
         return chrono::Duration::from_std(back)
             .ok()
             .and_then(|back| now.checked_sub_signed(back))
-            .ok_or_else(|| format!("a shorter duration back from now; {WHEN_ACCEPTED}"));
+            .ok_or(WhenError::TooFarBack);
     }
     if let Ok(t) = parse_timestamp(text) {
         return Ok(t);
@@ -131,34 +142,34 @@ fn when(text: &str, now: DateTime<Utc>, end: bool) -> Result<DateTime<Utc>, Stri
             day.and_hms_opt(0, 0, 0)
         }
     });
-    day.map(|t| t.and_utc())
-        .ok_or_else(|| WHEN_ACCEPTED.to_owned())
+    day.map(|t| t.and_utc()).ok_or(WhenError::NotATime)
 }
 
 /// Collects refused values while a filter is checked.
 struct Check(Vec<FieldError>);
 
 impl Check {
-    fn keep<T>(&mut self, field: Field, value: &str, checked: Result<T, String>) -> Option<T> {
-        checked
-            .map_err(|accepted| {
-                self.0.push(FieldError {
-                    field,
-                    value: value.to_owned(),
-                    accepted,
-                })
-            })
-            .ok()
+    /// Notes `value` of `field` as refused, with what is accepted.
+    fn refuse<T>(&mut self, field: Field, value: &str, accepted: String) -> Option<T> {
+        self.0.push(FieldError {
+            field,
+            value: value.to_owned(),
+            accepted,
+        });
+        None
     }
 
     /// A value of a closed set, in its stored spelling.
-    fn closed<T: FromStr<Err = String> + fmt::Display>(
+    fn closed<T: FromStr<Err = ValueError> + fmt::Display>(
         &mut self,
         field: Field,
         value: Option<&str>,
     ) -> Option<String> {
         let value = value?;
-        self.keep(field, value, value.parse::<T>().map(|v| v.to_string()))
+        match value.parse::<T>() {
+            Ok(v) => Some(v.to_string()),
+            Err(e) => self.refuse(field, value, e.accepted),
+        }
     }
 
     fn time(
@@ -168,7 +179,10 @@ impl Check {
         now: DateTime<Utc>,
     ) -> Option<DateTime<Utc>> {
         let value = value?;
-        self.keep(field, value, when(value, now, field == Field::Until))
+        match when(value, now, field == Field::Until) {
+            Ok(t) => Some(t),
+            Err(e) => self.refuse(field, value, e.to_string()),
+        }
     }
 }
 

@@ -17,17 +17,25 @@ pub enum Format {
     Csv,
 }
 
+/// An output format that is not one of [`Format`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("format {value:?} is not one of table, json, jsonl, csv")]
+pub struct UnknownFormat {
+    /// The format given.
+    pub value: String,
+}
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
         match s {
             "table" => Ok(Format::Table),
             "json" => Ok(Format::Json),
             "jsonl" => Ok(Format::Jsonl),
             "csv" => Ok(Format::Csv),
-            _ => Err(format!(
-                "format {s:?} is not one of table, json, jsonl, csv"
-            )),
+            _ => Err(UnknownFormat {
+                value: s.to_owned(),
+            }),
         }
     }
 }
