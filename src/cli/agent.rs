@@ -51,7 +51,7 @@ pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, Cl
     let given = hook_vault(config, &payload)
         .ok_or_else(|| CliError::usage("no vault: set --vault or VAULT_PATH"))?;
     let Some(vault) = resolve_vault(config, &given)? else {
-        let entry = hook::entry_for(&payload, &given, &config.hook).map_err(CliError::Usage)?;
+        let entry = hook::entry_for(&payload, &given, &config.hook)?;
         return keep_orphan(config, &given, entry, io.stderr);
     };
     let logger = config
