@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::NaiveDate;
 
-use super::lines::{Lines, Position};
+use super::lines::{Lines, Position, Refused};
 use super::rejects::{self, append_records, redact_raw, MESSAGES_KEPT};
 use super::{claim, refusal, set_aside, Claim};
 use crate::daily::DayFileState;
@@ -329,8 +329,8 @@ impl Intaker<'_> {
                             return Ok(None);
                         }
                     }
-                    Err(message) if message.is_empty() => {}
-                    Err(message) => self.reject(&claim.id, n, &message, &raw)?,
+                    Err(Refused::Blank) => {}
+                    Err(Refused::Rejected(message)) => self.reject(&claim.id, n, &message, &raw)?,
                 }
             }
         }

@@ -12,9 +12,19 @@ use crate::entry::Entry;
 use crate::logger::AuditLogger;
 
 /// One line of a claim: its number, what it parsed to (the entry with its
-/// stored line, or why it was refused; an empty reason for a blank line) and
-/// its raw bytes.
-pub(super) type Parsed = (u64, Result<(Entry, String), String>, Vec<u8>);
+/// stored line, or why not) and its raw bytes.
+pub(super) type Parsed = (u64, Result<(Entry, String), Refused>, Vec<u8>);
+
+/// Why a line gives no entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum Refused {
+    /// Only white space: skipped, not rejected.
+    #[error("a blank line")]
+    Blank,
+    /// Rejected, with the reason (field, value and what is accepted).
+    #[error("{0}")]
+    Rejected(String),
+}
 
 /// Lines read at a time and parsed side by side on every core ...
 const CHUNK: usize = 4096;
@@ -30,24 +40,25 @@ pub(super) struct Position {
 }
 
 /// Parses and validates one raw line.
-fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), String> {
+fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), Refused> {
     if line.iter().all(u8::is_ascii_whitespace) {
-        return Err(String::new());
+        return Err(Refused::Blank);
     }
     let text = std::str::from_utf8(line).map_err(|e| {
-        format!(
+        Refused::Rejected(format!(
             "entry rejected: not valid UTF-8 (invalid byte at column {}); accepted: UTF-8 JSON text",
             e.valid_up_to() + 1
-        )
+        ))
     })?;
-    let entry = Entry::from_json(text).map_err(|e| e.to_string())?;
-    logger.prepare_line(entry).map_err(|e| e.to_string())
+    let rejected = |e: crate::entry::EntryError| Refused::Rejected(e.to_string());
+    let entry = Entry::from_json(text).map_err(rejected)?;
+    logger.prepare_line(entry).map_err(rejected)
 }
 
 fn parse_piece(logger: &AuditLogger, n: u64, piece: Piece) -> Parsed {
     match piece {
         Piece::Text(raw) => (n, parse_line(logger, &raw), raw),
-        Piece::Bad { raw, why } => (n, Err(why), raw),
+        Piece::Bad { raw, why } => (n, Err(Refused::Rejected(why)), raw),
     }
 }
 
