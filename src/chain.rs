@@ -14,7 +14,7 @@
 //! and `verify` falls back to the trailer's value where it is short.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -251,18 +251,18 @@ pub fn record(day_file: &Path, first: u64, values: &[ChainValue]) {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)?;
+        let mut file = crate::fsutil::open_no_follow(
+            &path,
+            OpenOptions::new().write(true).create(true).truncate(false),
+        )?;
         crate::fsutil::write_at(&mut file, values.concat().as_slice(), first * 32)
     })();
 }
 
 /// Cuts a day file's value record to its first `count` values.
 pub fn cut(day_file: &Path, count: u64) {
-    if let Ok(file) = OpenOptions::new().write(true).open(side_path(day_file)) {
+    let path = side_path(day_file);
+    if let Ok(file) = crate::fsutil::open_no_follow(&path, OpenOptions::new().write(true)) {
         if file.metadata().is_ok_and(|m| m.len() > count * 32) {
             let _ = file.set_len(count * 32);
         }
@@ -284,7 +284,7 @@ pub fn forget(day_file: &Path) {
 /// all zeros is a hole left by a write that failed, and stands for unknown.
 pub fn recorded(day_file: &Path) -> Vec<Option<ChainValue>> {
     let mut bytes = Vec::new();
-    if let Ok(mut file) = File::open(side_path(day_file)) {
+    if let Ok(mut file) = crate::fsutil::open_read(&side_path(day_file)) {
         let _ = file.read_to_end(&mut bytes);
     }
     bytes
@@ -302,7 +302,7 @@ pub fn recorded_at(day_file: &Path, count: u64) -> Option<ChainValue> {
     if count == 0 {
         return None;
     }
-    let mut file = File::open(side_path(day_file)).ok()?;
+    let mut file = crate::fsutil::open_read(&side_path(day_file)).ok()?;
     let bytes = crate::fsutil::read_range(&mut file, (count - 1) * 32, 32).ok()?;
     let value: ChainValue = bytes.as_slice().try_into().ok()?;
     (value != GENESIS).then_some(value)

@@ -324,7 +324,7 @@ pub fn inspect(file: &mut File, date: NaiveDate) -> io::Result<Inspection> {
 /// only the tail is read (backwards from the trailer, in growing chunks);
 /// a file in another layout is read whole (and salvaged if it must be).
 pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Result<Vec<Value>> {
-    let mut file = File::open(path)?;
+    let mut file = crate::fsutil::open_read(path)?;
     let state = match inspect(&mut file, date)? {
         Inspection::Ours(state) => state,
         Inspection::Empty => return Ok(Vec::new()),

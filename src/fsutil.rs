@@ -33,6 +33,64 @@ pub fn at<T>(op: &'static str, path: &Path, r: io::Result<T>) -> Result<T, IoFai
     r.map_err(|source| IoFailure::new(op, path, source))
 }
 
+/// The error for a symbolic link where vault-audit will not go through one.
+fn link_refused(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "{} is a symbolic link; vault-audit never writes or reads its own files through one (move it away; `vault-audit verify` lists what is in the way)",
+        path.display()
+    ))
+}
+
+/// Whether `path` is itself a symbolic link (a missing path is not).
+fn is_link(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Refuses `path` when a folder between it and the `Logs/` folder above it
+/// is a symbolic link (a planted `Logs/.audit -> /elsewhere` would send our
+/// writes outside the vault). `Logs/` itself may be a link: users put logs
+/// on another disk. A path with no `Logs/` above it is not checked.
+pub fn refuse_linked_folders(path: &Path) -> io::Result<()> {
+    let mut folders = Vec::new();
+    for folder in path.ancestors().skip(1) {
+        if folder.file_name().is_some_and(|n| n == "Logs") {
+            return match folders.into_iter().find(|f: &&Path| is_link(f)) {
+                Some(link) => Err(link_refused(link)),
+                None => Ok(()),
+            };
+        }
+        folders.push(folder);
+    }
+    Ok(())
+}
+
+/// Opens `path` with `options` without following a symbolic link at it
+/// (`O_NOFOLLOW`) or at a folder between it and `Logs/`.
+pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    refuse_linked_folders(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path).map_err(|e| match is_link(path) {
+        true => link_refused(path),
+        false => e,
+    })
+}
+
+/// Opens `path` for reading without following a symbolic link.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    open_no_follow(path, OpenOptions::new().read(true))
+}
+
+/// Reads all of `path` without following a symbolic link.
+pub fn read_no_follow(path: &Path) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut open_read(path)?, &mut bytes)?;
+    Ok(bytes)
+}
+
 /// Syncs a directory so that a new or renamed entry in it survives a crash.
 /// A no-op where directories cannot be opened (Windows).
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -51,7 +109,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// folder it creates.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
-        return Ok(());
+        return refuse_linked_folders(&dir.join("x"));
     }
     if let Some(parent) = dir.parent() {
         ensure_dir(parent)?;
@@ -95,6 +153,7 @@ pub fn write_atomic_with(
     path: &Path,
     fill: &mut dyn FnMut(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
+    refuse_linked_folders(path)?;
     let tmp = temp_path(path);
     let result = (|| {
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
@@ -118,7 +177,11 @@ pub fn write_atomic_with(
 /// folder renamed over it, so readers see the old or the new file, whole.
 /// With `sync`, the new bytes are on disk before the rename, so a crash can
 /// never leave an empty file behind.
+///
+/// A symbolic link at `path` is replaced (the link, never what it points
+/// to); one at a folder between it and `Logs/` is refused.
 pub fn write_replace(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
+    refuse_linked_folders(path)?;
     let tmp = temp_path(path);
     let result = (|| {
         let mut file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
@@ -160,9 +223,11 @@ pub fn replace_if_unchanged(path: &Path, expected: &[u8], bytes: &[u8]) -> io::R
 
 /// Appends `bytes` to `path` with one write and a sync, creating the file
 /// (and syncing its folder) when it is new.
+///
+/// A symbolic link at `path` or at a folder up to `Logs/` is refused.
 pub fn append_durable(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let existed = path.exists();
-    let mut file = OpenOptions::new().append(true).create(true).open(path)?;
+    let mut file = open_no_follow(path, OpenOptions::new().append(true).create(true))?;
     file.write_all(bytes)?;
     file.sync_data()?;
     if !existed {

@@ -97,7 +97,7 @@ pub fn finish(vault: &Vault, progress: &Progress) -> io::Result<()> {
 
 /// The progress of every claimed file.
 pub fn load_progress(vault: &Vault) -> Progress {
-    fs::read(vault.intake_progress())
+    crate::fsutil::read_no_follow(&vault.intake_progress())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
@@ -125,7 +125,7 @@ pub enum Resolution {
 /// Resolves an intent left by a writer that died. The caller holds the
 /// writers' lock. Costs one failed open when there is none.
 pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
-    let bytes = match fs::read(vault.intake_intent()) {
+    let bytes = match crate::fsutil::read_no_follow(&vault.intake_intent()) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Resolution::Nothing),
         Err(e) => return Err(e),
@@ -141,7 +141,8 @@ pub fn resolve(vault: &Vault) -> io::Result<Resolution> {
         return Ok(Resolution::NotWritten);
     };
     let path = vault.day_file(date);
-    let resolution = match OpenOptions::new().read(true).write(true).open(&path) {
+    let opened = crate::fsutil::open_no_follow(&path, OpenOptions::new().read(true).write(true));
+    let resolution = match opened {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Resolution::NotWritten,
         Err(e) => return Err(e),
         Ok(mut file) => {

@@ -55,8 +55,8 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 0 | time, fsutil, lock |
-//! | 1 | vault, entry |
+//! | 0 | time, fsutil |
+//! | 1 | vault, entry, lock |
 //! | 2 | chain, redact |
 //! | 3 | daily |
 //! | 4 | error, journal, index, dashboard, retention, query |

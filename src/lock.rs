@@ -25,12 +25,14 @@ pub enum LockFailure {
 
 /// Opens (or creates) the lock file; its content never matters.
 fn open(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    crate::fsutil::open_no_follow(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
 }
 
 /// Runs `work` while holding the exclusive lock on `path`, trying until

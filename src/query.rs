@@ -10,7 +10,6 @@ mod filter;
 pub mod output;
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::ops::ControlFlow;
 
@@ -297,14 +296,14 @@ fn scan_days(
             ControlFlow::Continue(())
         };
         let path = vault.day_file(date);
-        let mut file = match File::open(&path) {
+        let mut file = match crate::fsutil::open_read(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
         let ours = daily::read_head(&mut file, date)?.is_some();
         if ours {
-            let mut reader = BufReader::with_capacity(1 << 16, File::open(&path)?);
+            let mut reader = BufReader::with_capacity(1 << 16, crate::fsutil::open_read(&path)?);
             let mut raw = Vec::new();
             while reader.read_until(b'\n', &mut raw)? > 0 {
                 let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
@@ -449,7 +448,7 @@ pub struct Position {
 
 /// The position at the end of `date`'s file now.
 pub fn end_of(vault: &Vault, date: NaiveDate) -> io::Result<Position> {
-    let offset = match File::open(vault.day_file(date)) {
+    let offset = match crate::fsutil::open_read(&vault.day_file(date)) {
         Ok(mut f) => match daily::inspect(&mut f, date)? {
             daily::Inspection::Ours(state) => state.trailer_offset,
             _ => 0,
@@ -468,7 +467,7 @@ pub fn since(vault: &Vault, at: Position) -> io::Result<(Vec<String>, Position)>
         // Nothing new (or the file was repaired shorter: go on from its end).
         return Ok((Vec::new(), now));
     }
-    let mut file = File::open(vault.day_file(at.date))?;
+    let mut file = crate::fsutil::open_read(&vault.day_file(at.date))?;
     let start = if at.offset == 0 {
         daily::read_head(&mut file, at.date)?.map_or(0, |h| h.len)
     } else {

@@ -163,7 +163,7 @@ fn re_anchor(
     now: DateTime<Utc>,
 ) -> io::Result<(String, Option<daily::Recovery>)> {
     let path = vault.day_file(date);
-    let ours = daily::read_head(&mut std::fs::File::open(&path)?, date)?.is_some();
+    let ours = daily::read_head(&mut crate::fsutil::open_read(&path)?, date)?.is_some();
     let read = daily::read_entries(&path)?;
     if !ours || read.layout != daily::Layout::Object {
         let recovery = daily::recover(&path, date, now.timestamp(), key)?;
@@ -174,7 +174,7 @@ fn re_anchor(
     }
     let entries = read.entries;
     daily::rewrite(&path, date, &entries, key)?;
-    let mut file = std::fs::File::open(&path)?;
+    let mut file = crate::fsutil::open_read(&path)?;
     let from = match daily::read_head(&mut file, date)?.and_then(|h| h.start) {
         Some(chain_start) => match chain_start.after {
             Some(prev) => format!("{} after {} entries", day_file_name(prev), chain_start.at),

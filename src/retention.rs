@@ -91,7 +91,7 @@ pub const DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=36_500;
 /// Whether a run is due: not yet run today with this period, or a purge was
 /// interrupted. Costs one small read.
 pub fn due(vault: &Vault, today: NaiveDate, days: u32) -> bool {
-    let last: Option<LastRun> = fs::read(vault.retention_last_run())
+    let last: Option<LastRun> = crate::fsutil::read_no_follow(&vault.retention_last_run())
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let ran_today =
@@ -184,7 +184,7 @@ fn finish(
         // Cut back whatever an interrupted append left, then archive.
         let archive = vault.critical_archive();
         if fs::metadata(&archive).is_ok_and(|m| m.len() > journal.archive_len) {
-            let f = OpenOptions::new().write(true).open(&archive)?;
+            let f = crate::fsutil::open_no_follow(&archive, OpenOptions::new().write(true))?;
             f.set_len(journal.archive_len)?;
             f.sync_all()?;
         }
@@ -235,7 +235,7 @@ fn finish(
 /// they are what later days link to.
 fn keep_anchor(vault: &Vault, date: chrono::NaiveDate) -> io::Result<()> {
     let path = vault.day_file(date);
-    let Ok(mut file) = fs::File::open(&path) else {
+    let Ok(mut file) = crate::fsutil::open_read(&path) else {
         return Ok(());
     };
     let Inspection::Ours(state) = daily::inspect(&mut file, date)? else {
@@ -306,7 +306,7 @@ fn read_entries(path: &std::path::Path) -> Option<Vec<Value>> {
 }
 
 fn read_purge_record(vault: &Vault) -> Option<PurgeRecord> {
-    let bytes = fs::read(vault.retention_journal()).ok()?;
+    let bytes = crate::fsutil::read_no_follow(&vault.retention_journal()).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 

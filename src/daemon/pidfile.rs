@@ -41,12 +41,14 @@ pub struct Running {
 
 fn open(vault: &Vault) -> io::Result<File> {
     ensure_dir(&vault.state_dir())?;
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(vault.pid_file())
+    crate::fsutil::open_no_follow(
+        &vault.pid_file(),
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
 }
 
 fn read_state(file: &mut File) -> Running {
@@ -92,7 +94,8 @@ impl PidFile {
                 Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     if started.elapsed() >= ACQUIRE_PATIENCE {
-                        let mut file = File::open(vault.pid_file()).map_err(Taken::Io)?;
+                        let mut file =
+                            crate::fsutil::open_read(&vault.pid_file()).map_err(Taken::Io)?;
                         return Err(Taken::Running(Some(read_state(&mut file).pid)));
                     }
                     std::thread::sleep(Duration::from_millis(10));
@@ -130,6 +133,6 @@ pub fn running(vault: &Vault) -> io::Result<Option<Running>> {
     if !busy {
         return Ok(None);
     }
-    let mut file = File::open(vault.pid_file())?;
+    let mut file = crate::fsutil::open_read(&vault.pid_file())?;
     Ok(Some(read_state(&mut file)))
 }

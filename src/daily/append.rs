@@ -13,7 +13,7 @@ use super::{
 };
 use crate::chain::{self, ChainKey, ChainValue, Start};
 use crate::entry::LogLevel;
-use crate::fsutil::{at, sync_dir, write_at, IoFailure};
+use crate::fsutil::{at, open_no_follow, open_read, sync_dir, write_at, IoFailure};
 use crate::vault::Vault;
 
 /// What [`append`] did: the file as it stands, and a repair made first.
@@ -90,7 +90,7 @@ pub fn chain_start(logs: &Path, date: NaiveDate, key: &ChainKey) -> io::Result<S
     else {
         return Ok(genesis);
     };
-    let mut file = File::open(logs.join(crate::vault::day_file_name(prev)))?;
+    let mut file = open_read(&logs.join(crate::vault::day_file_name(prev)))?;
     Ok(match inspect(&mut file, prev)? {
         Inspection::Ours(DayState {
             trailer:
@@ -118,7 +118,7 @@ pub fn chain_references(
     let mut wanted: std::collections::BTreeMap<NaiveDate, std::collections::BTreeSet<u64>> =
         Default::default();
     for date in crate::vault::day_files_in(logs)? {
-        let Ok(mut file) = File::open(logs.join(crate::vault::day_file_name(date))) else {
+        let Ok(mut file) = open_read(&logs.join(crate::vault::day_file_name(date))) else {
             continue;
         };
         if let Some(Head {
@@ -149,11 +149,7 @@ pub fn open_for_append(
     // A new file's chain start is worked out before the file is created, so
     // that readers see an empty day file for as short a time as can be.
     let mut start = None;
-    let mut file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(path)
-    {
+    let mut file = match open_no_follow(path, std::fs::OpenOptions::new().read(true).write(true)) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             start = Some(chain_start(logs, date, key)?);
@@ -330,10 +326,12 @@ fn take_back(mut file: File, path: &Path, plan: &PlannedAppend, failure: IoFailu
 
 /// Opens (or creates) a day file for reading and appending.
 pub fn open_day(path: &Path) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
+    open_no_follow(
+        path,
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
 }

@@ -32,7 +32,7 @@ pub struct DayEntries {
 
 /// Reads the entries of the day file at `path`, whatever its layout.
 pub fn read_entries(path: &Path) -> io::Result<DayEntries> {
-    Ok(parse_entries(&std::fs::read(path)?))
+    Ok(parse_entries(&crate::fsutil::read_no_follow(path)?))
 }
 
 /// The entries of a day file's bytes, whatever its layout. Never fails: what

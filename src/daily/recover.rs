@@ -14,7 +14,7 @@ use super::read::{parse_entries, salvage_at, Layout};
 use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
 use crate::chain::{self, ChainKey, ChainValue};
 use crate::entry::FIELDS;
-use crate::fsutil::{sync_dir, write_atomic};
+use crate::fsutil::{open_no_follow, read_no_follow, sync_dir, write_atomic};
 use crate::vault::set_aside_of;
 
 /// What recovery did to a day file.
@@ -183,7 +183,7 @@ pub fn recover(
     now_unix: i64,
     key: &ChainKey,
 ) -> io::Result<Recovery> {
-    let bytes = fs::read(path)?;
+    let bytes = read_no_follow(path)?;
     let whole = foreign_entries(&bytes);
     if let Some(head) = parse_head(&bytes, date) {
         let head_len = head.len as usize;
@@ -325,10 +325,7 @@ fn save_aside(
     bytes: &[u8],
 ) -> io::Result<PathBuf> {
     let target = aside_path(path, date, now_unix, aside);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&target)?;
+    let mut file = open_no_follow(&target, OpenOptions::new().write(true).create_new(true))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     if let Some(dir) = path.parent() {
@@ -351,7 +348,7 @@ fn move_aside(path: &Path, date: NaiveDate, now_unix: i64, aside: Aside) -> io::
 /// entries, keeping its chain value. Returns the counts before and after, or
 /// `None` when the file is not intact enough for that (then see [`recover`]).
 pub fn fix_counts(path: &Path, date: NaiveDate) -> io::Result<Option<(Trailer, Trailer)>> {
-    let bytes = fs::read(path)?;
+    let bytes = read_no_follow(path)?;
     let Some(head) = parse_head(&bytes, date) else {
         return Ok(None);
     };
@@ -376,7 +373,7 @@ pub fn fix_counts(path: &Path, date: NaiveDate) -> io::Result<Option<(Trailer, T
 
 /// Writes `trailer` at `at` as the end of the file, and syncs.
 fn put_trailer(path: &Path, at: usize, trailer: &Trailer) -> io::Result<()> {
-    let mut file = OpenOptions::new().write(true).open(path)?;
+    let mut file = open_no_follow(path, OpenOptions::new().write(true))?;
     let tail = render_trailer(trailer);
     file.seek(SeekFrom::Start(at as u64))?;
     file.write_all(tail.as_bytes())?;

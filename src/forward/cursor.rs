@@ -69,7 +69,7 @@ impl Cursor {
     /// cannot be parsed is an error: starting over would resend everything.
     pub fn load(vault: &Vault, sink: &str) -> io::Result<Cursor> {
         let p = path(vault, sink);
-        match std::fs::read(&p) {
+        match crate::fsutil::read_no_follow(&p) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
@@ -135,7 +135,7 @@ pub enum DayLook {
 
 /// Looks at a day file's head and tail.
 pub fn look(vault: &Vault, date: NaiveDate) -> io::Result<DayLook> {
-    let mut file = match File::open(vault.day_file(date)) {
+    let mut file = match crate::fsutil::open_read(&vault.day_file(date)) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(DayLook::Gone),
         Err(e) => return Err(e),
@@ -236,7 +236,7 @@ pub fn read_batch(
         day.len = std::fs::metadata(vault.day_file(date)).map_or(0, |m| m.len());
         return Ok(empty(total));
     }
-    let mut file = File::open(vault.day_file(date))?;
+    let mut file = crate::fsutil::open_read(&vault.day_file(date))?;
     let span = Span {
         head_len,
         trailer_offset,

@@ -119,7 +119,7 @@ impl Lines {
         resume: Option<Position>,
         last_pass: bool,
     ) -> io::Result<Lines> {
-        let mut file = File::open(&claim.path)?;
+        let mut file = crate::fsutil::open_read(&claim.path)?;
         let json = !claim.original.ends_with(".jsonl");
         let start = match resume {
             Some(p) if p.line == from && p.mark.offset <= file.metadata()?.len() => {

@@ -3,7 +3,7 @@
 //! writes under the final name, line by line, is never cut short.
 
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -190,7 +190,7 @@ fn looks_complete(path: &Path, name: &str, len: u64) -> io::Result<bool> {
     if len == 0 {
         return Ok(false);
     }
-    let mut file = File::open(path)?;
+    let mut file = crate::fsutil::open_read(path)?;
     let start = len.saturating_sub(if json { TAIL } else { 1 });
     file.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::new();

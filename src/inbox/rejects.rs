@@ -36,11 +36,10 @@ pub(super) fn redact_raw(red: &Redactor, raw: &[u8]) -> String {
 /// cut short by a crash is ended first, so it spoils no other.
 pub(super) fn append_records(vault: &Vault, id: &str, text: &str) -> io::Result<()> {
     let path = vault.inbox_claim_rejects(id);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(&path)?;
+    let mut file = crate::fsutil::open_no_follow(
+        &path,
+        OpenOptions::new().read(true).append(true).create(true),
+    )?;
     let len = file.metadata()?.len();
     let mut last = [b'\n'];
     if len > 0 {
@@ -89,7 +88,7 @@ fn for_each_record(
 /// `rejected/` (if any), and the claim and its side file removed.
 pub(super) fn finish(vault: &Vault, claim: &Claim, intake: &mut Intake) -> io::Result<()> {
     let sidecar = claim.sidecar(vault);
-    match File::open(&sidecar) {
+    match crate::fsutil::open_read(&sidecar) {
         Ok(mut file) => write_rejected(vault, claim, &mut file, intake)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),

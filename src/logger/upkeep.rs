@@ -39,7 +39,13 @@ pub fn refresh_views(
     if result.is_err() {
         // Best effort: if even this empty file cannot be made, the daily
         // rebuild with retention heals the views.
-        let _ = std::fs::File::create(&stale);
+        let _ = crate::fsutil::open_no_follow(
+            &stale,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false),
+        );
         *cache = index::Cache::default();
     }
     result
