@@ -136,7 +136,7 @@ pub fn load(vault: &Vault) -> Option<Index> {
 /// Counts the entries of one day file: from the trailer when the layout is
 /// ours, else by reading it whole (without changing it).
 pub fn count_entries(path: &Path, date: NaiveDate) -> io::Result<(u64, u64)> {
-    let mut file = crate::fsutil::open_read(&path)?;
+    let mut file = crate::fsutil::open_read(path)?;
     let size = file.metadata()?.len();
     if let Inspection::Ours(state) = daily::inspect(&mut file, date)? {
         return Ok((state.trailer.total_entries, size));

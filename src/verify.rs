@@ -269,7 +269,7 @@ fn check_day(
     key: &ChainKey,
     wanted: &BTreeSet<u64>,
 ) -> io::Result<Day> {
-    let mut file = crate::fsutil::open_read(&path)?;
+    let mut file = crate::fsutil::open_read(path)?;
     let head = match daily::read_head(&mut file, date)? {
         // Unchained files are read whole, in whatever layout they are.
         Some(head) if head.start.is_some() => head,
@@ -602,7 +602,7 @@ fn schema(v: &Value, date: NaiveDate) -> Result<(), SchemaError> {
 fn check_foreign(path: &Path, name: &str) -> io::Result<Day> {
     let mut day = Day::default();
     let value: Value = match serde_json::from_reader(BufReader::new(crate::fsutil::open_read(
-        &path,
+        path,
     )?)) {
         Ok(v) => v,
         Err(e) => {
