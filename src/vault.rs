@@ -285,6 +285,20 @@ pub fn day_file_lookalikes(logs: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// Symbolic links anywhere below `Logs/` (our files and folders are never
+/// links; one there may be an attempt to send a write outside the vault).
+pub fn links_below(logs: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for item in walkdir::WalkDir::new(logs).min_depth(1).max_depth(4) {
+        let item = item.map_err(io::Error::other)?;
+        if item.path_is_symlink() {
+            found.push(item.path().to_owned());
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// The files repairs kept aside in `Logs/` (`YYYY-MM-DD.torn-*.json`,
 /// `.foreign-*`, `.corrupt-*`), which only a person deletes.
 pub fn kept_aside_in(logs: &Path) -> io::Result<Vec<PathBuf>> {

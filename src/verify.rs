@@ -177,7 +177,22 @@ pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
         done.insert(date, day);
     }
     report.problems.extend(check_index(vault, &counts));
-    for path in crate::vault::day_file_lookalikes(&logs)? {
+    let links = if logs.is_dir() {
+        crate::vault::links_below(&logs)?
+    } else {
+        Vec::new()
+    };
+    let lookalikes = crate::vault::day_file_lookalikes(&logs)?;
+    for path in links.iter().filter(|p| !lookalikes.contains(p)) {
+        report.problems.push(Problem {
+            file: vault.relative(path).into_owned(),
+            kind: Kind::NotAFile,
+            entry: None,
+            timestamp: None,
+            problem: "is a symbolic link: vault-audit never writes or reads through one, so what it stands for is not kept; a person should move it away".into(),
+        });
+    }
+    for path in lookalikes {
         report.problems.push(Problem {
             file: vault.relative(&path).into_owned(),
             kind: Kind::NotAFile,
