@@ -189,9 +189,10 @@ fn postgres_holds_every_entry_exactly_once_across_an_outage() {
         .get(0);
     assert_eq!(doubled, 0);
 
-    // The README's queries answer seed 003's questions on this table.
+    // The documented queries answer the skill specification's questions.
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/forwarding.md"))
+            .expect("docs/forwarding.md");
     let queries: Vec<&str> = readme
         .split("```sql\n")
         .skip(1)
