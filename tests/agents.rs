@@ -288,9 +288,13 @@ struct Client {
 
 impl Client {
     fn start(v: &Vault) -> Client {
+        Client::start_at(v.path())
+    }
+
+    fn start_at(folder: &std::path::Path) -> Client {
         let mut child = Command::new(BIN)
             .args(["--no-dry-run", "--vault"])
-            .arg(v.path())
+            .arg(folder)
             .arg("mcp")
             .env_remove("AUDIT_CHAIN_KEY")
             .stdin(Stdio::piped())
@@ -433,4 +437,48 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
     stdin.flush().expect("flush");
     assert_eq!(c.recv()["error"]["code"], -32700);
     assert_eq!(logged(&v).len(), 2);
+}
+
+#[test]
+fn the_mcp_server_given_a_project_folder_logs_into_the_vault_one_folder_down() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let vault = project.path().join("AI_Employee_Vault");
+    std::fs::create_dir_all(vault.join(".obsidian")).expect("mkdir");
+    let mut c = Client::start_at(project.path());
+    c.request(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let done = c.call(
+        "log_action",
+        json!({"question": "Ship it?", "options": [{"option": "yes", "reasoning": "tests pass", "score": 0.9}], "chosen": "yes", "confidence": 0.9}),
+    );
+    assert_eq!(done["isError"], false, "{done}");
+    drop(c);
+    assert!(
+        !project.path().join("Logs").exists(),
+        "nothing in the project root"
+    );
+    let days = std::fs::read_dir(vault.join("Logs"))
+        .expect("the vault's Logs/")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().len() == 15)
+        .count();
+    assert_eq!(days, 1);
+}
+
+#[test]
+fn the_mcp_server_refuses_a_folder_with_no_vault_in_it() {
+    let bare = tempfile::tempdir().expect("tempdir");
+    let done = Command::new(BIN)
+        .args(["--no-dry-run", "--vault"])
+        .arg(bare.path())
+        .arg("mcp")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(done.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&done.stderr).contains("is not a vault"));
+    assert!(std::fs::read_dir(bare.path()).expect("ls").next().is_none());
 }
