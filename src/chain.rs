@@ -330,7 +330,7 @@ pub type Anchors = std::collections::BTreeMap<String, Anchor>;
 
 /// Reads the anchors file (empty when there is none).
 pub fn load_anchors(logs: &Path) -> Anchors {
-    fs::read(anchors_path(logs))
+    crate::fsutil::read_no_follow(&anchors_path(logs))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()

@@ -490,7 +490,10 @@ impl Daemon<'_> {
                 intakes
             }
             Err(e) => {
-                // Progress is on disk: the next round goes on from there.
+                // Progress is on disk: the next round goes on from there,
+                // once a batch left between its append and its progress is
+                // settled (else the same lines would be appended again).
+                let _ = self.logger.with_writer_lock(|| journal::resolve(&vault));
                 self.progress = journal::load_progress(&vault);
                 self.warn_repeating("take in", &format!("warning: inbox: {e}; will try again"));
                 Vec::new()

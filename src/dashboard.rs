@@ -250,11 +250,20 @@ pub fn refresh(
     write: bool,
 ) -> io::Result<(Refresh, Vec<String>)> {
     let path = vault.dashboard();
-    if !path.is_file() {
+    let linked = fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+    if !linked && !path.is_file() {
         return Ok((Refresh::NoDashboard, Vec::new()));
     }
     let entries = newest_entries(vault, dates, ROWS)?;
     let table = table_lines(&entries, vault, today);
+    if linked {
+        // Never read through a link (it could point at a secret): the link
+        // is replaced by a note holding just the table.
+        if write {
+            crate::fsutil::write_replace(&path, &replace_section(b"", &table), true)?;
+        }
+        return Ok((Refresh::Written, table));
+    }
     for _ in 0..ATTEMPTS {
         let before = match fs::read(&path) {
             Ok(bytes) => bytes,

@@ -71,12 +71,21 @@ pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW);
+        // O_NONBLOCK: a FIFO planted in our place must not hang the writer
+        // (it is refused below); regular files ignore the flag.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
-    options.open(path).map_err(|e| match is_link(path) {
+    let file = options.open(path).map_err(|e| match is_link(path) {
         true => link_refused(path),
         false => e,
-    })
+    })?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::other(format!(
+            "{} is not a regular file (a folder, a pipe or a device); vault-audit only reads and writes regular files there",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Opens `path` for reading without following a symbolic link.

@@ -128,7 +128,7 @@ fn indexed(date: NaiveDate, entry_count: u64, size_bytes: u64) -> IndexedFile {
 
 /// Reads `Logs/index.json`; `None` when missing, unparsable or inconsistent.
 pub fn load(vault: &Vault) -> Option<Index> {
-    let bytes = fs::read(vault.index()).ok()?;
+    let bytes = crate::fsutil::read_no_follow(&vault.index()).ok()?;
     let index: Index = serde_json::from_slice(&bytes).ok()?;
     index.is_consistent().then_some(index)
 }

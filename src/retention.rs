@@ -132,7 +132,20 @@ pub fn run(
     };
     if !dry_run {
         if let Some(journal) = read_purge_record(vault) {
-            finish(vault, now, days, session, journal, append, &mut report)?;
+            // The record is a file in the vault, which anyone there can
+            // write: it may only ever name an expired day file.
+            let named = journal.file.strip_suffix(".json").and_then(parse_day);
+            match named {
+                Some(d)
+                    if day_file_name(d) == journal.file && d < cutoff && !spare.contains(&d) =>
+                {
+                    finish(vault, now, days, session, journal, append, &mut report)?;
+                }
+                _ => {
+                    fs::remove_file(vault.retention_journal())?;
+                    report.kept_unreadable.push(journal.file);
+                }
+            }
         }
     }
     let expired = |d: &NaiveDate| *d < cutoff && !spare.contains(d);
@@ -179,7 +192,10 @@ fn finish(
     append: &Append<'_>,
     report: &mut Report,
 ) -> io::Result<()> {
-    let path = vault.logs().join(&journal.file);
+    let Some(day) = journal.file.strip_suffix(".json").and_then(parse_day) else {
+        return Ok(());
+    };
+    let path = vault.day_file(day);
     if journal.phase == Phase::Archiving {
         // Cut back whatever an interrupted append left, then archive.
         let archive = vault.critical_archive();
@@ -208,9 +224,7 @@ fn finish(
         journal.phase = Phase::Logged;
         write_journal(vault, &journal)?;
     }
-    if let Some(date) = journal.file.strip_suffix(".json").and_then(parse_day) {
-        keep_anchor(vault, date)?;
-    }
+    keep_anchor(vault, day)?;
     match fs::remove_file(&path) {
         Ok(()) => {
             sync_dir(&vault.logs())?;

@@ -187,19 +187,31 @@ pub fn is_vault(folder: &Path) -> bool {
 
 /// The vault at `folder`, or else its one child folder that is a vault (the
 /// common `project/AI_Employee_Vault/` layout); `None` when there is none or
-/// more than one.
+/// more than one. A folder that already holds `Logs/` wins; else one child
+/// that holds `Logs/` wins over a `Dashboard.md` or `.obsidian/` planted in
+/// the folder itself.
 pub fn find_vault(folder: &Path) -> Option<PathBuf> {
-    if is_vault(folder) {
+    if folder.join("Logs").is_dir() {
         return Some(folder.to_owned());
     }
-    let mut found = std::fs::read_dir(folder)
+    let children: Vec<PathBuf> = std::fs::read_dir(folder)
         .ok()?
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .filter(|p| is_vault(p));
-    let one = found.next()?;
-    found.next().is_none().then_some(one)
+        .collect();
+    let one = |keep: &dyn Fn(&Path) -> bool| -> Option<PathBuf> {
+        let mut found = children.iter().filter(|p| keep(p));
+        let first = found.next()?;
+        found.next().is_none().then(|| first.clone())
+    };
+    if let Some(child) = one(&|p| p.join("Logs").is_dir()) {
+        return Some(child);
+    }
+    if is_vault(folder) {
+        return Some(folder.to_owned());
+    }
+    one(&|p| is_vault(p))
 }
 
 /// `.audit/` in the folder `logs`.

@@ -252,3 +252,94 @@ fn a_link_in_the_inbox_is_never_read_into_the_log_or_rejected() {
         });
     assert!(!copied, "the outside file's content reached the vault");
 }
+
+#[test]
+fn a_planted_purge_record_never_deletes_a_file_outside_or_a_day_not_expired() {
+    let v = Vault::new();
+    let out = Outside::new();
+    log(&v, 1).assert_code(0);
+    let (today, _) = days_ago(0);
+    for file in [
+        out.path.to_string_lossy().into_owned(),
+        "../Dashboard.md".into(),
+        format!("{today}.json"),
+    ] {
+        let record =
+            serde_json::json!({"file": file, "archive_len": 0, "critical": 0, "phase": "logged"});
+        std::fs::write(
+            v.logs().join(".audit/retention-journal.json"),
+            record.to_string(),
+        )
+        .expect("plant");
+        std::fs::write(v.path().join("Dashboard.md"), "# mine\n").expect("dashboard");
+        v.cmd().args(["rotate", "--days", "30"]).run();
+        out.assert_untouched("purge record");
+        assert!(
+            v.day(&today).is_file(),
+            "today's day file was deleted by a planted record"
+        );
+        assert!(v.path().join("Dashboard.md").is_file());
+    }
+}
+
+#[test]
+fn a_dashboard_that_is_a_link_to_a_secret_is_replaced_never_read() {
+    let v = Vault::new();
+    let out = Outside::new();
+    symlink(&out.path, v.path().join("Dashboard.md")).expect("symlink");
+    log(&v, 1).assert_code(0);
+    out.assert_untouched("Dashboard link");
+    let note = std::fs::read_to_string(v.path().join("Dashboard.md")).expect("dashboard");
+    assert!(
+        !note.contains("OUTSIDE-BYTES"),
+        "the link's target was copied into the vault"
+    );
+    assert!(note.contains("## Recent Activity"), "{note}");
+}
+
+#[test]
+fn a_pipe_planted_as_a_state_file_is_refused_without_hanging() {
+    let v = Vault::new();
+    log(&v, 1).assert_code(0);
+    let fifo = v.logs().join(".audit/intent.json");
+    let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let started = std::time::Instant::now();
+    let done = log(&v, 2);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "hung on the pipe"
+    );
+    done.assert_code(4);
+    assert!(
+        done.stdout.contains("not a regular file"),
+        "{}",
+        done.stdout
+    );
+}
+
+#[test]
+fn a_dashboard_planted_in_the_project_does_not_move_the_hooks_log_out_of_the_vault() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let vault = project.path().join("AI_Employee_Vault");
+    std::fs::create_dir_all(vault.join("Logs")).expect("mkdir");
+    std::fs::write(project.path().join("Dashboard.md"), "# planted").expect("plant");
+    let payload = serde_json::json!({"hook_event_name": "SessionStart", "session_id": "s", "source": "startup"});
+    common::Run::new()
+        .arg("--no-dry-run")
+        .arg("--vault")
+        .arg(project.path())
+        .args(["hook", "claude-code"])
+        .stdin(payload.to_string())
+        .run()
+        .assert_code(0);
+    assert!(
+        !project.path().join("Logs").exists(),
+        "a Logs/ appeared in the project root"
+    );
+    assert_eq!(
+        std::fs::read_dir(vault.join("Logs")).expect("ls").count() > 0,
+        true
+    );
+}

@@ -121,7 +121,7 @@ impl Snapshot {
 
     /// Reads the snapshot saved by an earlier run.
     pub fn load(vault: &Vault) -> Option<Snapshot> {
-        let bytes = std::fs::read(vault.vault_snapshot()).ok()?;
+        let bytes = crate::fsutil::read_no_follow(&vault.vault_snapshot()).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 

@@ -41,14 +41,21 @@ pub fn append(
     let (mut file, ready, recovery) =
         at("open", &path, open_for_append(&path, date, now_unix, key))?;
     let plan = at("write", &path, plan_append(date, &ready, lines, key))?;
-    before_write(&plan)?;
+    if let Err(failure) = before_write(&plan) {
+        // Nothing written yet; a file this append created goes again.
+        return Err(take_back(file, &path, &plan, failure));
+    }
     let after = match write_and_sync(&mut file, &path, &plan) {
         Ok(after) => after,
         Err(failure) => return Err(take_back(file, &path, &plan, failure)),
     };
     if plan.offset == 0 {
         let logs = vault.logs();
-        at("sync", &logs, sync_dir(&logs))?;
+        if let Err(failure) = at("sync", &logs, sync_dir(&logs)) {
+            // The new file's name may not survive a crash: take it back so
+            // that the entries are reported unwritten, exactly.
+            return Err(take_back(file, &path, &plan, failure));
+        }
     }
     let state = DayFileState {
         date,

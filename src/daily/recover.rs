@@ -3,7 +3,7 @@
 //! layouts are rewritten atomically, corrupt files are quarantined and salvaged.
 
 use std::fmt;
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -244,7 +244,9 @@ fn convert(
     } else {
         Aside::Foreign
     };
-    let kept_at = move_aside(path, date, now_unix, aside)?;
+    // A copy first, then the day file replaced atomically: if the rewrite
+    // fails, the day file is still there as it was.
+    let kept_at = save_aside(path, date, now_unix, aside, bytes)?;
     let (ours, foreign): (Vec<Value>, Vec<Value>) =
         read.entries.into_iter().partition(has_schema_keys);
     rewrite(path, date, &ours, key)?;
@@ -334,16 +336,6 @@ fn save_aside(
     Ok(target)
 }
 
-/// Moves the day file aside whole; returns where it went.
-fn move_aside(path: &Path, date: NaiveDate, now_unix: i64, aside: Aside) -> io::Result<PathBuf> {
-    let target = aside_path(path, date, now_unix, aside);
-    fs::rename(path, &target)?;
-    if let Some(dir) = path.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(target)
-}
-
 /// Rewrites the counts in the trailer of a day file in our layout from its
 /// entries, keeping its chain value. Returns the counts before and after, or
 /// `None` when the file is not intact enough for that (then see [`recover`]).
@@ -415,17 +407,15 @@ pub fn rewrite(path: &Path, date: NaiveDate, entries: &[Value], key: &ChainKey) 
         .fold_all(start.value, lines.iter().map(String::as_bytes));
     let mut trailer = count(entries);
     trailer.chain = Some(values.last().copied().unwrap_or(start.value));
+    let text = render_file(
+        date,
+        Some(&start),
+        lines.iter().map(String::as_str),
+        &trailer,
+    );
+    write_atomic(path, text.as_bytes())?;
     chain::replace(path, &values);
-    write_atomic(
-        path,
-        render_file(
-            date,
-            Some(&start),
-            lines.iter().map(String::as_str),
-            &trailer,
-        )
-        .as_bytes(),
-    )
+    Ok(())
 }
 
 /// Where an entry's JSON lies in a file: start and end offsets.
@@ -516,6 +506,7 @@ fn count(entries: &[Value]) -> Trailer {
 mod tests {
     use super::*;
     use crate::daily::{inspect, Inspection};
+    use std::fs;
 
     fn date() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
