@@ -338,8 +338,5 @@ fn a_dashboard_planted_in_the_project_does_not_move_the_hooks_log_out_of_the_vau
         !project.path().join("Logs").exists(),
         "a Logs/ appeared in the project root"
     );
-    assert_eq!(
-        std::fs::read_dir(vault.join("Logs")).expect("ls").count() > 0,
-        true
-    );
+    assert!(std::fs::read_dir(vault.join("Logs")).expect("ls").count() > 0);
 }
