@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::NaiveDate;
 
@@ -79,6 +79,8 @@ struct Pass {
 pub struct Reading {
     grace: Duration,
     passes: HashMap<String, Pass>,
+    /// Since when (on the monotonic clock) each claim has stood as it is.
+    steady: HashMap<String, (Stat, Instant)>,
 }
 
 impl Reading {
@@ -87,7 +89,24 @@ impl Reading {
         Reading {
             grace,
             passes: HashMap::new(),
+            steady: HashMap::new(),
         }
+    }
+
+    /// Whether a claim has stood as `stat` for the grace. Measured from
+    /// when this process first saw it so, on the monotonic clock: never by
+    /// comparing a file's modification time with the wall clock, which
+    /// another machine, a sync tool or a clock change can put anywhere.
+    fn quiet(&mut self, id: &str, stat: Stat) -> bool {
+        let now = Instant::now();
+        let since = match self.steady.get(id) {
+            Some((seen, since)) if *seen == stat => *since,
+            _ => {
+                self.steady.insert(id.to_owned(), (stat, now));
+                now
+            }
+        };
+        now.duration_since(since) >= self.grace
     }
 }
 
@@ -218,9 +237,9 @@ pub fn take_in(
         rejects: BTreeMap::new(),
         intakes: BTreeMap::new(),
     };
-    reading
-        .passes
-        .retain(|id, _| claims.iter().any(|c| &c.id == id));
+    let present = |id: &String| claims.iter().any(|c| &c.id == id);
+    reading.passes.retain(|id, _| present(id));
+    reading.steady.retain(|id, _| present(id));
     let mut read = Vec::new();
     for (index, claim) in claims.iter().enumerate() {
         let Some(look) = it.look(claim, reading)? else {
@@ -243,7 +262,7 @@ pub fn take_in(
 impl Intaker<'_> {
     /// How a claim stands, or `None` when there is nothing to read in it now:
     /// gone, set aside, or unchanged since the last pass (and no quieter).
-    fn look(&mut self, claim: &Claim, reading: &Reading) -> Result<Option<Look>, crate::Error> {
+    fn look(&mut self, claim: &Claim, reading: &mut Reading) -> Result<Option<Look>, crate::Error> {
         let stat = match stat(&claim.path) {
             Ok(stat) => stat,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -253,8 +272,7 @@ impl Intaker<'_> {
             self.set_claim_aside(claim, &reason)?;
             return Ok(None);
         }
-        let age = |m: SystemTime| SystemTime::now().duration_since(m).unwrap_or_default();
-        let quiet = stat.modified.is_none_or(|m| age(m) >= reading.grace);
+        let quiet = reading.quiet(&claim.id, stat);
         let from = self.progress.get(&claim.id).copied().unwrap_or(0);
         let pass = reading.passes.get(&claim.id);
         if pass.is_some_and(|p| p.stat == stat && p.quiet == quiet && p.at.line == from) {
