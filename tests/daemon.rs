@@ -193,6 +193,12 @@ fn a_file_still_being_written_is_taken_only_once_it_stops_changing() {
         &entry_json(&ts, "INFO", 2)[..40]
     );
     std::fs::write(inbox(&v).join("careless.jsonl"), &partial).expect("write");
+    // Stamped with this process's clock, as `drop_file` explains.
+    std::fs::File::options()
+        .write(true)
+        .open(inbox(&v).join("careless.jsonl"))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .expect("stamp");
     std::thread::sleep(Duration::from_millis(1000));
     assert!(
         inbox(&v).join("careless.jsonl").exists(),
