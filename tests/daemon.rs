@@ -153,6 +153,11 @@ fn inbox_files_are_taken_in_and_bad_lines_rejected_without_blocking_good_ones() 
         .map(|e| e["parameters"]["n"].as_u64().expect("n"))
         .collect();
     assert_eq!(ns, vec![1, 2, 4, 5]);
+    // The claim is finished (its rejected lines copied out) once it has
+    // been quiet for the grace, a moment after its entries are in.
+    wait_for("the rejected copy", Duration::from_secs(10), || {
+        inbox(&v).join("rejected/many.jsonl.errors.txt").exists()
+    });
     let rejected =
         std::fs::read_to_string(inbox(&v).join("rejected/many.jsonl")).expect("rejected copy");
     assert_eq!(rejected.lines().count(), 2);
