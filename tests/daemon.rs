@@ -173,11 +173,13 @@ fn inbox_files_are_taken_in_and_bad_lines_rejected_without_blocking_good_ones() 
     );
     // The daemon's own entries are on the day it wrote them: look at every
     // day (yesterday's holds the WARNING taken in, too).
-    let warning = v
-        .all_entries()
-        .into_iter()
-        .find(|e| e["log_level"] == "WARNING" && e["actor"] == "audit_daemon")
-        .expect("a WARNING system_event");
+    let find = || {
+        v.all_entries()
+            .into_iter()
+            .find(|e| e["log_level"] == "WARNING" && e["actor"] == "audit_daemon")
+    };
+    wait_for("the WARNING", Duration::from_secs(10), || find().is_some());
+    let warning = find().expect("a WARNING system_event");
     assert_eq!(warning["action_type"], "system_event");
     assert_eq!(warning["target"], "Logs/inbox/many.jsonl");
     assert_eq!(warning["parameters"]["rejected_lines"], 2);
