@@ -382,8 +382,8 @@ impl Intaker<'_> {
     /// claim: with the next batch, or at once when many are held.
     fn reject(&mut self, id: &str, n: u64, message: &str, raw: &[u8]) -> Result<(), crate::Error> {
         let red = self.logger.redactor();
-        let record =
-            serde_json::json!({"line": n, "error": red.text(message), "raw": redact_raw(red, raw)});
+        let message = red.text(message);
+        let record = serde_json::json!({"line": n, "error": message, "raw": redact_raw(red, raw)});
         let text = self.rejects.entry(id.to_owned()).or_default();
         text.push_str(&record.to_string());
         text.push('\n');
