@@ -314,6 +314,8 @@ impl<'a> Daemon<'a> {
 impl Daemon<'_> {
     fn say(&mut self, level: u8, message: &str) {
         if level <= self.cfg.verbose {
+            // Messages may quote an inbox file's name or a refused line.
+            let message = self.logger.redactor().text(message);
             let _ = writeln!(self.out, "vault-audit daemon: {message}");
         }
     }
