@@ -201,6 +201,20 @@ impl Redactor {
         out
     }
 
+    /// A line of unknown shape, kept as it was written (a rejected line
+    /// that is not JSON): redacted as text, and every run of 32 or more
+    /// base64 characters too, since a private key's body may stand on lines
+    /// of its own, away from the BEGIN line that marks it.
+    pub fn raw_line<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        if !self.on {
+            return self.text(s);
+        }
+        match self.text(s) {
+            Cow::Borrowed(b) => patterns::blobs(b),
+            Cow::Owned(o) => Cow::Owned(patterns::blobs(&o).into_owned()),
+        }
+    }
+
     /// Redacts a JSON value in place: keys that name a secret, keys that
     /// hold one, then every string; long strings are cut.
     pub fn value(&self, v: &mut Value) {

@@ -89,6 +89,16 @@ static ANY: LazyLock<RegexSet> =
 static CARD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b[2-6](?:[ \-]?[0-9]){12,18}\b").expect("card pattern"));
 
+/// Runs of 32 or more base64 characters: key material, when nothing else
+/// says what a text is.
+static BLOB: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/]{32,}={0,2}").expect("blob pattern"));
+
+/// `text` with every run of key material replaced (see [`BLOB`]).
+pub(super) fn blobs(text: &str) -> Cow<'_, str> {
+    BLOB.replace_all(text, REDACTED)
+}
+
 /// `text` with every built-in form replaced.
 pub(super) fn built_in(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
