@@ -162,9 +162,29 @@ impl Redactor {
         } else {
             Cow::Borrowed(s)
         };
-        match cut(&out, self.max_chars) {
+        self.cut(out)
+    }
+
+    /// A line of unknown shape, kept as it was written (a rejected line
+    /// that is not JSON): redacted as text, and every run of 32 or more
+    /// base64 characters too, since a private key's body may stand on lines
+    /// of its own, away from the BEGIN line that marks it; then cut.
+    pub fn raw_line<'a>(&self, s: &'a str) -> Cow<'a, str> {
+        if !self.on {
+            return self.text(s);
+        }
+        let out = match self.secrets_out(s) {
+            Cow::Borrowed(b) => patterns::blobs(b),
+            Cow::Owned(o) => Cow::Owned(patterns::blobs(&o).into_owned()),
+        };
+        self.cut(out)
+    }
+
+    /// `s` cut if longer than the longest string kept whole.
+    fn cut<'a>(&self, s: Cow<'a, str>) -> Cow<'a, str> {
+        match cut(&s, self.max_chars) {
             Some(short) => Cow::Owned(short),
-            None => out,
+            None => s,
         }
     }
 
@@ -199,20 +219,6 @@ impl Redactor {
             }
         }
         out
-    }
-
-    /// A line of unknown shape, kept as it was written (a rejected line
-    /// that is not JSON): redacted as text, and every run of 32 or more
-    /// base64 characters too, since a private key's body may stand on lines
-    /// of its own, away from the BEGIN line that marks it.
-    pub fn raw_line<'a>(&self, s: &'a str) -> Cow<'a, str> {
-        if !self.on {
-            return self.text(s);
-        }
-        match self.text(s) {
-            Cow::Borrowed(b) => patterns::blobs(b),
-            Cow::Owned(o) => Cow::Owned(patterns::blobs(&o).into_owned()),
-        }
     }
 
     /// Redacts a JSON value in place: keys that name a secret, keys that
