@@ -272,7 +272,8 @@ impl Intaker<'_> {
     fn set_claim_aside(&mut self, claim: &Claim, reason: &str) -> Result<(), crate::Error> {
         let vault = self.logger.vault();
         let now_ms = self.logger.now().timestamp_millis();
-        let target = set_aside(vault, &claim.path, &claim.original, reason, now_ms);
+        let red = self.logger.redactor();
+        let target = set_aside(vault, &claim.path, &claim.original, reason, red, now_ms);
         let target = at("set aside", &claim.path, target)?;
         let sidecar = claim.sidecar(vault);
         match fs::remove_file(&sidecar) {
