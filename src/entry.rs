@@ -281,7 +281,8 @@ impl EntryError {
 }
 
 /// Quotes and shortens user text for an error message (JSON string form, so
-/// newlines and control characters show escaped).
+/// newlines and control characters show escaped). Redact the text first: a
+/// secret cut short is one no pattern recognises.
 pub fn shorten_for_message(text: &str) -> String {
     parse::shorten(&Value::String(text.to_owned()))
 }

@@ -251,9 +251,13 @@ impl Redactor {
                 }
                 _ => self.value(&mut v),
             }
-            let key = match self.secrets_out(&key) {
-                Cow::Borrowed(_) => key,
-                Cow::Owned(redacted) => unused_key(map, redacted),
+            let redacted = match self.secrets_out(&key) {
+                Cow::Owned(r) if r != key => Some(r),
+                _ => None,
+            };
+            let key = match redacted {
+                Some(r) => unused_key(map, r),
+                None => key,
             };
             map.insert(key, v);
         }
@@ -510,6 +514,20 @@ mod tests {
         }
         let pgp = "a\n-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQOYBF0\n-----END PGP PRIVATE KEY BLOCK-----\nb";
         assert_eq!(r.text(pgp), "a\n[REDACTED]\nb");
+    }
+
+    #[test]
+    fn redacting_twice_changes_nothing() {
+        let r = Redactor::new().max_chars(100);
+        let mut v = serde_json::json!({
+            "AKIAIOSFODNN7EXAMPLE": "login?token%3Dabc123def456",
+            "AKIAIOSFODNN7EXAMPLF": {"password=x": "card 4111 1111 1111 1111"},
+            "long": "y ".repeat(80),
+        });
+        r.value(&mut v);
+        let once = v.clone();
+        r.value(&mut v);
+        assert_eq!(v, once);
     }
 
     #[test]
