@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
+use crate::redact::Redactor;
 use args::{Args, Command};
 use config::Config;
 pub use error::CliError;
@@ -70,7 +71,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             }),
             Err(e) => {
                 let code = exit::code(&e);
-                let _ = writeln!(io.stderr, "vault-audit: {e}");
+                // The parser quotes the line it refused.
+                let message = early_redactor().text(&e.to_string()).into_owned();
+                let _ = writeln!(io.stderr, "vault-audit: {message}");
                 return if command.as_deref() == Some("hook") {
                     exit::OK
                 } else {
@@ -83,10 +86,20 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         Ok(args) => args,
         Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
-    match Config::new(&args, process_env).and_then(|config| dispatch(&config, &args.command, io)) {
+    let config = match Config::new(&args, process_env) {
+        Ok(config) => config,
+        Err(e) => return fail(&args.command, &e, &early_redactor(), io),
+    };
+    match dispatch(&config, &args.command, io) {
         Ok(code) => code,
-        Err(e) => fail(&args.command, &e, io),
+        Err(e) => fail(&args.command, &e, &config.redactor, io),
     }
+}
+
+/// The redactor for messages written before the configuration is known
+/// (or when it is not accepted): the environment's, else the built-in one.
+fn early_redactor() -> Redactor {
+    Redactor::from_vars(process_env).unwrap_or_default()
 }
 
 /// Runs the command.
@@ -140,20 +153,18 @@ fn prints_response(command: &Command) -> bool {
 }
 
 /// Reports a failed command and returns its exit code: the one place a
-/// [`CliError`] becomes output.
-fn fail(command: &Command, error: &CliError, io: &mut Io<'_>) -> u8 {
+/// [`CliError`] becomes output. The message may quote what was given, so it
+/// is redacted.
+fn fail(command: &Command, error: &CliError, red: &Redactor, io: &mut Io<'_>) -> u8 {
+    let message = red.text(&error.to_string()).into_owned();
     if let Command::Hook(_) = command {
         // A hook must never block the agent, whatever went wrong.
-        let _ = writeln!(io.stderr, "vault-audit hook: warning: {error}");
+        let _ = writeln!(io.stderr, "vault-audit hook: warning: {message}");
         return exit::OK;
     }
-    let _ = writeln!(io.stderr, "vault-audit: {error}");
+    let _ = writeln!(io.stderr, "vault-audit: {message}");
     if prints_response(command) {
-        let _ = writeln!(
-            io.stdout,
-            "{}",
-            Response::failed(error.to_string()).to_line()
-        );
+        let _ = writeln!(io.stdout, "{}", Response::failed(message).to_line());
     }
     exit::code(error)
 }
@@ -183,14 +194,16 @@ fn early(argv: &[OsString]) -> (Option<String>, Option<PathBuf>) {
 /// Reports arguments clap did not accept (or help and version, which it
 /// asked for) and returns the exit code.
 fn bad_usage(e: &clap::Error, command: Option<&str>, io: &mut Io<'_>) -> u8 {
-    let _ = e.print();
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
         return exit::OK;
     }
+    // clap quotes the value it refused: redacted, as every message is.
+    let text = early_redactor().text(&e.to_string()).into_owned();
+    let _ = write!(io.stderr, "{text}");
     match command {
         // These promise a response line on stdout, even for bad usage.
         Some(name) if RESPONDING.contains(&name) => {
-            let text = e.to_string();
             let message = clap_message(&text);
             let _ = writeln!(io.stdout, "{}", Response::failed(message).to_line());
             exit::USAGE

@@ -314,6 +314,8 @@ impl<'a> Daemon<'a> {
 impl Daemon<'_> {
     fn say(&mut self, level: u8, message: &str) {
         if level <= self.cfg.verbose {
+            // Messages may quote an inbox file's name or a refused line.
+            let message = self.logger.redactor().text(message);
             let _ = writeln!(self.out, "vault-audit daemon: {message}");
         }
     }
@@ -443,7 +445,8 @@ impl Daemon<'_> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let now_ms = self.logger.now().timestamp_millis();
-        match inbox::set_aside(&vault, path, &original, reason, now_ms) {
+        let red = self.logger.redactor();
+        match inbox::set_aside(&vault, path, &original, reason, red, now_ms) {
             Ok(target) => {
                 let rel = vault.relative(&target).into_owned();
                 let message = format!("warning: {original} set aside as {rel}: {reason}");

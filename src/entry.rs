@@ -191,6 +191,11 @@ impl Entry {
 
 /// Why an entry was refused. Every message names the field, the value
 /// (shortened) and what is accepted.
+///
+/// The variants keep the offending value whole and only the message
+/// shortens it, so that a redactor can run over the whole value first
+/// (`Redactor::error`): a secret cut in half is a secret the patterns no
+/// longer recognise.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// The text is not JSON at all.
@@ -200,15 +205,15 @@ pub enum EntryError {
         message: String,
     },
     /// The JSON is not an object.
-    #[error("entry rejected: expected a JSON object with the fields {}, got {found}", FIELDS.join(", "))]
+    #[error("entry rejected: expected a JSON object with the fields {}, got {}", FIELDS.join(", "), parse::shorten_text(found))]
     NotAnObject {
-        /// The JSON value found, shortened.
+        /// The JSON value found, as JSON, whole.
         found: String,
     },
     /// A key that is not one of the twelve.
-    #[error("entry rejected: unknown field \"{field}\"; accepted fields are {}", FIELDS.join(", "))]
+    #[error("entry rejected: unknown field \"{}\"; accepted fields are {}", parse::shorten_text(field), FIELDS.join(", "))]
     UnknownField {
-        /// The key, shortened.
+        /// The key, whole.
         field: String,
     },
     /// A required key is absent.
@@ -220,11 +225,14 @@ pub enum EntryError {
         accepted: String,
     },
     /// A value of the wrong type or outside the accepted set.
-    #[error("entry rejected: {field} {value} is not {accepted}")]
+    #[error(
+        "entry rejected: {field} {} is not {accepted}",
+        parse::shorten_text(value)
+    )]
     InvalidValue {
         /// The key.
         field: &'static str,
-        /// The value found, as JSON, shortened.
+        /// The value found, as JSON, whole.
         value: String,
         /// What the field accepts.
         accepted: String,
@@ -273,7 +281,8 @@ impl EntryError {
 }
 
 /// Quotes and shortens user text for an error message (JSON string form, so
-/// newlines and control characters show escaped).
+/// newlines and control characters show escaped). Redact the text first: a
+/// secret cut short is one no pattern recognises.
 pub fn shorten_for_message(text: &str) -> String {
     parse::shorten(&Value::String(text.to_owned()))
 }

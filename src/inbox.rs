@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::fsutil::{ensure_dir, sync_dir, write_atomic};
 use crate::journal::fnv1a;
+use crate::redact::Redactor;
 use crate::vault::Vault;
 
 mod intake;
@@ -77,12 +78,14 @@ pub fn short_name(name: &str) -> String {
 /// Moves an inbox file (at `path`: in the inbox, or claimed) that cannot be
 /// taken in to `rejected/` whole, under a short safe name, with the reason
 /// and the name it was dropped under (`original`) in `<name>.errors.txt`
-/// beside it. Returns where it went.
+/// beside it, both redacted with `red` (a name, too, may hold a secret).
+/// Returns where it went.
 pub fn set_aside(
     vault: &Vault,
     path: &Path,
     original: &str,
     reason: &str,
+    red: &Redactor,
     now_ms: i64,
 ) -> io::Result<PathBuf> {
     ensure_dir(&vault.inbox_rejected())?;
@@ -93,7 +96,9 @@ pub fn set_aside(
     }
     let dropped = vault.inbox_file(original);
     let dropped = vault.relative(&dropped);
-    let reasons = format!("{reason}\ndropped as: {dropped}\n");
+    let reasons = red
+        .text(&format!("{reason}\ndropped as: {dropped}\n"))
+        .into_owned();
     write_atomic(&vault.inbox_rejected_reasons(&name), reasons.as_bytes())?;
     let target = vault.inbox_rejected_copy(&name);
     fs::rename(path, &target)?;

@@ -127,7 +127,7 @@ impl AuditLoggerBuilder {
     }
 
     /// The session id given to entries that have none (default: a new
-    /// `AI_EMP_YYYYMMDD_XXXXXX`).
+    /// `AI_EMP_YYYYMMDD_XXXXXX`), redacted like any text.
     pub fn session_id(mut self, id: impl Into<String>) -> Self {
         self.session_id = Some(id.into());
         self
@@ -186,11 +186,13 @@ impl AuditLoggerBuilder {
                 ),
             });
         }
+        let redactor = self.redactor.unwrap_or_default();
+        // The session id is written into every entry that has none, and into
+        // the logger's own system events: redacted once, here.
         let session_id = match self.session_id {
-            Some(id) if !id.trim().is_empty() => id,
+            Some(id) if !id.trim().is_empty() => redactor.text(&id).into_owned(),
             _ => new_session_id(self.clock.now()),
         };
-        let redactor = self.redactor.unwrap_or_default();
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
             steps.push(Box::new(Upkeep::new(self.retention_days)));
@@ -463,7 +465,16 @@ impl AuditLogger {
     /// `Logs/failed_writes.json`, durably, for `vault-audit replay` or the
     /// daemon to write later. Returns that file's path.
     pub fn save_failed(&self, entries: &[Entry]) -> io::Result<PathBuf> {
-        let lines: Vec<String> = entries.iter().map(Entry::to_json_line).collect();
+        // Redacted again: an error may hand back entries it never prepared
+        // (those after an invalid one). Redacting twice changes nothing.
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                self.redactor.entry(&mut e);
+                e.to_json_line()
+            })
+            .collect();
         self.save_lines(&lines)?;
         Ok(self.vault.failed_writes())
     }

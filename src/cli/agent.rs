@@ -14,6 +14,7 @@ use crate::entry::{ActionType, Entry, LogLevel, Outcome};
 use crate::error::Error;
 use crate::hook;
 use crate::logger::AuditLogger;
+use crate::redact::Redactor;
 
 /// The largest hook payload read (a tool response can be big).
 const MAX_PAYLOAD: u64 = 16 << 20;
@@ -131,7 +132,7 @@ fn keep_orphan(
 /// Runs `skill-run`: seed 000's positional contract. Prints the seed's
 /// response object; exit codes as for `log`.
 pub fn skill_run(config: &Config, args: &SkillRunArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
-    let entry = skill_entry(args)?;
+    let entry = skill_entry(args, &config.redactor)?;
     let (code, response) = record(&config.logger()?, entry, io.stderr);
     let _ = writeln!(io.stdout, "{}", response.to_line());
     Ok(code)
@@ -159,11 +160,12 @@ fn record(logger: &AuditLogger, entry: Entry, stderr: &mut dyn Write) -> (u8, Re
             (exit::OK, r)
         }
         Err(e) => {
-            let _ = writeln!(stderr, "vault-audit: {e}");
-            let mut r = Response::failed(e.to_string());
+            let message = logger.redactor().text(&e.to_string()).into_owned();
+            let _ = writeln!(stderr, "vault-audit: {message}");
+            let mut r = Response::failed(message.clone());
             r.details.insert(
                 "error".into(),
-                json!({"error": "AuditWriteError", "message": e.to_string(), "details": {}}),
+                json!({"error": "AuditWriteError", "message": message, "details": {}}),
             );
             if let Error::LockTimeout { fallback, .. } = &e {
                 r.status = "fallback";
@@ -174,8 +176,9 @@ fn record(logger: &AuditLogger, entry: Entry, stderr: &mut dyn Write) -> (u8, Re
     }
 }
 
-/// The entry of a skill run, or a usage error naming the argument.
-fn skill_entry(args: &SkillRunArgs) -> Result<Entry, CliError> {
+/// The entry of a skill run, or a usage error naming the argument (its
+/// value redacted, then shortened).
+fn skill_entry(args: &SkillRunArgs, red: &Redactor) -> Result<Entry, CliError> {
     let skill = args.skill.trim();
     if skill.is_empty() {
         return Err(CliError::Usage(
@@ -194,7 +197,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, CliError> {
             d.parse::<u64>()
                 .map(Value::from)
                 .or_else(|_| d.parse::<f64>().ok().filter(|f| f.is_finite() && *f >= 0.0).map(Value::from).ok_or(()))
-                .map_err(|_| CliError::Usage(format!("duration_ms: {d:?} is not accepted; give a number of milliseconds, or \"\" for none")))?,
+                .map_err(|_| CliError::Usage(format!("duration_ms: {} is not accepted; give a number of milliseconds, or \"\" for none", crate::entry::shorten_for_message(&red.text(d)))))?,
         ),
     };
     let errors = match args.errors_json.as_deref() {
@@ -204,7 +207,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, CliError> {
             _ => {
                 return Err(CliError::Usage(format!(
                 "errors_json: {} is not accepted; give a JSON array, such as '[\"Step 3 failed\"]'",
-                crate::entry::shorten_for_message(text)
+                crate::entry::shorten_for_message(&red.text(text))
             )))
             }
         },
@@ -216,7 +219,7 @@ fn skill_entry(args: &SkillRunArgs) -> Result<Entry, CliError> {
             _ => {
                 return Err(CliError::Usage(format!(
                     "metadata_json: {} is not accepted; give a JSON object, such as '{{\"api\": \"users.yaml\"}}'",
-                    crate::entry::shorten_for_message(text)
+                    crate::entry::shorten_for_message(&red.text(text))
                 )))
             }
         },

@@ -12,6 +12,7 @@ use crate::cli::{CliError, Io};
 use crate::entry::{Entry, EntryError};
 use crate::error::Error;
 use crate::logger::{AuditLogger, Receipt};
+use crate::redact::Redactor;
 
 /// Why one input entry was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -50,18 +51,20 @@ fn log(
     stderr: &mut dyn Write,
 ) -> Result<(u8, Response), CliError> {
     let logger = config.logger()?;
+    // Every rejection message shows the value redacted before shortened.
+    let red = logger.redactor();
 
     let inputs = match args.entry.as_deref() {
-        Some("-") => read_stdin(stdin)?,
+        Some("-") => read_stdin(stdin, red)?,
         Some(text) => vec![Input {
             label: None,
             line: None,
-            parsed: Entry::from_json(text).map_err(Rejected::from),
+            parsed: red.parse_json(text).map_err(Rejected::from),
         }],
         None => vec![Input {
             label: None,
             line: None,
-            parsed: from_flags(args)?,
+            parsed: from_flags(args, red)?,
         }],
     };
     if inputs.is_empty() {
@@ -72,7 +75,10 @@ fn log(
     let mut valid = Vec::new();
     let mut lines = Vec::new();
     for input in inputs {
-        match input.parsed.and_then(|e| Ok(logger.prepare(e)?)) {
+        let prepared = input
+            .parsed
+            .and_then(|e| Ok(logger.prepare(e).map_err(|e| red.error(e))?));
+        match prepared {
             Ok(entry) => {
                 valid.push(entry);
                 lines.push(input.line);
@@ -82,6 +88,7 @@ fn log(
                     Some(label) => format!("{label}: {rejected}"),
                     None => rejected.to_string(),
                 };
+                let message = red.text(&message).into_owned();
                 let _ = writeln!(stderr, "vault-audit: {message}");
                 response.errors.push(message);
             }
@@ -123,7 +130,8 @@ fn failed_write(
     response: &mut Response,
     stderr: &mut dyn Write,
 ) -> u8 {
-    let _ = writeln!(stderr, "vault-audit: {error}");
+    let message = logger.redactor().text(&error.to_string()).into_owned();
+    let _ = writeln!(stderr, "vault-audit: {message}");
     response.status = match error {
         Error::LockTimeout { .. } => "fallback",
         _ => "failed",
@@ -138,7 +146,7 @@ fn failed_write(
         }
     }
     response.details.insert("written".into(), 0.into());
-    response.errors.push(error.to_string());
+    response.errors.push(message);
     exit::for_error(error)
 }
 
@@ -225,7 +233,7 @@ fn describe(
 
 /// Reads stdin: one JSON object (possibly spread over lines), a JSON array
 /// of objects, or JSON Lines.
-fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
+fn read_stdin(stdin: &mut dyn Read, red: &Redactor) -> Result<Vec<Input>, CliError> {
     let mut bytes = Vec::new();
     stdin
         .read_to_end(&mut bytes)
@@ -238,13 +246,13 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
                 .map(|(i, v)| Input {
                     label: Some(format!("entry {}", i + 1)),
                     line: Some(i + 1),
-                    parsed: Entry::from_value(v).map_err(Rejected::from),
+                    parsed: red.parse_value(v).map_err(Rejected::from),
                 })
                 .collect(),
             v => vec![Input {
                 label: None,
                 line: None,
-                parsed: Entry::from_value(v).map_err(Rejected::from),
+                parsed: red.parse_value(v).map_err(Rejected::from),
             }],
         });
     }
@@ -255,7 +263,7 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
             continue;
         }
         let parsed = match std::str::from_utf8(raw) {
-            Ok(text) => Entry::from_json(text).map_err(Rejected::from),
+            Ok(text) => red.parse_json(text).map_err(Rejected::from),
             Err(e) => Err(Rejected::NotUtf8 {
                 column: e.valid_up_to() + 1,
             }),
@@ -270,7 +278,8 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
 }
 
 /// Builds the entry from `--level`, `--action`, ... with the documented defaults.
-fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
+/// A usage error about a flag's value shows it redacted, then shortened.
+fn from_flags(args: &LogArgs, red: &Redactor) -> Result<Result<Entry, Rejected>, CliError> {
     let mut parameters = match &args.parameters {
         None => Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
@@ -278,7 +287,7 @@ fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
             _ => {
                 return Err(CliError::Usage(format!(
                     "--parameters {}: accepted: one JSON object, e.g. '{{\"file\":\"a.md\"}}'",
-                    crate::entry::shorten_for_message(text)
+                    crate::entry::shorten_for_message(&red.text(text))
                 )))
             }
         },
@@ -290,7 +299,7 @@ fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
             .ok_or_else(|| {
                 CliError::Usage(format!(
                     "--param {}: accepted: KEY=VALUE with a non-empty KEY",
-                    crate::entry::shorten_for_message(param)
+                    crate::entry::shorten_for_message(&red.text(param))
                 ))
             })?;
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
@@ -311,5 +320,5 @@ fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
     if let Some(ts) = &args.timestamp {
         v["timestamp"] = Value::String(ts.clone());
     }
-    Ok(Entry::from_value(v).map_err(Rejected::from))
+    Ok(red.parse_value(v).map_err(Rejected::from))
 }

@@ -16,9 +16,10 @@ use serde_json::{json, Map, Value};
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
-use crate::entry::{Entry, EntryError};
+use crate::entry::EntryError;
 use crate::logger::AuditLogger;
 use crate::query::{Filter, FilterSpec};
+use crate::redact::Redactor;
 
 /// The protocol versions spoken, newest first.
 const VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
@@ -132,9 +133,13 @@ impl ToolError {
         ToolError::Arguments(vec![message])
     }
 
-    /// The tool result that reports it.
-    fn to_result(&self) -> Value {
-        let message = self.to_string();
+    /// The tool result that reports it, redacted.
+    fn to_result(&self, red: &Redactor) -> Value {
+        let message = match self {
+            ToolError::Entry(e) => red.error(e.clone()).to_string(),
+            other => other.to_string(),
+        };
+        let message = red.text(&message).into_owned();
         tool_result(
             message.clone(),
             json!({"ok": false, "error": message}),
@@ -191,7 +196,11 @@ impl Server<'_> {
         };
         Some(match result {
             Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
-            Err(e) => e.to_response(id),
+            Err(mut e) => {
+                // It may quote what the client sent (a method, a tool name).
+                e.message = self.logger.redactor().text(&e.message).into_owned();
+                e.to_response(id)
+            }
         })
     }
 
@@ -227,11 +236,12 @@ impl Server<'_> {
                 ))
             }
         };
-        Ok(result.unwrap_or_else(|e| e.to_result()))
+        Ok(result.unwrap_or_else(|e| e.to_result(self.logger.redactor())))
     }
 
     fn log_action(&self, mut args: Map<String, Value>) -> Result<Value, ToolError> {
-        let entry = Entry::from_value(decision_entry(&mut args, &self.actor)?)?;
+        let red = self.logger.redactor();
+        let entry = red.parse_value(decision_entry(&mut args, &self.actor, red)?)?;
         let receipt = self
             .logger
             .log(entry)
@@ -357,14 +367,19 @@ fn levels(value: Option<&Value>, refused: &mut Vec<String>) -> Vec<String> {
 
 /// The twelve fields from `log_action`'s arguments, with defaults; seed
 /// 003's decision fields go into `parameters` with action type `decision`.
-fn decision_entry(args: &mut Map<String, Value>, actor: &str) -> Result<Value, ToolError> {
+fn decision_entry(
+    args: &mut Map<String, Value>,
+    actor: &str,
+    red: &Redactor,
+) -> Result<Value, ToolError> {
     let mut params = match args.remove("parameters") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
-        Some(other) => {
+        Some(mut other) => {
+            red.value(&mut other);
             return Err(ToolError::argument(format!(
                 "parameters: {other} is not accepted; give a JSON object"
-            )))
+            )));
         }
     };
     let question = args.remove("question");

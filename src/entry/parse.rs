@@ -34,7 +34,7 @@ pub(crate) fn shorten_text(text: &str) -> String {
 fn invalid(field: &'static str, value: &Value, accepted: impl Into<String>) -> EntryError {
     EntryError::InvalidValue {
         field,
-        value: shorten(value),
+        value: value.to_string(),
         accepted: accepted.into(),
     }
 }
@@ -94,7 +94,7 @@ pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
         Value::Object(map) => map,
         other => {
             return Err(EntryError::NotAnObject {
-                found: shorten(&other),
+                found: other.to_string(),
             })
         }
     };
@@ -102,11 +102,7 @@ pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
     for (key, value) in map {
         match FIELDS.iter().position(|k| *k == key) {
             Some(i) => f.0[i] = Some(value),
-            None => {
-                return Err(EntryError::UnknownField {
-                    field: shorten_text(&key),
-                })
-            }
+            None => return Err(EntryError::UnknownField { field: key }),
         }
     }
     entry_from_fields(f)

@@ -290,7 +290,8 @@ impl Intaker<'_> {
     fn set_claim_aside(&mut self, claim: &Claim, reason: &str) -> Result<(), crate::Error> {
         let vault = self.logger.vault();
         let now_ms = self.logger.now().timestamp_millis();
-        let target = set_aside(vault, &claim.path, &claim.original, reason, now_ms);
+        let red = self.logger.redactor();
+        let target = set_aside(vault, &claim.path, &claim.original, reason, red, now_ms);
         let target = at("set aside", &claim.path, target)?;
         let sidecar = claim.sidecar(vault);
         match fs::remove_file(&sidecar) {
@@ -400,8 +401,8 @@ impl Intaker<'_> {
     /// claim: with the next batch, or at once when many are held.
     fn reject(&mut self, id: &str, n: u64, message: &str, raw: &[u8]) -> Result<(), crate::Error> {
         let red = self.logger.redactor();
-        let record =
-            serde_json::json!({"line": n, "error": red.text(message), "raw": redact_raw(red, raw)});
+        let message = red.text(message);
+        let record = serde_json::json!({"line": n, "error": message, "raw": redact_raw(red, raw)});
         let text = self.rejects.entry(id.to_owned()).or_default();
         text.push_str(&record.to_string());
         text.push('\n');

@@ -50,8 +50,10 @@ fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), Refu
             e.valid_up_to() + 1
         ))
     })?;
-    let rejected = |e: crate::entry::EntryError| Refused::Rejected(e.to_string());
-    let entry = Entry::from_json(text).map_err(rejected)?;
+    // The reason shows the value redacted before it is shortened.
+    let red = logger.redactor();
+    let rejected = |e: crate::entry::EntryError| Refused::Rejected(red.error(e).to_string());
+    let entry = red.parse_json(text).map_err(rejected)?;
     logger.prepare_line(entry).map_err(rejected)
 }
 

@@ -18,17 +18,18 @@ use crate::vault::Vault;
 pub(super) const MESSAGES_KEPT: usize = 100;
 
 /// A rejected line as it is kept in `rejected/`: redacted like an entry
-/// (by key too, when it parses as JSON), so a secret in a bad line never
+/// (by key too, when it parses as JSON), else as a raw line (key material
+/// too: see [`Redactor::raw_line`]), so a secret in a bad line never
 /// reaches the disk either; on one line.
 pub(super) fn redact_raw(red: &Redactor, raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
     match serde_json::from_str::<Value>(&text) {
-        Ok(mut v) if v.is_object() => {
+        Ok(mut v) if v.is_object() || v.is_array() => {
             red.value(&mut v);
             v.to_string()
         }
         // Line breaks in an element of a `.json` array are white space.
-        _ => red.text(&text).replace(['\n', '\r'], " "),
+        _ => red.raw_line(&text).replace(['\n', '\r'], " "),
     }
 }
 

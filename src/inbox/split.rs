@@ -71,10 +71,13 @@ impl Gathered {
     fn into_piece(mut self) -> Piece {
         if self.len > MAX_PIECE {
             self.bytes.truncate(KEPT);
+            // Its cut end may be the start of a secret that redaction
+            // would no longer recognise: the last word goes too.
+            self.bytes.truncate(crate::redact::uncut_len(&self.bytes));
             return Piece::Bad {
                 raw: self.bytes,
                 why: format!(
-                    "entry rejected: {} bytes as written; at most {MAX_PIECE} bytes are read per entry (its first {KEPT} bytes are kept)",
+                    "entry rejected: {} bytes as written; at most {MAX_PIECE} bytes are read per entry (its first {KEPT} bytes, to the last whole word, are kept)",
                     self.len
                 ),
             };
@@ -350,13 +353,16 @@ mod tests {
         let (pieces, _, _) = split(b"not json at all", true, 4, true);
         assert_eq!(pieces.len(), 1);
         assert!(texts(&pieces)[0].contains("not valid JSON from byte 0 on"));
-        let long = format!("{}\nok\n", "x".repeat(MAX_PIECE + 10));
+        let words = "abcd ".repeat(MAX_PIECE / 5 + 2);
+        let long = format!("{words}\nok\n");
         let (pieces, _, _) = split(long.as_bytes(), false, 1000, false);
         match &pieces[0] {
             Piece::Bad { raw, why } => {
-                assert_eq!(raw.len(), KEPT);
+                // Cut at KEPT, then back to the last whole word.
+                assert_eq!(raw.len(), KEPT / 5 * 5);
+                assert!(raw.ends_with(b"abcd "));
                 assert!(
-                    why.contains(&format!("{} bytes as written", MAX_PIECE + 10)),
+                    why.contains(&format!("{} bytes as written", words.len())),
                     "{why}"
                 );
             }
