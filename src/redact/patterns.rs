@@ -146,7 +146,7 @@ fn luhn(number: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `text` with its `%XX` escapes decoded, if it has any (bytes that do not
