@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::chain::ChainKey;
 use crate::daily::{DayFileState, Recovery};
-use crate::entry::{Entry, EntryError};
+use crate::entry::{Entry, EntryError, ParseMode};
 use crate::error::Error;
 use crate::fsutil::{append_durable, at, ensure_dir};
 use crate::lock::{with_lock, LockFailure};
@@ -102,6 +102,7 @@ pub struct AuditLoggerBuilder {
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
     redactor: Option<Redactor>,
+    parse_mode: ParseMode,
 }
 
 impl AuditLoggerBuilder {
@@ -110,6 +111,15 @@ impl AuditLoggerBuilder {
     /// never reads the environment; see [`Redactor::from_vars`].
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = Some(redactor);
+        self
+    }
+
+    /// How entries given as JSON are read (default
+    /// [`ParseMode::Aliases`]; [`ParseMode::Strict`] accepts only the stored
+    /// spellings). The logger never reads the environment: the CLI resolves
+    /// `AUDIT_STRICT`.
+    pub fn parse_mode(mut self, mode: ParseMode) -> Self {
+        self.parse_mode = mode;
         self
     }
 
@@ -207,6 +217,7 @@ impl AuditLoggerBuilder {
             dry_run_output: self.dry_run_output,
             chain_key: self.chain_key,
             redactor,
+            parse_mode: self.parse_mode,
         })
     }
 }
@@ -226,6 +237,7 @@ pub struct AuditLogger {
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
     redactor: Redactor,
+    parse_mode: ParseMode,
 }
 
 impl AuditLogger {
@@ -243,12 +255,29 @@ impl AuditLogger {
             dry_run_output: None,
             chain_key: ChainKey::none(),
             redactor: None,
+            parse_mode: ParseMode::Aliases,
         }
     }
 
     /// The hash chain's key.
     pub fn chain_key(&self) -> &ChainKey {
         &self.chain_key
+    }
+
+    /// How entries given as JSON are read.
+    pub fn parse_mode(&self) -> ParseMode {
+        self.parse_mode
+    }
+
+    /// Parses one entry from JSON text the way this logger reads values
+    /// (see [`AuditLoggerBuilder::parse_mode`]).
+    pub fn entry_from_json(&self, text: &str) -> Result<Entry, EntryError> {
+        Entry::from_json_in(text, self.parse_mode)
+    }
+
+    /// Like [`AuditLogger::entry_from_json`], for a JSON value.
+    pub fn entry_from_value(&self, value: serde_json::Value) -> Result<Entry, EntryError> {
+        Entry::from_value_in(value, self.parse_mode)
     }
 
     /// The vault.

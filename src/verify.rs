@@ -604,7 +604,7 @@ fn schema(v: &Value, date: NaiveDate) -> Result<(), SchemaError> {
     if let Some(extra) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(SchemaError::Unknown(extra.clone()));
     }
-    let entry = Entry::from_value(v.clone())?;
+    let entry = Entry::from_value_in(v.clone(), crate::entry::ParseMode::Strict)?;
     match entry.date() {
         Some(found) if found != date => Err(SchemaError::OtherDay { found, day: date }),
         None => Err(SchemaError::NoTimestamp),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::chain::{ChainKey, KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
+use crate::entry::ParseMode;
 use crate::forward::config::Settings as ForwardSettings;
 use crate::hook::{self, HookSettings};
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
@@ -42,6 +43,9 @@ pub struct Config {
     /// for the commands that forward (`forward`, `daemon`): a bad
     /// forwarding setting must not stop `log` or a hook from recording.
     pub forward: Option<ForwardSettings>,
+    /// How entry values are read: `AUDIT_STRICT=1` accepts only the stored
+    /// spellings, else the aliases are accepted too.
+    pub parse_mode: ParseMode,
     /// Create `Logs/` in a folder that is not a vault yet (`--init`).
     pub init: bool,
     /// Where a hook keeps entries it has no vault for
@@ -119,8 +123,13 @@ impl Config {
         } else {
             None
         };
+        let parse_mode = match env("AUDIT_STRICT") {
+            Some(v) if parse_bool("AUDIT_STRICT", &v)? => ParseMode::Strict,
+            _ => ParseMode::Aliases,
+        };
         Ok(Config {
             vault: args.vault.clone(),
+            parse_mode,
             dry_run,
             lock_timeout,
             session_id,
@@ -171,7 +180,8 @@ impl Config {
             .lock_timeout(self.lock_timeout)
             .retention_days(self.retention_days)
             .chain_key(self.chain_key.clone())
-            .redactor(self.redactor.clone());
+            .redactor(self.redactor.clone())
+            .parse_mode(self.parse_mode);
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }

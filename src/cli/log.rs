@@ -9,7 +9,7 @@ use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
-use crate::entry::{Entry, EntryError};
+use crate::entry::{Entry, EntryError, ParseMode};
 use crate::error::Error;
 use crate::logger::{AuditLogger, Receipt};
 
@@ -51,17 +51,18 @@ fn log(
 ) -> Result<(u8, Response), CliError> {
     let logger = config.logger()?;
 
+    let mode = logger.parse_mode();
     let inputs = match args.entry.as_deref() {
-        Some("-") => read_stdin(stdin)?,
+        Some("-") => read_stdin(stdin, mode)?,
         Some(text) => vec![Input {
             label: None,
             line: None,
-            parsed: Entry::from_json(text).map_err(Rejected::from),
+            parsed: Entry::from_json_in(text, mode).map_err(Rejected::from),
         }],
         None => vec![Input {
             label: None,
             line: None,
-            parsed: from_flags(args)?,
+            parsed: from_flags(args, mode)?,
         }],
     };
     if inputs.is_empty() {
@@ -69,6 +70,7 @@ fn log(
     }
 
     let mut response = Response::new("success");
+    let mut rejected_entries = 0usize;
     let mut valid = Vec::new();
     let mut lines = Vec::new();
     for input in inputs {
@@ -78,16 +80,12 @@ fn log(
                 lines.push(input.line);
             }
             Err(rejected) => {
-                let message = match input.label {
-                    Some(label) => format!("{label}: {rejected}"),
-                    None => rejected.to_string(),
-                };
-                let _ = writeln!(stderr, "vault-audit: {message}");
-                response.errors.push(message);
+                rejected_entries += 1;
+                report_rejected(input.label.as_deref(), &rejected, &mut response, stderr);
             }
         }
     }
-    let rejected = response.errors.len();
+    let rejected = rejected_entries;
     response.details.insert("rejected".into(), rejected.into());
     if valid.is_empty() {
         response.status = "failed";
@@ -113,6 +111,29 @@ fn log(
         }
     };
     Ok((code, response))
+}
+
+/// Reports a rejected entry: one line on stderr naming every problem, and
+/// one error per problem in the response.
+fn report_rejected(
+    label: Option<&str>,
+    rejected: &Rejected,
+    response: &mut Response,
+    stderr: &mut dyn Write,
+) {
+    let labelled = |text: String| match label {
+        Some(label) => format!("{label}: {text}"),
+        None => text,
+    };
+    let _ = writeln!(stderr, "vault-audit: {}", labelled(rejected.to_string()));
+    match rejected {
+        Rejected::Entry(e) => response.errors.extend(
+            e.problems()
+                .iter()
+                .map(|p| labelled(format!("entry rejected: {}", p.detail()))),
+        ),
+        other => response.errors.push(labelled(other.to_string())),
+    }
 }
 
 /// Fills the response for a batch that was not written and hands its
@@ -225,7 +246,7 @@ fn describe(
 
 /// Reads stdin: one JSON object (possibly spread over lines), a JSON array
 /// of objects, or JSON Lines.
-fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
+fn read_stdin(stdin: &mut dyn Read, mode: ParseMode) -> Result<Vec<Input>, CliError> {
     let mut bytes = Vec::new();
     stdin
         .read_to_end(&mut bytes)
@@ -238,13 +259,13 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
                 .map(|(i, v)| Input {
                     label: Some(format!("entry {}", i + 1)),
                     line: Some(i + 1),
-                    parsed: Entry::from_value(v).map_err(Rejected::from),
+                    parsed: Entry::from_value_in(v, mode).map_err(Rejected::from),
                 })
                 .collect(),
             v => vec![Input {
                 label: None,
                 line: None,
-                parsed: Entry::from_value(v).map_err(Rejected::from),
+                parsed: Entry::from_value_in(v, mode).map_err(Rejected::from),
             }],
         });
     }
@@ -255,7 +276,7 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
             continue;
         }
         let parsed = match std::str::from_utf8(raw) {
-            Ok(text) => Entry::from_json(text).map_err(Rejected::from),
+            Ok(text) => Entry::from_json_in(text, mode).map_err(Rejected::from),
             Err(e) => Err(Rejected::NotUtf8 {
                 column: e.valid_up_to() + 1,
             }),
@@ -270,7 +291,7 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Input>, CliError> {
 }
 
 /// Builds the entry from `--level`, `--action`, ... with the documented defaults.
-fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
+fn from_flags(args: &LogArgs, mode: ParseMode) -> Result<Result<Entry, Rejected>, CliError> {
     let mut parameters = match &args.parameters {
         None => Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
@@ -311,5 +332,5 @@ fn from_flags(args: &LogArgs) -> Result<Result<Entry, Rejected>, CliError> {
     if let Some(ts) = &args.timestamp {
         v["timestamp"] = Value::String(ts.clone());
     }
-    Ok(Entry::from_value(v).map_err(Rejected::from))
+    Ok(Entry::from_value_in(v, mode).map_err(Rejected::from))
 }

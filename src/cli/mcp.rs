@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
-use crate::entry::{Entry, EntryError};
+use crate::entry::EntryError;
 use crate::logger::AuditLogger;
 use crate::query::{Filter, FilterSpec};
 
@@ -231,7 +231,9 @@ impl Server<'_> {
     }
 
     fn log_action(&self, mut args: Map<String, Value>) -> Result<Value, ToolError> {
-        let entry = Entry::from_value(decision_entry(&mut args, &self.actor)?)?;
+        let entry = self
+            .logger
+            .entry_from_value(decision_entry(&mut args, &self.actor)?)?;
         let receipt = self
             .logger
             .log(entry)

@@ -51,7 +51,7 @@ fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), Refu
         ))
     })?;
     let rejected = |e: crate::entry::EntryError| Refused::Rejected(e.to_string());
-    let entry = Entry::from_json(text).map_err(rejected)?;
+    let entry = logger.entry_from_json(text).map_err(rejected)?;
     logger.prepare_line(entry).map_err(rejected)
 }
 
