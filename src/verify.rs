@@ -112,7 +112,7 @@ pub struct Report {
     pub unchained: Vec<String>,
     /// Everything that does not hold, file by file.
     pub problems: Vec<Problem>,
-    /// Bytes repairs kept aside (`Logs/D.torn-*.json`, `.foreign-*`,
+    /// Bytes repairs kept aside (`Logs/D.torn-*.json`, `.orig-*`,
     /// `.corrupt-*`): not problems, but for a person to look at and delete.
     pub kept_aside: Vec<String>,
 }
