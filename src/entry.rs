@@ -6,6 +6,7 @@
 
 mod alias;
 mod parse;
+pub mod peer;
 mod values;
 
 use chrono::{DateTime, Utc};

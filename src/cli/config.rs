@@ -11,6 +11,7 @@ use crate::forward::config::Settings as ForwardSettings;
 use crate::hook::{self, HookSettings};
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
 use crate::redact::Redactor;
+use crate::time::{Zone, ZONE_ACCEPTED};
 
 /// Everything a command needs to know from outside; commands never read the
 /// environment themselves.
@@ -46,6 +47,9 @@ pub struct Config {
     /// How entry values are read: `AUDIT_STRICT=1` accepts only the stored
     /// spellings, else the aliases are accepted too.
     pub parse_mode: ParseMode,
+    /// The zone of times without an offset in imported entries
+    /// (`AUDIT_IMPORT_TZ`: `local`, the default, `UTC` or an offset).
+    pub import_zone: Zone,
     /// Create `Logs/` in a folder that is not a vault yet (`--init`).
     pub init: bool,
     /// Where a hook keeps entries it has no vault for
@@ -127,9 +131,18 @@ impl Config {
             Some(v) if parse_bool("AUDIT_STRICT", &v)? => ParseMode::Strict,
             _ => ParseMode::Aliases,
         };
+        let import_zone = match env("AUDIT_IMPORT_TZ") {
+            None => Zone::Local,
+            Some(text) => Zone::parse(&text).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "AUDIT_IMPORT_TZ={text:?} is not a zone; accepted: {ZONE_ACCEPTED}"
+                ))
+            })?,
+        };
         Ok(Config {
             vault: args.vault.clone(),
             parse_mode,
+            import_zone,
             dry_run,
             lock_timeout,
             session_id,
@@ -181,7 +194,8 @@ impl Config {
             .retention_days(self.retention_days)
             .chain_key(self.chain_key.clone())
             .redactor(self.redactor.clone())
-            .parse_mode(self.parse_mode);
+            .parse_mode(self.parse_mode)
+            .import_zone(self.import_zone);
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }
