@@ -96,6 +96,9 @@ fn log(
     let dates: Vec<_> = valid.iter().map(Entry::date).collect();
     let code = match logger.log_batch(valid) {
         Ok(receipt) => {
+            if let Err(e) = logger.ensure_inbox() {
+                let _ = writeln!(stderr, "vault-audit: warning: {e}");
+            }
             describe(&logger, &receipt, &mut response, stderr);
             if rejected > 0 {
                 response.status = "partial";
