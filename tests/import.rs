@@ -322,7 +322,18 @@ fn repair_prune_originals_deletes_the_originals_and_says_which() {
 }
 
 #[test]
-fn log_creates_the_inbox_and_its_rejected_folder() {
+fn log_and_demo_create_the_inbox_and_its_rejected_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let into = dir.path().join("demo");
+    common::Run::new()
+        .arg("demo")
+        .arg("--into")
+        .arg(&into)
+        .cwd(dir.path())
+        .run()
+        .assert_code(0);
+    assert!(into.join("Logs/inbox/rejected").is_dir());
+
     let v = Vault::new();
     let (_, ts) = days_ago(0);
     v.cmd()
