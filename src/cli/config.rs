@@ -334,4 +334,20 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn strict_values_and_the_import_zone_are_resolved_once() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.parse_mode, ParseMode::Aliases);
+        assert_eq!(plain.import_zone, Zone::Local);
+        let set =
+            config(&[], &[("AUDIT_STRICT", "1"), ("AUDIT_IMPORT_TZ", "+02:00")]).expect("config");
+        assert_eq!(set.parse_mode, ParseMode::Strict);
+        assert_eq!(set.import_zone, Zone::parse("+0200").expect("zone"));
+        let err = config(&[], &[("AUDIT_IMPORT_TZ", "Mars/Olympus")]).expect_err("rejected");
+        assert!(
+            err.to_string().contains("AUDIT_IMPORT_TZ=\"Mars/Olympus\""),
+            "{err}"
+        );
+    }
 }
