@@ -16,6 +16,7 @@ pub mod envfile;
 pub mod error;
 pub mod exit;
 pub mod forward;
+pub mod import;
 pub mod log;
 pub mod maintain;
 pub mod mcp;
@@ -118,6 +119,7 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Mcp => mcp::run(config, io),
         Command::Verify(v) => verify::verify(config, v, io),
         Command::Repair(r) => verify::repair(config, r, io),
+        Command::Import(a) => import::run(config, a, io),
         Command::Forward(f) => forward::run(config, f, io),
         Command::Demo(d) => demo::run(config, d, io),
     }
@@ -138,7 +140,15 @@ fn clap_message(text: &str) -> String {
 }
 
 /// The commands whose last line of stdout is always a response object.
-const RESPONDING: [&str; 6] = ["log", "skill-run", "index", "dashboard", "rotate", "replay"];
+const RESPONDING: [&str; 7] = [
+    "log",
+    "skill-run",
+    "index",
+    "dashboard",
+    "rotate",
+    "replay",
+    "import",
+];
 
 fn prints_response(command: &Command) -> bool {
     matches!(
@@ -149,6 +159,7 @@ fn prints_response(command: &Command) -> bool {
             | Command::Dashboard
             | Command::Rotate(_)
             | Command::Replay(_)
+            | Command::Import(_)
     )
 }
 

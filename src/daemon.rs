@@ -164,6 +164,10 @@ impl<'a> Daemon<'a> {
         logger
             .with_writer_lock(|| journal::resolve(&vault))
             .map_err(|e: Error| DaemonError::Fatal(e.to_string()))?;
+        if let Err(e) = logger.ensure_inbox() {
+            // The inbox is created again by the first file dropped there.
+            let _ = writeln!(out, "vault-audit daemon: warning: {e}");
+        }
         let today = logger.now().date_naive();
         let mut d = Daemon {
             progress: journal::load_progress(&vault),

@@ -4,7 +4,9 @@
 //! from JSON with [`Entry::from_json`], which checks every key and value and
 //! names the field, the value and what is accepted when it refuses one.
 
+mod alias;
 mod parse;
+pub mod peer;
 mod values;
 
 use chrono::{DateTime, Utc};
@@ -12,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::time::format_timestamp;
+pub use alias::{Alias, ParseMode, ALIASES};
 pub use values::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome, ValueError};
 
 /// The twelve keys of an entry, in the order they are stored.
@@ -147,23 +150,36 @@ impl Entry {
         self
     }
 
-    /// Parses and validates one entry from JSON text.
+    /// Parses and validates one entry from JSON text, accepting the
+    /// value [`ALIASES`] (see [`Entry::from_json_in`] for strict parsing).
     ///
     /// Exactly the twelve [`FIELDS`] are accepted; `timestamp` and
-    /// `session_id` may be missing (or null) and are then filled in by the logger.
+    /// `session_id` may be missing (or null) and are then filled in by the
+    /// logger. A refusal names every field that is wrong at once.
     pub fn from_json(text: &str) -> Result<Entry, EntryError> {
+        Entry::from_json_in(text, ParseMode::Aliases)
+    }
+
+    /// Like [`Entry::from_json`], reading values as `mode` says.
+    pub fn from_json_in(text: &str, mode: ParseMode) -> Result<Entry, EntryError> {
         if let Some(fields) = parse::fields_from_json(text) {
-            return parse::entry_from_fields(fields);
+            return parse::entry_from_fields(fields, mode, Vec::new());
         }
         let value: Value = serde_json::from_str(text).map_err(|e| EntryError::Json {
             message: e.to_string(),
         })?;
-        Entry::from_value(value)
+        Entry::from_value_in(value, mode)
     }
 
-    /// Validates one entry given as a JSON value.
+    /// Validates one entry given as a JSON value, accepting the value
+    /// [`ALIASES`].
     pub fn from_value(value: Value) -> Result<Entry, EntryError> {
-        parse::entry_from_value(value)
+        Entry::from_value_in(value, ParseMode::Aliases)
+    }
+
+    /// Like [`Entry::from_value`], reading values as `mode` says.
+    pub fn from_value_in(value: Value, mode: ParseMode) -> Result<Entry, EntryError> {
+        parse::entry_from_value(value, mode)
     }
 
     /// Checks what the types alone cannot: non-empty strings, the size limit
@@ -256,6 +272,13 @@ pub enum EntryError {
         /// The oldest day kept, `YYYY-MM-DD`.
         oldest: String,
     },
+    /// Several fields are wrong: every problem, in field order (unknown
+    /// keys first), on one line.
+    #[error("entry rejected: {} problems: {}", problems.len(), joined(problems))]
+    Several {
+        /// The problems, each one of the other variants.
+        problems: Vec<EntryError>,
+    },
     /// The serialized entry is too large.
     #[error("entry rejected: the serialized entry is {size} bytes; at most {MAX_ENTRY_BYTES} bytes are accepted")]
     TooLarge {
@@ -265,7 +288,34 @@ pub enum EntryError {
 }
 
 impl EntryError {
-    /// The field the error is about, if it is about one.
+    /// One error for a list of problems: the problem itself when there is
+    /// one, else [`EntryError::Several`].
+    pub fn of(mut problems: Vec<EntryError>) -> EntryError {
+        match problems.len() {
+            1 => problems.remove(0),
+            _ => EntryError::Several { problems },
+        }
+    }
+
+    /// Every problem: the list of [`EntryError::Several`], else this one.
+    pub fn problems(&self) -> &[EntryError] {
+        match self {
+            EntryError::Several { problems } => problems,
+            one => std::slice::from_ref(one),
+        }
+    }
+
+    /// The message without its leading `entry rejected: `.
+    pub fn detail(&self) -> String {
+        let text = self.to_string();
+        match text.strip_prefix("entry rejected: ") {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        }
+    }
+
+    /// The field the error is about, if it is about one (for several
+    /// problems, the first one's).
     pub fn field(&self) -> Option<&str> {
         match self {
             EntryError::UnknownField { field } => Some(field),
@@ -275,9 +325,16 @@ impl EntryError {
             EntryError::FutureTimestamp { .. } | EntryError::BeyondRetention { .. } => {
                 Some("timestamp")
             }
+            EntryError::Several { problems } => problems.first().and_then(EntryError::field),
             _ => None,
         }
     }
+}
+
+/// The problems' messages, joined with `; `.
+fn joined(problems: &[EntryError]) -> String {
+    let parts: Vec<String> = problems.iter().map(EntryError::detail).collect();
+    parts.join("; ")
 }
 
 /// Quotes and shortens user text for an error message (JSON string form, so

@@ -33,6 +33,9 @@
 //! | layout | how a day file is laid out: ours, another program's object, an array, JSON Lines ([`daily::Layout`]) |
 //! | append | the one way entries reach a day file ([`daily::append`]) |
 //! | recovery | bringing a damaged or foreign day file back to our layout ([`daily::Recovery`]) |
+//! | original | a day file in another layout, moved aside whole as `YYYY-MM-DD.orig-<unix>.json` when it was converted; `repair --prune-originals` deletes them |
+//! | peer | another logger, and the shape of its entries, mapped to ours ([`entry::peer`]) |
+//! | import | taking in a peer's day files, mapped, in time order, exactly once ([`import`]) |
 //! | chain | the hash chain over stored lines; its record is `Logs/.audit/chain/<day>.bin` |
 //! | views | what is derived from the day files: `Logs/index.json` and the Dashboard table |
 //! | upkeep | what runs after every write: the views, then retention when due ([`logger::upkeep`]) |
@@ -62,7 +65,7 @@
 //! | 4 | error, journal, index, dashboard, retention, query |
 //! | 5 | verify, forward, hook |
 //! | 6 | logger, repair |
-//! | 7 | inbox |
+//! | 7 | inbox, import |
 //! | 8 | daemon |
 //! | 9 | cli |
 #![warn(missing_docs)]
@@ -77,6 +80,7 @@ pub mod error;
 pub mod forward;
 pub mod fsutil;
 pub mod hook;
+pub mod import;
 pub mod inbox;
 pub mod index;
 pub mod journal;

@@ -15,13 +15,13 @@ use chrono::{DateTime, Utc};
 
 use crate::chain::ChainKey;
 use crate::daily::{DayFileState, Recovery};
-use crate::entry::{Entry, EntryError};
+use crate::entry::{Entry, EntryError, ParseMode};
 use crate::error::Error;
 use crate::fsutil::{append_durable, at, ensure_dir};
 use crate::lock::{with_lock, LockFailure};
 use crate::redact::Redactor;
 use crate::retention;
-use crate::time::{new_session_id, Clock, SystemClock};
+use crate::time::{new_session_id, Clock, SystemClock, Zone};
 use crate::vault::Vault;
 use upkeep::Upkeep;
 use write::{by_day, write_days, PartialWrite};
@@ -102,6 +102,8 @@ pub struct AuditLoggerBuilder {
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
     redactor: Option<Redactor>,
+    parse_mode: ParseMode,
+    import_zone: Zone,
 }
 
 impl AuditLoggerBuilder {
@@ -110,6 +112,23 @@ impl AuditLoggerBuilder {
     /// never reads the environment; see [`Redactor::from_vars`].
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = Some(redactor);
+        self
+    }
+
+    /// How entries given as JSON are read (default
+    /// [`ParseMode::Aliases`]; [`ParseMode::Strict`] accepts only the stored
+    /// spellings). The logger never reads the environment: the CLI resolves
+    /// `AUDIT_STRICT`.
+    pub fn parse_mode(mut self, mode: ParseMode) -> Self {
+        self.parse_mode = mode;
+        self
+    }
+
+    /// The zone that times without an offset in other loggers' entries are
+    /// read in, when they are imported or converted (default the machine's
+    /// local zone; the CLI resolves `AUDIT_IMPORT_TZ`).
+    pub fn import_zone(mut self, zone: Zone) -> Self {
+        self.import_zone = zone;
         self
     }
 
@@ -209,6 +228,8 @@ impl AuditLoggerBuilder {
             dry_run_output: self.dry_run_output,
             chain_key: self.chain_key,
             redactor,
+            parse_mode: self.parse_mode,
+            import_zone: self.import_zone,
         })
     }
 }
@@ -228,6 +249,8 @@ pub struct AuditLogger {
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
     redactor: Redactor,
+    parse_mode: ParseMode,
+    import_zone: Zone,
 }
 
 impl AuditLogger {
@@ -245,12 +268,40 @@ impl AuditLogger {
             dry_run_output: None,
             chain_key: ChainKey::none(),
             redactor: None,
+            parse_mode: ParseMode::Aliases,
+            import_zone: Zone::Local,
         }
     }
 
     /// The hash chain's key.
     pub fn chain_key(&self) -> &ChainKey {
         &self.chain_key
+    }
+
+    /// Days of logs kept.
+    pub fn retention_days(&self) -> u32 {
+        self.retention_days
+    }
+
+    /// The zone of times without an offset in imported entries.
+    pub fn import_zone(&self) -> Zone {
+        self.import_zone
+    }
+
+    /// How entries given as JSON are read.
+    pub fn parse_mode(&self) -> ParseMode {
+        self.parse_mode
+    }
+
+    /// Parses one entry from JSON text the way this logger reads values
+    /// (see [`AuditLoggerBuilder::parse_mode`]).
+    pub fn entry_from_json(&self, text: &str) -> Result<Entry, EntryError> {
+        Entry::from_json_in(text, self.parse_mode)
+    }
+
+    /// Like [`AuditLogger::entry_from_json`], for a JSON value.
+    pub fn entry_from_value(&self, value: serde_json::Value) -> Result<Entry, EntryError> {
+        Entry::from_value_in(value, self.parse_mode)
     }
 
     /// The vault.
@@ -321,6 +372,19 @@ impl AuditLogger {
     /// positioned write and one sync per day file. If any entry is invalid,
     /// nothing is written.
     pub fn log_batch(&self, entries: Vec<Entry>) -> Result<Receipt, Error> {
+        self.log_batch_then(entries, &|| Ok(()))
+    }
+
+    /// Like [`AuditLogger::log_batch`], running `record` under the same
+    /// hold of the writers' lock right after the entries are durably
+    /// written (before the post-write steps); its failure is reported in
+    /// [`Receipt::post_write_errors`] as `record: ...`. `import` records
+    /// what it imported so.
+    pub fn log_batch_then(
+        &self,
+        entries: Vec<Entry>,
+        record: &dyn Fn() -> io::Result<()>,
+    ) -> Result<Receipt, Error> {
         let (prepared, lines) = self.prepare_all(entries)?;
         if self.dry_run {
             let printed: String = lines
@@ -350,6 +414,9 @@ impl AuditLogger {
             let prepared = held.take().unwrap_or_default();
             let (mut files, recoveries) = self.write_prepared(&prepared, &lines)?;
             let mut errors = Vec::new();
+            if let Err(e) = record() {
+                errors.push(format!("record: {e}"));
+            }
             match self.take_in_foreign(&recoveries) {
                 Ok(more) => merge_states(&mut files, more),
                 Err(e) => errors.push(format!("foreign writes (kept aside, not taken in): {e}")),

@@ -312,6 +312,9 @@ impl Redactor {
                 value: self.json_text(&value),
                 accepted,
             },
+            EntryError::Several { problems } => EntryError::Several {
+                problems: problems.into_iter().map(|e| self.error(e)).collect(),
+            },
             other => other,
         }
     }

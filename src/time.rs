@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 
 /// What a timestamp must look like, for error messages.
 pub const ACCEPTED: &str =
@@ -152,6 +152,102 @@ pub fn new_session_id(now: DateTime<Utc>) -> String {
         .map(|_| char::from(CHARS[rng.random_range(0..CHARS.len())]))
         .collect();
     format!("AI_EMP_{}_{suffix}", now.format("%Y%m%d"))
+}
+
+/// The zone a time without an offset (`2026-03-30T21:05:04.804678`) is read
+/// in when another logger's entries are imported: the machine's local zone,
+/// or a fixed offset from UTC. The library never reads the environment: the
+/// CLI resolves `AUDIT_IMPORT_TZ` to one of these.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Zone {
+    /// The machine's local zone, daylight saving time included.
+    #[default]
+    Local,
+    /// A fixed offset from UTC (`UTC` is `+00:00`).
+    Fixed(FixedOffset),
+}
+
+/// What a zone may be written as, for error messages.
+pub const ZONE_ACCEPTED: &str = "local, UTC, or an offset such as +02:00 or -0530";
+
+impl Zone {
+    /// Reads `local`, `UTC` (or `Z`), or an offset `+HH:MM`, `+HHMM`, `+HH`.
+    pub fn parse(text: &str) -> Option<Zone> {
+        let t = text.trim();
+        if t.eq_ignore_ascii_case("local") || t.is_empty() {
+            return Some(Zone::Local);
+        }
+        if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") {
+            return FixedOffset::east_opt(0).map(Zone::Fixed);
+        }
+        let (sign, rest) = match t.as_bytes().first()? {
+            b'+' => (1, &t[1..]),
+            b'-' => (-1, &t[1..]),
+            _ => return None,
+        };
+        let digits: String = rest.chars().filter(|c| *c != ':').collect();
+        if !digits.chars().all(|c| c.is_ascii_digit()) || ![2, 4].contains(&digits.len()) {
+            return None;
+        }
+        let hours: i32 = digits[..2].parse().ok()?;
+        let minutes: i32 = digits.get(2..).map_or(Some(0), |m| m.parse().ok())?;
+        if minutes >= 60 {
+            return None;
+        }
+        FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).map(Zone::Fixed)
+    }
+
+    /// The UTC time of a wall-clock time in this zone (in a daylight saving
+    /// change, the earlier of two, or the time an hour on for one that
+    /// does not exist).
+    pub fn to_utc(self, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
+        use chrono::TimeZone;
+        match self {
+            Zone::Fixed(offset) => offset
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc)),
+            Zone::Local => chrono::Local
+                .from_local_datetime(&naive)
+                .earliest()
+                .or_else(|| {
+                    chrono::Local
+                        .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                        .earliest()
+                })
+                .map(|t| t.with_timezone(&Utc)),
+        }
+    }
+}
+
+/// Reads a time another logger wrote: RFC 3339 with an offset, a time with
+/// no offset (`T` or a space between date and time) read in `zone`, or
+/// Unix seconds or milliseconds. Truncated to milliseconds, in UTC.
+pub fn parse_foreign_time(value: &serde_json::Value, zone: Zone) -> Option<DateTime<Utc>> {
+    let t = match value {
+        serde_json::Value::String(text) => {
+            let text = text.trim();
+            match parse_timestamp(text) {
+                Ok(t) => t,
+                Err(_) => [
+                    "%Y-%m-%dT%H:%M:%S%.f",
+                    "%Y-%m-%d %H:%M:%S%.f",
+                    "%Y-%m-%dT%H:%M",
+                ]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(text, f).ok())
+                .and_then(|naive| zone.to_utc(naive))?,
+            }
+        }
+        serde_json::Value::Number(n) => {
+            let n = n.as_f64()?;
+            // Milliseconds from the size: seconds reach 1e12 only in 33658.
+            let millis = if n.abs() >= 1e12 { n } else { n * 1000.0 };
+            DateTime::from_timestamp_millis(millis as i64)?
+        }
+        _ => return None,
+    };
+    DateTime::from_timestamp_millis(t.timestamp_millis())
 }
 
 #[cfg(test)]

@@ -102,6 +102,12 @@ impl Vault {
         self.state_dir().join("views-stale")
     }
 
+    /// `Logs/.audit/imported.txt`: what `import` took in, one content hash
+    /// per line, so that nothing is imported twice.
+    pub fn import_record(&self) -> PathBuf {
+        self.state_dir().join("imported.txt")
+    }
+
     /// `Logs/.audit/daemon.pid`: the running daemon's pid file and lock.
     pub fn pid_file(&self) -> PathBuf {
         self.state_dir().join("daemon.pid")
@@ -234,8 +240,10 @@ pub fn anchors_in(logs: &Path) -> PathBuf {
 }
 
 /// `YYYY-MM-DD.<kind>-<unix seconds>[-n].json` beside the day file at
-/// `day_file`: where bytes a repair cut (`torn`) or a whole file in another
-/// layout (`foreign`) or damaged (`corrupt`) are kept, never deleted by us.
+/// `day_file`: where bytes a repair cut (`torn`), a whole file in another
+/// layout (`orig`, the original of a conversion) or a damaged one
+/// (`corrupt`) are kept. Only `repair --prune-originals` deletes any: the
+/// `orig` ones.
 /// The `n`th candidate (from 1) for when earlier ones are taken.
 pub fn set_aside_of(
     day_file: &Path,
@@ -311,9 +319,35 @@ pub fn links_below(logs: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// The kinds of file kept aside beside a day file: `torn`, `orig`,
+/// `corrupt`, and `foreign` (the name earlier versions gave `orig`).
+const KEPT_ASIDE: [&str; 4] = ["torn-", "orig-", "corrupt-", "foreign-"];
+
+/// The originals of conversions: `orig`, and the older name `foreign`.
+const ORIGINALS: [&str; 2] = ["orig-", "foreign-"];
+
 /// The files repairs kept aside in `Logs/` (`YYYY-MM-DD.torn-*.json`,
-/// `.foreign-*`, `.corrupt-*`), which only a person deletes.
+/// `.orig-*`, `.corrupt-*`, and the older `.foreign-*`), which only a
+/// person deletes (the originals also `repair --prune-originals`).
 pub fn kept_aside_in(logs: &Path) -> io::Result<Vec<PathBuf>> {
+    aside_of_kinds(logs, &KEPT_ASIDE)
+}
+
+/// The originals of conversions in `Logs/` (`YYYY-MM-DD.orig-*.json`, and
+/// `.foreign-*` as older versions named them): what
+/// `repair --prune-originals` deletes.
+pub fn originals_in(logs: &Path) -> io::Result<Vec<PathBuf>> {
+    aside_of_kinds(logs, &ORIGINALS)
+}
+
+/// Whether a file name is one of a file kept aside beside a day file.
+pub fn is_kept_aside(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(day, rest)| {
+        parse_day(day).is_some() && KEPT_ASIDE.iter().any(|k| rest.starts_with(k))
+    })
+}
+
+fn aside_of_kinds(logs: &Path, kinds: &[&str]) -> io::Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for item in std::fs::read_dir(logs)? {
         let item = item?;
@@ -321,7 +355,6 @@ pub fn kept_aside_in(logs: &Path) -> io::Result<Vec<PathBuf>> {
         let Some((day, rest)) = name.split_once('.') else {
             continue;
         };
-        let kinds = ["torn-", "foreign-", "corrupt-"];
         if parse_day(day).is_some() && kinds.iter().any(|k| rest.starts_with(k)) {
             found.push(item.path());
         }

@@ -112,7 +112,7 @@ pub struct Report {
     pub unchained: Vec<String>,
     /// Everything that does not hold, file by file.
     pub problems: Vec<Problem>,
-    /// Bytes repairs kept aside (`Logs/D.torn-*.json`, `.foreign-*`,
+    /// Bytes repairs kept aside (`Logs/D.torn-*.json`, `.orig-*`,
     /// `.corrupt-*`): not problems, but for a person to look at and delete.
     pub kept_aside: Vec<String>,
 }
@@ -604,7 +604,7 @@ fn schema(v: &Value, date: NaiveDate) -> Result<(), SchemaError> {
     if let Some(extra) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(SchemaError::Unknown(extra.clone()));
     }
-    let entry = Entry::from_value(v.clone())?;
+    let entry = Entry::from_value_in(v.clone(), crate::entry::ParseMode::Strict)?;
     match entry.date() {
         Some(found) if found != date => Err(SchemaError::OtherDay { found, day: date }),
         None => Err(SchemaError::NoTimestamp),

@@ -63,6 +63,10 @@ fn inbox_empty(v: &Vault) -> bool {
 fn one_daemon_per_vault_status_stop_and_sigterm() {
     let v = Vault::new();
     let d = Daemon::start(&v, &[]);
+    assert!(
+        v.logs().join("inbox/rejected").is_dir(),
+        "the daemon's start creates the inbox, so the first move into it works"
+    );
     let status = v.cmd().args(["daemon", "status"]).run();
     let s: Value = serde_json::from_str(status.stdout.trim()).expect("json");
     assert_eq!(s["running"], true);

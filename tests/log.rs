@@ -228,8 +228,8 @@ fn invalid_values_are_rejected_naming_field_value_and_accepted_values() {
             vec!["approved_by \"robot\"", "human, system, N/A"],
         ),
         (
-            vec![("--result", "ok")],
-            vec!["result \"ok\"", "success, failure, skipped"],
+            vec![("--result", "great")],
+            vec!["result \"great\"", "success, failure, skipped"],
         ),
         (
             vec![("--actor", "")],

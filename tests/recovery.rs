@@ -183,7 +183,7 @@ fn a_foreign_layout_is_rewritten_in_ours_keeping_every_entry() {
     assert!(!names.iter().any(|n| n.contains("corrupt")), "{names:?}");
     let kept: Vec<&String> = names
         .iter()
-        .filter(|n| n.starts_with(&format!("{date}.foreign-")))
+        .filter(|n| n.starts_with(&format!("{date}.orig-")))
         .collect();
     assert_eq!(kept.len(), 1, "{names:?}");
     assert_eq!(

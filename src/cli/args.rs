@@ -83,7 +83,9 @@ pub enum Command {
     /// Check every day file, its counts, entries and hash chain, and the index (exit 1 on a problem).
     Verify(CheckArgs),
     /// Fix torn tails, wrong counts, missing chain values and a stale index; leave evidence alone.
-    Repair(CheckArgs),
+    Repair(RepairArgs),
+    /// Take in day files another logger wrote (any layout), mapped to the twelve fields, exactly once.
+    Import(ImportArgs),
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
     /// Send the entries the configured sinks (AUDIT_FORWARD_*) lack, then exit (for cron).
@@ -292,6 +294,28 @@ pub struct CheckArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `vault-audit repair`.
+#[derive(Debug, ClapArgs)]
+pub struct RepairArgs {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Also delete the originals that conversions kept aside
+    /// (Logs/YYYY-MM-DD.orig-<unix>.json), saying which.
+    #[arg(long)]
+    pub prune_originals: bool,
+}
+
+/// `vault-audit import`.
+#[derive(Debug, ClapArgs)]
+pub struct ImportArgs {
+    /// Day files, or folders of them, in any layout (JSON Lines, arrays,
+    /// objects with an `entries` list); none: the vault's own Logs/ day
+    /// files that are in another layout.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }
 
 /// `vault-audit rotate`.

@@ -6,10 +6,12 @@ use std::time::Duration;
 use crate::chain::{ChainKey, KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
+use crate::entry::ParseMode;
 use crate::forward::config::Settings as ForwardSettings;
 use crate::hook::{self, HookSettings};
 use crate::logger::{AuditLogger, AuditLoggerBuilder, DEFAULT_LOCK_TIMEOUT};
 use crate::redact::Redactor;
+use crate::time::{Zone, ZONE_ACCEPTED};
 
 /// Everything a command needs to know from outside; commands never read the
 /// environment themselves.
@@ -42,6 +44,12 @@ pub struct Config {
     /// for the commands that forward (`forward`, `daemon`): a bad
     /// forwarding setting must not stop `log` or a hook from recording.
     pub forward: Option<ForwardSettings>,
+    /// How entry values are read: `AUDIT_STRICT=1` accepts only the stored
+    /// spellings, else the aliases are accepted too.
+    pub parse_mode: ParseMode,
+    /// The zone of times without an offset in imported entries
+    /// (`AUDIT_IMPORT_TZ`: `local`, the default, `UTC` or an offset).
+    pub import_zone: Zone,
     /// Create `Logs/` in a folder that is not a vault yet (`--init`).
     pub init: bool,
     /// Where a hook keeps entries it has no vault for
@@ -119,8 +127,22 @@ impl Config {
         } else {
             None
         };
+        let parse_mode = match env("AUDIT_STRICT") {
+            Some(v) if parse_bool("AUDIT_STRICT", &v)? => ParseMode::Strict,
+            _ => ParseMode::Aliases,
+        };
+        let import_zone = match env("AUDIT_IMPORT_TZ") {
+            None => Zone::Local,
+            Some(text) => Zone::parse(&text).ok_or_else(|| {
+                CliError::Usage(format!(
+                    "AUDIT_IMPORT_TZ={text:?} is not a zone; accepted: {ZONE_ACCEPTED}"
+                ))
+            })?,
+        };
         Ok(Config {
             vault: args.vault.clone(),
+            parse_mode,
+            import_zone,
             dry_run,
             lock_timeout,
             session_id,
@@ -171,7 +193,9 @@ impl Config {
             .lock_timeout(self.lock_timeout)
             .retention_days(self.retention_days)
             .chain_key(self.chain_key.clone())
-            .redactor(self.redactor.clone());
+            .redactor(self.redactor.clone())
+            .parse_mode(self.parse_mode)
+            .import_zone(self.import_zone);
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }
@@ -307,6 +331,22 @@ mod tests {
         assert!(
             err.to_string().contains("DRY_RUN=\"maybe\"")
                 && err.to_string().contains("true, false"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn strict_values_and_the_import_zone_are_resolved_once() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.parse_mode, ParseMode::Aliases);
+        assert_eq!(plain.import_zone, Zone::Local);
+        let set =
+            config(&[], &[("AUDIT_STRICT", "1"), ("AUDIT_IMPORT_TZ", "+02:00")]).expect("config");
+        assert_eq!(set.parse_mode, ParseMode::Strict);
+        assert_eq!(set.import_zone, Zone::parse("+0200").expect("zone"));
+        let err = config(&[], &[("AUDIT_IMPORT_TZ", "Mars/Olympus")]).expect_err("rejected");
+        assert!(
+            err.to_string().contains("AUDIT_IMPORT_TZ=\"Mars/Olympus\""),
             "{err}"
         );
     }

@@ -105,6 +105,7 @@ pub fn run(config: &Config, args: &DemoArgs, io: &mut Io<'_>) -> Result<u8, CliE
         .ok_or_else(|| CliError::usage("empty story"))?;
     let mut receipt = logger.log(first)?;
     let batch = logger.log_batch(entries.collect())?;
+    logger.ensure_inbox()?;
     receipt.entries.extend(batch.entries);
     let day = batch
         .files

@@ -9,7 +9,7 @@ use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
-use crate::entry::{Entry, EntryError};
+use crate::entry::{Entry, EntryError, ParseMode};
 use crate::error::Error;
 use crate::logger::{AuditLogger, Receipt};
 use crate::redact::Redactor;
@@ -54,17 +54,21 @@ fn log(
     // Every rejection message shows the value redacted before shortened.
     let red = logger.redactor();
 
+    let parse = Parse {
+        red,
+        mode: logger.parse_mode(),
+    };
     let inputs = match args.entry.as_deref() {
-        Some("-") => read_stdin(stdin, red)?,
+        Some("-") => read_stdin(stdin, parse)?,
         Some(text) => vec![Input {
             label: None,
             line: None,
-            parsed: red.parse_json(text).map_err(Rejected::from),
+            parsed: parse.json(text).map_err(Rejected::from),
         }],
         None => vec![Input {
             label: None,
             line: None,
-            parsed: from_flags(args, red)?,
+            parsed: from_flags(args, parse)?,
         }],
     };
     if inputs.is_empty() {
@@ -72,6 +76,7 @@ fn log(
     }
 
     let mut response = Response::new("success");
+    let mut rejected_entries = 0usize;
     let mut valid = Vec::new();
     let mut lines = Vec::new();
     for input in inputs {
@@ -84,17 +89,12 @@ fn log(
                 lines.push(input.line);
             }
             Err(rejected) => {
-                let message = match input.label {
-                    Some(label) => format!("{label}: {rejected}"),
-                    None => rejected.to_string(),
-                };
-                let message = red.text(&message).into_owned();
-                let _ = writeln!(stderr, "vault-audit: {message}");
-                response.errors.push(message);
+                rejected_entries += 1;
+                report_rejected(input.label.as_deref(), &rejected, &mut response, stderr);
             }
         }
     }
-    let rejected = response.errors.len();
+    let rejected = rejected_entries;
     response.details.insert("rejected".into(), rejected.into());
     if valid.is_empty() {
         response.status = "failed";
@@ -105,6 +105,9 @@ fn log(
     let dates: Vec<_> = valid.iter().map(Entry::date).collect();
     let code = match logger.log_batch(valid) {
         Ok(receipt) => {
+            if let Err(e) = logger.ensure_inbox() {
+                let _ = writeln!(stderr, "vault-audit: warning: {e}");
+            }
             describe(&logger, &receipt, &mut response, stderr);
             if rejected > 0 {
                 response.status = "partial";
@@ -120,6 +123,29 @@ fn log(
         }
     };
     Ok((code, response))
+}
+
+/// Reports a rejected entry: one line on stderr naming every problem, and
+/// one error per problem in the response.
+fn report_rejected(
+    label: Option<&str>,
+    rejected: &Rejected,
+    response: &mut Response,
+    stderr: &mut dyn Write,
+) {
+    let labelled = |text: String| match label {
+        Some(label) => format!("{label}: {text}"),
+        None => text,
+    };
+    let _ = writeln!(stderr, "vault-audit: {}", labelled(rejected.to_string()));
+    match rejected {
+        Rejected::Entry(e) => response.errors.extend(
+            e.problems()
+                .iter()
+                .map(|p| labelled(format!("entry rejected: {}", p.detail()))),
+        ),
+        other => response.errors.push(labelled(other.to_string())),
+    }
 }
 
 /// Fills the response for a batch that was not written and hands its
@@ -231,9 +257,27 @@ fn describe(
     }
 }
 
+/// How input is parsed: in the logger's mode, every refusal redacted
+/// before its message shortens the value.
+#[derive(Clone, Copy)]
+struct Parse<'a> {
+    red: &'a Redactor,
+    mode: ParseMode,
+}
+
+impl Parse<'_> {
+    fn json(self, text: &str) -> Result<Entry, EntryError> {
+        Entry::from_json_in(text, self.mode).map_err(|e| self.red.error(e))
+    }
+
+    fn value(self, v: Value) -> Result<Entry, EntryError> {
+        Entry::from_value_in(v, self.mode).map_err(|e| self.red.error(e))
+    }
+}
+
 /// Reads stdin: one JSON object (possibly spread over lines), a JSON array
 /// of objects, or JSON Lines.
-fn read_stdin(stdin: &mut dyn Read, red: &Redactor) -> Result<Vec<Input>, CliError> {
+fn read_stdin(stdin: &mut dyn Read, parse: Parse<'_>) -> Result<Vec<Input>, CliError> {
     let mut bytes = Vec::new();
     stdin
         .read_to_end(&mut bytes)
@@ -246,13 +290,13 @@ fn read_stdin(stdin: &mut dyn Read, red: &Redactor) -> Result<Vec<Input>, CliErr
                 .map(|(i, v)| Input {
                     label: Some(format!("entry {}", i + 1)),
                     line: Some(i + 1),
-                    parsed: red.parse_value(v).map_err(Rejected::from),
+                    parsed: parse.value(v).map_err(Rejected::from),
                 })
                 .collect(),
             v => vec![Input {
                 label: None,
                 line: None,
-                parsed: red.parse_value(v).map_err(Rejected::from),
+                parsed: parse.value(v).map_err(Rejected::from),
             }],
         });
     }
@@ -263,7 +307,7 @@ fn read_stdin(stdin: &mut dyn Read, red: &Redactor) -> Result<Vec<Input>, CliErr
             continue;
         }
         let parsed = match std::str::from_utf8(raw) {
-            Ok(text) => red.parse_json(text).map_err(Rejected::from),
+            Ok(text) => parse.json(text).map_err(Rejected::from),
             Err(e) => Err(Rejected::NotUtf8 {
                 column: e.valid_up_to() + 1,
             }),
@@ -279,7 +323,7 @@ fn read_stdin(stdin: &mut dyn Read, red: &Redactor) -> Result<Vec<Input>, CliErr
 
 /// Builds the entry from `--level`, `--action`, ... with the documented defaults.
 /// A usage error about a flag's value shows it redacted, then shortened.
-fn from_flags(args: &LogArgs, red: &Redactor) -> Result<Result<Entry, Rejected>, CliError> {
+fn from_flags(args: &LogArgs, parse: Parse<'_>) -> Result<Result<Entry, Rejected>, CliError> {
     let mut parameters = match &args.parameters {
         None => Map::new(),
         Some(text) => match serde_json::from_str::<Value>(text) {
@@ -287,7 +331,7 @@ fn from_flags(args: &LogArgs, red: &Redactor) -> Result<Result<Entry, Rejected>,
             _ => {
                 return Err(CliError::Usage(format!(
                     "--parameters {}: accepted: one JSON object, e.g. '{{\"file\":\"a.md\"}}'",
-                    crate::entry::shorten_for_message(&red.text(text))
+                    crate::entry::shorten_for_message(&parse.red.text(text))
                 )))
             }
         },
@@ -299,7 +343,7 @@ fn from_flags(args: &LogArgs, red: &Redactor) -> Result<Result<Entry, Rejected>,
             .ok_or_else(|| {
                 CliError::Usage(format!(
                     "--param {}: accepted: KEY=VALUE with a non-empty KEY",
-                    crate::entry::shorten_for_message(&red.text(param))
+                    crate::entry::shorten_for_message(&parse.red.text(param))
                 ))
             })?;
         let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
@@ -320,5 +364,5 @@ fn from_flags(args: &LogArgs, red: &Redactor) -> Result<Result<Entry, Rejected>,
     if let Some(ts) = &args.timestamp {
         v["timestamp"] = Value::String(ts.clone());
     }
-    Ok(red.parse_value(v).map_err(Rejected::from))
+    Ok(parse.value(v).map_err(Rejected::from))
 }

@@ -241,7 +241,11 @@ impl Server<'_> {
 
     fn log_action(&self, mut args: Map<String, Value>) -> Result<Value, ToolError> {
         let red = self.logger.redactor();
-        let entry = red.parse_value(decision_entry(&mut args, &self.actor, red)?)?;
+        let value = decision_entry(&mut args, &self.actor, red)?;
+        let entry = self
+            .logger
+            .entry_from_value(value)
+            .map_err(|e| red.error(e))?;
         let receipt = self
             .logger
             .log(entry)

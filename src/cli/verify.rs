@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::cli::args::CheckArgs;
+use crate::cli::args::{CheckArgs, RepairArgs};
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
@@ -57,10 +57,42 @@ fn summary(r: &Report) -> String {
     line
 }
 
+/// Deletes the originals that conversions kept aside (under the writers'
+/// lock; in dry run only names them). One line per file.
+fn prune_originals(logger: &crate::AuditLogger) -> Result<Vec<String>, CliError> {
+    let vault = logger.vault();
+    let logs = vault.logs();
+    let found = crate::vault::originals_in(&logs)
+        .map_err(|e| CliError::unavailable(format!("read {}", logs.display()), e))?;
+    let names: Vec<String> = found
+        .iter()
+        .map(|p| vault.relative(p).into_owned())
+        .collect();
+    if found.is_empty() {
+        return Ok(vec!["no originals to prune".into()]);
+    }
+    if logger.is_dry_run() {
+        return Ok(names
+            .iter()
+            .map(|n| format!("{n}: would delete (an original kept aside by a conversion)"))
+            .collect());
+    }
+    logger.with_writer_lock(|| {
+        for path in &found {
+            std::fs::remove_file(path)?;
+        }
+        crate::fsutil::sync_dir(&logs)
+    })?;
+    Ok(names
+        .iter()
+        .map(|n| format!("{n}: deleted (an original kept aside by a conversion)"))
+        .collect())
+}
+
 /// Runs `repair` (under the writers' lock; in dry run it only says what it
 /// would do). Exit 0 when nothing is left, 1 when evidence remains, 3 when
 /// the lock was not free, 4 on an I/O error.
-pub fn repair(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+pub fn repair(config: &Config, args: &RepairArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     config.existing_vault()?;
     let logger = config.logger()?;
     let vault = logger.vault();
@@ -94,7 +126,11 @@ pub fn repair(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, 
         text.push("nothing to repair".into());
     }
     text.extend(report.left.iter().map(|p| format!("left as it is: {p}")));
-    print(io.stdout, args, &report, &text);
+    if args.prune_originals {
+        text.extend(prune_originals(&logger)?);
+    }
+    let check = CheckArgs { json: args.json };
+    print(io.stdout, &check, &report, &text);
     Ok(if report.left.is_empty() {
         exit::OK
     } else {

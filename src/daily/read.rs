@@ -15,7 +15,9 @@ pub enum Layout {
     Object,
     /// A top-level JSON array of entry objects.
     Array,
-    /// One entry object per line (JSON Lines); blank lines are skipped.
+    /// One entry object per line (JSON Lines); blank lines are skipped, and
+    /// an unfinished last line (a writer cut short) is set apart in
+    /// [`DayEntries::partial`].
     JsonLines,
     /// None of these: the entry objects still found anywhere in the bytes.
     Salvaged,
@@ -28,6 +30,9 @@ pub struct DayEntries {
     pub layout: Layout,
     /// The entries.
     pub entries: Vec<Value>,
+    /// JSON Lines only: the bytes of a last line that is not a complete
+    /// object (an unfinished write), which are no entry.
+    pub partial: Option<Vec<u8>>,
 }
 
 /// Reads the entries of the day file at `path`, whatever its layout.
@@ -43,38 +48,52 @@ pub fn parse_entries(bytes: &[u8]) -> DayEntries {
             Some(Value::Array(entries)) if entries.iter().all(Value::is_object) => DayEntries {
                 layout: Layout::Object,
                 entries,
+                partial: None,
             },
             // A single entry on its own: JSON Lines of one line.
             None if looks_like_entry(&Value::Object(map.clone())) => DayEntries {
                 layout: Layout::JsonLines,
                 entries: vec![Value::Object(map)],
+                partial: None,
             },
             _ => salvaged(bytes),
         },
         Ok(Value::Array(entries)) if entries.iter().all(Value::is_object) => DayEntries {
             layout: Layout::Array,
             entries,
+            partial: None,
         },
         Ok(_) => salvaged(bytes),
         Err(_) => json_lines(bytes).unwrap_or_else(|| salvaged(bytes)),
     }
 }
 
-/// The entries of JSON Lines, if every line that is not blank is an entry object.
+/// The entries of JSON Lines, if every line that is not blank is an entry
+/// object, except perhaps the last one: a line cut short by its writer,
+/// set apart in [`DayEntries::partial`].
 fn json_lines(bytes: &[u8]) -> Option<DayEntries> {
     let mut entries = Vec::new();
+    let mut partial = None;
     for line in bytes.split(|&b| b == b'\n') {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        if partial.is_some() {
+            // A bad line with more after it: not an unfinished last line.
+            return None;
+        }
         match serde_json::from_slice::<Value>(line) {
             Ok(v) if v.is_object() => entries.push(v),
-            _ => return None,
+            Ok(_) => return None,
+            // Only an object cut short is an unfinished write.
+            Err(e) if e.is_eof() && line.first() == Some(&b'{') => partial = Some(line.to_vec()),
+            Err(_) => return None,
         }
     }
     (!entries.is_empty()).then_some(DayEntries {
         layout: Layout::JsonLines,
         entries,
+        partial,
     })
 }
 
@@ -82,6 +101,7 @@ fn salvaged(bytes: &[u8]) -> DayEntries {
     DayEntries {
         layout: Layout::Salvaged,
         entries: salvage_entries(bytes),
+        partial: None,
     }
 }
 
@@ -155,9 +175,21 @@ mod tests {
         let read = parse_entries(text.as_bytes());
         assert_eq!(read.layout, Layout::Salvaged);
         assert_eq!(read.entries, vec![entry(1), entry(2)]);
-        let torn_lines = format!("{}\n{{\"timestamp\": \"2026", entry(3));
-        let read = parse_entries(torn_lines.as_bytes());
+        let bad_middle = format!("{}\nnot json\n{}\n", entry(3), entry(4));
+        let read = parse_entries(bad_middle.as_bytes());
         assert_eq!(read.layout, Layout::Salvaged);
-        assert_eq!(read.entries, vec![entry(3)]);
+        assert_eq!(read.entries, vec![entry(3), entry(4)]);
+    }
+
+    #[test]
+    fn json_lines_with_an_unfinished_last_line_are_json_lines() {
+        let torn_lines = format!("{}\n{}\n{{\"timestamp\": \"2026", entry(3), entry(4));
+        let read = parse_entries(torn_lines.as_bytes());
+        assert_eq!(read.layout, Layout::JsonLines);
+        assert_eq!(read.entries, vec![entry(3), entry(4)]);
+        assert_eq!(
+            read.partial.as_deref(),
+            Some(&b"{\"timestamp\": \"2026"[..])
+        );
     }
 }

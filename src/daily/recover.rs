@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::read::{parse_entries, salvage_at, Layout};
 use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
 use crate::chain::{self, ChainKey, ChainValue};
-use crate::entry::FIELDS;
+use crate::entry::{Entry, ParseMode, FIELDS};
 use crate::fsutil::{open_no_follow, read_no_follow, sync_dir, write_atomic};
 use crate::vault::set_aside_of;
 
@@ -37,14 +37,17 @@ pub enum Recovery {
         foreign: Vec<Value>,
     },
     /// The file was valid JSON in another layout (the skill specification's,
-    /// an array, JSON Lines, or edited by hand): it was moved aside whole and
-    /// the day file rewritten in ours with every entry of our shape.
+    /// an array, JSON Lines, perhaps with an unfinished last line, or edited
+    /// by hand): it was moved aside whole (`YYYY-MM-DD.orig-<unix>.json`) and
+    /// the day file rewritten in ours with every entry of our shape; the
+    /// other objects are handed back to be mapped and taken in.
     Converted {
         /// The day file.
         path: PathBuf,
         /// Entries kept.
         entries: u64,
-        /// Where the original file now is (never deleted by us).
+        /// Where the original file now is (deleted only by
+        /// `repair --prune-originals`).
         original: PathBuf,
         /// Its objects that are not entries of our shape.
         foreign: Vec<Value>,
@@ -141,12 +144,12 @@ impl fmt::Display for Recovery {
                 foreign,
             } => write!(
                 f,
-                "{}: converted from another layout to the append layout, keeping {entries} entries of our shape; the original was moved to {} (kept, never deleted){}",
+                "{}: converted from another layout to the append layout, keeping {entries} entries of our shape; the original was moved to {} (kept until `repair --prune-originals`){}",
                 path.display(),
                 original.display(),
                 match foreign.len() {
                     0 => String::new(),
-                    n => format!("; {n} objects of another shape were found"),
+                    n => format!("; {n} objects of another shape were found, to be mapped and taken in"),
                 }
             ),
             Recovery::ReAnchored { path, entries } => write!(
@@ -242,13 +245,13 @@ fn convert(
     let aside = if salvaged {
         Aside::Corrupt
     } else {
-        Aside::Foreign
+        Aside::Original
     };
     // A copy first, then the day file replaced atomically: if the rewrite
     // fails, the day file is still there as it was.
     let kept_at = save_aside(path, date, now_unix, aside, bytes)?;
     let (ours, foreign): (Vec<Value>, Vec<Value>) =
-        read.entries.into_iter().partition(has_schema_keys);
+        read.entries.into_iter().partition(is_stored_entry);
     rewrite(path, date, &ours, key)?;
     Ok(if salvaged {
         Recovery::Quarantined {
@@ -291,8 +294,8 @@ fn foreign_objects(dropped: &[u8]) -> Vec<Value> {
 enum Aside {
     /// Bytes cut from its tail.
     Torn,
-    /// The whole file, in another layout.
-    Foreign,
+    /// The whole file, in another layout: the original of a conversion.
+    Original,
     /// The whole file, damaged.
     Corrupt,
 }
@@ -301,7 +304,7 @@ impl Aside {
     fn kind(self) -> &'static str {
         match self {
             Aside::Torn => "torn",
-            Aside::Foreign => "foreign",
+            Aside::Original => "orig",
             Aside::Corrupt => "corrupt",
         }
     }
@@ -485,6 +488,11 @@ fn entry_line(line: &[u8]) -> Option<(Value, usize)> {
 fn foreign_entries(bytes: &[u8]) -> Option<Vec<Value>> {
     let read = parse_entries(bytes);
     (read.layout == Layout::Object).then_some(read.entries)
+}
+
+/// An entry as we store it: the twelve keys, every value canonical.
+fn is_stored_entry(v: &Value) -> bool {
+    has_schema_keys(v) && Entry::from_value_in(v.clone(), ParseMode::Strict).is_ok()
 }
 
 fn has_schema_keys(v: &Value) -> bool {

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{Entry, EntryError, FIELDS, MAX_ENTRY_BYTES, MAX_FUTURE_SKEW};
+use super::{Entry, EntryError, ParseMode, FIELDS, MAX_ENTRY_BYTES, MAX_FUTURE_SKEW};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome, ValueError};
 use crate::time::{format_timestamp, parse_timestamp};
 
@@ -69,27 +69,54 @@ impl Fields {
         }
     }
 
-    /// A field of a closed (or checked) value set.
+    /// A field of a closed (or checked) value set; in [`ParseMode::Aliases`]
+    /// an alias or a spelling with other case or spaces is read as its
+    /// canonical value.
     fn parsed<T: FromStr<Err = ValueError>>(
         &mut self,
         field: &'static str,
         accepted: fn() -> String,
+        mode: ParseMode,
     ) -> Result<T, EntryError> {
         let value = self.remove(field).ok_or_else(|| EntryError::MissingField {
             field,
             accepted: accepted(),
         })?;
         match &value {
-            Value::String(s) => s
-                .parse::<T>()
-                .map_err(|e| invalid(field, &value, e.accepted)),
+            Value::String(s) => s.parse::<T>().or_else(|e| {
+                mode.canonical(field, s)
+                    .and_then(|c| c.parse::<T>().ok())
+                    .ok_or_else(|| invalid(field, &value, e.accepted))
+            }),
             _ => Err(invalid(field, &value, accepted())),
+        }
+    }
+
+    /// A `result` of `pending` (with aliases on) makes the approval pending
+    /// when none, or `not_required`, is given.
+    fn pending_result(&mut self, mode: ParseMode) {
+        let i = |field: &str| FIELDS.iter().position(|f| *f == field).unwrap_or(0);
+        let pending =
+            matches!(&self.0[i("result")], Some(Value::String(s)) if mode.is_pending_result(s));
+        if !pending {
+            return;
+        }
+        let approval = &mut self.0[i("approval_status")];
+        let not_required = match approval {
+            None => true,
+            Some(Value::String(s)) => {
+                mode.canonical("approval_status", s).as_deref() == Some("not_required")
+            }
+            Some(_) => false,
+        };
+        if not_required {
+            *approval = Some(Value::String("pending".into()));
         }
     }
 }
 
-/// Validates a JSON value as an entry.
-pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
+/// Validates a JSON value as an entry, naming every problem at once.
+pub(super) fn entry_from_value(value: Value, mode: ParseMode) -> Result<Entry, EntryError> {
     let map = match value {
         Value::Object(map) => map,
         other => {
@@ -99,13 +126,14 @@ pub(super) fn entry_from_value(value: Value) -> Result<Entry, EntryError> {
         }
     };
     let mut f = Fields::default();
+    let mut problems = Vec::new();
     for (key, value) in map {
         match FIELDS.iter().position(|k| *k == key) {
             Some(i) => f.0[i] = Some(value),
-            None => return Err(EntryError::UnknownField { field: key }),
+            None => problems.push(EntryError::UnknownField { field: key }),
         }
     }
-    entry_from_fields(f)
+    entry_from_fields(f, mode, problems)
 }
 
 /// Reads an entry's text straight into its twelve fields, without building
@@ -158,60 +186,85 @@ pub(super) fn fields_from_json(text: &str) -> Option<Fields> {
     fields
 }
 
-/// Validates the fields of an entry.
-pub(super) fn entry_from_fields(mut f: Fields) -> Result<Entry, EntryError> {
-    let timestamp = match f.take_optional("timestamp") {
-        None => None,
-        Some(Value::String(s)) => Some(parse_timestamp(&s).map_err(|_| {
+/// Sets `slot` to a field's value, or adds its problem to the list.
+fn keep<T>(problems: &mut Vec<EntryError>, slot: &mut T, r: Result<T, EntryError>) {
+    match r {
+        Ok(v) => *slot = v,
+        Err(e) => problems.push(e),
+    }
+}
+
+/// Validates the fields of an entry; `problems` already found (unknown
+/// keys) come first, then every field that is missing or wrong, in order.
+pub(super) fn entry_from_fields(
+    mut f: Fields,
+    mode: ParseMode,
+    mut problems: Vec<EntryError>,
+) -> Result<Entry, EntryError> {
+    f.pending_result(mode);
+    let p = &mut problems;
+    // Filled in field by field; returned only if no field is wrong.
+    let mut e = Entry::new(LogLevel::Info, ActionType::system_event(), "", "");
+    keep(p, &mut e.timestamp, timestamp_of(&mut f));
+    let level = f.parsed::<LogLevel>("log_level", LogLevel::accepted, mode);
+    keep(p, &mut e.log_level, level);
+    let action = f.parsed::<ActionType>("action_type", ActionType::accepted, mode);
+    keep(p, &mut e.action_type, action);
+    keep(p, &mut e.actor, f.string("actor"));
+    keep(p, &mut e.target, f.string("target"));
+    let parameters = f.take("parameters", "a JSON object").and_then(|v| match v {
+        Value::Object(map) => Ok(map),
+        other => Err(invalid("parameters", &other, "a JSON object")),
+    });
+    keep(p, &mut e.parameters, parameters);
+    let approval = f.parsed::<ApprovalStatus>("approval_status", ApprovalStatus::accepted, mode);
+    keep(p, &mut e.approval_status, approval);
+    let by = f.parsed::<ApprovedBy>("approved_by", ApprovedBy::accepted, mode);
+    keep(p, &mut e.approved_by, by);
+    let dry_run = f.take("dry_run", "true or false").and_then(|v| match v {
+        Value::Bool(b) => Ok(b),
+        other => Err(invalid("dry_run", &other, "true or false")),
+    });
+    keep(p, &mut e.dry_run, dry_run);
+    keep(
+        p,
+        &mut e.result,
+        f.parsed::<Outcome>("result", Outcome::accepted, mode),
+    );
+    let error_message = f
+        .take("error_message", "null or a string")
+        .and_then(|v| match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            other => Err(invalid("error_message", &other, "null or a string")),
+        });
+    keep(p, &mut e.error_message, error_message);
+    let session_id = match f.take_optional("session_id") {
+        None => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s)),
+        Some(other) => Err(invalid("session_id", &other, NON_EMPTY)),
+    };
+    keep(p, &mut e.session_id, session_id);
+    if problems.is_empty() {
+        Ok(e)
+    } else {
+        Err(EntryError::of(problems))
+    }
+}
+
+/// The timestamp, if one is given.
+fn timestamp_of(f: &mut Fields) -> Result<Option<DateTime<Utc>>, EntryError> {
+    match f.take_optional("timestamp") {
+        None => Ok(None),
+        Some(Value::String(s)) => parse_timestamp(&s).map(Some).map_err(|_| {
             invalid(
                 "timestamp",
                 &Value::String(s.clone()),
                 crate::time::ACCEPTED,
             )
-        })?),
-        Some(other) => return Err(invalid("timestamp", &other, crate::time::ACCEPTED)),
-    };
-    let log_level = f.parsed::<LogLevel>("log_level", LogLevel::accepted)?;
-    let action_type = f.parsed::<ActionType>("action_type", ActionType::accepted)?;
-    let actor = f.string("actor")?;
-    let target = f.string("target")?;
-    let parameters = match f.take("parameters", "a JSON object")? {
-        Value::Object(map) => map,
-        other => return Err(invalid("parameters", &other, "a JSON object")),
-    };
-    let approval_status =
-        f.parsed::<ApprovalStatus>("approval_status", ApprovalStatus::accepted)?;
-    let approved_by = f.parsed::<ApprovedBy>("approved_by", ApprovedBy::accepted)?;
-    let dry_run = match f.take("dry_run", "true or false")? {
-        Value::Bool(b) => b,
-        other => return Err(invalid("dry_run", &other, "true or false")),
-    };
-    let result = f.parsed::<Outcome>("result", Outcome::accepted)?;
-    let error_message = match f.take("error_message", "null or a string")? {
-        Value::Null => None,
-        Value::String(s) => Some(s),
-        other => return Err(invalid("error_message", &other, "null or a string")),
-    };
-    let session_id = match f.take_optional("session_id") {
-        None => None,
-        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
-        Some(other) => return Err(invalid("session_id", &other, NON_EMPTY)),
-    };
-
-    Ok(Entry {
-        timestamp,
-        log_level,
-        action_type,
-        actor,
-        target,
-        parameters,
-        approval_status,
-        approved_by,
-        dry_run,
-        result,
-        error_message,
-        session_id,
-    })
+        }),
+        Some(other) => Err(invalid("timestamp", &other, crate::time::ACCEPTED)),
+    }
 }
 
 /// The checks the types cannot make; returns the stored line, serialized

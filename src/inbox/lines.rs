@@ -53,7 +53,7 @@ fn parse_line(logger: &AuditLogger, line: &[u8]) -> Result<(Entry, String), Refu
     // The reason shows the value redacted before it is shortened.
     let red = logger.redactor();
     let rejected = |e: crate::entry::EntryError| Refused::Rejected(red.error(e).to_string());
-    let entry = red.parse_json(text).map_err(rejected)?;
+    let entry = logger.entry_from_json(text).map_err(rejected)?;
     logger.prepare_line(entry).map_err(rejected)
 }
 

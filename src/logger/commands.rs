@@ -51,6 +51,22 @@ impl AuditLogger {
         self.locked(work)
     }
 
+    /// Creates `Logs/inbox/` and `Logs/inbox/rejected/` if they are missing
+    /// (not in dry run), so that the first file moved into the inbox finds
+    /// its folder. `log`, `demo` and the daemon's start call it.
+    pub fn ensure_inbox(&self) -> Result<(), Error> {
+        if self.dry_run {
+            return Ok(());
+        }
+        let rejected = self.vault.inbox_rejected();
+        at(
+            "create folder",
+            &rejected,
+            crate::fsutil::ensure_dir(&rejected),
+        )
+        .map_err(|f| Error::io(f, Vec::new(), Vec::new()))
+    }
+
     /// Rebuilds `Logs/index.json` from the day files (in dry run, only
     /// computes it).
     pub fn rebuild_index(&self) -> Result<Index, Error> {

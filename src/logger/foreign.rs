@@ -5,24 +5,33 @@ use serde_json::{json, Value};
 
 use super::AuditLogger;
 use crate::daily::{DayFileState, Recovery};
+use crate::entry::peer::{map_peer, Mapping};
 use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
 
 impl AuditLogger {
     /// Takes in what other writers left in the day files that `recoveries`
-    /// repaired: every object that validates as an entry is appended, the
-    /// rest stays in the file kept aside; one WARNING `system_event`
-    /// (`foreign_write`) per such file tells the human. The caller holds
-    /// the writers' lock. Returns the day files written.
+    /// repaired: every object, mapped from its peer shape to ours (see
+    /// [`crate::entry::peer`]), that validates as an entry is appended in
+    /// time order, the rest stays in the file kept aside; one WARNING
+    /// `system_event` (`foreign_write`) per such file tells the human. The
+    /// caller holds the writers' lock. Returns the day files written.
     pub fn take_in_foreign(&self, recoveries: &[Recovery]) -> Result<Vec<DayFileState>, Error> {
         let mut entries = Vec::new();
         for recovery in recoveries.iter().filter(|r| worth_a_warning(r)) {
-            let valid: Vec<Entry> = recovery
+            let from = recovery.kept_at().unwrap_or(recovery.path());
+            let name = from.file_name().map(|n| n.to_string_lossy().into_owned());
+            let how = Mapping {
+                zone: self.import_zone,
+                imported_from: name.as_deref(),
+            };
+            let mut valid: Vec<Entry> = recovery
                 .foreign()
                 .iter()
-                .filter_map(|v| Entry::from_value(v.clone()).ok())
+                .filter_map(|v| Entry::from_value(map_peer(v.clone(), &how)).ok())
                 .filter(|e| self.prepare(e.clone()).is_ok())
                 .collect();
+            valid.sort_by_key(|e| e.timestamp);
             entries.push(self.foreign_write_event(recovery, valid.len()));
             entries.extend(valid);
         }

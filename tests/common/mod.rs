@@ -173,6 +173,8 @@ impl Run {
             "AUDIT_FORWARD_BACKOFF_MAX",
             "AUDIT_VAULT_NAME",
             "AUDIT_INBOX_GRACE",
+            "AUDIT_STRICT",
+            "AUDIT_IMPORT_TZ",
         ] {
             cmd.env_remove(var);
         }
