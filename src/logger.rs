@@ -68,7 +68,9 @@ impl StepContext<'_> {
 
     /// Validates and appends entries directly to their day files.
     pub fn append(&self, entries: Vec<Entry>) -> Result<Vec<DayFileState>, Error> {
-        self.logger.append_locked(entries).map(|(files, _)| files)
+        self.logger
+            .append_locked(entries)
+            .map(|(files, _, _)| files)
     }
 }
 
@@ -346,8 +348,7 @@ impl AuditLogger {
         let mut held = Some(prepared);
         let outcome = with_lock(&lock, self.lock_timeout, || {
             let prepared = held.take().unwrap_or_default();
-            let (mut files, recoveries) = self.write_prepared(&prepared, &lines)?;
-            let mut errors = Vec::new();
+            let (mut files, recoveries, mut errors) = self.write_prepared(&prepared, &lines)?;
             match self.take_in_foreign(&recoveries) {
                 Ok(more) => merge_states(&mut files, more),
                 Err(e) => errors.push(format!("foreign writes (kept aside, not taken in): {e}")),
@@ -419,21 +420,19 @@ impl AuditLogger {
     }
 
     /// Writes prepared entries; the caller holds the lock.
-    fn write_prepared(
-        &self,
-        entries: &[Entry],
-        lines: &[String],
-    ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
+    fn write_prepared(&self, entries: &[Entry], lines: &[String]) -> Result<Written, Error> {
         let days = by_day(entries, lines, self.clock.now().date_naive());
         let mut recoveries = Vec::new();
+        let mut head_failures = Vec::new();
         match write_days(
             &self.vault,
             &self.chain_key,
             &days,
             self.clock.now().timestamp(),
             &mut recoveries,
+            &mut head_failures,
         ) {
-            Ok(files) => Ok((files, recoveries)),
+            Ok(files) => Ok((files, recoveries, head_failures)),
             Err(PartialWrite {
                 failure,
                 failed_date,
@@ -451,10 +450,7 @@ impl AuditLogger {
 
     /// Validates and writes entries with the lock already held, running no
     /// post-write steps (for the steps themselves).
-    fn append_locked(
-        &self,
-        entries: Vec<Entry>,
-    ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
+    fn append_locked(&self, entries: Vec<Entry>) -> Result<Written, Error> {
         let (prepared, lines) = self.prepare_all(entries)?;
         self.write_prepared(&prepared, &lines)
     }
@@ -493,6 +489,10 @@ impl AuditLogger {
         }
     }
 }
+
+/// What a write did: the day files written, the repairs made on the way,
+/// and failures to update the head record (the entries are written).
+type Written = (Vec<DayFileState>, Vec<Recovery>, Vec<String>);
 
 /// Day-file states after a second write: a later state of a day replaces its
 /// earlier one; days stay in date order.

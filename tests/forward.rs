@@ -16,7 +16,7 @@ fn entry(ts: &str, n: u64, actor: &str, fail: bool) -> String {
     json!({
         "timestamp": ts,
         "log_level": if fail { "ERROR" } else { "INFO" },
-        "action_type": if n % 2 == 0 { "email_send" } else { "file_drop" },
+        "action_type": if n.is_multiple_of(2) { "email_send" } else { "file_drop" },
         "actor": actor,
         "target": format!("Inbox/note-{n}.md"),
         "parameters": {"n": n, "duration_ms": n * 10},
@@ -273,7 +273,7 @@ fn syslog_gets_rfc_5424_over_udp_and_tcp_and_catches_up_after_a_restart() {
         let n = msg["parameters"]["n"].as_u64().expect("n");
         assert_eq!(msg, stored_by_n[&n], "the entry exactly as stored");
         assert_eq!(f[0], "local0");
-        assert_eq!(f[1], if n % 5 == 0 { "err" } else { "info" });
+        assert_eq!(f[1], if n.is_multiple_of(5) { "err" } else { "info" });
         assert!(f[2].starts_with(&now[..19]), "{} vs {now}", f[2]);
         assert_eq!(f[3], "vault-audit");
         assert_eq!(f[5], msg["action_type"].as_str().expect("action"));
@@ -502,7 +502,7 @@ impl vault_audit::forward::Sink for Flaky {
         batch: &[vault_audit::forward::Record],
     ) -> Result<(), vault_audit::forward::SinkError> {
         self.calls += 1;
-        if self.always_fail || self.calls % 3 == 0 {
+        if self.always_fail || self.calls.is_multiple_of(3) {
             return Err(vault_audit::forward::SinkError::Unavailable("flaky".into()));
         }
         let mut got = self.got.lock().expect("lock");

@@ -106,6 +106,7 @@ impl AuditLogger {
                 &logs,
                 retention::run(
                     &self.vault,
+                    &self.chain_key,
                     now,
                     days,
                     &self.session_id,
