@@ -41,6 +41,9 @@ pub const GENESIS: ChainValue = [0; 32];
 /// The environment variable the command line reads the key from.
 pub const KEY_VAR: &str = "AUDIT_CHAIN_KEY";
 
+/// The environment variable naming the signing key's file.
+pub const SIGNING_KEY_VAR: &str = "AUDIT_SIGNING_KEY";
+
 /// How a file's chain is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Alg {

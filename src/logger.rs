@@ -3,6 +3,7 @@
 
 mod commands;
 mod foreign;
+mod seal;
 pub mod upkeep;
 mod write;
 
@@ -23,6 +24,7 @@ use crate::redact::Redactor;
 use crate::retention;
 use crate::time::{new_session_id, Clock, SystemClock};
 use crate::vault::Vault;
+pub use seal::{Accepted, Sealed};
 use upkeep::Upkeep;
 use write::{by_day, write_days, PartialWrite};
 
@@ -103,6 +105,7 @@ pub struct AuditLoggerBuilder {
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
+    signing_key: Option<crate::chain::sign::SigningKey>,
     redactor: Option<Redactor>,
 }
 
@@ -119,6 +122,15 @@ impl AuditLoggerBuilder {
     /// days). The logger never reads the environment.
     pub fn chain_key(mut self, key: ChainKey) -> Self {
         self.chain_key = key;
+        self
+    }
+
+    /// The Ed25519 key that signs each day's final state and the head
+    /// record (default none). With one, new days are chained with plain
+    /// SHA-256, which anyone can recompute, and the signatures make the
+    /// chain unforgeable: `verify --public-key` checks a vault with no secret.
+    pub fn signing_key(mut self, key: Option<crate::chain::sign::SigningKey>) -> Self {
+        self.signing_key = key;
         self
     }
 
@@ -207,7 +219,10 @@ impl AuditLoggerBuilder {
             clock: self.clock,
             steps,
             dry_run_output: self.dry_run_output,
-            chain_key: self.chain_key,
+            chain_key: match self.signing_key {
+                Some(key) => self.chain_key.with_signer(Some(key)),
+                None => self.chain_key,
+            },
             redactor,
         })
     }
@@ -244,6 +259,7 @@ impl AuditLogger {
             steps: Vec::new(),
             dry_run_output: None,
             chain_key: ChainKey::none(),
+            signing_key: None,
             redactor: None,
         }
     }

@@ -286,7 +286,11 @@ impl Expected {
             if self.purged.contains_key(day) && oldest.is_none_or(|o| *day < o) {
                 continue;
             }
-            let Some((_, most)) = list.iter().max_by_key(|(_, r)| r.state.entries) else {
+            let Some((_, most)) = list
+                .iter()
+                .max_by_key(|(_, r)| r.state.entries)
+                .filter(|(_, r)| r.state.entries > 0)
+            else {
                 continue;
             };
             let name = format!("Logs/{}", day_file_name(*day));
@@ -416,12 +420,20 @@ fn check_record(
     if *have == want {
         return None;
     }
-    let text = format!(
-        "changed since it was written: the first {n} entries no longer hash to the value {} records after them",
+    let why = format!(
+        "the first {n} entries no longer hash to the value {} records after them",
         record.source
     );
     Some(match changed {
-        Some((k, ts)) if *k <= n => (Kind::Changed, Some((*k, ts.clone())), text),
-        _ => (Kind::Changed, None, format!("entries {text}")),
+        Some((k, ts)) if *k <= n => (
+            Kind::Changed,
+            Some((*k, ts.clone())),
+            format!("changed since it was written: {why}"),
+        ),
+        _ => (
+            Kind::Changed,
+            None,
+            format!("entries changed since they were written: {why}"),
+        ),
     })
 }
