@@ -440,3 +440,229 @@ fn a_local_rollback_is_caught_against_the_heads_in_postgresql() {
     );
     let _: Option<Value> = None;
 }
+
+/// The property: over any sequence of appends (some back-dated within the
+/// retention window), retention runs and repairs, with one tampering step
+/// somewhere or none, `verify` is clean exactly when nothing was tampered
+/// with. The clock is injected (the library, not the binary).
+mod property {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use chrono::{DateTime, Duration, Utc};
+    use proptest::prelude::*;
+    use serde_json::Value;
+    use vault_audit::chain::ChainKey;
+    use vault_audit::{AuditLogger, FixedClock};
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// `n` entries, `back` days before the clock's day.
+        Append {
+            back: i64,
+            n: u64,
+        },
+        NextDay,
+        Retention,
+        Repair,
+    }
+
+    #[derive(Debug, Clone, Copy)]
+    enum Tamper {
+        EditFirstEntry,
+        DropLastWithChainEnd,
+        DeleteNewestWithRecord,
+        ForeignLayoutEdited,
+        PeerArray,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (0..3i64, 1..4u64).prop_map(|(back, n)| Step::Append { back, n }),
+            2 => Just(Step::NextDay),
+            1 => Just(Step::Retention),
+            1 => Just(Step::Repair),
+        ]
+    }
+
+    fn tamper() -> impl Strategy<Value = Tamper> {
+        prop_oneof![
+            Just(Tamper::EditFirstEntry),
+            Just(Tamper::DropLastWithChainEnd),
+            Just(Tamper::DeleteNewestWithRecord),
+            Just(Tamper::ForeignLayoutEdited),
+            Just(Tamper::PeerArray),
+        ]
+    }
+
+    fn entry(at: DateTime<Utc>, n: u64) -> vault_audit::Entry {
+        vault_audit::Entry::new(
+            vault_audit::LogLevel::Info,
+            vault_audit::ActionType::new("file_drop").expect("action"),
+            "prop",
+            "Inbox/x.md",
+        )
+        .at(at)
+        .param("n", n)
+        .session("AI_EMP_20261122_PROP01")
+    }
+
+    fn run(logger: &AuditLogger, clock: &FixedClock, step: &Step, counter: &mut u64) {
+        match step {
+            Step::Append { back, n } => {
+                let now = clock_now(clock);
+                let at = if *back == 0 {
+                    now
+                } else {
+                    (now - Duration::days(*back))
+                        .date_naive()
+                        .and_hms_opt(12, 0, 0)
+                        .expect("noon")
+                        .and_utc()
+                };
+                let batch = (0..*n)
+                    .map(|_| {
+                        *counter += 1;
+                        entry(at, *counter)
+                    })
+                    .collect();
+                logger.log_batch(batch).expect("append");
+            }
+            Step::NextDay => clock.set(clock_now(clock) + Duration::days(1)),
+            Step::Retention => {
+                logger.rotate(None).expect("retention");
+            }
+            Step::Repair => {
+                let vault = logger.vault().clone();
+                let key = logger.chain_key().clone();
+                let now = logger.now();
+                logger
+                    .with_writer_lock(|| vault_audit::repair::repair(&vault, &key, now, false))
+                    .expect("repair");
+            }
+        }
+    }
+
+    fn clock_now(clock: &FixedClock) -> DateTime<Utc> {
+        vault_audit::Clock::now(clock)
+    }
+
+    /// Applies `t` to the newest day file; false when there is none.
+    fn apply(logs: &Path, t: Tamper, now: DateTime<Utc>) -> bool {
+        let Some(date) = vault_audit::vault::day_files_in(logs)
+            .expect("days")
+            .into_iter()
+            .max()
+        else {
+            return false;
+        };
+        let day = date.format("%Y-%m-%d").to_string();
+        let path = logs.join(format!("{day}.json"));
+        let bin = logs.join(format!(".audit/chain/{day}.bin"));
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("    {")).collect();
+        match t {
+            Tamper::EditFirstEntry => {
+                std::fs::write(
+                    &path,
+                    text.replacen("\"actor\":\"prop\"", "\"actor\":\"prap\"", 1),
+                )
+                .expect("write");
+            }
+            Tamper::DropLastWithChainEnd => {
+                let keep: Vec<&str> = lines[..lines.len() - 1]
+                    .iter()
+                    .map(|l| l.trim_end_matches(','))
+                    .collect();
+                let record = std::fs::read(&bin).unwrap_or_default();
+                let end = match keep.len() {
+                    0 => "0".repeat(64),
+                    k => record[(k - 1) * 32..k * 32]
+                        .iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect(),
+                };
+                let start = text.find("\n    {").expect("an entry");
+                let body: Vec<String> = keep.iter().map(|l| format!("\n{l}")).collect();
+                let new = format!(
+                    "{}{}\n  ],\n  \"total_entries\": {},\n  \"summary\": {{\"INFO\": {}, \"WARNING\": 0, \"ERROR\": 0, \"CRITICAL\": 0}},\n  \"chain_end\": \"{end}\"\n}}\n",
+                    &text[..start],
+                    body.join(","),
+                    keep.len(),
+                    keep.len()
+                );
+                std::fs::write(&path, new).expect("write");
+                if !record.is_empty() {
+                    std::fs::write(&bin, &record[..keep.len() * 32]).expect("cut");
+                }
+            }
+            Tamper::DeleteNewestWithRecord => {
+                std::fs::remove_file(&path).expect("rm");
+                let _ = std::fs::remove_file(&bin);
+            }
+            Tamper::ForeignLayoutEdited => {
+                let v: Value = serde_json::from_str(&text).expect("json");
+                let mut entries = v["entries"].as_array().expect("entries").clone();
+                entries[0]["target"] = "edited".into();
+                let seed = serde_json::json!({"date": day, "total_entries": entries.len(),
+                    "summary": v["summary"], "entries": entries});
+                std::fs::write(&path, serde_json::to_string_pretty(&seed).expect("json"))
+                    .expect("write");
+            }
+            Tamper::PeerArray => {
+                let at = now.min(date.and_hms_opt(12, 0, 0).expect("noon").and_utc());
+                let peer = serde_json::to_string(&entry(at, 999_999)).expect("json");
+                std::fs::write(&path, format!("[{peer}]")).expect("write");
+            }
+        }
+        true
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn verify_is_clean_exactly_when_nothing_was_tampered_with(
+            steps in proptest::collection::vec(step(), 1..10),
+            tampering in proptest::option::of((0..10usize, tamper())),
+            keyed in any::<bool>(),
+        ) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir(dir.path().join("Logs")).expect("Logs");
+            let start = vault_audit::time::parse_timestamp("2026-11-22T12:00:00Z").expect("ts");
+            let clock = Arc::new(FixedClock::new(start));
+            let key = if keyed { ChainKey::new("property key") } else { ChainKey::none() };
+            let logger = AuditLogger::builder(dir.path())
+                .clock(clock.clone())
+                .upkeep(false)
+                .retention_days(3)
+                .chain_key(key.clone())
+                .build()
+                .expect("logger");
+            let mut counter = 0;
+            let mut tampered = false;
+            for (i, s) in steps.iter().enumerate() {
+                // After the tampering, nothing may delete the evidence on
+                // purpose: retention and the clock stand still.
+                if tampered && matches!(s, Step::NextDay | Step::Retention) {
+                    continue;
+                }
+                run(&logger, &clock, s, &mut counter);
+                if let Some((at, t)) = tampering {
+                    if at == i && !tampered {
+                        tampered = apply(&logger.vault().logs(), t, clock_now(&clock));
+                    }
+                }
+            }
+            let report = vault_audit::verify::verify(logger.vault(), &key).expect("verify");
+            // The index is upkeep's (off here), not tamper evidence.
+            let problems: Vec<String> = report
+                .problems
+                .iter()
+                .filter(|p| p.kind != vault_audit::verify::Kind::Index)
+                .map(ToString::to_string)
+                .collect();
+            prop_assert_eq!(problems.is_empty(), !tampered, "tampered: {}, problems: {:#?}", tampered, problems);
+        }
+    }
+}
