@@ -151,19 +151,23 @@ fn seal_line(key: &ChainKey, prev: &ChainValue, body: &str) -> (String, ChainVal
 }
 
 /// Whether a stored line's MAC holds after `prev`: `None` when it needs a
-/// key that is not set (or the line has no MAC to read).
+/// key that is not set (or the line has no MAC to read). With a key set, a
+/// line with a plain SHA-256 MAC does not hold: anyone can write one.
 pub fn mac_holds(key: &ChainKey, prev: &ChainValue, line: &str) -> Option<bool> {
+    mac_check(key, prev, line, false)
+}
+
+/// Like [`mac_holds`]; `plain_ok` takes a plain SHA-256 MAC even with a key
+/// set (ledger lines written before the first keyed one).
+fn mac_check(key: &ChainKey, prev: &ChainValue, line: &str, plain_ok: bool) -> Option<bool> {
     let (body, (alg, mac)) = split_mac(line)?;
     let (have, folder) = key.mac();
-    if alg != have && alg == Alg::HmacSha256 {
-        return None;
+    match (alg, have) {
+        (Alg::HmacSha256, Alg::Sha256) => None,
+        (Alg::Sha256, Alg::HmacSha256) if !plain_ok => Some(false),
+        (Alg::Sha256, _) => Some(super::Folder::Sha256.fold(prev, body.as_bytes()) == mac),
+        (Alg::HmacSha256, Alg::HmacSha256) => Some(folder.fold(prev, body.as_bytes()) == mac),
     }
-    let folder = if alg == have {
-        folder
-    } else {
-        super::Folder::Sha256
-    };
-    Some(folder.fold(prev, body.as_bytes()) == mac)
 }
 
 /// Why a ledger line was written.
@@ -244,8 +248,10 @@ pub fn read_ledger(vault: &Vault, key: &ChainKey) -> io::Result<Ledger> {
     };
     let mut ledger = Ledger::default();
     let mut prev = GENESIS;
+    let mut keyed_seen = false;
     for (i, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
-        let parsed = split_mac(line).and_then(|(body, (_, mac))| {
+        let parsed = split_mac(line).and_then(|(body, (alg, mac))| {
+            keyed_seen |= alg == Alg::HmacSha256;
             let v: Value = serde_json::from_str(body).ok()?;
             let event = Event::from_name(v.get("event")?.as_str()?)?;
             let line = LedgerLine {
@@ -254,7 +260,7 @@ pub fn read_ledger(vault: &Vault, key: &ChainKey) -> io::Result<Ledger> {
                 event,
                 state: State::take(&v)?,
                 note: v.get("note").and_then(Value::as_str).map(str::to_owned),
-                mac: mac_holds(key, &prev, line),
+                mac: mac_check(key, &prev, line, !keyed_seen),
             };
             Some((line, mac))
         });
@@ -588,7 +594,7 @@ fn check_head(
             return;
         }
         Err(HeadTrouble::Forged) => {
-            out.problems.push("Logs/.audit/head: its MAC does not hold: it was edited, or written without the key".into());
+            out.problems.push("Logs/.audit/head: its MAC does not hold under AUDIT_CHAIN_KEY: it was edited, or written without the key (a vault written before the key was set gets a keyed head at its next write)".into());
             return;
         }
     };
@@ -612,5 +618,94 @@ fn ledger_mac_at(ledger: &Ledger, n: u64) -> Option<ChainValue> {
     match n {
         0 => Some(GENESIS),
         n => ledger.macs.get(n as usize - 1).copied(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(day: &str, entries: u64, chain: u8) -> State {
+        State {
+            day: parse_day(day).expect("day"),
+            start: Some(Start::genesis(Alg::HmacSha256)),
+            entries,
+            chain: Some([chain; 32]),
+        }
+    }
+
+    fn vault() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vault = Vault::new(dir.path());
+        std::fs::create_dir_all(vault.state_dir()).expect("mkdir");
+        (dir, vault)
+    }
+
+    #[test]
+    fn an_append_that_extends_the_head_writes_no_ledger_line() {
+        let (_d, vault) = vault();
+        let key = ChainKey::new("k");
+        advance(&vault, &key, (0, Some(GENESIS)), &state("2026-11-22", 1, 1)).expect("first");
+        advance(&vault, &key, (1, Some([1; 32])), &state("2026-11-22", 2, 2)).expect("second");
+        assert!(!vault.ledger().exists());
+        let head = read_head(&vault, &key).expect("read").expect("head");
+        assert_eq!((head.seq, head.state.entries), (2, 2));
+        let records = records(&vault, &key).expect("records");
+        assert!(records.problems.is_empty(), "{:?}", records.problems);
+        assert_eq!(records.latest(head.state.day), Some(head.state));
+    }
+
+    #[test]
+    fn a_state_left_without_being_extended_stays_recorded_until_accepted() {
+        let (_d, vault) = vault();
+        let key = ChainKey::new("k");
+        advance(&vault, &key, (0, Some(GENESIS)), &state("2026-11-22", 5, 5)).expect("day 1");
+        // The day was cut to 3 entries before this append (a repair, say).
+        advance(&vault, &key, (3, Some([3; 32])), &state("2026-11-22", 4, 9)).expect("cut");
+        let day = parse_day("2026-11-22").expect("day");
+        let records = records(&vault, &key).expect("records");
+        let counts: Vec<u64> = records.days[&day].iter().map(|r| r.state.entries).collect();
+        assert_eq!(
+            counts,
+            vec![5, 4],
+            "the 5 recorded before are still checked"
+        );
+        accept(&vault, &key, &state("2026-11-22", 4, 9), "looked at").expect("accept");
+        let records = records_after(&vault, &key);
+        let counts: Vec<u64> = records.days[&day].iter().map(|r| r.state.entries).collect();
+        assert_eq!(counts, vec![4]);
+    }
+
+    fn records_after(vault: &Vault, key: &ChainKey) -> Records {
+        records(vault, key).expect("records")
+    }
+
+    #[test]
+    fn a_head_written_without_the_key_or_a_ledger_line_removed_is_reported() {
+        let (_d, vault) = vault();
+        let key = ChainKey::new("k");
+        advance(&vault, &key, (0, Some(GENESIS)), &state("2026-11-21", 2, 2)).expect("day 1");
+        advance(&vault, &key, (0, Some(GENESIS)), &state("2026-11-22", 1, 1)).expect("day 2");
+        let head = std::fs::read_to_string(vault.head_record()).expect("head");
+        std::fs::write(vault.ledger(), "").expect("empty the ledger");
+        let found = records(&vault, &key).expect("records").problems;
+        assert!(
+            found.iter().any(|p| p.contains("lines were removed")),
+            "{found:?}"
+        );
+        write_head(
+            &vault,
+            &ChainKey::none(),
+            9,
+            &state("2026-11-22", 1, 1),
+            (0, &GENESIS),
+            false,
+        )
+        .expect("forge");
+        assert_eq!(
+            read_head(&vault, &key).expect("read"),
+            Err(HeadTrouble::Forged)
+        );
+        assert!(!head.is_empty());
     }
 }
