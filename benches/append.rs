@@ -241,6 +241,56 @@ fn keyed_append(c: &mut Criterion) {
             across_a_day(&log, iters)
         })
     });
+    // The two in alternation, one entry each in turn, on two vaults: both
+    // see the same moments of a shared machine. Criterion times the keyed
+    // one; the plain one's time over the same samples is printed after.
+    let plain_total = std::cell::Cell::new(std::time::Duration::ZERO);
+    let keyed_total = std::cell::Cell::new(std::time::Duration::ZERO);
+    let pairs = std::cell::Cell::new(0u64);
+    group.bench_function("pair_keyed_after_plain", |b| {
+        b.iter_custom(|iters| {
+            let (_d1, plain) = vault_with(10);
+            let dir = bench_dir();
+            let keyed = AuditLogger::builder(dir.path())
+                .clock(support::clock())
+                .upkeep(false)
+                .chain_key(ChainKey::new("a benchmark key"))
+                .signing_key(Some(signer.clone()))
+                .build()
+                .expect("logger");
+            keyed
+                .log_batch((0..10).map(entry).collect())
+                .expect("prefill");
+            let yesterday = vault_audit::time::parse_timestamp("2026-11-21T10:00:00Z").expect("ts");
+            let mut keyed_time = std::time::Duration::ZERO;
+            for i in 0..iters {
+                let e = if i < iters / 2 {
+                    entry(7).at(yesterday)
+                } else {
+                    entry(7)
+                };
+                let t = Instant::now();
+                plain.log(e.clone()).expect("log");
+                plain_total.set(plain_total.get() + t.elapsed());
+                let t = Instant::now();
+                keyed.log(e).expect("log");
+                keyed_time += t.elapsed();
+            }
+            keyed_total.set(keyed_total.get() + keyed_time);
+            pairs.set(pairs.get() + iters);
+            keyed_time
+        })
+    });
+    if pairs.get() > 0 {
+        let n = pairs.get() as f64;
+        let plain = plain_total.get().as_secs_f64() * 1e6 / n;
+        let keyed = keyed_total.get().as_secs_f64() * 1e6 / n;
+        eprintln!(
+            "log_keyed/pair: {} pairs: plain {plain:.1} µs, keyed+head+signing {keyed:.1} µs per log(), ratio {:.3}",
+            pairs.get(),
+            keyed / plain
+        );
+    }
     // The head record alone: what every append pays for it.
     let dir = bench_dir();
     let vault = vault_audit::Vault::new(dir.path());

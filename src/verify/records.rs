@@ -334,8 +334,11 @@ impl Expected {
                 .max();
             match signed_entries {
                 Some(n) if n < entries => report.notes.push(format!(
-                    "{name}: {} entries written after its last signature (`vault-audit seal` signs them)",
-                    entries - n
+                    "{name}: {} written after its last signature (`vault-audit seal` signs them)",
+                    match entries - n {
+                        1 => "1 entry".to_owned(),
+                        k => format!("{k} entries"),
+                    }
                 )),
                 Some(_) => {}
                 None if !chained => {}
