@@ -252,3 +252,24 @@ fn a_link_in_the_inbox_is_never_read_into_the_log_or_rejected() {
         });
     assert!(!copied, "the outside file's content reached the vault");
 }
+
+#[test]
+fn a_head_record_or_ledger_that_is_a_link_is_never_written_through() {
+    let v = Vault::new();
+    let head_out = Outside::new();
+    let ledger_out = Outside::new();
+    log(&v, 1).assert_code(0);
+    let head = v.logs().join(".audit/head");
+    let ledger = v.logs().join(".audit/ledger");
+    plant(&head, &head_out.path);
+    plant(&ledger, &ledger_out.path);
+    // A back-dated entry moves the head off today: a ledger line is due.
+    let (_, yesterday) = days_ago(1);
+    v.cmd()
+        .args(["log", "--entry", &entry_json(&yesterday, "INFO", 2)])
+        .run();
+    log(&v, 3);
+    head_out.assert_untouched("head record");
+    ledger_out.assert_untouched("ledger");
+    verify_names(&v, &ledger);
+}

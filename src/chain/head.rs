@@ -510,10 +510,18 @@ impl Records {
 
 /// Reads the head record and the ledger into what every day must hold.
 pub fn records(vault: &Vault, key: &ChainKey) -> io::Result<Records> {
-    let ledger = read_ledger(vault, key)?;
-    let head = read_head(vault, key)?;
+    let mut unreadable = Vec::new();
+    let ledger = read_ledger(vault, key).unwrap_or_else(|e| {
+        unreadable.push(format!("Logs/.audit/ledger: could not be read: {e}"));
+        Ledger::default()
+    });
+    let head = read_head(vault, key).unwrap_or_else(|e| {
+        unreadable.push(format!("Logs/.audit/head: could not be read: {e}"));
+        Err(HeadTrouble::Unreadable)
+    });
     let mut out = Records {
         any: !ledger.lines.is_empty() || head.is_ok(),
+        problems: unreadable,
         ..Records::default()
     };
     let mut reset: BTreeMap<NaiveDate, u64> = BTreeMap::new();

@@ -153,7 +153,9 @@ pub fn sign_day(vault: &Vault, key: &SigningKey, state: &State, seq: u64) -> io:
 pub fn sign_head(vault: &Vault, key: &SigningKey, head: &Head) -> io::Result<()> {
     let mut days = serde_json::Map::new();
     for day in vault.signed_days()? {
-        let text = std::fs::read_to_string(vault.day_signature(day)).unwrap_or_default();
+        let text = crate::fsutil::read_no_follow(&vault.day_signature(day))
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
         if let Some((state, _)) = split_line(&text).and_then(|(t, _)| State::from_signed_text(t)) {
             days.insert(day.format("%Y-%m-%d").to_string(), state.entries.into());
         }

@@ -169,7 +169,8 @@ fn day_state(vault: &crate::vault::Vault, date: NaiveDate) -> Result<Option<Stat
 
 /// The entries a day's signature covers, if it has one.
 fn signed_entries(vault: &crate::vault::Vault, date: NaiveDate) -> Option<u64> {
-    let text = std::fs::read_to_string(vault.day_signature(date)).ok()?;
+    let bytes = crate::fsutil::read_no_follow(&vault.day_signature(date)).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
     let (signed, _) = sign::split_line(&text)?;
     State::from_signed_text(signed).map(|(s, _)| s.entries)
 }
