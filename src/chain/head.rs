@@ -6,9 +6,10 @@
 //! writers' lock: the day just written, its chain start, entry count and
 //! chain value, a sequence number that only grows, and where the ledger
 //! stands; then its MAC (HMAC-SHA-256 with `AUDIT_CHAIN_KEY`, SHA-256
-//! without). It is replaced atomically but not synced on its own: the day
-//! file's sync of the next append commits it, and a head lost to a crash
-//! only lags behind (entries beyond it still chain from it).
+//! without), padded with spaces to one 512-byte sector. It is written in
+//! place, one positioned write into that sector (a rename per append cost
+//! more than the rest of the append), and not synced on its own: a head
+//! lost to a crash only lags behind (entries beyond it still chain from it).
 //!
 //! `Logs/.audit/ledger` gets a line (synced) whenever the head moves off a
 //! state without extending it (the first write of a new day, a back-dated
@@ -289,6 +290,20 @@ pub enum HeadTrouble {
 
 /// Reads the head record, checking its MAC when the key allows.
 pub fn read_head(vault: &Vault, key: &ChainKey) -> io::Result<Result<Head, HeadTrouble>> {
+    // A reader without the lock may meet a write in place half done: it
+    // reads again before it calls the record damaged.
+    let mut found = read_head_once(vault, key)?;
+    for _ in 0..3 {
+        if matches!(found, Ok(_) | Err(HeadTrouble::Missing)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        found = read_head_once(vault, key)?;
+    }
+    Ok(found)
+}
+
+fn read_head_once(vault: &Vault, key: &ChainKey) -> io::Result<Result<Head, HeadTrouble>> {
     let bytes = match read_no_follow(&vault.head_record()) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Err(HeadTrouble::Missing)),
@@ -443,11 +458,12 @@ fn write_head(
 ) -> io::Result<Head> {
     let body = Head::body(seq, state, ledger, ledger_mac);
     let (line, _) = seal_line(key, &GENESIS, &body);
-    let bytes = format!("{line}\n");
+    let path = vault.head_record();
+    let bytes = padded(&line);
     if durable {
-        write_atomic(&vault.head_record(), bytes.as_bytes())?;
-    } else {
-        write_replace(&vault.head_record(), bytes.as_bytes(), false)?;
+        write_atomic(&path, &bytes)?;
+    } else if !overwrite(&path, &bytes)? {
+        write_replace(&path, &bytes, false)?;
     }
     Ok(Head {
         seq,
@@ -456,6 +472,40 @@ fn write_head(
         ledger_mac: *ledger_mac,
         line,
     })
+}
+
+/// The size the head record is padded to: one disk sector, so that a
+/// write of it in place lands whole or not at all.
+const HEAD_SIZE: usize = 512;
+
+/// The line, padded with spaces to [`HEAD_SIZE`] (a longer line as it is),
+/// and a newline.
+fn padded(line: &str) -> Vec<u8> {
+    let mut bytes = line.as_bytes().to_vec();
+    bytes.resize(bytes.len().max(HEAD_SIZE - 1), b' ');
+    bytes.push(b'\n');
+    bytes
+}
+
+/// Writes `bytes` over the head record in place when it is a regular file
+/// of the same size (one positioned write into one sector: no new inode, no
+/// rename, which cost more than the rest of an append); false when it is
+/// not, and it must be replaced.
+fn overwrite(path: &std::path::Path, bytes: &[u8]) -> io::Result<bool> {
+    if bytes.len() != HEAD_SIZE {
+        return Ok(false);
+    }
+    let mut file =
+        match crate::fsutil::open_no_follow(path, std::fs::OpenOptions::new().write(true)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e),
+        };
+    if file.metadata()?.len() != HEAD_SIZE as u64 {
+        return Ok(false);
+    }
+    crate::fsutil::write_at(&mut file, bytes, 0)?;
+    Ok(true)
 }
 
 /// A person accepts `state` as what the day now holds: a ledger line says
