@@ -199,8 +199,123 @@ fn append_while_forwarding(c: &mut Criterion) {
     group.finish();
 }
 
+/// `n` entries, the first half on 2026-11-21 and the rest on 2026-11-22:
+/// one day boundary per sample, where a signing key signs.
+fn across_a_day(log: &AuditLogger, n: u64) -> std::time::Duration {
+    let yesterday = vault_audit::time::parse_timestamp("2026-11-21T10:00:00Z").expect("ts");
+    let started = Instant::now();
+    for i in 0..n {
+        let e = entry(7);
+        let e = if i < n / 2 { e.at(yesterday) } else { e };
+        log.log(e).expect("log");
+    }
+    started.elapsed()
+}
+
+/// A synced `log()` with the HMAC chain key, the head record and a signing
+/// key (which signs at the day boundary), against the same without keys.
+fn keyed_append(c: &mut Criterion) {
+    use vault_audit::chain::{sign::SigningKey, ChainKey};
+    let mut group = c.benchmark_group("log_keyed");
+    group.sample_size(60);
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("plain_no_keys", |b| {
+        b.iter_custom(|iters| {
+            let (_dir, log) = vault_with(10);
+            across_a_day(&log, iters)
+        })
+    });
+    let signer = SigningKey::generate();
+    group.bench_function("hmac_head_and_signing", |b| {
+        b.iter_custom(|iters| {
+            let dir = bench_dir();
+            let log = AuditLogger::builder(dir.path())
+                .clock(support::clock())
+                .upkeep(false)
+                .chain_key(ChainKey::new("a benchmark key"))
+                .signing_key(Some(signer.clone()))
+                .build()
+                .expect("logger");
+            log.log_batch((0..10).map(entry).collect())
+                .expect("prefill");
+            across_a_day(&log, iters)
+        })
+    });
+    // The two in alternation, one entry each in turn, on two vaults: both
+    // see the same moments of a shared machine. Criterion times the keyed
+    // one; the plain one's time over the same samples is printed after.
+    let plain_total = std::cell::Cell::new(std::time::Duration::ZERO);
+    let keyed_total = std::cell::Cell::new(std::time::Duration::ZERO);
+    let pairs = std::cell::Cell::new(0u64);
+    group.bench_function("pair_keyed_after_plain", |b| {
+        b.iter_custom(|iters| {
+            let (_d1, plain) = vault_with(10);
+            let dir = bench_dir();
+            let keyed = AuditLogger::builder(dir.path())
+                .clock(support::clock())
+                .upkeep(false)
+                .chain_key(ChainKey::new("a benchmark key"))
+                .signing_key(Some(signer.clone()))
+                .build()
+                .expect("logger");
+            keyed
+                .log_batch((0..10).map(entry).collect())
+                .expect("prefill");
+            let yesterday = vault_audit::time::parse_timestamp("2026-11-21T10:00:00Z").expect("ts");
+            let mut keyed_time = std::time::Duration::ZERO;
+            for i in 0..iters {
+                let e = if i < iters / 2 {
+                    entry(7).at(yesterday)
+                } else {
+                    entry(7)
+                };
+                let t = Instant::now();
+                plain.log(e.clone()).expect("log");
+                plain_total.set(plain_total.get() + t.elapsed());
+                let t = Instant::now();
+                keyed.log(e).expect("log");
+                keyed_time += t.elapsed();
+            }
+            keyed_total.set(keyed_total.get() + keyed_time);
+            pairs.set(pairs.get() + iters);
+            keyed_time
+        })
+    });
+    if pairs.get() > 0 {
+        let n = pairs.get() as f64;
+        let plain = plain_total.get().as_secs_f64() * 1e6 / n;
+        let keyed = keyed_total.get().as_secs_f64() * 1e6 / n;
+        eprintln!(
+            "log_keyed/pair: {} pairs: plain {plain:.1} µs, keyed+head+signing {keyed:.1} µs per log(), ratio {:.3}",
+            pairs.get(),
+            keyed / plain
+        );
+    }
+    // The head record alone: what every append pays for it.
+    let dir = bench_dir();
+    let vault = vault_audit::Vault::new(dir.path());
+    std::fs::create_dir_all(vault.state_dir()).expect("state");
+    let key = ChainKey::new("a benchmark key");
+    let day = vault_audit::time::parse_day("2026-11-22").expect("day");
+    let mut state = vault_audit::chain::head::State {
+        day,
+        start: None,
+        entries: 0,
+        chain: Some([7; 32]),
+    };
+    group.bench_function("head_record_alone", |b| {
+        b.iter(|| {
+            let before = (state.entries, state.chain);
+            state.entries += 1;
+            vault_audit::chain::head::advance(&vault, &key, before, &state).expect("head");
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
+    keyed_append,
     single_append,
     batch_append,
     append_with_upkeep,

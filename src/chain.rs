@@ -12,6 +12,14 @@
 //! kept, 32 bytes per entry, in `Logs/.audit/chain/YYYY-MM-DD.bin`. That file
 //! is a locator, not the evidence: it is written without a sync of its own,
 //! and `verify` falls back to the trailer's value where it is short.
+//!
+//! What vault-audit wrote is recorded apart from the day files, so that a
+//! day cut short, deleted or rewritten stays accountable: the head record and
+//! the ledger ([`head`]), covered by the key, and with a signing key, Ed25519
+//! signatures anyone can check with the public key ([`sign`]).
+
+pub mod head;
+pub mod sign;
 
 use std::fmt;
 use std::fs::{self, OpenOptions};
@@ -33,6 +41,9 @@ pub const GENESIS: ChainValue = [0; 32];
 /// The environment variable the command line reads the key from.
 pub const KEY_VAR: &str = "AUDIT_CHAIN_KEY";
 
+/// The environment variable naming the signing key's file.
+pub const SIGNING_KEY_VAR: &str = "AUDIT_SIGNING_KEY";
+
 /// How a file's chain is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Alg {
@@ -52,32 +63,60 @@ impl Alg {
             Alg::HmacSha256 => "hmac-sha256",
         }
     }
+
+    /// The algorithm of a name used in the day file.
+    pub fn from_name(name: &str) -> Option<Alg> {
+        match name {
+            "sha256" => Some(Alg::Sha256),
+            "hmac-sha256" => Some(Alg::HmacSha256),
+            _ => None,
+        }
+    }
 }
 
-/// The key the chain is computed with, if any. Its `Debug` never shows it.
+/// The keys of the chain: the HMAC key (`AUDIT_CHAIN_KEY`), if any, and
+/// the Ed25519 signing key (`AUDIT_SIGNING_KEY`), if any. Its `Debug` never
+/// shows a secret.
 #[derive(Clone, Default)]
-pub struct ChainKey(Option<Arc<[u8]>>);
+pub struct ChainKey(Option<Arc<[u8]>>, Option<sign::SigningKey>);
 
 impl fmt::Debug for ChainKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "ChainKey(set)"
-        } else {
-            "ChainKey(none)"
-        })
+        write!(
+            f,
+            "ChainKey({}, {})",
+            if self.0.is_some() { "set" } else { "none" },
+            if self.1.is_some() {
+                "signing"
+            } else {
+                "not signing"
+            }
+        )
     }
 }
 
 impl ChainKey {
     /// No key: new days are chained with plain SHA-256.
     pub fn none() -> Self {
-        ChainKey(None)
+        ChainKey(None, None)
     }
 
     /// A key (its bytes as given); an empty key counts as none.
     pub fn new(key: impl AsRef<[u8]>) -> Self {
         let key = key.as_ref();
-        ChainKey((!key.is_empty()).then(|| Arc::from(key)))
+        ChainKey((!key.is_empty()).then(|| Arc::from(key)), None)
+    }
+
+    /// These keys, and `signer` to sign each day's final state and the head
+    /// record with.
+    pub fn with_signer(mut self, signer: Option<sign::SigningKey>) -> Self {
+        self.1 = signer;
+        self
+    }
+
+    /// The signing key, if one is set.
+    pub fn signer(&self) -> Option<&sign::SigningKey> {
+        self.1.as_ref()
     }
 
     /// Whether a key is set.
@@ -85,12 +124,28 @@ impl ChainKey {
         self.0.is_some()
     }
 
-    /// The algorithm a new day is chained with.
+    /// The algorithm a new day is chained with: with a signing key, plain
+    /// SHA-256, which anyone can recompute (the signatures make it
+    /// unforgeable); else HMAC-SHA-256 when a key is set.
     pub fn alg(&self) -> Alg {
-        if self.is_set() {
+        if self.is_set() && self.1.is_none() {
             Alg::HmacSha256
         } else {
             Alg::Sha256
+        }
+    }
+
+    /// The algorithm and function the head record and the ledger are
+    /// authenticated with: HMAC-SHA-256 when a key is set, else SHA-256.
+    pub fn mac(&self) -> (Alg, Folder) {
+        match &self.0 {
+            Some(key) => (
+                Alg::HmacSha256,
+                Folder::Hmac(Box::new(
+                    Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length"),
+                )),
+            ),
+            None => (Alg::Sha256, Folder::Sha256),
         }
     }
 
@@ -216,11 +271,7 @@ impl Start {
 
 /// Lower-case hex.
 pub fn to_hex(value: &ChainValue) -> String {
-    use fmt::Write;
-    value.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    sign::hex(value)
 }
 
 /// A value from 64 hex digits.

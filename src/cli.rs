@@ -120,6 +120,8 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Verify(v) => verify::verify(config, v, io),
         Command::Repair(r) => verify::repair(config, r, io),
         Command::Import(a) => import::run(config, a, io),
+        Command::Keygen(k) => verify::keygen(k, io),
+        Command::Seal(s) => verify::seal(config, s, io),
         Command::Forward(f) => forward::run(config, f, io),
         Command::Demo(d) => demo::run(config, d, io),
     }

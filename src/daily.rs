@@ -44,7 +44,7 @@ pub use append::{
     write_planned, Appended, Line, PlannedAppend, Ready,
 };
 pub use read::{parse_entries, read_entries, salvage_entries, DayEntries, Layout};
-pub use recover::{fix_counts, recover, rewrite, Recovery};
+pub use recover::{convert_aside, fix_counts, recover, rewrite, Recovery, Rewritten};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";

@@ -25,6 +25,7 @@ use chrono::NaiveDate;
 use rand::RngExt;
 use serde_json::{json, Value};
 
+use crate::chain::head::Head;
 use crate::entry::{ActionType, Entry, LogLevel};
 use crate::vault::Vault;
 use cursor::{Batch, Cursor};
@@ -172,6 +173,15 @@ pub trait Sink: Send {
     /// Delivering a batch twice must be harmless (it happens after a crash).
     fn send(&mut self, batch: &[Record]) -> Result<(), SinkError>;
 
+    /// Delivers a chain head (the `chain_head` record: the head record's
+    /// line, see [`crate::chain::head`]), so that a rollback of the vault
+    /// is evident against the store. Returns once the store acknowledged
+    /// it; sending one twice must be harmless. The default keeps none.
+    fn send_head(&mut self, head: &Head) -> Result<(), SinkError> {
+        let _ = head;
+        Ok(())
+    }
+
     /// Checks that the store can be reached, without sending anything.
     fn health(&mut self) -> Result<(), SinkError> {
         Ok(())
@@ -301,6 +311,10 @@ pub fn catch_up(
             progress.sent += batch.records.len() as u64;
         }
     }
+    // Then the head record, when it moved since the last one sent.
+    if let Err(e) = send_head(vault, sink, &mut cursor) {
+        return Err((progress, e));
+    }
     // Days found wholly sent keep their length, so the next pass need not
     // read them again; saved only when something changed.
     if cursor != saved {
@@ -309,6 +323,20 @@ pub fn catch_up(
         }
     }
     Ok(progress)
+}
+
+/// Sends the head record when the sink has not had it yet.
+fn send_head(vault: &Vault, sink: &mut dyn Sink, cursor: &mut Cursor) -> Result<(), SinkError> {
+    let none = crate::chain::ChainKey::none();
+    let Ok(Ok(head)) = crate::chain::head::read_head(vault, &none) else {
+        return Ok(());
+    };
+    if cursor.head_seq.is_some_and(|s| s >= head.seq) {
+        return Ok(());
+    }
+    sink.send_head(&head)?;
+    cursor.head_seq = Some(head.seq);
+    Ok(())
 }
 
 /// Drops from the cursor the days whose files are gone, and returns those

@@ -3,6 +3,7 @@
 
 mod commands;
 mod foreign;
+mod seal;
 pub mod upkeep;
 mod write;
 
@@ -23,6 +24,7 @@ use crate::redact::Redactor;
 use crate::retention;
 use crate::time::{new_session_id, Clock, SystemClock, Zone};
 use crate::vault::Vault;
+pub use seal::{Accepted, Sealed};
 use upkeep::Upkeep;
 use write::{by_day, write_days, PartialWrite};
 
@@ -68,7 +70,9 @@ impl StepContext<'_> {
 
     /// Validates and appends entries directly to their day files.
     pub fn append(&self, entries: Vec<Entry>) -> Result<Vec<DayFileState>, Error> {
-        self.logger.append_locked(entries).map(|(files, _)| files)
+        self.logger
+            .append_locked(entries)
+            .map(|(files, _, _)| files)
     }
 }
 
@@ -101,6 +105,7 @@ pub struct AuditLoggerBuilder {
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
+    signing_key: Option<crate::chain::sign::SigningKey>,
     redactor: Option<Redactor>,
     parse_mode: ParseMode,
     import_zone: Zone,
@@ -136,6 +141,15 @@ impl AuditLoggerBuilder {
     /// days). The logger never reads the environment.
     pub fn chain_key(mut self, key: ChainKey) -> Self {
         self.chain_key = key;
+        self
+    }
+
+    /// The Ed25519 key that signs each day's final state and the head
+    /// record (default none). With one, new days are chained with plain
+    /// SHA-256, which anyone can recompute, and the signatures make the
+    /// chain unforgeable: `verify --public-key` checks a vault with no secret.
+    pub fn signing_key(mut self, key: Option<crate::chain::sign::SigningKey>) -> Self {
+        self.signing_key = key;
         self
     }
 
@@ -226,7 +240,10 @@ impl AuditLoggerBuilder {
             clock: self.clock,
             steps,
             dry_run_output: self.dry_run_output,
-            chain_key: self.chain_key,
+            chain_key: match self.signing_key {
+                Some(key) => self.chain_key.with_signer(Some(key)),
+                None => self.chain_key,
+            },
             redactor,
             parse_mode: self.parse_mode,
             import_zone: self.import_zone,
@@ -267,6 +284,7 @@ impl AuditLogger {
             steps: Vec::new(),
             dry_run_output: None,
             chain_key: ChainKey::none(),
+            signing_key: None,
             redactor: None,
             parse_mode: ParseMode::Aliases,
             import_zone: Zone::Local,
@@ -412,8 +430,7 @@ impl AuditLogger {
         let mut held = Some(prepared);
         let outcome = with_lock(&lock, self.lock_timeout, || {
             let prepared = held.take().unwrap_or_default();
-            let (mut files, recoveries) = self.write_prepared(&prepared, &lines)?;
-            let mut errors = Vec::new();
+            let (mut files, recoveries, mut errors) = self.write_prepared(&prepared, &lines)?;
             if let Err(e) = record() {
                 errors.push(format!("record: {e}"));
             }
@@ -488,21 +505,19 @@ impl AuditLogger {
     }
 
     /// Writes prepared entries; the caller holds the lock.
-    fn write_prepared(
-        &self,
-        entries: &[Entry],
-        lines: &[String],
-    ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
+    fn write_prepared(&self, entries: &[Entry], lines: &[String]) -> Result<Written, Error> {
         let days = by_day(entries, lines, self.clock.now().date_naive());
         let mut recoveries = Vec::new();
+        let mut head_failures = Vec::new();
         match write_days(
             &self.vault,
             &self.chain_key,
             &days,
             self.clock.now().timestamp(),
             &mut recoveries,
+            &mut head_failures,
         ) {
-            Ok(files) => Ok((files, recoveries)),
+            Ok(files) => Ok((files, recoveries, head_failures)),
             Err(PartialWrite {
                 failure,
                 failed_date,
@@ -520,10 +535,7 @@ impl AuditLogger {
 
     /// Validates and writes entries with the lock already held, running no
     /// post-write steps (for the steps themselves).
-    fn append_locked(
-        &self,
-        entries: Vec<Entry>,
-    ) -> Result<(Vec<DayFileState>, Vec<Recovery>), Error> {
+    fn append_locked(&self, entries: Vec<Entry>) -> Result<Written, Error> {
         let (prepared, lines) = self.prepare_all(entries)?;
         self.write_prepared(&prepared, &lines)
     }
@@ -571,6 +583,10 @@ impl AuditLogger {
         }
     }
 }
+
+/// What a write did: the day files written, the repairs made on the way,
+/// and failures to update the head record (the entries are written).
+type Written = (Vec<DayFileState>, Vec<Recovery>, Vec<String>);
 
 /// Day-file states after a second write: a later state of a day replaces its
 /// earlier one; days stay in date order.

@@ -14,7 +14,7 @@ use std::io;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::chain::ChainKey;
+use crate::chain::{self, ChainKey};
 use crate::daily;
 use crate::index;
 use crate::vault::{day_file_name, Vault};
@@ -140,7 +140,7 @@ impl Pass<'_> {
                 ));
             }
         }
-        if unchained {
+        if unchained || here.contains(&Kind::Rewritten) {
             if self.dry_run {
                 done.push(format!("{name}: would re-anchor (chain its entries)"));
             } else {
@@ -165,6 +165,16 @@ fn re_anchor(
     let path = vault.day_file(date);
     let ours = daily::read_head(&mut crate::fsutil::open_read(&path)?, date)?.is_some();
     let read = daily::read_entries(&path)?;
+    let recorded = chain::head::records(vault, key)?.latest(date).is_some();
+    if recorded {
+        // A recorded day whose chain was taken out: kept aside whole, and
+        // only what still matches the record is chained again.
+        let recovery = daily::convert_aside(&path, date, now.timestamp(), key)?;
+        return Ok((
+            strip_vault_root(vault, &recovery.to_string()),
+            Some(recovery),
+        ));
+    }
     if !ours || read.layout != daily::Layout::Object {
         let recovery = daily::recover(&path, date, now.timestamp(), key)?;
         return Ok((
@@ -173,7 +183,7 @@ fn re_anchor(
         ));
     }
     let entries = read.entries;
-    daily::rewrite(&path, date, &entries, key)?;
+    daily::rewrite(&path, date, &entries, key, None)?;
     let mut file = crate::fsutil::open_read(&path)?;
     let from = match daily::read_head(&mut file, date)?.and_then(|h| h.start) {
         Some(chain_start) => match chain_start.after {

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::chain;
+use crate::chain::{self, head, ChainKey};
 use crate::daily::{self, Inspection};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel};
 use crate::fsutil::{append_durable, sync_dir, write_atomic, write_replace};
@@ -108,10 +108,13 @@ pub type Append<'a> = dyn Fn(Vec<Entry>) -> Result<(), AppendError> + 'a;
 
 /// Runs retention over `Logs/`. `append` writes the purge entries; `session`
 /// is their session id. Days in `spare` are never deleted (the call that
-/// wrote them is still running). In dry run, lists what would be done and
-/// changes nothing.
+/// wrote them is still running). Each deletion is recorded in the ledger
+/// (with `key`), so the day is not taken for one removed by hand. In dry
+/// run, lists what would be done and changes nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     vault: &Vault,
+    key: &ChainKey,
     now: DateTime<Utc>,
     days: u32,
     session: &str,
@@ -130,23 +133,15 @@ pub fn run(
         files: Vec::new(),
         kept_unreadable: Vec::new(),
     };
+    let purge = Purging {
+        vault,
+        key,
+        now,
+        days,
+        session,
+    };
     if !dry_run {
-        if let Some(journal) = read_purge_record(vault) {
-            // The record is a file in the vault, which anyone there can
-            // write: it may only ever name an expired day file.
-            let named = journal.file.strip_suffix(".json").and_then(parse_day);
-            match named {
-                Some(d)
-                    if day_file_name(d) == journal.file && d < cutoff && !spare.contains(&d) =>
-                {
-                    finish(vault, now, days, session, journal, append, &mut report)?;
-                }
-                _ => {
-                    fs::remove_file(vault.retention_journal())?;
-                    report.kept_unreadable.push(journal.file);
-                }
-            }
-        }
+        purge.settle_record(cutoff, spare, append, &mut report)?;
     }
     let expired = |d: &NaiveDate| *d < cutoff && !spare.contains(d);
     for date in vault.day_files()?.into_iter().filter(expired) {
@@ -169,7 +164,7 @@ pub fn run(
             phase: Phase::Archiving,
         };
         write_journal(vault, &journal)?;
-        finish(vault, now, days, session, journal, append, &mut report)?;
+        purge.finish(journal, append, &mut report)?;
     }
     if !dry_run {
         let state = LastRun {
@@ -182,65 +177,137 @@ pub fn run(
     Ok(report)
 }
 
-/// Takes a purge from its journalled phase to the end.
-fn finish(
-    vault: &Vault,
+/// One purge's settings.
+struct Purging<'a> {
+    vault: &'a Vault,
+    key: &'a ChainKey,
     now: DateTime<Utc>,
     days: u32,
-    session: &str,
-    mut journal: PurgeRecord,
-    append: &Append<'_>,
-    report: &mut Report,
-) -> io::Result<()> {
-    let Some(day) = journal.file.strip_suffix(".json").and_then(parse_day) else {
-        return Ok(());
-    };
-    let path = vault.day_file(day);
-    if journal.phase == Phase::Archiving {
-        // Cut back whatever an interrupted append left, then archive.
-        let archive = vault.critical_archive();
-        if fs::metadata(&archive).is_ok_and(|m| m.len() > journal.archive_len) {
-            let f = crate::fsutil::open_no_follow(&archive, OpenOptions::new().write(true))?;
-            f.set_len(journal.archive_len)?;
-            f.sync_all()?;
-        }
-        let Some(entries) = read_entries(&path) else {
-            // Unreadable now: keep it, never delete what we cannot archive.
-            fs::remove_file(vault.retention_journal())?;
-            report.kept_unreadable.push(journal.file);
+    session: &'a str,
+}
+
+impl Purging<'_> {
+    /// Finishes a purge a crash interrupted. The record is a file in the
+    /// vault, which anyone there can write: it may only ever name an expired
+    /// day file, else it is dropped and nothing is deleted.
+    fn settle_record(
+        &self,
+        cutoff: NaiveDate,
+        spare: &[NaiveDate],
+        append: &Append<'_>,
+        report: &mut Report,
+    ) -> io::Result<()> {
+        let Some(journal) = read_purge_record(self.vault) else {
             return Ok(());
         };
-        let critical = critical_lines(&entries);
-        if !critical.is_empty() {
-            append_durable(&archive, (critical.join("\n") + "\n").as_bytes())?;
+        let named = journal.file.strip_suffix(".json").and_then(parse_day);
+        match named {
+            Some(d) if day_file_name(d) == journal.file && d < cutoff && !spare.contains(&d) => {
+                self.finish(journal, append, report)
+            }
+            _ => {
+                fs::remove_file(self.vault.retention_journal())?;
+                report.kept_unreadable.push(journal.file);
+                Ok(())
+            }
         }
-        journal.critical = critical.len() as u64;
-        journal.phase = Phase::Archived;
-        write_journal(vault, &journal)?;
     }
-    if journal.phase == Phase::Archived {
-        let entry = purge_entry(&journal, now, days, session)?;
-        append(vec![entry]).map_err(io::Error::other)?;
-        journal.phase = Phase::Logged;
-        write_journal(vault, &journal)?;
-    }
-    keep_anchor(vault, day)?;
-    match fs::remove_file(&path) {
-        Ok(()) => {
-            sync_dir(&vault.logs())?;
-            chain::forget(&path);
+
+    /// Takes a purge from its journalled phase to the end.
+    fn finish(
+        &self,
+        mut journal: PurgeRecord,
+        append: &Append<'_>,
+        report: &mut Report,
+    ) -> io::Result<()> {
+        let Purging {
+            vault,
+            key,
+            now,
+            days,
+            session,
+        } = *self;
+        let Some(day) = journal.file.strip_suffix(".json").and_then(parse_day) else {
+            return Ok(());
+        };
+        let path = vault.day_file(day);
+        if journal.phase == Phase::Archiving {
+            // Cut back whatever an interrupted append left, then archive.
+            let archive = vault.critical_archive();
+            if fs::metadata(&archive).is_ok_and(|m| m.len() > journal.archive_len) {
+                let f = crate::fsutil::open_no_follow(&archive, OpenOptions::new().write(true))?;
+                f.set_len(journal.archive_len)?;
+                f.sync_all()?;
+            }
+            let Some(entries) = read_entries(&path) else {
+                // Unreadable now: keep it, never delete what we cannot archive.
+                fs::remove_file(vault.retention_journal())?;
+                report.kept_unreadable.push(journal.file);
+                return Ok(());
+            };
+            let critical = critical_lines(&entries);
+            if !critical.is_empty() {
+                append_durable(&archive, (critical.join("\n") + "\n").as_bytes())?;
+            }
+            journal.critical = critical.len() as u64;
+            journal.phase = Phase::Archived;
+            write_journal(vault, &journal)?;
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
+        if journal.phase == Phase::Archived {
+            let entry = purge_entry(&journal, now, days, session)?;
+            append(vec![entry]).map_err(io::Error::other)?;
+            journal.phase = Phase::Logged;
+            write_journal(vault, &journal)?;
+        }
+        if let Some(date) = journal.file.strip_suffix(".json").and_then(parse_day) {
+            keep_anchor(vault, date)?;
+            record_purge(vault, key, date)?;
+        }
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                sync_dir(&vault.logs())?;
+                chain::forget(&path);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        fs::remove_file(vault.retention_journal())?;
+        report.deleted += 1;
+        report.critical_archived += journal.critical;
+        report.files.push(Purge {
+            file: journal.file,
+            critical: journal.critical,
+        });
+        Ok(())
     }
-    fs::remove_file(vault.retention_journal())?;
-    report.deleted += 1;
-    report.critical_archived += journal.critical;
-    report.files.push(Purge {
-        file: journal.file,
-        critical: journal.critical,
-    });
-    Ok(())
+}
+
+/// Before a day is deleted: a ledger line says retention deleted it, with
+/// its last state, when the vault keeps a head record (a vault written
+/// before there was one gets none, so its ledger does not start here).
+fn record_purge(vault: &Vault, key: &ChainKey, date: NaiveDate) -> io::Result<()> {
+    if !vault.head_record().exists() && !vault.ledger().exists() {
+        return Ok(());
+    }
+    let path = vault.day_file(date);
+    let Ok(mut file) = crate::fsutil::open_read(&path) else {
+        return Ok(());
+    };
+    let state = match daily::inspect(&mut file, date)? {
+        Inspection::Ours(s) => head::State {
+            day: date,
+            start: s.head.start,
+            entries: s.trailer.total_entries,
+            chain: s.trailer.chain,
+        },
+        _ => head::State {
+            day: date,
+            start: None,
+            entries: read_entries(&path).map_or(0, |e| e.len() as u64),
+            chain: None,
+        },
+    };
+    head::note(vault, key, head::Event::Purged, &state, None).map(|_| ())
 }
 
 /// Before a chained day is deleted: records, in the anchors file, its chain

@@ -71,6 +71,54 @@ impl Vault {
         chain_record_of(&self.day_file(date))
     }
 
+    /// `Logs/.audit/head`: the head record, one line saying what the last
+    /// append left (day, entry count, chain value, sequence number), with
+    /// its MAC.
+    pub fn head_record(&self) -> PathBuf {
+        self.state_dir().join("head")
+    }
+
+    /// `Logs/.audit/ledger`: what the head record moved away from, and what
+    /// repairs, retention and people did to days that were recorded; one
+    /// line each, each MAC chained to the one before.
+    pub fn ledger(&self) -> PathBuf {
+        self.state_dir().join("ledger")
+    }
+
+    /// `Logs/.audit/head.sig`: the head record as last signed, with the
+    /// entry counts of every signed day.
+    pub fn head_signature(&self) -> PathBuf {
+        self.state_dir().join("head.sig")
+    }
+
+    /// `Logs/.audit/signatures/`: each signed day's signature.
+    pub fn signatures(&self) -> PathBuf {
+        self.state_dir().join("signatures")
+    }
+
+    /// `Logs/.audit/signatures/YYYY-MM-DD.sig`: a day's signed state.
+    pub fn day_signature(&self, date: NaiveDate) -> PathBuf {
+        self.signatures()
+            .join(format!("{}.sig", date.format("%Y-%m-%d")))
+    }
+
+    /// The days that have a signature file, oldest first.
+    pub fn signed_days(&self) -> io::Result<Vec<NaiveDate>> {
+        let dir = self.signatures();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut days: Vec<NaiveDate> = std::fs::read_dir(dir)?
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.strip_suffix(".sig").and_then(parse_day)
+            })
+            .collect();
+        days.sort();
+        Ok(days)
+    }
+
     /// `Logs/.audit/anchors.json`: chain values of days retention deleted.
     pub fn anchors(&self) -> PathBuf {
         anchors_in(&self.logs())

@@ -4,6 +4,8 @@
 //! Read-only. Day files are streamed a line at a time, so memory stays flat
 //! however large they are.
 
+mod records;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
@@ -50,6 +52,23 @@ pub enum Kind {
     Index,
     /// Something named like a day file is not a regular file.
     NotAFile,
+    /// Entries vault-audit recorded writing are not in the file any more:
+    /// evidence, never repaired.
+    Missing,
+    /// Entries differ from what vault-audit recorded when it wrote them:
+    /// evidence, never repaired.
+    Changed,
+    /// A recorded day file was rewritten by another program (another
+    /// layout, or its chain taken out); `repair` converts it back, keeping
+    /// only what still matches the record.
+    Rewritten,
+    /// The head record or the ledger is missing, damaged or forged.
+    Record,
+    /// A signature does not hold, or is missing (checked with `--public-key`).
+    Signature,
+    /// The vault is behind the chain heads kept off the machine: it was
+    /// rolled back.
+    Rollback,
 }
 
 impl Kind {
@@ -63,6 +82,7 @@ impl Kind {
                 | Kind::Counts
                 | Kind::NoChainEnd
                 | Kind::Index
+                | Kind::Rewritten
         )
     }
 }
@@ -115,6 +135,9 @@ pub struct Report {
     /// Bytes repairs kept aside (`Logs/D.torn-*.json`, `.orig-*`,
     /// `.corrupt-*`): not problems, but for a person to look at and delete.
     pub kept_aside: Vec<String>,
+    /// What is worth knowing but holds (entries written after the last
+    /// signature, say).
+    pub notes: Vec<String>,
 }
 
 /// What checking one day file found, and what later days need from it.
@@ -126,6 +149,13 @@ struct Day {
     start: Option<Start>,
     /// Chain values at the counts later days start from.
     values_at: BTreeMap<u64, ChainValue>,
+    /// The chain over the entries as they are, at the counts recorded.
+    pure_at: BTreeMap<u64, ChainValue>,
+    /// The first entry whose value over the entries as they are differs
+    /// from the per-entry record (with its timestamp).
+    changed: Option<(u64, Option<String>)>,
+    /// A file not in our layout, or without a chain: its entries' lines.
+    foreign_lines: Option<Vec<String>>,
     problems: Vec<Problem>,
 }
 
@@ -148,35 +178,73 @@ impl Day {
     }
 }
 
+/// What `verify` checks beyond the vault and its key.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    /// Check every signature, and the chains, with this public key alone.
+    pub public_key: Option<crate::chain::sign::PublicKey>,
+    /// Chain heads kept off the machine (head lines from the central
+    /// store), which the vault must not be behind.
+    pub central: Vec<String>,
+}
+
 /// Checks every day file of the vault, in date order.
 pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
+    verify_with(vault, key, &Checks::default())
+}
+
+/// Checks every day file of the vault, in date order, against what
+/// vault-audit recorded writing, and as `checks` asks.
+pub fn verify_with(vault: &Vault, key: &ChainKey, checks: &Checks) -> io::Result<Report> {
     let logs = vault.logs();
     let dates = vault.day_files()?;
     let wanted = daily::chain_references(&logs)?;
     let anchors = chain::load_anchors(&logs);
     let mut report = Report::default();
+    let expected = records::Expected::gather(
+        vault,
+        key,
+        checks.public_key.as_ref(),
+        &checks.central,
+        &mut report,
+    )?;
     let mut done: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     let mut counts: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
+    let mut walked = Vec::new();
     for &date in &dates {
         let path = vault.day_file(date);
         let name = format!("Logs/{}", day_file_name(date));
         let none = BTreeSet::new();
-        let mut day = check_day(&path, &name, date, key, wanted.get(&date).unwrap_or(&none))?;
+        let links = wanted.get(&date).unwrap_or(&none);
+        let mut day = check_day(&path, &name, date, key, links, &expected.counts(date))?;
         if let Some(start) = day.start {
             check_link(&mut day, &name, &start, &done, &anchors);
         }
+        expected.check_day(&mut day, &name, date, key, &path);
         report.files += 1;
         report.entries += day.entries;
         if day.chained {
             report.chained += 1;
-        } else {
+        } else if !expected.has(date) {
             report.unchained.push(name);
         }
+        walked.push((date, day.entries, day.chained));
         report.problems.append(&mut day.problems);
         counts.insert(date, (day.entries, std::fs::metadata(&path)?.len()));
         done.insert(date, day);
     }
+    expected.check_missing(&dates, &mut report);
+    expected.check_unsigned(&walked, &mut report);
     report.problems.extend(check_index(vault, &counts));
+    check_links_and_aside(vault, &mut report)?;
+    report.ok = report.problems.is_empty();
+    Ok(report)
+}
+
+/// Symbolic links below `Logs/`, things named like day files that are not
+/// files, and the files repairs kept aside.
+fn check_links_and_aside(vault: &Vault, report: &mut Report) -> io::Result<()> {
+    let logs = vault.logs();
     let links = if logs.is_dir() {
         crate::vault::links_below(&logs)?
     } else {
@@ -207,8 +275,7 @@ pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
             .map(|p| vault.relative(p).into_owned())
             .collect();
     }
-    report.ok = report.problems.is_empty();
-    Ok(report)
+    Ok(())
 }
 
 /// Checks that a day's chain starts where the day before it stood.
@@ -283,12 +350,23 @@ fn check_day(
     date: NaiveDate,
     key: &ChainKey,
     wanted: &BTreeSet<u64>,
+    recorded: &BTreeSet<u64>,
 ) -> io::Result<Day> {
     let mut file = crate::fsutil::open_read(path)?;
     let head = match daily::read_head(&mut file, date)? {
         // Unchained files are read whole, in whatever layout they are.
         Some(head) if head.start.is_some() => head,
-        _ => return check_foreign(path, name),
+        _ => {
+            let mut day = check_foreign(path, name)?;
+            day.foreign_lines = Some(
+                daily::read_entries(path)?
+                    .entries
+                    .iter()
+                    .map(Value::to_string)
+                    .collect(),
+            );
+            return Ok(day);
+        }
     };
     let mut day = Day {
         chained: head.start.is_some(),
@@ -298,6 +376,10 @@ fn check_day(
     let folder = chain_folder(&mut day, name, &head, key);
     file.seek(SeekFrom::Start(head.len))?;
     let mut walk = Walk::new(path, head, folder, wanted);
+    walk.pure_wanted = recorded.clone();
+    if recorded.contains(&0) {
+        walk.pure_at.insert(0, walk.pure);
+    }
     let trailer_text = walk_entries(&mut day, name, date, file, &mut walk)?;
     day.entries = walk.count;
     let Some(trailer_text) = trailer_text else {
@@ -435,6 +517,11 @@ struct Walk {
     runs: u64,
     last_had_comma: bool,
     values_at: BTreeMap<u64, ChainValue>,
+    /// Counts at which the chain over the entries as they are is wanted.
+    pure_wanted: BTreeSet<u64>,
+    pure_at: BTreeMap<u64, ChainValue>,
+    /// The first entry whose value differs from the per-entry record.
+    changed: Option<(u64, Option<String>)>,
 }
 
 impl Walk {
@@ -461,6 +548,9 @@ impl Walk {
             runs: 0,
             last_had_comma: false,
             values_at,
+            pure_wanted: BTreeSet::new(),
+            pure_at: BTreeMap::new(),
+            changed: None,
         }
     }
 
@@ -516,6 +606,12 @@ impl Walk {
         self.pure = folder.fold(&self.pure, json);
         let mine = folder.fold(&self.local, json);
         let recorded = self.recorded.get(n as usize - 1).copied().flatten();
+        if self.pure_wanted.contains(&n) {
+            self.pure_at.insert(n, self.pure);
+        }
+        if self.changed.is_none() && recorded.is_some_and(|r| r != self.pure) {
+            self.changed = Some((n, ts.clone()));
+        }
         let failed = recorded.is_some_and(|r| r != mine);
         if failed && !self.in_run {
             self.runs += 1;
@@ -530,6 +626,8 @@ impl Walk {
 
     fn finish(self, day: &mut Day, name: &str, trailer: &Trailer) {
         day.values_at = self.values_at;
+        day.pure_at = self.pure_at;
+        day.changed = self.changed;
         if self.folder.is_none() || self.head.start.is_none() {
             return;
         }

@@ -266,9 +266,16 @@ fn syslog_gets_rfc_5424_over_udp_and_tcp_and_catches_up_after_a_restart() {
         .into_iter()
         .map(|e| (e["parameters"]["n"].as_u64().expect("n"), e))
         .collect();
+    let mut heads = 0;
     for line in rs.lines() {
         let f = fields(&line);
         assert_eq!(f.len(), 8, "{line}");
+        if f[5] == "chain_head" {
+            // The head record, under its own MSGID (see tests/tamper.rs).
+            assert!(f[7].trim().starts_with("{\"head\":1,"), "{line}");
+            heads += 1;
+            continue;
+        }
         let msg: Value = serde_json::from_str(f[7].trim()).expect("MSG is the entry as JSON");
         let n = msg["parameters"]["n"].as_u64().expect("n");
         assert_eq!(msg, stored_by_n[&n], "the entry exactly as stored");
@@ -284,6 +291,7 @@ fn syslog_gets_rfc_5424_over_udp_and_tcp_and_catches_up_after_a_restart() {
         );
         assert!(f[6].contains(&format!("target=\"Inbox/note-{n}.md\"")));
     }
+    assert_eq!(heads, 1, "one chain head after the entries");
 
     // TCP, through the daemon; rsyslogd stops and comes back.
     let tcp = format!("tcp://127.0.0.1:{}", rs.port);
@@ -372,10 +380,16 @@ fn http_stores_get_their_documented_requests_through_503_429_and_400() {
     let before = store.requests.lock().expect("lock").len();
     once(&v2, "loki").assert_code(0);
     let reqs: Vec<_> = store.requests.lock().expect("lock")[before..].to_vec();
-    assert_eq!(reqs.len(), 3, "40 entries in batches of 16");
+    assert_eq!(
+        reqs.len(),
+        4,
+        "40 entries in batches of 16, then the chain head"
+    );
     assert!(reqs
         .iter()
         .all(|r| r.path == "/loki/api/v1/push" && r.status == 200));
+    let head: Value = serde_json::from_str(&reqs[3].body).expect("json");
+    assert_eq!(head["streams"][0]["stream"]["stream"], "chain_head");
     let body: Value = serde_json::from_str(&reqs[0].body).expect("json");
     assert_eq!(body["streams"][0]["stream"]["job"], "vault-audit");
     assert_eq!(ns_of(&store.delivered(), "loki_skill").len(), 40);
@@ -412,10 +426,10 @@ fn http_stores_get_their_documented_requests_through_503_429_and_400() {
         .assert_code(0);
     let resent: Vec<Value> = store.delivered()[sent_before..].to_vec();
     assert!(
-        resent
-            .iter()
-            .all(|e| e["actor"] == "audit_daemon" || e["actor"] == "audit_forwarder"),
-        "only the daemon's last events were left to send: {resent:?}"
+        resent.iter().all(|e| e["actor"] == "audit_daemon"
+            || e["actor"] == "audit_forwarder"
+            || e["stream"] == "chain_head"),
+        "only the daemon's last events, and the head after them, were left to send: {resent:?}"
     );
     assert_eq!(events(&v3, "sink_down")[0]["log_level"], "WARNING");
     assert_eq!(events(&v3, "sink_rate_limited")[0]["log_level"], "WARNING");

@@ -151,8 +151,17 @@ fn retention_never_deletes_a_day_the_same_call_wrote() {
     std::fs::write(vault.day_file(old), "{\"date\":\"x\",\"entries\":[]}").expect("write");
     std::fs::create_dir_all(vault.state_dir()).expect("state dir");
     let append = |_: Vec<Entry>| Ok(());
-    let report =
-        vault_audit::retention::run(&vault, now(), 90, "S", false, &[old], &append).expect("run");
+    let report = vault_audit::retention::run(
+        &vault,
+        &Default::default(),
+        now(),
+        90,
+        "S",
+        false,
+        &[old],
+        &append,
+    )
+    .expect("run");
     assert_eq!(report.deleted, 0);
     assert!(vault.day_file(old).is_file());
 }

@@ -340,3 +340,24 @@ fn a_dashboard_planted_in_the_project_does_not_move_the_hooks_log_out_of_the_vau
     );
     assert!(std::fs::read_dir(vault.join("Logs")).expect("ls").count() > 0);
 }
+
+#[test]
+fn a_head_record_or_ledger_that_is_a_link_is_never_written_through() {
+    let v = Vault::new();
+    let head_out = Outside::new();
+    let ledger_out = Outside::new();
+    log(&v, 1).assert_code(0);
+    let head = v.logs().join(".audit/head");
+    let ledger = v.logs().join(".audit/ledger");
+    plant(&head, &head_out.path);
+    plant(&ledger, &ledger_out.path);
+    // A back-dated entry moves the head off today: a ledger line is due.
+    let (_, yesterday) = days_ago(1);
+    v.cmd()
+        .args(["log", "--entry", &entry_json(&yesterday, "INFO", 2)])
+        .run();
+    log(&v, 3);
+    head_out.assert_untouched("head record");
+    ledger_out.assert_untouched("ledger");
+    verify_names(&v, &ledger);
+}

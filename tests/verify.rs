@@ -219,13 +219,20 @@ fn repair_never_fixes_an_edited_entry_but_reports_it() {
     assert_eq!(std::fs::read(v.day(&days[1])).expect("read"), before);
 }
 
+/// What a write that died part-way leaves: the start of one more entry
+/// over the trailer (its append was never synced, so never recorded).
+fn torn_write(path: &std::path::Path) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mark = text.rfind("\n  ],").expect("trailer");
+    let torn = format!("{},\n    {{\"timestamp\":\"2026-11-22T", &text[..mark]);
+    std::fs::write(path, torn).expect("tear");
+}
+
 #[test]
 fn a_torn_tail_is_reported_and_repaired_in_place() {
     let (v, days) = three_days();
     let path = v.day(&days[2]);
-    let text = std::fs::read_to_string(&path).expect("read");
-    let cut = text.rfind("\n  ],").expect("trailer") - 40;
-    std::fs::write(&path, &text[..cut]).expect("tear");
+    torn_write(&path);
     let done = verify(&v);
     done.assert_code(1);
     assert!(done.stdout.contains("torn tail"), "{}", done.stdout);
@@ -233,7 +240,7 @@ fn a_torn_tail_is_reported_and_repaired_in_place() {
     assert!(
         fixed
             .stdout
-            .contains("repaired a torn tail: kept 19 complete entries"),
+            .contains("repaired a torn tail: kept 20 complete entries"),
         "{}",
         fixed.stdout
     );
@@ -247,9 +254,8 @@ fn an_edit_stays_evident_after_the_writer_repairs_a_torn_tail() {
     let mut l = lines(&v, &days[2]);
     let at = line_of(&l, 4);
     l[at] = l[at].replacen("\"target\":\"vault\"", "\"target\":\"vaulT\"", 1);
-    let text = l.join("\n");
-    let cut = text.rfind("\n  ],").expect("trailer") - 10;
-    std::fs::write(v.day(&days[2]), &text[..cut]).expect("tear");
+    write_lines(&v, &days[2], &l);
+    torn_write(&v.day(&days[2]));
     log_on(&v, &days[2], 900, 1);
     let report = verify_json(&v);
     let problems = report["problems"].as_array().expect("problems");

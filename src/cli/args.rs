@@ -81,11 +81,15 @@ pub enum Command {
     /// Serve MCP over stdio: tools log_action and query_logs.
     Mcp,
     /// Check every day file, its counts, entries and hash chain, and the index (exit 1 on a problem).
-    Verify(CheckArgs),
+    Verify(VerifyArgs),
     /// Fix torn tails, wrong counts, missing chain values and a stale index; leave evidence alone.
     Repair(RepairArgs),
     /// Take in day files another logger wrote (any layout), mapped to the twelve fields, exactly once.
     Import(ImportArgs),
+    /// Write a new Ed25519 signing key to PATH (mode 0600) and its public key to PATH.pub.
+    Keygen(KeygenArgs),
+    /// Sign every day's present state and the head record with AUDIT_SIGNING_KEY (the vault must verify).
+    Seal(CheckArgs),
     /// Copy the sample vault to a fresh folder and log a few entries in it for real.
     Demo(DemoArgs),
     /// Send the entries the configured sinks (AUDIT_FORWARD_*) lack, then exit (for cron).
@@ -288,12 +292,28 @@ pub struct SkillRunArgs {
     pub metadata_json: Option<String>,
 }
 
-/// `vault-audit verify` and `repair`.
+/// `vault-audit seal`.
 #[derive(Debug, ClapArgs)]
 pub struct CheckArgs {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `vault-audit verify`.
+#[derive(Debug, ClapArgs)]
+pub struct VerifyArgs {
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Check every signature (and the chains) with this public key file
+    /// alone; no secret is needed.
+    #[arg(long, value_name = "FILE")]
+    pub public_key: Option<PathBuf>,
+    /// Compare the vault with the chain heads the PostgreSQL sink stored
+    /// (table vault_audit_heads), under AUDIT_VAULT_NAME or the folder's name.
+    #[arg(long, value_name = "URL")]
+    pub against_postgres: Option<String>,
 }
 
 /// `vault-audit repair`.
@@ -306,6 +326,10 @@ pub struct RepairArgs {
     /// (Logs/YYYY-MM-DD.orig-<unix>.json), saying which.
     #[arg(long)]
     pub prune_originals: bool,
+    /// Accept this day (YYYY-MM-DD) as it now stands, after reading what
+    /// verify reports of it: logs a WARNING saying what was accepted.
+    #[arg(long, value_name = "DAY")]
+    pub accept: Option<String>,
 }
 
 /// `vault-audit import`.
@@ -316,6 +340,13 @@ pub struct ImportArgs {
     /// files that are in another layout.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// `vault-audit keygen`.
+#[derive(Debug, ClapArgs)]
+pub struct KeygenArgs {
+    /// Where to write the private key (never inside the vault; PATH.pub gets the public key).
+    pub path: PathBuf,
 }
 
 /// `vault-audit rotate`.

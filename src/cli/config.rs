@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::chain::{ChainKey, KEY_VAR};
+use crate::chain::{ChainKey, KEY_VAR, SIGNING_KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
 use crate::entry::ParseMode;
@@ -27,7 +27,8 @@ pub struct Config {
     pub session_id: Option<String>,
     /// Days of logs to keep.
     pub retention_days: u32,
-    /// The hash chain's key (`AUDIT_CHAIN_KEY`).
+    /// The hash chain's key (`AUDIT_CHAIN_KEY`) and the signing key read
+    /// from the file `AUDIT_SIGNING_KEY` names.
     pub chain_key: ChainKey,
     /// How entries are redacted and cut (`AUDIT_REDACTION`,
     /// `AUDIT_REDACT_PATTERNS`, `AUDIT_MAX_FIELD_CHARS`).
@@ -77,10 +78,23 @@ fn state_dir(env: &impl Fn(&str) -> Option<String>) -> Option<PathBuf> {
     Some(base.join("vault-audit"))
 }
 
+/// The signing key from the file `AUDIT_SIGNING_KEY` names, if it is set.
+fn signing_key(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::chain::sign::SigningKey>, CliError> {
+    let Some(path) = env(SIGNING_KEY_VAR).filter(|p| !p.trim().is_empty()) else {
+        return Ok(None);
+    };
+    crate::chain::sign::SigningKey::read(Path::new(&path))
+        .map(Some)
+        .map_err(|e| CliError::Usage(format!("{SIGNING_KEY_VAR}={path:?}: {e}")))
+}
+
 /// Whether the command sends entries to the sinks.
 fn forwards(command: &Command) -> bool {
     match command {
         Command::Forward(_) => true,
+        Command::Verify(v) => v.against_postgres.is_some(),
         Command::Daemon(d) => d.action.is_none(),
         _ => false,
     }
@@ -116,7 +130,10 @@ impl Config {
             .lock_timeout_ms
             .map_or(DEFAULT_LOCK_TIMEOUT, Duration::from_millis);
         let session_id = args.session.clone().filter(|s| !s.trim().is_empty());
-        let chain_key = env(KEY_VAR).map(ChainKey::new).unwrap_or_default();
+        let chain_key = env(KEY_VAR)
+            .map(ChainKey::new)
+            .unwrap_or_default()
+            .with_signer(signing_key(&env)?);
         let redactor = Redactor::from_vars(&env)?;
         let hook = HookSettings {
             redactor: redactor.clone(),

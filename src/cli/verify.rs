@@ -1,8 +1,9 @@
-//! `vault-audit verify` and `vault-audit repair`.
+//! `vault-audit verify`, `repair`, `keygen` and `seal`.
 
 use std::io::Write;
 
-use crate::cli::args::{CheckArgs, RepairArgs};
+use crate::chain::sign::{PublicKey, SigningKey};
+use crate::cli::args::{CheckArgs, KeygenArgs, RepairArgs, VerifyArgs};
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
@@ -10,19 +11,83 @@ use crate::repair;
 use crate::verify::{self, Report};
 
 /// Runs `verify`: exit 0 when everything holds, 1 with one line per problem.
-pub fn verify(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
-    let report = verify::verify(&vault, &config.chain_key)
+    let mut checks = verify::Checks::default();
+    if let Some(path) = &args.public_key {
+        let key =
+            PublicKey::read(path).map_err(|e| CliError::usage(format!("--public-key: {e}")))?;
+        checks.public_key = Some(key);
+    }
+    if let Some(url) = &args.against_postgres {
+        checks.central = central_heads(config, &vault, url)?;
+    }
+    let report = verify::verify_with(&vault, &config.chain_key, &checks)
         .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+    text.extend(report.notes.iter().map(|n| format!("note: {n}")));
     text.push(summary(&report));
-    print(io.stdout, args, &report, &text);
+    print(io.stdout, args.json, &report, &text);
     Ok(if report.ok { exit::OK } else { exit::REJECTED })
 }
 
+/// The chain heads the PostgreSQL sink stored for this vault.
+#[cfg(feature = "postgres")]
+fn central_heads(
+    config: &Config,
+    vault: &crate::vault::Vault,
+    url: &str,
+) -> Result<Vec<String>, CliError> {
+    let name = config.forwarding()?.vault_name(vault);
+    crate::forward::postgres::fetch_heads(url, &name)
+        .map_err(|e| CliError::usage(format!("--against-postgres: {e}")))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn central_heads(_: &Config, _: &crate::vault::Vault, _: &str) -> Result<Vec<String>, CliError> {
+    Err(CliError::usage(
+        "--against-postgres: this build has no PostgreSQL support (feature `postgres`)",
+    ))
+}
+
+/// Runs `keygen`: a new signing key pair.
+pub fn keygen(args: &KeygenArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    let key = SigningKey::generate();
+    let public = key
+        .write_pair(&args.path)
+        .map_err(|e| CliError::unavailable(format!("write {}", args.path.display()), e))?;
+    let _ = writeln!(
+        io.stdout,
+        "wrote the private key to {} (mode 0600: keep it outside the vault; AUDIT_SIGNING_KEY names it) and the public key to {} (`vault-audit verify --public-key` checks with it)",
+        args.path.display(),
+        public.display()
+    );
+    Ok(exit::OK)
+}
+
+/// Runs `seal`: signs the days not yet signed and the head record.
+pub fn seal(config: &Config, args: &CheckArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
+    config.existing_vault()?;
+    let logger = config.logger_for(config.vault()?, false)?;
+    match logger.seal() {
+        Ok(sealed) => {
+            let mut text: Vec<String> =
+                sealed.days.iter().map(|d| format!("{d}: signed")).collect();
+            text.push(format!("signed the head record (seq {})", sealed.seq));
+            print(io.stdout, args.json, &sealed, &text);
+            Ok(exit::OK)
+        }
+        Err(crate::Error::Config { message }) => {
+            let _ = writeln!(io.stdout, "{message}");
+            Ok(exit::REJECTED)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Prints the report as JSON with `--json`, else as its text lines.
-fn print(out: &mut dyn Write, args: &CheckArgs, report: &impl serde::Serialize, text: &[String]) {
-    if args.json {
+fn print(out: &mut dyn Write, json: bool, report: &impl serde::Serialize, text: &[String]) {
+    if json {
         let _ = writeln!(out, "{}", serde_json::to_string(report).unwrap_or_default());
     } else {
         for line in text {
@@ -95,6 +160,9 @@ fn prune_originals(logger: &crate::AuditLogger) -> Result<Vec<String>, CliError>
 pub fn repair(config: &Config, args: &RepairArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     config.existing_vault()?;
     let logger = config.logger()?;
+    if let Some(day) = &args.accept {
+        return accept(&logger, day, args.json, io);
+    }
     let vault = logger.vault();
     let key = logger.chain_key();
     let now = logger.now();
@@ -129,11 +197,42 @@ pub fn repair(config: &Config, args: &RepairArgs, io: &mut Io<'_>) -> Result<u8,
     if args.prune_originals {
         text.extend(prune_originals(&logger)?);
     }
-    let check = CheckArgs { json: args.json };
-    print(io.stdout, &check, &report, &text);
+    print(io.stdout, args.json, &report, &text);
     Ok(if report.left.is_empty() {
         exit::OK
     } else {
         exit::REJECTED
     })
+}
+
+/// `repair --accept DAY`: accepts a day as it now stands (in dry run, says
+/// what would be accepted).
+fn accept(
+    logger: &crate::logger::AuditLogger,
+    day: &str,
+    json: bool,
+    io: &mut Io<'_>,
+) -> Result<u8, CliError> {
+    let date = crate::time::parse_day(day)
+        .ok_or_else(|| CliError::usage(format!("--accept {day:?}: expected a day, YYYY-MM-DD")))?;
+    if logger.is_dry_run() {
+        let _ = writeln!(io.stdout, "dry run: would accept Logs/{day}.json as it now stands and log a WARNING saying so (--no-dry-run or DRY_RUN=false to accept)");
+        return Ok(exit::OK);
+    }
+    match logger.accept_day(date) {
+        Ok(done) => {
+            let mut text = vec![format!(
+                "{}: accepted as it stands ({} entries); a WARNING entry says so",
+                done.file, done.entries
+            )];
+            text.extend(done.problems.iter().map(|p| format!("accepted: {p}")));
+            print(io.stdout, json, &done, &text);
+            Ok(exit::OK)
+        }
+        Err(crate::Error::Config { message }) => {
+            let _ = writeln!(io.stdout, "{message}");
+            Ok(exit::REJECTED)
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -11,18 +11,21 @@ use super::{
     header, inspect, read_head, recover, render_lines, render_trailer, DayFileState, DayState,
     Head, Inspection, Recovery, Trailer,
 };
-use crate::chain::{self, ChainKey, ChainValue, Start};
+use crate::chain::{self, head, ChainKey, ChainValue, Start};
 use crate::entry::LogLevel;
 use crate::fsutil::{at, open_no_follow, open_read, sync_dir, write_at, IoFailure};
 use crate::vault::Vault;
 
 /// What [`append`] did: the file as it stands, and a repair made first.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Appended {
     /// The day file after the append.
     pub state: DayFileState,
     /// A damaged or foreign file repaired before the append.
     pub recovery: Option<Recovery>,
+    /// The head record could not be updated (the entries are written all
+    /// the same; the next append records them).
+    pub head_failure: Option<IoFailure>,
 }
 
 /// Appends `lines` to the day file of `date` and syncs it (and `Logs/` for a
@@ -57,6 +60,19 @@ pub fn append(
             return Err(take_back(file, &path, &plan, failure));
         }
     }
+    let recorded = head::State {
+        day: date,
+        start: after.head.start,
+        entries: after.trailer.total_entries,
+        chain: after.trailer.chain,
+    };
+    let before = (plan.before.total_entries, plan.before.chain);
+    let head_failure = at(
+        "record the head in",
+        &vault.head_record(),
+        head::advance(vault, key, before, &recorded),
+    )
+    .err();
     let state = DayFileState {
         date,
         path,
@@ -64,7 +80,11 @@ pub fn append(
         size_bytes: after.len,
         summary: after.trailer.summary,
     };
-    Ok(Appended { state, recovery })
+    Ok(Appended {
+        state,
+        recovery,
+        head_failure,
+    })
 }
 
 /// One entry ready to store: its compact JSON line and its level.

@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::read::{parse_entries, salvage_at, Layout};
 use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
-use crate::chain::{self, ChainKey, ChainValue};
+use crate::chain::{self, head, ChainKey, ChainValue};
 use crate::entry::{Entry, ParseMode, FIELDS};
 use crate::fsutil::{open_no_follow, read_no_follow, sync_dir, write_atomic};
-use crate::vault::set_aside_of;
+use crate::vault::{set_aside_of, Vault};
 
 /// What recovery did to a day file.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +51,9 @@ pub enum Recovery {
         original: PathBuf,
         /// Its objects that are not entries of our shape.
         foreign: Vec<Value>,
+        /// What differed from what vault-audit had recorded for the day
+        /// (those entries were kept aside, not chained again).
+        evidence: Option<String>,
     },
     /// A chained file whose trailer had lost its chain value: the value was
     /// taken from the per-entry record, or recomputed from the entries.
@@ -77,6 +80,8 @@ pub enum Recovery {
         salvaged: u64,
         /// Objects found in it that are not entries of our shape.
         foreign: Vec<Value>,
+        /// What differed from what vault-audit had recorded for the day.
+        evidence: Option<String>,
     },
 }
 
@@ -100,6 +105,17 @@ impl Recovery {
             | Recovery::ReAnchored { path, .. }
             | Recovery::RolledBack { path }
             | Recovery::Quarantined { path, .. } => path,
+        }
+    }
+
+    /// What differed from what vault-audit had recorded for the day, if
+    /// the repair found entries changed or missing.
+    pub fn evidence(&self) -> Option<&str> {
+        match self {
+            Recovery::Converted { evidence, .. } | Recovery::Quarantined { evidence, .. } => {
+                evidence.as_deref()
+            }
+            _ => None,
         }
     }
 
@@ -142,15 +158,17 @@ impl fmt::Display for Recovery {
                 entries,
                 original,
                 foreign,
+                evidence,
             } => write!(
                 f,
-                "{}: converted from another layout to the append layout, keeping {entries} entries of our shape; the original was moved to {} (kept until `repair --prune-originals`){}",
+                "{}: converted from another layout to the append layout, keeping {entries} entries of our shape; the original was moved to {} (kept until `repair --prune-originals`){}{}",
                 path.display(),
                 original.display(),
                 match foreign.len() {
                     0 => String::new(),
                     n => format!("; {n} objects of another shape were found, to be mapped and taken in"),
-                }
+                },
+                evidence.as_ref().map(|e| format!("; EVIDENCE: {e}")).unwrap_or_default()
             ),
             Recovery::ReAnchored { path, entries } => write!(
                 f,
@@ -166,12 +184,14 @@ impl fmt::Display for Recovery {
                 path,
                 quarantine,
                 salvaged,
+                evidence,
                 ..
             } => write!(
                 f,
-                "{}: did not parse as a day file; moved to {} (kept, never deleted) and salvaged {salvaged} entries into a new day file",
+                "{}: did not parse as a day file; moved to {} (kept, never deleted) and salvaged {salvaged} entries into a new day file{}",
                 path.display(),
-                quarantine.display()
+                quarantine.display(),
+                evidence.as_ref().map(|e| format!("; EVIDENCE: {e}")).unwrap_or_default()
             ),
         }
     }
@@ -252,22 +272,41 @@ fn convert(
     let kept_at = save_aside(path, date, now_unix, aside, bytes)?;
     let (ours, foreign): (Vec<Value>, Vec<Value>) =
         read.entries.into_iter().partition(is_stored_entry);
-    rewrite(path, date, &ours, key)?;
+    let how = match salvaged {
+        true => "the file was damaged and its entries salvaged",
+        false => "the file was rewritten by another program",
+    };
+    let done = rewrite(path, date, &ours, key, Some((&kept_at, how)))?;
     Ok(if salvaged {
         Recovery::Quarantined {
             path: path.to_owned(),
             quarantine: kept_at,
-            salvaged: ours.len() as u64,
+            salvaged: done.kept,
             foreign,
+            evidence: done.evidence,
         }
     } else {
         Recovery::Converted {
             path: path.to_owned(),
-            entries: ours.len() as u64,
+            entries: done.kept,
             original: kept_at,
             foreign,
+            evidence: done.evidence,
         }
     })
+}
+
+/// Moves a whole day file aside as one in another layout (never deleted)
+/// and writes it anew in ours, with its entries of our shape: for a file
+/// that parses but must be chained again (one whose chain was taken out).
+pub fn convert_aside(
+    path: &Path,
+    date: NaiveDate,
+    now_unix: i64,
+    key: &ChainKey,
+) -> io::Result<Recovery> {
+    let bytes = read_no_follow(path)?;
+    convert(path, date, now_unix, key, &bytes)
 }
 
 /// The complete objects in bytes cut from a tail that another program
@@ -399,16 +438,60 @@ fn chain_at(
     Ok(*values.last().expect("kept > 0"))
 }
 
-/// Writes `entries` as the whole day file at `path`, chained anew from the
-/// day before it.
-pub fn rewrite(path: &Path, date: NaiveDate, entries: &[Value], key: &ChainKey) -> io::Result<()> {
+/// What [`rewrite`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rewritten {
+    /// Entries in the day file now.
+    pub kept: u64,
+    /// What differed from what vault-audit had recorded for the day: the
+    /// entries from the first difference on were left out (they are in the
+    /// file kept aside), never chained again.
+    pub evidence: Option<String>,
+}
+
+/// Writes `entries` as the whole day file at `path`. A day vault-audit has
+/// recorded keeps its recorded chain start, and only the entries that still
+/// chain to the recorded values are written (with any that follow all of
+/// them, which are new); from the first that differs on, they are left out
+/// and a ledger line says so. Any other day is chained anew from the day
+/// before it. `origin` is where the original is kept and what happened to it.
+pub fn rewrite(
+    path: &Path,
+    date: NaiveDate,
+    entries: &[Value],
+    key: &ChainKey,
+    origin: Option<(&Path, &str)>,
+) -> io::Result<Rewritten> {
     let logs = path.parent().unwrap_or(Path::new("."));
-    let start = super::chain_start(logs, date, key)?;
-    let lines: Vec<String> = entries.iter().map(Value::to_string).collect();
-    let values = key
-        .folder(start.alg)?
-        .fold_all(start.value, lines.iter().map(String::as_bytes));
-    let mut trailer = count(entries);
+    let vault = vault_of(path);
+    let record = match &vault {
+        Some(v) => head::records(v, key)?.latest(date),
+        None => None,
+    };
+    let mut lines: Vec<String> = entries.iter().map(Value::to_string).collect();
+    let start = match record.and_then(|r| r.start) {
+        Some(start) => start,
+        None => super::chain_start(logs, date, key)?,
+    };
+    let folder = key.folder(start.alg)?;
+    let mut values = folder.fold_all(start.value, lines.iter().map(String::as_bytes));
+    let mut evidence = None;
+    let mut kept: Vec<Value> = entries.to_vec();
+    if let Some(record) = record.filter(|r| r.chain.is_some()) {
+        let n = record.entries as usize;
+        let whole = n == 0 || (values.len() >= n && Some(values[n - 1]) == record.chain);
+        if !whole {
+            let sorted = sort_out(path, &folder, start.value, &lines, n);
+            evidence = Some(divergence(&record, &sorted, origin));
+            (lines, kept) = sorted
+                .keep
+                .iter()
+                .map(|&i| (lines[i].clone(), entries[i].clone()))
+                .unzip();
+            values = folder.fold_all(start.value, lines.iter().map(String::as_bytes));
+        }
+    }
+    let mut trailer = count(&kept);
     trailer.chain = Some(values.last().copied().unwrap_or(start.value));
     let text = render_file(
         date,
@@ -418,7 +501,123 @@ pub fn rewrite(path: &Path, date: NaiveDate, entries: &[Value], key: &ChainKey) 
     );
     write_atomic(path, text.as_bytes())?;
     chain::replace(path, &values);
-    Ok(())
+    if let (Some(vault), Some(text)) = (&vault, &evidence) {
+        let state = head::State {
+            day: date,
+            start: Some(start),
+            entries: lines.len() as u64,
+            chain: trailer.chain,
+        };
+        head::note(vault, key, head::Event::Diverged, &state, Some(text))?;
+    }
+    Ok(Rewritten {
+        kept: lines.len() as u64,
+        evidence,
+    })
+}
+
+/// Which entries of a recorded day may be chained again.
+struct Sorted {
+    /// Indexes of the entries kept: each is, byte for byte, an entry
+    /// vault-audit recorded (its value from the one before it is the value
+    /// the per-entry record holds), or new after all the recorded ones.
+    keep: Vec<usize>,
+    /// Recorded positions (from 1) of entries that differ from every
+    /// recorded entry near where they stand: kept aside, not chained again.
+    changed: Vec<u64>,
+    /// How many of the `recorded` entries are not found.
+    missing: u64,
+    /// How many were recorded.
+    recorded: u64,
+}
+
+/// How far ahead of where it is expected an entry is looked for.
+const LOOK_AHEAD: usize = 64;
+
+/// Sorts the entries of a recorded day (whose first `n` were recorded) into
+/// those that are as recorded and those that are not, with the per-entry
+/// record as the reference.
+fn sort_out(
+    path: &Path,
+    folder: &chain::Folder,
+    start: ChainValue,
+    lines: &[String],
+    n: usize,
+) -> Sorted {
+    let recorded = chain::recorded(path);
+    let value = |j: usize| match j {
+        0 => Some(start),
+        j => recorded.get(j - 1).copied().flatten(),
+    };
+    let mut sorted = Sorted {
+        keep: Vec::new(),
+        changed: Vec::new(),
+        missing: 0,
+        recorded: n as u64,
+    };
+    // The recorded position the next entry is expected at (from 1).
+    let mut next = 1;
+    for (i, line) in lines.iter().enumerate() {
+        if next > n {
+            sorted.keep.push(i);
+            continue;
+        }
+        let found = (next..=(next + LOOK_AHEAD).min(n)).find(|&j| {
+            let (Some(before), Some(after)) = (value(j - 1), value(j)) else {
+                return false;
+            };
+            folder.fold(&before, line.as_bytes()) == after
+        });
+        match found {
+            Some(j) => {
+                sorted.missing += (j - next) as u64;
+                sorted.keep.push(i);
+                next = j + 1;
+            }
+            None => {
+                sorted.changed.push(next as u64);
+                next += 1;
+            }
+        }
+    }
+    sorted.missing += (n + 1).saturating_sub(next) as u64;
+    sorted
+}
+
+/// The vault whose `Logs/` holds the day file at `path`, if it is in one.
+fn vault_of(path: &Path) -> Option<Vault> {
+    let logs = path.parent()?;
+    (logs.file_name()? == "Logs").then(|| Vault::new(logs.parent().unwrap_or(Path::new("."))))
+}
+
+/// What differs, in plain words.
+fn divergence(record: &head::State, sorted: &Sorted, origin: Option<(&Path, &str)>) -> String {
+    let mut what = Vec::new();
+    match sorted.changed.as_slice() {
+        [] => {}
+        [one] => what.push(format!("entry {one} changed since it was written")),
+        [first, ..] => what.push(format!(
+            "{} entries changed since they were written, the first at entry {first}",
+            sorted.changed.len()
+        )),
+    }
+    match sorted.missing {
+        0 => {}
+        1 => what.push("1 entry recorded by vault-audit is missing".into()),
+        m => what.push(format!("{m} entries recorded by vault-audit are missing")),
+    }
+    if what.is_empty() {
+        what.push("the entries do not hash to the value recorded after them".into());
+    }
+    let (kept_at, how) = origin.map_or((String::new(), "it was rewritten"), |(p, h)| {
+        (format!(", kept in {}", p.display()), h)
+    });
+    format!(
+        "{}: {how}; of the {} entries vault-audit recorded, those that still match were kept and chained again, the others were not{kept_at}; `vault-audit repair --accept {}` accepts the day as it now is",
+        what.join("; "),
+        sorted.recorded,
+        record.day.format("%Y-%m-%d")
+    )
 }
 
 /// Where an entry's JSON lies in a file: start and end offsets.

@@ -50,6 +50,9 @@ pub struct DayCursor {
 pub struct Cursor {
     /// Per day file.
     pub days: BTreeMap<NaiveDate, DayCursor>,
+    /// The sequence number of the last head record the store acknowledged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_seq: Option<u64>,
 }
 
 /// A sink's cursor file.

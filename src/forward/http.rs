@@ -17,6 +17,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::{Record, Sink, SinkConfigError, SinkError};
+use crate::chain::head::Head;
 
 /// How long a request may take in all.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -212,6 +213,38 @@ pub fn body(batch: &[Record], format: Format, vault: &str) -> String {
     }
 }
 
+/// The stream label chain heads carry (`stream` in JSON lines, a Loki
+/// stream label), apart from the entries.
+pub const HEAD_STREAM: &str = "chain_head";
+
+/// The request body for a chain head: one line, or one Loki stream, with
+/// the label `stream="chain_head"`.
+pub fn head_body(head: &Head, format: Format, vault: &str) -> String {
+    let day = head.state.day.format("%Y-%m-%d").to_string();
+    match format {
+        Format::JsonLine => {
+            let now = chrono::Utc::now()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            let v = json!({
+                "_msg": format!("chain head seq {} {day} {} entries", head.seq, head.state.entries),
+                "timestamp": now, "actor": "vault-audit", "stream": HEAD_STREAM, "vault": vault,
+                "day_file": day, "seq": head.seq, "entries": head.state.entries, "head": head.line,
+            });
+            format!("{v}\n")
+        }
+        Format::Loki => {
+            let ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
+            let line = json!({"seq": head.seq, "day_file": day, "entries": head.state.entries, "head": head.line});
+            json!({"streams": [{
+                "stream": {"job": "vault-audit", "vault": vault, "stream": HEAD_STREAM},
+                "values": [[ns.to_string(), line.to_string()]],
+            }]})
+            .to_string()
+        }
+    }
+}
+
 /// Sends entries to an HTTP log store.
 pub struct HttpSink {
     endpoint: String,
@@ -262,6 +295,16 @@ impl Sink for HttpSink {
     }
 
     fn send(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+        self.post(&body(batch, self.format, &self.vault))
+    }
+
+    fn send_head(&mut self, head: &Head) -> Result<(), SinkError> {
+        self.post(&head_body(head, self.format, &self.vault))
+    }
+}
+
+impl HttpSink {
+    fn post(&mut self, text: &str) -> Result<(), SinkError> {
         let content_type = match self.format {
             Format::JsonLine => "application/stream+json",
             Format::Loki => "application/json",
@@ -273,7 +316,7 @@ impl Sink for HttpSink {
         for (k, v) in &self.headers {
             req = req.set(k, v);
         }
-        match req.send_string(&body(batch, self.format, &self.vault)) {
+        match req.send_string(text) {
             Ok(_) => Ok(()),
             Err(ureq::Error::Status(code, resp)) => {
                 let after = retry_after(&resp);

@@ -7,6 +7,7 @@ use postgres::{Client, NoTls};
 use serde_json::{json, Map, Value};
 
 use super::{Record, Sink, SinkConfigError, SinkError};
+use crate::chain::head::Head;
 
 /// The table, its key and its indexes; `forward --init-postgres` prints it
 /// and the sink runs it (idempotently) on first use.
@@ -34,7 +35,36 @@ CREATE INDEX IF NOT EXISTS agent_audit_log_time    ON agent_audit_log ("timestam
 CREATE INDEX IF NOT EXISTS agent_audit_log_actor   ON agent_audit_log (actor, "timestamp");
 CREATE INDEX IF NOT EXISTS agent_audit_log_action  ON agent_audit_log (action_type, "timestamp");
 CREATE INDEX IF NOT EXISTS agent_audit_log_session ON agent_audit_log (session_id);
+CREATE TABLE IF NOT EXISTS vault_audit_heads (
+    vault       text        NOT NULL,
+    seq         bigint      NOT NULL,
+    day_file    date        NOT NULL,
+    entries     bigint      NOT NULL,
+    chain       text,
+    line        text        NOT NULL,
+    received_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (vault, seq)
+);
 "#;
+
+/// One chain head, kept once per sequence number.
+const INSERT_HEAD: &str = r#"INSERT INTO vault_audit_heads (vault, seq, day_file, entries, chain, line)
+VALUES ($1, $2, $3::text::date, $4, $5, $6)
+ON CONFLICT (vault, seq) DO NOTHING"#;
+
+/// The chain heads stored for `vault` (head lines, by sequence number), for
+/// `verify --against-postgres`.
+pub fn fetch_heads(url: &str, vault: &str) -> Result<Vec<String>, SinkError> {
+    let mut sink = PostgresSink::new(url, vault).map_err(|e| SinkError::Rejected(e.to_string()))?;
+    let client = sink.client()?;
+    let rows = client
+        .query(
+            "SELECT line FROM vault_audit_heads WHERE vault = $1 ORDER BY seq",
+            &[&vault],
+        )
+        .map_err(|e| classify(&e))?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
 
 /// One statement per batch: the rows go as one JSON array.
 const INSERT: &str = r#"INSERT INTO agent_audit_log
@@ -180,6 +210,21 @@ impl Sink for PostgresSink {
                 Err(err)
             }
         }
+    }
+
+    fn send_head(&mut self, head: &Head) -> Result<(), SinkError> {
+        let vault = self.vault.clone();
+        let day = head.state.day.format("%Y-%m-%d").to_string();
+        let chain = head.state.chain.map(|c| crate::chain::to_hex(&c));
+        let seq = head.seq as i64;
+        let entries = head.state.entries as i64;
+        let client = self.client()?;
+        let params: [&(dyn postgres::types::ToSql + Sync); 6] =
+            [&vault, &seq, &day, &entries, &chain, &head.line];
+        client
+            .execute(INSERT_HEAD, &params)
+            .map(|_| ())
+            .map_err(|e| classify(&e))
     }
 
     fn health(&mut self) -> Result<(), SinkError> {

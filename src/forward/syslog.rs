@@ -17,6 +17,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant};
 
 use super::{Record, Sink, SinkConfigError, SinkError};
+use crate::chain::head::Head;
 use crate::entry::LogLevel;
 
 /// The private enterprise number in the SD-ID: 32473 is the one RFC 5612
@@ -219,7 +220,7 @@ impl SyslogSink {
             .ok_or_else(|| SinkError::Unavailable(format!("{}: no address", self.addr)))
     }
 
-    fn send_udp(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+    fn send_udp(&mut self, batch: &[String]) -> Result<(), SinkError> {
         let down = |e: io::Error| SinkError::Unavailable(format!("udp {}: {e}", self.addr));
         if self.udp.is_none() {
             let target = self.resolve()?;
@@ -233,8 +234,8 @@ impl SyslogSink {
             self.udp = Some(socket);
         }
         let socket = self.udp.as_ref().expect("bound above");
-        for r in batch {
-            let mut msg = format(r, self.facility, &self.vault, &self.host);
+        for msg in batch {
+            let mut msg = msg.clone();
             if msg.len() > MAX_UDP {
                 let mut cut = MAX_UDP;
                 while !msg.is_char_boundary(cut) {
@@ -280,11 +281,10 @@ impl SyslogSink {
         Ok(true)
     }
 
-    fn send_tcp(&mut self, batch: &[Record]) -> Result<(), SinkError> {
+    fn send_tcp(&mut self, batch: &[String]) -> Result<(), SinkError> {
         let reconnected = self.connect()?;
         let mut frames = Vec::new();
-        for r in batch {
-            let msg = format(r, self.facility, &self.vault, &self.host);
+        for msg in batch {
             frames.extend_from_slice(format!("{} ", msg.len()).as_bytes());
             frames.extend_from_slice(msg.as_bytes());
         }
@@ -343,16 +343,53 @@ fn wait_acked(_stream: &TcpStream) -> io::Result<()> {
     Ok(())
 }
 
+impl SyslogSink {
+    fn send_messages(&mut self, msgs: &[String]) -> Result<(), SinkError> {
+        match self.transport {
+            Transport::Udp => self.send_udp(msgs),
+            Transport::Tcp => self.send_tcp(msgs),
+        }
+    }
+}
+
+/// The MSGID of chain head messages.
+pub const HEAD_MSGID: &str = "chain_head";
+
+/// Formats a chain head as an RFC 5424 message (MSGID `chain_head`,
+/// severity notice), the head line as its message.
+pub fn format_head(head: &Head, facility: u8, vault: &str, host: &str) -> String {
+    let pri = u16::from(facility) * 8 + 5;
+    let sd = format!(
+        "[{SD_ID} vault=\"{}\" day=\"{}\" seq=\"{}\" entries=\"{}\"]",
+        sd_value(vault),
+        head.state.day.format("%Y-%m-%d"),
+        head.seq,
+        head.state.entries
+    );
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
+    format!(
+        "<{pri}>1 {now} {host} {APP_NAME} {} {HEAD_MSGID} {sd} {}",
+        std::process::id(),
+        head.line
+    )
+}
+
 impl Sink for SyslogSink {
     fn name(&self) -> &str {
         &self.name
     }
 
     fn send(&mut self, batch: &[Record]) -> Result<(), SinkError> {
-        match self.transport {
-            Transport::Udp => self.send_udp(batch),
-            Transport::Tcp => self.send_tcp(batch),
-        }
+        let msgs: Vec<String> = batch
+            .iter()
+            .map(|r| format(r, self.facility, &self.vault, &self.host))
+            .collect();
+        self.send_messages(&msgs)
+    }
+
+    fn send_head(&mut self, head: &Head) -> Result<(), SinkError> {
+        let msg = format_head(head, self.facility, &self.vault, &self.host);
+        self.send_messages(&[msg])
     }
 
     fn health(&mut self) -> Result<(), SinkError> {

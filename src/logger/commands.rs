@@ -122,6 +122,7 @@ impl AuditLogger {
                 &logs,
                 retention::run(
                     &self.vault,
+                    &self.chain_key,
                     now,
                     days,
                     &self.session_id,

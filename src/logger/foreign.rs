@@ -38,7 +38,7 @@ impl AuditLogger {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        self.append_locked(entries).map(|(files, _)| files)
+        self.append_locked(entries).map(|(files, _, _)| files)
     }
 
     /// The WARNING that says another program wrote into a day file.

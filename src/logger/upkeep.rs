@@ -146,6 +146,7 @@ impl PostWrite for Upkeep {
             let spare: Vec<_> = ctx.receipt.files.iter().map(|f| f.date).collect();
             match retention::run(
                 vault,
+                ctx.logger.chain_key(),
                 now,
                 self.retention_days,
                 ctx.session_id(),

@@ -42,6 +42,7 @@ pub(crate) fn write_days(
     days: &BTreeMap<NaiveDate, Vec<Line>>,
     now_unix: i64,
     recoveries: &mut Vec<Recovery>,
+    head_failures: &mut Vec<String>,
 ) -> Result<Vec<DayFileState>, PartialWrite> {
     let mut written = Vec::with_capacity(days.len());
     // A batch left unfinished by a writer that died is settled first.
@@ -62,6 +63,7 @@ pub(crate) fn write_days(
         match daily::append(vault, key, *date, lines, now_unix, &mut |_| Ok(())) {
             Ok(done) => {
                 recoveries.extend(done.recovery);
+                head_failures.extend(done.head_failure.map(|f| f.to_string()));
                 written.push(done.state);
             }
             Err(failure) => {

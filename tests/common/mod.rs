@@ -157,6 +157,7 @@ impl Run {
             "AUDIT_SESSION_ID",
             "AUDIT_LOCK_TIMEOUT_MS",
             "AUDIT_CHAIN_KEY",
+            "AUDIT_SIGNING_KEY",
             "AUDIT_REDACTION",
             "AUDIT_REDACT_PATTERNS",
             "AUDIT_MAX_FIELD_CHARS",
