@@ -234,6 +234,7 @@ pub fn verify_with(vault: &Vault, key: &ChainKey, checks: &Checks) -> io::Result
         done.insert(date, day);
     }
     expected.check_missing(&dates, &mut report);
+    expected.check_head_kept(report.chained, &mut report);
     expected.check_unsigned(&walked, &mut report);
     report.problems.extend(check_index(vault, &counts));
     check_links_and_aside(vault, &mut report)?;

@@ -9,7 +9,7 @@ use std::io;
 use chrono::NaiveDate;
 
 use super::{Day, Kind, Problem, Report};
-use crate::chain::head::{self, Head, Record, State};
+use crate::chain::head::{self, Head, HeadTrouble, Record, State};
 use crate::chain::sign::{PublicKey, SignedHead};
 use crate::chain::{self, ChainKey, ChainValue};
 use crate::vault::{day_file_name, Vault};
@@ -33,6 +33,8 @@ pub(super) struct Expected {
     notes: BTreeMap<NaiveDate, Vec<String>>,
     /// With a public key: the signed head's day and the days signed.
     signed: Option<(Option<NaiveDate>, BTreeSet<NaiveDate>)>,
+    /// There is no head record and no ledger line says there should be.
+    head_missing: bool,
 }
 
 fn problem(file: &str, kind: Kind, text: String) -> Problem {
@@ -67,6 +69,7 @@ impl Expected {
         let mut out = Expected {
             purged: records.purged.clone(),
             notes: records.notes.clone(),
+            head_missing: !records.any && matches!(records.head, Some(Err(HeadTrouble::Missing))),
             ..Expected::default()
         };
         for message in &records.problems {
@@ -271,6 +274,14 @@ impl Expected {
                     day.problem(name, kind, entry, text);
                 }
             }
+        }
+    }
+
+    /// Chained day files with no head record at all: it was removed (with
+    /// the ledger, or before the ledger had a line).
+    pub(super) fn check_head_kept(&self, chained: u64, report: &mut Report) {
+        if self.head_missing && chained > 0 {
+            report.problems.push(problem("Logs/.audit/head", Kind::Record, "missing, though chained day files exist: it was removed, so the last entries written are not accounted for (a vault last written before vault-audit kept a head record gets one at its next write)".into()));
         }
     }
 
