@@ -6,7 +6,6 @@
 //! Run: `cargo bench --bench daemon_intake` (Linux: reads /proc for memory).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support.rs"]
@@ -56,28 +55,8 @@ fn run(existing: u64) {
         std::fs::write(&tmp, lines).expect("write");
         names.push(tmp);
     }
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_vault-audit"))
-        .arg("--vault")
-        .arg(vault)
-        .args(["--no-dry-run", "daemon", "--no-watch-vault"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut daemon = support::start_daemon(vault);
     let pid = daemon.id();
-    while !vault.join("Logs/.audit/daemon.pid").exists()
-        || Command::new(env!("CARGO_BIN_EXE_vault-audit"))
-            .arg("--vault")
-            .arg(vault)
-            .args(["daemon", "status"])
-            .stdout(Stdio::null())
-            .status()
-            .map(|s| !s.success())
-            .unwrap_or(true)
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     std::thread::sleep(Duration::from_millis(300));
     let target = existing + FILES * PER_FILE;
     let started = Instant::now();

@@ -9,13 +9,10 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[path = "support.rs"]
 mod support;
-
-const BIN: &str = env!("CARGO_BIN_EXE_vault-audit");
 
 /// A field of `/proc/<pid>/status` in KiB (`VmHWM`, `VmRSS`).
 fn status_kib(pid: u32, field: &str) -> Option<u64> {
@@ -92,15 +89,6 @@ fn total(vault: &Path) -> u64 {
         .sum()
 }
 
-fn ready(vault: &Path) -> bool {
-    Command::new(BIN)
-        .arg("--vault")
-        .arg(vault)
-        .args(["daemon", "status"])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"ready\":true"))
-}
-
 fn run(ext: &str, bytes: u64) {
     let dir = support::bench_dir();
     let vault = dir.path();
@@ -109,19 +97,8 @@ fn run(ext: &str, bytes: u64) {
     let tmp = inbox.join(format!("big.{ext}.tmp"));
     let entries = write_file(&tmp, ext == "json", bytes);
     let size = std::fs::metadata(&tmp).expect("meta").len();
-    let mut daemon = Command::new(BIN)
-        .arg("--vault")
-        .arg(vault)
-        .args(["--no-dry-run", "daemon", "--no-watch-vault"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("daemon");
+    let mut daemon = support::start_daemon(vault);
     let pid = daemon.id();
-    while !ready(vault) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
     let idle = status_kib(pid, "VmRSS:");
     let started = Instant::now();
     std::fs::rename(&tmp, inbox.join(format!("big.{ext}"))).expect("drop");

@@ -95,3 +95,31 @@ pub fn full_vault(existing: u64, earlier: u32) -> (tempfile::TempDir, AuditLogge
         .expect("first write builds the index and runs retention");
     (dir, log)
 }
+
+/// Starts the release daemon on `vault` (inbox only, no vault watching) and
+/// returns once `daemon status` reports it ready.
+pub fn start_daemon(vault: &Path) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_vault-audit");
+    let daemon = Command::new(bin)
+        .arg("--vault")
+        .arg(vault)
+        .args(["--no-dry-run", "daemon", "--no-watch-vault"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("daemon");
+    let ready = || {
+        Command::new(bin)
+            .arg("--vault")
+            .arg(vault)
+            .args(["daemon", "status"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("\"ready\":true"))
+    };
+    while !ready() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    daemon
+}
