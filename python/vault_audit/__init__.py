@@ -111,7 +111,7 @@ def _to_json(entry: Mapping[str, Any], position: int) -> str:
             [Problem(position, None, f"an entry must be a dict, not {type(entry).__name__}")],
         )
     try:
-        # ASCII escapes: a lone surrogate reaches the parser as \\udXXX and is
+        # ASCII escapes: a lone surrogate reaches the parser as \udXXX and is
         # rejected there, with the other problems, instead of failing to encode.
         return json.dumps(entry, default=_json_default, allow_nan=False)
     except (TypeError, ValueError, RecursionError) as e:
