@@ -224,6 +224,162 @@ impl Logger {
         }
     }
 
+    /// Times one call of the Rust library's `log()` per entry of `texts`
+    /// (parsed before the clock starts), in this process with no Python in
+    /// between: the baseline the package's benchmark compares its own
+    /// `log()` with. Returns seconds.
+    fn _time_library_log(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<f64> {
+        let entries = self.parse_all(py, &texts)?;
+        py.detach(|| {
+            let start = Instant::now();
+            for entry in entries {
+                self.inner.log(entry).map_err(|e| e.to_string())?;
+            }
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .map_err(|message: String| io_error(py, self.inner.vault().logs(), &message))
+    }
+}
+
+impl Logger {
+    #[new]
+    #[pyo3(signature = (vault_path, dry_run, session_id=None))]
+    fn new(
+        py: Python<'_>,
+        vault_path: Option<&str>,
+        dry_run: bool,
+        session_id: Option<&str>,
+    ) -> PyResult<Self> {
+        let config = resolve(vault_path, dry_run, session_id).map_err(|e| config_error(py, e))?;
+        // Dry run previews are printed by the Python side, through sys.stdout.
+        let built = || -> Result<AuditLogger, CliError> {
+            let vault = config.vault()?;
+            config.writable_vault(vault)?;
+            let builder = config.builder_for(vault, config.dry_run);
+            Ok(builder.dry_run_output(std::io::sink()).build()?)
+        };
+        let inner = py.detach(built).map_err(|e| match e {
+            CliError::Library(error) => match *error {
+                Error::VaultNotFound { path } => {
+                    let message = format!("vault {} is not an existing folder", path.display());
+                    raise(
+                        py,
+                        "AuditIOError",
+                        (2, message, path, None::<PathBuf>, false),
+                    )
+                }
+                other => config_error(py, CliError::from(other)),
+            },
+            other => config_error(py, other),
+        })?;
+        Ok(Logger { inner, config })
+    }
+
+    /// The session id given to entries that carry none.
+    #[getter]
+    fn session_id(&self) -> &str {
+        self.inner.session_id()
+    }
+
+    /// The vault folder.
+    #[getter]
+    fn vault_path(&self) -> PathBuf {
+        self.inner.vault().root().to_path_buf()
+    }
+
+    /// Whether nothing is written.
+    #[getter]
+    fn dry_run(&self) -> bool {
+        self.inner.is_dry_run()
+    }
+
+    /// Days of logs kept.
+    #[getter]
+    fn retention_days(&self) -> u32 {
+        self.inner.retention_days()
+    }
+
+    /// Parses, validates and appends entries given as JSON texts, all or
+    /// none: every problem of every entry is reported at once.
+    fn log_json<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, PyDict>> {
+        let entries = self.parse_all(py, &texts)?;
+        let written = py.detach(|| self.inner.log_batch(entries));
+        match written {
+            Ok(receipt) => receipt_dict(py, &self.inner, &receipt),
+            Err(error) => Err(library_error(py, &self.inner, error)),
+        }
+    }
+
+    /// Runs retention now; returns the number of day files deleted (0 in
+    /// dry run).
+    fn rotate(&self, py: Python<'_>) -> PyResult<u64> {
+        match py.detach(|| self.inner.rotate(None)) {
+            Ok(report) => Ok(report.deleted),
+            Err(error) => Err(library_error(py, &self.inner, error)),
+        }
+    }
+
+    /// Rebuilds `Logs/index.json`; returns it as JSON text.
+    fn index(&self, py: Python<'_>) -> PyResult<String> {
+        match py.detach(|| self.inner.rebuild_index()) {
+            Ok(index) => Ok(serde_json::to_string(&index).unwrap_or_default()),
+            Err(error) => Err(library_error(py, &self.inner, error)),
+        }
+    }
+
+    /// Refreshes the Dashboard's Recent Activity table; returns the notes.
+    fn refresh_dashboard(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        match py.detach(|| self.inner.refresh_dashboard()) {
+            Ok((_, notes)) => Ok(notes),
+            Err(error) => Err(library_error(py, &self.inner, error)),
+        }
+    }
+
+    /// Checks every day file and the chain; returns the report as JSON text.
+    fn verify(&self, py: Python<'_>) -> PyResult<String> {
+        let vault = self.inner.vault();
+        let checked = py.detach(|| verify::verify(vault, &self.config.chain_key));
+        match checked {
+            Ok(report) => Ok(serde_json::to_string(&report).unwrap_or_default()),
+            Err(e) => Err(io_error(py, vault.logs(), &e.to_string())),
+        }
+    }
+
+    /// The entries matching `spec`, lazily, day by day, in time order.
+    #[pyo3(signature = (**spec))]
+    fn query(&self, py: Python<'_>, spec: Option<&Bound<'_, PyDict>>) -> PyResult<Query> {
+        let filter = self.filter(py, spec)?;
+        let vault = self.inner.vault().clone();
+        let days = py
+            .detach(|| vault.day_files())
+            .map_err(|e| io_error(py, vault.logs(), &e.to_string()))?;
+        let mut days = filter.days(days);
+        days.reverse();
+        Ok(Query {
+            vault,
+            filter,
+            days: std::sync::Mutex::new((days, Vec::new())),
+        })
+    }
+
+    /// Counts and figures over the entries matching `spec`, as JSON text.
+    #[pyo3(signature = (**spec))]
+    fn stats(&self, py: Python<'_>, spec: Option<&Bound<'_, PyDict>>) -> PyResult<String> {
+        let filter = self.filter(py, spec)?;
+        let vault = self.inner.vault();
+        let counted = py.detach(|| query::aggregate(vault, &filter, true));
+        match counted {
+            Ok((count, mut stats)) => {
+                let mut json = stats.to_json();
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("count".into(), count.into());
+                }
+                Ok(json.to_string())
+            }
+            Err(e) => Err(io_error(py, vault.logs(), &e.to_string())),
+        }
+    }
+
     /// Times `n` calls of the Rust library's `log()` with the entry `text`,
     /// in this process, with no Python in between: the baseline the
     /// package's benchmark compares its own `log()` with. Returns seconds.
