@@ -197,7 +197,7 @@ def main() -> None:
         against_size(root)
         against_library(root)
         if args.cli:
-            against_version(root, args.cli)
+            against_version(root, os.path.abspath(args.cli))
 
 
 if __name__ == "__main__":

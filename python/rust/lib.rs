@@ -150,6 +150,14 @@ impl Logger {
         let written = py.detach(|| self.inner.log_batch(entries));
         match written {
             Ok(receipt) => receipt_dict(py, &self.inner, &receipt),
+            Err(Error::Invalid { entries, .. }) => {
+                // The logger stops at the first invalid entry: name them all.
+                let all = entries.into_iter().map(|e| self.inner.prepare(e));
+                match self.checked(py, all.collect()) {
+                    Err(rejected) => Err(rejected),
+                    Ok(_) => Err(raise(py, "EntryRejected", ("entry rejected",))),
+                }
+            }
             Err(error) => Err(library_error(py, &self.inner, error)),
         }
     }
@@ -242,18 +250,27 @@ impl Logger {
 }
 
 impl Logger {
-    /// Every entry parsed and prepared, or `EntryRejected` listing every
-    /// problem of every entry (values redacted).
+    /// Every entry parsed, or `EntryRejected` listing every problem of
+    /// every entry. (Validation after parsing is the logger's, once, when
+    /// it writes; see [`Logger::log_json`].)
     fn parse_all(&self, py: Python<'_>, texts: &[String]) -> PyResult<Vec<Entry>> {
+        let parsed = texts.iter().map(|t| self.inner.entry_from_json(t));
+        self.checked(py, parsed.collect())
+    }
+
+    /// The entries, or `EntryRejected` with every problem of every one
+    /// (values redacted).
+    fn checked(
+        &self,
+        py: Python<'_>,
+        results: Vec<Result<Entry, EntryError>>,
+    ) -> PyResult<Vec<Entry>> {
         let red = self.inner.redactor();
-        let mut entries = Vec::with_capacity(texts.len());
+        let count = results.len();
+        let mut entries = Vec::with_capacity(count);
         let mut problems: Vec<(usize, Option<String>, String)> = Vec::new();
-        for (position, text) in texts.iter().enumerate() {
-            let prepared = self
-                .inner
-                .entry_from_json(text)
-                .and_then(|e| self.inner.prepare(e));
-            match prepared {
+        for (position, result) in results.into_iter().enumerate() {
+            match result {
                 Ok(entry) => entries.push(entry),
                 Err(e) => problems.extend(described(position, &red.error(e))),
             }
@@ -263,7 +280,7 @@ impl Logger {
         }
         let message = problems
             .iter()
-            .map(|(position, _, text)| match texts.len() {
+            .map(|(position, _, text)| match count {
                 1 => text.clone(),
                 _ => format!("entry {}: {text}", position + 1),
             })

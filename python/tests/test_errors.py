@@ -207,3 +207,17 @@ def test_env_file_in_the_current_folder_fills_unset_settings(tmp_path: Path, vau
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == str(vault)
     assert "AUDIT_REDACTION=off comes from .env" in run.stderr
+
+
+def test_entries_refused_after_parsing_are_all_named_too(vault: Path) -> None:
+    from datetime import timedelta
+
+    logger = AuditLogger(vault, dry_run=False)
+    old = [
+        (datetime.now(timezone.utc) - timedelta(days=days)).isoformat() for days in (200, 300)
+    ]
+    with pytest.raises(EntryRejected) as caught:
+        logger.log_batch([seed_entry(), seed_entry(timestamp=old[0]), seed_entry(timestamp=old[1])])
+    assert [(p.entry, p.field) for p in caught.value.problems] == [(1, "timestamp"), (2, "timestamp")]
+    assert "90" in caught.value.problems[0].message
+    assert not (vault / "Logs" / f"{today()}.json").exists()
