@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -66,6 +67,22 @@ def snapshot(folder: Path) -> Dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+#: Longer than the whole suite takes (about 40 s here).
+SUITE_BUDGET_S = 180
+
+
+@pytest.fixture(scope="session", autouse=True)
+def not_across_midnight() -> None:
+    """Tests compare the day files written with the day they were written:
+    a run that starts just before midnight UTC waits for the new day, so no
+    test straddles two days (the Rust tests retry instead, see
+    `tests/common::on_one_utc_day`)."""
+    now = datetime.now(timezone.utc)
+    left = 86_400 - (now.hour * 3600 + now.minute * 60 + now.second + now.microsecond / 1e6)
+    if left < SUITE_BUDGET_S:
+        time.sleep(left + 1)
 
 
 @pytest.fixture(autouse=True)
