@@ -311,17 +311,7 @@ class AuditLogger:
         ``since``/``until``: a duration back from now (``30m``, ``7d``), an
         RFC 3339 time or a date. Raises :class:`QueryRejected` naming every
         wrong argument."""
-        lines = self._native.query(
-            since=since,
-            until=until,
-            level=_levels(level),
-            action=action,
-            actor=actor,
-            target=target,
-            result=result,
-            session=session,
-            contains=contains,
-        )
+        lines = self._native.query(**_filters(locals()))
         return (json.loads(line) for line in lines)
 
     def stats(
@@ -338,17 +328,7 @@ class AuditLogger:
     ) -> Dict[str, Any]:
         """Counts over the matching entries: ``count``, and by level,
         action, actor and result (as ``vault-audit query --stats``)."""
-        text = self._native.stats(
-            since=since,
-            until=until,
-            level=_levels(level),
-            action=action,
-            actor=actor,
-            target=target,
-            result=result,
-            session=session,
-            contains=contains,
-        )
+        text = self._native.stats(**_filters(locals()))
         stats: Dict[str, Any] = json.loads(text)
         return stats
 
@@ -386,9 +366,9 @@ class AuditLogger:
         return raw
 
 
-def _levels(level: Optional[Union[str, Sequence[str]]]) -> Optional[List[str]]:
-    if level is None:
-        return None
-    if isinstance(level, str):
-        return [level]
-    return list(level)
+def _filters(arguments: Dict[str, Any]) -> Dict[str, Any]:
+    """The filter arguments of `query()` or `stats()` (their `locals()`)."""
+    filters = {k: v for k, v in arguments.items() if k != "self"}
+    level = filters["level"]
+    filters["level"] = [level] if isinstance(level, str) else level
+    return filters
