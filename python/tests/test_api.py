@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import fcntl
 import threading
-import time
 from pathlib import Path
 from typing import List
 
-from conftest import read_day, seed_entry, today
+from conftest import pause, read_day, seed_entry, today
 from vault_audit import AuditLogger, LockTimeout, Receipt
 
 
@@ -127,7 +126,7 @@ def test_the_gil_is_released_while_a_call_waits_for_the_lock(
         worker.start()
         # Python code runs here only if the waiting call let go of the GIL;
         # if it did not, the lock is released only after its 5 s deadline.
-        time.sleep(0.3)
+        pause(0.3)
         fcntl.flock(held, fcntl.LOCK_UN)
     worker.join()
     assert outcome == ["written"]
