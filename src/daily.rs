@@ -25,6 +25,7 @@
 //! read to find it.
 
 mod append;
+mod merge;
 mod read;
 mod recover;
 
@@ -43,8 +44,9 @@ pub use append::{
     append, chain_references, chain_start, open_day, open_for_append, plan_append, restore,
     write_planned, Appended, Line, PlannedAppend, Ready,
 };
+pub use merge::{conflict_sides, merged, missing_from, Sides};
 pub use read::{parse_entries, read_entries, salvage_entries, DayEntries, Layout};
-pub use recover::{convert_aside, fix_counts, recover, rewrite, Recovery, Rewritten};
+pub use recover::{convert_aside, copy_extras, fix_counts, recover, rewrite, Recovery, Rewritten};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";

@@ -12,12 +12,38 @@ use crate::time::parse_day;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vault {
     root: PathBuf,
+    /// The machine whose own files these are, when a replica's: then every
+    /// path under `Logs/` is under `Logs/hosts/<host>/` instead.
+    host: Option<String>,
 }
 
 impl Vault {
     /// The vault at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Vault { root: root.into() }
+        Vault {
+            root: root.into(),
+            host: None,
+        }
+    }
+
+    /// The same vault as the replica `host` writes it: its day files,
+    /// state, lock and failed writes all under `Logs/hosts/<host>/`. The
+    /// caller checked `host` with [`host_name`].
+    pub fn replica(&self, host: &str) -> Vault {
+        Vault {
+            root: self.root.clone(),
+            host: Some(host.to_owned()),
+        }
+    }
+
+    /// The vault as the primary writes it (the main day files).
+    pub fn primary(&self) -> Vault {
+        Vault::new(self.root.clone())
+    }
+
+    /// The replica this view is of, if it is one.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
     }
 
     /// The vault folder.
@@ -25,9 +51,51 @@ impl Vault {
         &self.root
     }
 
-    /// `Logs/`.
+    /// `Logs/` (a replica's: `Logs/hosts/<host>/`).
     pub fn logs(&self) -> PathBuf {
-        self.root.join("Logs")
+        match &self.host {
+            Some(host) => self.hosts_dir().join(host),
+            None => self.root.join("Logs"),
+        }
+    }
+
+    /// `Logs/hosts/`: one folder per replica machine.
+    pub fn hosts_dir(&self) -> PathBuf {
+        self.root.join("Logs").join("hosts")
+    }
+
+    /// The replicas that have a folder in `Logs/hosts/` (real folders with
+    /// an accepted host name; never a link), sorted.
+    pub fn replica_hosts(&self) -> io::Result<Vec<String>> {
+        let dir = self.hosts_dir();
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut hosts = Vec::new();
+        for item in std::fs::read_dir(dir)? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if item.file_type()?.is_dir() && host_name(&name).as_deref() == Some(name.as_str()) {
+                hosts.push(name);
+            }
+        }
+        hosts.sort();
+        Ok(hosts)
+    }
+
+    /// `Logs/.audit/hosts/<host>.json`: how far the primary has taken in
+    /// each day of the replica `host` (see `replica`).
+    pub fn replica_cursor(&self, host: &str) -> PathBuf {
+        self.primary()
+            .state_dir()
+            .join("hosts")
+            .join(format!("{host}.json"))
+    }
+
+    /// `Logs/.audit/conflicts-seen`: when the primary last looked for sync
+    /// tools' leftovers in `Logs/` (the folder's modification time then).
+    pub fn conflicts_seen(&self) -> PathBuf {
+        self.state_dir().join("conflicts-seen")
     }
 
     /// `Logs/.audit/`: our own state, hidden from Obsidian.
@@ -231,6 +299,88 @@ impl Vault {
     }
 }
 
+/// The longest host name kept.
+const HOST_MAX: usize = 63;
+
+/// A host name as a folder name under `Logs/hosts/`: letters, digits, `-`
+/// and `_` kept (lower-cased), anything else becomes `-`, cut at 63
+/// characters; `None` when nothing is left.
+pub fn host_name(raw: &str) -> Option<String> {
+    let mapped: String = raw
+        .trim()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .take(HOST_MAX)
+        .collect();
+    let name = mapped.trim_matches('-');
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A copy a sync tool left beside a day file when two machines changed it:
+/// the day, the file, and the device named in its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictCopy {
+    /// The day it is a copy of.
+    pub date: NaiveDate,
+    /// Where it is.
+    pub path: PathBuf,
+    /// The device or machine its name gives (`unknown` when none).
+    pub device: String,
+}
+
+/// Whether `name` is a sync tool's conflict copy of a day file, and of
+/// which day and device: Syncthing's
+/// `YYYY-MM-DD.sync-conflict-<date>-<time>-<device>.json`, and the
+/// `YYYY-MM-DD (<who>'s conflicted copy <when>).json` or
+/// `YYYY-MM-DD (conflicted copy ...).json` of Dropbox and Obsidian Sync.
+pub fn conflict_copy_name(name: &str) -> Option<(NaiveDate, String)> {
+    let date = parse_day(name.get(..10)?)?;
+    let rest = name.get(10..)?.strip_suffix(".json")?;
+    if let Some(tail) = rest.strip_prefix(".sync-conflict-") {
+        let device = tail.splitn(3, '-').nth(2).unwrap_or("unknown");
+        return Some((date, device.to_owned()));
+    }
+    let inner = rest.strip_prefix(" (")?.strip_suffix(')')?;
+    let lower = inner.to_ascii_lowercase();
+    let at = lower.find("conflicted copy")?;
+    let who = inner[..at].trim().trim_end_matches("'s").trim();
+    let after = inner[at + "conflicted copy".len()..].trim();
+    let device = match (who.is_empty(), after.split_whitespace().next()) {
+        (false, _) => who,
+        (true, Some(word)) if !word.starts_with(|c: char| c.is_ascii_digit()) => word,
+        _ => "unknown",
+    };
+    Some((date, device.to_owned()))
+}
+
+/// The sync tools' conflict copies of day files in the folder `logs`
+/// (regular files only), in name order.
+pub fn conflict_copies_in(logs: &Path) -> io::Result<Vec<ConflictCopy>> {
+    let mut found = Vec::new();
+    if !logs.is_dir() {
+        return Ok(found);
+    }
+    for item in std::fs::read_dir(logs)? {
+        let item = item?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if let Some((date, device)) = conflict_copy_name(&name) {
+            if item.file_type()?.is_file() {
+                found.push(ConflictCopy {
+                    date,
+                    path: item.path(),
+                    device,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
 /// Whether `folder` is a vault: it has `Logs/`, `Dashboard.md` or
 /// `.obsidian/` (a folder that is none of these is never written into).
 pub fn is_vault(folder: &Path) -> bool {
@@ -368,8 +518,9 @@ pub fn links_below(logs: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// The kinds of file kept aside beside a day file: `torn`, `orig`,
-/// `corrupt`, and `foreign` (the name earlier versions gave `orig`).
-const KEPT_ASIDE: [&str; 4] = ["torn-", "orig-", "corrupt-", "foreign-"];
+/// `corrupt`, `conflict` (a sync tool's leftover, merged), and `foreign`
+/// (the name earlier versions gave `orig`).
+const KEPT_ASIDE: [&str; 5] = ["torn-", "orig-", "corrupt-", "conflict-", "foreign-"];
 
 /// The originals of conversions: `orig`, and the older name `foreign`.
 const ORIGINALS: [&str; 2] = ["orig-", "foreign-"];

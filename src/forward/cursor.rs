@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::chain::short_hash;
 use crate::daily::{self, Inspection};
 use crate::fsutil::{ensure_dir, write_atomic};
 use crate::vault::Vault;
@@ -58,13 +58,6 @@ pub struct Cursor {
 /// A sink's cursor file.
 pub fn path(vault: &Vault, sink: &str) -> PathBuf {
     vault.sink_cursor(sink)
-}
-
-fn short_hash(line: &[u8]) -> String {
-    Sha256::digest(line)[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Cursor {

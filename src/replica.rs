@@ -1,0 +1,382 @@
+//! The primary taking in what replicas wrote: the day files under
+//! `Logs/hosts/<host>/`, every entry exactly once, into the main day files.
+//!
+//! How far each replica day has been taken in is kept in
+//! `Logs/.audit/hosts/<host>.json`, as the sink cursors keep it: a count and
+//! a hash of the last entry passed, with the file's length and modification
+//! time so that an unchanged file costs one `stat`. When the file no longer
+//! starts with what was passed (a sync tool rewrote it, a repair cut it), or
+//! a take-in was cut short, the entries are matched by identity instead:
+//! the line the primary would store for a replica entry is looked for among
+//! the main day's entries of that host, so nothing is taken twice.
+//!
+//! Taking in is planned here ([`plan`]) and appended by the logger, through
+//! the one validating, redacting append path; [`mark_pending`] before and
+//! [`finish`] after make a crash in between safe.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::time::UNIX_EPOCH;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::chain::short_hash;
+use crate::daily;
+use crate::fsutil::{ensure_dir, write_atomic};
+use crate::vault::Vault;
+
+/// The parameter that names the machine a taken-in entry was written on.
+pub const HOST_PARAM: &str = "host";
+
+/// How far one replica day file has been taken in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCursor {
+    /// Entries of the file passed (taken in, or refused as invalid).
+    pub count: u64,
+    /// Hash of the last of them (as stored, see [`short_hash`]).
+    pub last: String,
+    /// The file's length when it was read.
+    pub len: u64,
+    /// Its modification time then, in nanoseconds since 1970.
+    pub mtime_ns: u64,
+    /// Entries of the file taken in (appended to the main files).
+    #[serde(default)]
+    pub taken: u64,
+    /// Set while a take-in is under way: the next one matches by identity.
+    #[serde(default)]
+    pub pending: bool,
+}
+
+/// One replica's cursors, per day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursors {
+    /// Per day file of the replica.
+    pub days: BTreeMap<NaiveDate, DayCursor>,
+}
+
+/// A replica's cursors; none (or unreadable) is an empty set, which only
+/// makes the next take-in match by identity.
+pub fn load(vault: &Vault, host: &str) -> Cursors {
+    crate::fsutil::read_no_follow(&vault.replica_cursor(host))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
+}
+
+fn save(vault: &Vault, host: &str, cursors: &Cursors) -> io::Result<()> {
+    let path = vault.replica_cursor(host);
+    if let Some(dir) = path.parent() {
+        ensure_dir(dir)?;
+    }
+    let text = serde_json::to_string_pretty(cursors).map_err(io::Error::other)?;
+    write_atomic(&path, text.as_bytes())
+}
+
+/// A replica entry to take in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Incoming {
+    /// The replica it comes from.
+    pub host: String,
+    /// Its entry as the replica stored it.
+    pub value: Value,
+}
+
+/// A replica entry the primary cannot take in (it does not validate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The replica.
+    pub host: String,
+    /// The replica's day file, vault-relative.
+    pub file: String,
+    /// The entry's position in it (from 1).
+    pub position: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a take-in is to append, and the cursors before and after it.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// The entries, in timestamp order.
+    pub incoming: Vec<Incoming>,
+    /// The entries refused.
+    pub refused: Vec<Refused>,
+    before: BTreeMap<String, Cursors>,
+    after: BTreeMap<String, Cursors>,
+}
+
+impl Plan {
+    /// Whether there is nothing to append and no cursor to move.
+    pub fn is_empty(&self) -> bool {
+        self.incoming.is_empty() && self.refused.is_empty() && self.before == self.after
+    }
+}
+
+/// The line the primary would store for a replica entry (the host set,
+/// validated, redacted), or why it would refuse it.
+pub type Stored<'a> = &'a dyn Fn(&str, &Value) -> Result<String, String>;
+
+/// Plans taking in every replica's new entries.
+pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
+    let mut plan = Plan::default();
+    for host in vault.replica_hosts()? {
+        let before = load(vault, &host);
+        let mut after = before.clone();
+        let replica = vault.replica(&host);
+        let mut main = MainLines::default();
+        for date in replica.day_files()? {
+            let path = replica.day_file(date);
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let (len, mtime_ns) = (meta.len(), mtime_ns(&meta));
+            let old = before.days.get(&date);
+            if old.is_some_and(|c| c.len == len && c.mtime_ns == mtime_ns && !c.pending) {
+                continue;
+            }
+            let Ok(read) = daily::read_entries(&path) else {
+                continue;
+            };
+            let file = vault.relative(&path).into_owned();
+            let day = Day {
+                host: &host,
+                file: &file,
+                entries: &read.entries,
+                old,
+            };
+            let cursor = day.take(vault, stored, &mut main, &mut plan);
+            after.days.insert(
+                date,
+                DayCursor {
+                    len,
+                    mtime_ns,
+                    ..cursor
+                },
+            );
+        }
+        plan.before.insert(host.clone(), before);
+        plan.after.insert(host, after);
+    }
+    plan.incoming
+        .sort_by(|a, b| timestamp(&a.value).cmp(timestamp(&b.value)));
+    Ok(plan)
+}
+
+/// Records that a take-in is under way (before any entry is appended).
+pub fn mark_pending(vault: &Vault, plan: &Plan) -> io::Result<()> {
+    for (host, before) in &plan.before {
+        let mut marked = before.clone();
+        let touched = plan.after.get(host).map(|a| &a.days);
+        for (date, cursor) in touched.into_iter().flatten() {
+            if before.days.get(date) != Some(cursor) {
+                marked.days.entry(*date).or_default().pending = true;
+            }
+        }
+        if &marked != before {
+            save(vault, host, &marked)?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the take-in done (after the entries are durably appended).
+pub fn finish(vault: &Vault, plan: &Plan) -> io::Result<()> {
+    for (host, after) in &plan.after {
+        if plan.before.get(host) != Some(after) || !plan.incoming.is_empty() {
+            save(vault, host, after)?;
+        }
+    }
+    Ok(())
+}
+
+/// One replica day file being planned.
+struct Day<'a> {
+    host: &'a str,
+    file: &'a str,
+    entries: &'a [Value],
+    old: Option<&'a DayCursor>,
+}
+
+impl Day<'_> {
+    /// Adds the day's new entries to `plan`; returns its cursor after.
+    fn take(
+        &self,
+        vault: &Vault,
+        stored: Stored<'_>,
+        main: &mut MainLines,
+        plan: &mut Plan,
+    ) -> DayCursor {
+        let n = self.entries.len();
+        let from = self.fast_start();
+        let seen = self.old.map_or(0, |c| c.count as usize);
+        // Taken before: what the cursor says, or what is found in the main files.
+        let mut taken = match from {
+            Some(_) => self.old.map_or(0, |c| c.taken),
+            None => 0,
+        };
+        for (i, value) in self.entries.iter().enumerate().skip(from.unwrap_or(0)) {
+            match stored(self.host, value) {
+                Ok(line) => {
+                    // Matched by identity unless the cursor vouches for it.
+                    taken += 1;
+                    if from.is_none() && main.take(vault, &line) {
+                        continue;
+                    }
+                    plan.incoming.push(Incoming {
+                        host: self.host.to_owned(),
+                        value: value.clone(),
+                    });
+                }
+                Err(reason) if from.is_some() || i >= seen => plan.refused.push(Refused {
+                    host: self.host.to_owned(),
+                    file: self.file.to_owned(),
+                    position: i as u64 + 1,
+                    reason,
+                }),
+                Err(_) => {}
+            }
+        }
+        DayCursor {
+            count: n as u64,
+            last: self.entries.last().map(line_hash).unwrap_or_default(),
+            taken,
+            ..DayCursor::default()
+        }
+    }
+
+    /// Where the new entries start, when the cursor still holds: the file
+    /// begins with the entries it passed, and no take-in was cut short.
+    fn fast_start(&self) -> Option<usize> {
+        let Some(old) = self.old else {
+            return Some(0);
+        };
+        let count = old.count as usize;
+        let holds = !old.pending
+            && count <= self.entries.len()
+            && (count == 0 || line_hash(&self.entries[count - 1]) == old.last);
+        holds.then_some(count)
+    }
+}
+
+/// The main day files' entries of each host, read once per take-in, as
+/// stored lines with how many times each occurs.
+#[derive(Default)]
+struct MainLines {
+    days: HashMap<NaiveDate, HashMap<String, u64>>,
+}
+
+impl MainLines {
+    /// Whether `line` is in the main files (and not matched before).
+    fn take(&mut self, vault: &Vault, line: &str) -> bool {
+        let Some(date) = line_date(line) else {
+            return false;
+        };
+        let lines = self
+            .days
+            .entry(date)
+            .or_insert_with(|| host_lines(vault, date));
+        match lines.get_mut(line) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The entries of the main day file of `date` that were taken in from a
+/// replica, as stored lines with their counts.
+pub fn host_lines(vault: &Vault, date: NaiveDate) -> HashMap<String, u64> {
+    let mut lines = HashMap::new();
+    let path = vault.primary().day_file(date);
+    let Ok(read) = daily::read_entries(&path) else {
+        return lines;
+    };
+    for entry in read.entries {
+        if entry["parameters"].get(HOST_PARAM).is_some() {
+            *lines.entry(entry.to_string()).or_default() += 1;
+        }
+    }
+    lines
+}
+
+/// The day of a stored line, from its timestamp.
+pub fn line_date(line: &str) -> Option<NaiveDate> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    crate::time::parse_day(value["timestamp"].as_str()?.get(..10)?)
+}
+
+fn line_hash(value: &Value) -> String {
+    short_hash(value.to_string().as_bytes())
+}
+
+fn timestamp(value: &Value) -> &str {
+    value["timestamp"].as_str().unwrap_or("")
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// One thing `verify` finds wrong with what was taken in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untaken {
+    /// The replica's day file, vault-relative.
+    pub file: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// Checks that every entry the primary recorded as taken in from a
+/// replica is in the main day files exactly once: `stored` gives the line
+/// the primary stores for a replica entry. Days older than `oldest` are
+/// retention's and are not checked.
+pub fn check_taken(
+    vault: &Vault,
+    stored: Stored<'_>,
+    oldest: NaiveDate,
+) -> io::Result<Vec<Untaken>> {
+    let mut found = Vec::new();
+    for host in vault.replica_hosts()? {
+        let cursors = load(vault, &host);
+        let replica = vault.replica(&host);
+        let mut expected: BTreeMap<NaiveDate, HashMap<String, u64>> = BTreeMap::new();
+        for (date, cursor) in cursors.days.iter().filter(|(d, _)| **d >= oldest) {
+            let path = replica.day_file(*date);
+            let Ok(read) = daily::read_entries(&path) else {
+                continue;
+            };
+            for value in read.entries.iter().take(cursor.count as usize) {
+                let Ok(line) = stored(&host, value) else {
+                    continue;
+                };
+                if let Some(day) = line_date(&line).filter(|d| *d >= oldest) {
+                    *expected.entry(day).or_default().entry(line).or_default() += 1;
+                }
+            }
+        }
+        for (date, lines) in expected {
+            let main = host_lines(vault, date);
+            let file = vault.relative(&vault.primary().day_file(date)).into_owned();
+            for (line, want) in lines {
+                let have = main.get(&line).copied().unwrap_or(0);
+                if have != want {
+                    found.push(Untaken {
+                        file: file.clone(),
+                        problem: format!(
+                            "an entry of replica {host} recorded as taken in is in the main file {have} times, not {want}: {}",
+                            timestamp(&serde_json::from_str(&line).unwrap_or(Value::Null))
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
