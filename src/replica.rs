@@ -44,6 +44,11 @@ pub struct DayCursor {
     /// Entries of the file taken in (appended to the main files).
     #[serde(default)]
     pub taken: u64,
+    /// The most entries the file was ever read with: while the file holds
+    /// fewer (read half-written by a sync tool, say), entries after
+    /// `count` may be taken already, so they are matched by identity.
+    #[serde(default)]
+    pub high: u64,
     /// Set while a take-in is under way: the next one matches by identity.
     #[serde(default)]
     pub pending: bool,
@@ -210,7 +215,7 @@ impl Day<'_> {
     ) -> DayCursor {
         let n = self.entries.len();
         let from = self.fast_start();
-        let seen = self.old.map_or(0, |c| c.count as usize);
+        let seen = self.old.map_or(0, |c| c.high.max(c.count) as usize);
         // Taken before: what the cursor says, or what is found in the main files.
         let mut taken = match from {
             Some(_) => self.old.map_or(0, |c| c.taken),
@@ -241,19 +246,21 @@ impl Day<'_> {
         DayCursor {
             count: n as u64,
             last: self.entries.last().map(line_hash).unwrap_or_default(),
+            high: self.old.map_or(0, |c| c.high.max(c.count)).max(n as u64),
             taken,
             ..DayCursor::default()
         }
     }
 
     /// Where the new entries start, when the cursor still holds: the file
-    /// begins with the entries it passed, and no take-in was cut short.
+    /// begins with the entries it passed, and no take-in was cut short. A
+    /// day with no cursor (a new one, or the cursors were lost) is matched
+    /// by identity.
     fn fast_start(&self) -> Option<usize> {
-        let Some(old) = self.old else {
-            return Some(0);
-        };
+        let old = self.old?;
         let count = old.count as usize;
         let holds = !old.pending
+            && old.count >= old.high
             && count <= self.entries.len()
             && (count == 0 || line_hash(&self.entries[count - 1]) == old.last);
         holds.then_some(count)

@@ -299,6 +299,40 @@ impl Vault {
     }
 }
 
+/// The name the Git merge driver for day files is registered under.
+pub const MERGE_DRIVER: &str = "vault-audit";
+
+/// `.gitattributes` lines (vault-relative) that give day files, the main
+/// ones and the replicas', to the merge driver instead of a textual merge.
+pub fn git_attributes() -> Vec<String> {
+    const DAY: &str = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].json";
+    vec![
+        format!("Logs/{DAY} merge={MERGE_DRIVER}"),
+        format!("Logs/hosts/*/{DAY} merge={MERGE_DRIVER}"),
+    ]
+}
+
+/// `.gitignore` lines (vault-relative) for what must never sync: each
+/// machine's lock, pid file, sink cursors, vault snapshot and inbox work
+/// in progress, and keys.
+pub fn git_ignored() -> Vec<String> {
+    let mut lines = Vec::new();
+    for logs in ["Logs", "Logs/hosts/*"] {
+        for own in [
+            ".audit/lock",
+            ".audit/daemon.pid",
+            ".audit/sinks/",
+            ".audit/vault-snapshot.json",
+            ".audit/intent.json",
+            "inbox/.processing/",
+        ] {
+            lines.push(format!("{logs}/{own}"));
+        }
+    }
+    lines.extend(["*.key".to_owned(), ".env".to_owned()]);
+    lines
+}
+
 /// The longest host name kept.
 const HOST_MAX: usize = 63;
 

@@ -57,9 +57,10 @@ impl AuditLogger {
     /// [`AuditLogger::sync_replicas`] with the lock held.
     pub(crate) fn sync_locked(&self) -> Result<Synced, Error> {
         let mut done = self.take_in_replicas()?;
-        let merged = self.merge_conflict_copies()?;
-        super::merge_states(&mut done.files, merged.files);
-        done.notes.extend(merged.notes);
+        for merged in [self.merge_conflict_copies()?, self.merge_marked_days()?] {
+            super::merge_states(&mut done.files, merged.files);
+            done.notes.extend(merged.notes);
+        }
         Ok(done)
     }
 
@@ -120,6 +121,68 @@ impl AuditLogger {
         }
         Ok(done)
     }
+}
+
+impl AuditLogger {
+    /// The day files in `Logs/` with Git conflict markers, merged (see
+    /// [`daily::recover`]) and the other side's entries taken in. Looked
+    /// for only when `Logs/` changed since the last look (Git and the sync
+    /// tools replace a file they change, which changes its folder; an
+    /// append does not).
+    fn merge_marked_days(&self) -> Result<Synced, Error> {
+        let logs = self.vault.logs();
+        let seen = self.vault.conflicts_seen();
+        let failed = |op, path: &std::path::Path, e| {
+            Error::io(IoFailure::new(op, path, e), Vec::new(), Vec::new())
+        };
+        let stamp = || folder_stamp(&logs);
+        let before = crate::fsutil::read_no_follow(&seen).unwrap_or_default();
+        if before == stamp().into_bytes() {
+            return Ok(Synced::default());
+        }
+        let mut recoveries = Vec::new();
+        for date in self
+            .vault
+            .day_files()
+            .map_err(|e| failed("read", &logs, e))?
+        {
+            let path = self.vault.day_file(date);
+            if has_markers(&path, date) {
+                let now = self.now().timestamp();
+                let done = daily::recover(&path, date, now, &self.chain_key)
+                    .map_err(|e| failed("merge", &path, e))?;
+                recoveries.push(done);
+            }
+        }
+        let files = self.take_in_foreign(&recoveries)?;
+        crate::fsutil::write_atomic(&seen, stamp().as_bytes())
+            .map_err(|e| failed("write", &seen, e))?;
+        let notes = recoveries.iter().map(ToString::to_string).collect();
+        Ok(Synced { files, notes })
+    }
+}
+
+/// The modification time of a folder, as text (empty when unknown).
+fn folder_stamp(dir: &std::path::Path) -> String {
+    std::fs::metadata(dir)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or_else(String::new, |d| d.as_nanos().to_string())
+}
+
+/// Whether the day file at `path` is not intact and has Git conflict markers.
+fn has_markers(path: &std::path::Path, date: chrono::NaiveDate) -> bool {
+    let Ok(mut file) = crate::fsutil::open_read(path) else {
+        return false;
+    };
+    if !matches!(
+        daily::inspect(&mut file, date),
+        Ok(daily::Inspection::NeedsRecovery)
+    ) {
+        return false;
+    }
+    crate::fsutil::read_no_follow(path).is_ok_and(|b| daily::conflict_sides(&b).is_some())
 }
 
 /// One WARNING per replica day file with entries the primary refused.

@@ -1,0 +1,346 @@
+//! One vault, several machines: a replica writes only under
+//! `Logs/hosts/<host>/`, the primary takes its entries in exactly once
+//! (a week offline included), sync tools' conflict copies and Git conflict
+//! markers are merged once with the leftover kept aside, and the merge
+//! driver makes a chained union of two versions of a day.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{days_before, entry_json, on_one_utc_day, Run, Vault};
+use serde_json::Value;
+
+const HOST: &str = "cloud-vm";
+
+/// A run as the replica `cloud-vm`.
+fn replica(v: &Vault) -> Run {
+    v.cmd().env("AUDIT_ROLE", "replica").env("AUDIT_HOST", HOST)
+}
+
+/// Logs one entry with a distinguishing `n` at `ts` (none: now).
+fn log(run: Run, ts: Option<&str>, n: u64) {
+    let mut e: Value = serde_json::from_str(&entry_json("x", "INFO", n)).expect("json");
+    match ts {
+        Some(ts) => e["timestamp"] = ts.into(),
+        None => {
+            e.as_object_mut().expect("object").remove("timestamp");
+        }
+    }
+    run.args(["log", "--entry", &e.to_string()])
+        .run()
+        .assert_code(0);
+}
+
+/// How many times each `n` occurs in the main day files, among entries
+/// taken in from `host`.
+fn taken(v: &Vault, host: &str) -> BTreeMap<u64, u64> {
+    let mut seen = BTreeMap::new();
+    for e in v.all_entries() {
+        if e["parameters"]["host"] == host {
+            *seen
+                .entry(e["parameters"]["n"].as_u64().expect("n"))
+                .or_default() += 1;
+        }
+    }
+    seen
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_replica_writes_only_its_own_files_and_the_primary_takes_them_in_once() {
+    let v = Vault::new();
+    std::fs::write(v.path().join("Dashboard.md"), "# Dashboard\n").expect("dashboard");
+    let (today, n) = on_one_utc_day(|_| {
+        for n in 1..=3 {
+            log(replica(&v), None, n);
+        }
+        let main: Vec<String> = files_in(&v.logs());
+        assert_eq!(
+            main,
+            vec!["hosts"],
+            "a replica writes nothing else in Logs/"
+        );
+        let own = v.logs().join("hosts").join(HOST);
+        let today = days_before(chrono::Utc::now(), 0).0;
+        assert!(own.join(format!("{today}.json")).is_file());
+        assert_eq!(
+            std::fs::read_to_string(v.path().join("Dashboard.md")).expect("read"),
+            "# Dashboard\n"
+        );
+        // The primary's next write takes them in.
+        log(v.cmd(), None, 100);
+        (today, taken(&v, HOST))
+    });
+    assert_eq!(n, BTreeMap::from([(1, 1), (2, 1), (3, 1)]));
+    // Again, with no cursor at all and the replica's file replaced by a
+    // copy of itself (a sync tool's rewrite): nothing is taken twice.
+    let own = v
+        .logs()
+        .join("hosts")
+        .join(HOST)
+        .join(format!("{today}.json"));
+    let bytes = std::fs::read(&own).expect("read");
+    std::fs::remove_file(&own).expect("remove");
+    std::fs::write(&own, bytes).expect("write");
+    std::fs::remove_file(v.logs().join(".audit/hosts").join(format!("{HOST}.json")))
+        .expect("cursor");
+    v.cmd().arg("index").run().assert_code(0);
+    log(replica(&v), None, 4);
+    v.cmd().arg("index").run().assert_code(0);
+    v.cmd().arg("index").run().assert_code(0);
+    let n = taken(&v, HOST);
+    assert_eq!(n, BTreeMap::from([(1, 1), (2, 1), (3, 1), (4, 1)]));
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(v.logs().join("index.json")).expect("index"))
+            .expect("json");
+    let listed: u64 = index["log_files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["entry_count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(
+        listed,
+        v.all_entries().len() as u64,
+        "the index counts them"
+    );
+    v.cmd().arg("verify").run().assert_code(0);
+}
+
+#[test]
+fn a_replica_offline_for_a_week_is_taken_in_once_when_it_syncs() {
+    let v = Vault::new();
+    let elsewhere = Vault::new();
+    let now = chrono::Utc::now();
+    // The replica wrote for a week into its own copy of the vault...
+    for day in (0..8).rev() {
+        for k in 0..3 {
+            let ts = days_before(now, day).1;
+            log(replica(&elsewhere), Some(&ts), (day * 10 + k) as u64);
+        }
+    }
+    log(v.cmd(), None, 1000);
+    // ...and the week arrives at once.
+    let from = elsewhere.logs().join("hosts");
+    let to = v.logs().join("hosts");
+    copy_dir(&from, &to);
+    v.cmd().arg("index").run().assert_code(0);
+    v.cmd().arg("index").run().assert_code(0);
+    log(v.cmd(), None, 1001);
+    let n = taken(&v, HOST);
+    assert_eq!(n.len(), 24, "{n:?}");
+    assert!(n.values().all(|c| *c == 1), "{n:?}");
+    assert!(v.dates().len() >= 8, "{:?}", v.dates());
+    let done = v.cmd().arg("verify").run();
+    done.assert_code(0);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for item in std::fs::read_dir(from).expect("read dir") {
+        let item = item.expect("item");
+        let target = to.join(item.file_name());
+        if item.file_type().expect("type").is_dir() {
+            copy_dir(&item.path(), &target);
+        } else {
+            std::fs::copy(item.path(), target).expect("copy");
+        }
+    }
+}
+
+/// The `n`s of the entries in the main day file of `date`, in order.
+fn ns(v: &Vault, date: &str) -> Vec<u64> {
+    v.day_json(date)["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["parameters"]["n"].as_u64())
+        .collect()
+}
+
+fn warnings(v: &Vault, how: &str) -> Vec<Value> {
+    v.all_entries()
+        .into_iter()
+        .filter(|e| e["parameters"]["how"] == how)
+        .collect()
+}
+
+#[test]
+fn a_syncthing_conflict_copy_is_merged_once_and_kept_aside() {
+    let v = Vault::new();
+    let other = Vault::new();
+    let now = chrono::Utc::now();
+    let (day, _) = days_before(now, 1);
+    let ts = |k: i64| days_before(now - chrono::Duration::minutes(k), 1).1;
+    // Both machines had entries 1 and 2; the other one also 3 and 4.
+    for (n, k) in [(1, 50), (2, 40)] {
+        log(v.cmd(), Some(&ts(k)), n);
+        log(other.cmd(), Some(&ts(k)), n);
+    }
+    // The same two entries, byte for byte, then two more.
+    std::fs::copy(v.day(&day), other.day(&day)).expect("copy");
+    for (n, k) in [(3, 30), (4, 20)] {
+        log(other.cmd(), Some(&ts(k)), n);
+    }
+    log(v.cmd(), Some(&ts(10)), 5);
+    let copy = v
+        .logs()
+        .join(format!("{day}.sync-conflict-20260101-101010-ABCDEF7.json"));
+    std::fs::copy(other.day(&day), &copy).expect("conflict copy");
+    v.cmd().arg("index").run().assert_code(0);
+    v.cmd().arg("index").run().assert_code(0);
+    let mut got = ns(&v, &day);
+    got.sort();
+    assert_eq!(got, vec![1, 2, 3, 4, 5]);
+    assert!(!copy.exists(), "the copy was moved aside");
+    let kept: Vec<String> = files_in(&v.logs())
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{day}.conflict-")))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let warned = warnings(&v, "sync_conflict");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0]["log_level"], "WARNING");
+    assert_eq!(warned[0]["parameters"]["device"], "ABCDEF7");
+    v.cmd().arg("verify").run().assert_code(0);
+}
+
+/// Runs `git merge-file -p` on three texts: a real conflict.
+fn git_conflict(ours: &[u8], base: &[u8], theirs: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |n: &str| dir.path().join(n);
+    std::fs::write(path("ours"), ours).expect("ours");
+    std::fs::write(path("base"), base).expect("base");
+    std::fs::write(path("theirs"), theirs).expect("theirs");
+    let out = std::process::Command::new("git")
+        .args([
+            "merge-file",
+            "-p",
+            "-L",
+            "HEAD",
+            "-L",
+            "base",
+            "-L",
+            "laptop",
+        ])
+        .args([path("ours"), path("base"), path("theirs")])
+        .output()
+        .expect("git merge-file");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<<<<<<< HEAD"));
+    out.stdout
+}
+
+/// The same day in two vaults: `base` entries in both, then `ours` in
+/// `v` and `theirs` in `other`; returns (base, ours, theirs) file bytes.
+fn two_versions(v: &Vault, other: &Vault, day_ago: i64) -> (String, Vec<u8>, Vec<u8>, Vec<u8>) {
+    let now = chrono::Utc::now();
+    let (day, _) = days_before(now, day_ago);
+    let ts = |k: i64| days_before(now - chrono::Duration::minutes(k), day_ago).1;
+    for n in 1..=2 {
+        log(v.cmd(), Some(&ts(60 - n as i64)), n);
+    }
+    let base = std::fs::read(v.day(&day)).expect("base");
+    std::fs::write(other.day(&day), &base).expect("copy");
+    std::fs::create_dir_all(other.logs().join(".audit")).expect("state");
+    for n in 3..=4 {
+        log(v.cmd(), Some(&ts(50 - n as i64)), n);
+    }
+    for n in 5..=6 {
+        log(other.cmd(), Some(&ts(40 - n as i64)), n);
+    }
+    let ours = std::fs::read(v.day(&day)).expect("ours");
+    let theirs = std::fs::read(other.day(&day)).expect("theirs");
+    (day, base, ours, theirs)
+}
+
+#[test]
+fn a_day_file_with_git_conflict_markers_is_merged_once_and_kept_aside() {
+    let v = Vault::new();
+    let other = Vault::new();
+    let (day, base, ours, theirs) = two_versions(&v, &other, 1);
+    // Git replaces the file it merges.
+    let conflicted = git_conflict(&ours, &base, &theirs);
+    std::fs::remove_file(v.day(&day)).expect("remove");
+    std::fs::write(v.day(&day), conflicted).expect("conflict");
+    v.cmd().arg("index").run().assert_code(0);
+    v.cmd().arg("index").run().assert_code(0);
+    assert_eq!(ns(&v, &day), vec![1, 2, 3, 4, 5, 6]);
+    let kept = files_in(&v.logs())
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{day}.conflict-")))
+        .count();
+    assert_eq!(kept, 1);
+    let warned = warnings(&v, "sync_conflict");
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert_eq!(warned[0]["parameters"]["device"], "laptop");
+    v.cmd().arg("verify").run().assert_code(0);
+}
+
+#[test]
+fn the_merge_driver_writes_a_chained_union_of_both_versions() {
+    let v = Vault::new();
+    let other = Vault::new();
+    let (day, base, ours, theirs) = two_versions(&v, &other, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (o, a, b) = (
+        dir.path().join("O"),
+        dir.path().join("A"),
+        dir.path().join("B"),
+    );
+    std::fs::write(&o, &base).expect("O");
+    std::fs::write(&a, &ours).expect("A");
+    std::fs::write(&b, &theirs).expect("B");
+    Run::new()
+        .arg("merge-driver")
+        .args([&o, &a, &b])
+        .run()
+        .assert_code(0);
+    let merged = std::fs::read(&a).expect("merged");
+    let file: Value = serde_json::from_slice(&merged).expect("valid JSON");
+    assert_eq!(file["date"], day.as_str());
+    let got: Vec<u64> = file["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["parameters"]["n"].as_u64().expect("n"))
+        .collect();
+    assert_eq!(got, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(file["total_entries"], 6);
+    // The chain holds over the result, from ours' start.
+    let text = String::from_utf8(merged).expect("utf-8");
+    let date = vault_audit::time::parse_day(&day).expect("day");
+    let head = vault_audit::daily::parse_head(text.as_bytes(), date).expect("our layout");
+    let start = head.start.expect("chained");
+    let lines: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("    "))
+        .map(|l| l.strip_suffix(',').unwrap_or(l))
+        .collect();
+    let folder = vault_audit::chain::ChainKey::none()
+        .folder(start.alg)
+        .expect("folder");
+    let values = folder.fold_all(start.value, lines.iter().map(|l| l.as_bytes()));
+    let end = values.last().expect("values");
+    assert_eq!(file["chain_end"], vault_audit::chain::to_hex(end).as_str());
+    // Not a day file: left as a conflict.
+    std::fs::write(&a, "not json").expect("A");
+    std::fs::write(&b, "neither").expect("B");
+    Run::new()
+        .arg("merge-driver")
+        .args([&o, &a, &b])
+        .run()
+        .assert_code(1);
+}
