@@ -68,7 +68,8 @@ impl Vault {
     /// an accepted host name; never a link), sorted.
     pub fn replica_hosts(&self) -> io::Result<Vec<String>> {
         let dir = self.hosts_dir();
-        if !dir.is_dir() {
+        // Never through a link: `Logs/hosts` itself must be a real folder.
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
             return Ok(Vec::new());
         }
         let mut hosts = Vec::new();

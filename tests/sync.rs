@@ -344,3 +344,73 @@ fn the_merge_driver_writes_a_chained_union_of_both_versions() {
         .run()
         .assert_code(1);
 }
+
+#[test]
+fn a_linked_hosts_folder_or_replica_file_is_never_read() {
+    let v = Vault::new();
+    let outside = Vault::new();
+    log(replica(&outside), None, 7);
+    // A link in place of Logs/hosts, then in place of a replica's day file.
+    std::os::unix::fs::symlink(outside.logs().join("hosts"), v.logs().join("hosts")).expect("link");
+    v.cmd().arg("index").run().assert_code(0);
+    assert!(taken(&v, HOST).is_empty());
+    std::fs::remove_file(v.logs().join("hosts")).expect("unlink");
+    let own = v.logs().join("hosts").join(HOST);
+    std::fs::create_dir_all(&own).expect("mkdir");
+    for item in std::fs::read_dir(outside.logs().join("hosts").join(HOST)).expect("dir") {
+        let item = item.expect("item");
+        if item.file_type().expect("type").is_file() {
+            std::os::unix::fs::symlink(item.path(), own.join(item.file_name())).expect("link");
+        }
+    }
+    v.cmd().arg("index").run().assert_code(0);
+    assert!(taken(&v, HOST).is_empty());
+}
+
+#[test]
+fn a_hostile_replica_cannot_inject_invalid_or_unredacted_entries() {
+    let v = Vault::new();
+    let elsewhere = Vault::new();
+    log(replica(&elsewhere), None, 1);
+    let own = v.logs().join("hosts").join(HOST);
+    copy_dir(&elsewhere.logs().join("hosts").join(HOST), &own);
+    let day = days_before(chrono::Utc::now(), 0).0;
+    let path = own.join(format!("{day}.json"));
+    let text = std::fs::read_to_string(&path).expect("read");
+    // A line that does not validate, one with a secret, and one that
+    // claims another host: written by hand into the replica's file.
+    let mut bad: Value = serde_json::from_str(&entry_json(
+        &days_before(chrono::Utc::now(), 0).1,
+        "LOUD",
+        2,
+    ))
+    .expect("json");
+    bad["log_level"] = "LOUD".into();
+    let mut secret: Value = bad.clone();
+    secret["log_level"] = "INFO".into();
+    secret["parameters"] = serde_json::json!({"n": 3, "api_key": "sk-live-abcdefghijklmnopqrstuvwx", "host": "laptop"});
+    let hostile = text.replace("\n  ],\n", &format!(",\n    {bad},\n    {secret}\n  ],\n"));
+    std::fs::write(&path, hostile).expect("write");
+    v.cmd().arg("index").run().assert_code(0);
+    let all = v.all_entries();
+    let text = serde_json::to_string(&all).expect("json");
+    assert!(
+        !text.contains("sk-live-abcdefghijklmnopqrstuvwx"),
+        "redacted"
+    );
+    assert!(all.iter().all(|e| e["log_level"] != "LOUD"));
+    let n = taken(&v, HOST);
+    assert_eq!(n, BTreeMap::from([(1, 1), (3, 1)]));
+    let refused: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["parameters"]["event"] == "replica_entries_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{all:?}");
+    // The main chain holds.
+    let done = v.cmd().arg("verify").run();
+    assert!(
+        !done.stdout.contains(&format!("Logs/{day}.json")),
+        "{}",
+        done.stdout
+    );
+}
