@@ -331,6 +331,33 @@ fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+/// The replicas' entries the primary has not taken in yet (those after
+/// its cursor in each replica day file, all of a day it has no cursor
+/// for), each with `parameters.host` set as it will be when taken in, in
+/// timestamp order: what `query` shows beside the main files, so that a
+/// replica sees its own entries before the primary has them.
+pub fn untaken(vault: &Vault) -> io::Result<Vec<String>> {
+    let mut found: Vec<Value> = Vec::new();
+    for host in vault.replica_hosts()? {
+        let cursors = load(vault, &host);
+        let replica = vault.replica(&host);
+        for date in replica.day_files()? {
+            let Ok(read) = daily::read_entries(&replica.day_file(date)) else {
+                continue;
+            };
+            let from = cursors.days.get(&date).map_or(0, |c| c.count as usize);
+            for mut value in read.entries.into_iter().skip(from) {
+                if let Some(params) = value.get_mut("parameters").and_then(Value::as_object_mut) {
+                    params.insert(HOST_PARAM.into(), host.as_str().into());
+                }
+                found.push(value);
+            }
+        }
+    }
+    found.sort_by(|a, b| timestamp(a).cmp(timestamp(b)));
+    Ok(found.iter().map(Value::to_string).collect())
+}
+
 /// One thing `verify` finds wrong with what was taken in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Untaken {

@@ -414,3 +414,26 @@ fn a_hostile_replica_cannot_inject_invalid_or_unredacted_entries() {
         done.stdout
     );
 }
+
+#[test]
+fn query_shows_a_replicas_entries_once_before_and_after_they_are_taken_in() {
+    let v = Vault::new();
+    for n in 1..=2 {
+        log(replica(&v), None, n);
+    }
+    let count = |run: Run| {
+        let done = run.args(["query", "--count", "--actor", "test"]).run();
+        done.assert_code(0);
+        done.stdout.trim().to_owned()
+    };
+    assert_eq!(count(replica(&v)), "2", "not taken in yet");
+    let listed = replica(&v).args(["query", "--format", "jsonl"]).run();
+    assert!(
+        listed.stdout.contains(&format!("\"host\":\"{HOST}\"")),
+        "{}",
+        listed.stdout
+    );
+    v.cmd().arg("index").run().assert_code(0);
+    assert_eq!(count(v.cmd()), "2", "taken in: counted once");
+    assert_eq!(count(replica(&v)), "2");
+}

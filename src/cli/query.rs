@@ -68,8 +68,17 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
     let filter = Filter::new(&args.into(), Utc::now())?;
     let (format, terminal) = format_for(args.format);
     let result = (|| {
+        let untaken = crate::replica::untaken(&vault)?;
+        let pending = untaken.iter().filter_map(|line| {
+            let e = serde_json::from_str::<Lite>(line).ok()?;
+            filter.matches(&e, line).then_some((line.as_str(), e))
+        });
         if args.count || args.stats {
-            let (count, mut stats) = query::aggregate(&vault, &filter, args.stats)?;
+            let (mut count, mut stats) = query::aggregate(&vault, &filter, args.stats)?;
+            for (_, e) in pending {
+                count += 1;
+                stats.add(&e);
+            }
             if args.stats {
                 let text =
                     serde_json::to_string_pretty(&stats.to_json()).map_err(io::Error::other)?;
@@ -92,6 +101,10 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
             })?;
             if let Some(err) = failure {
                 return Err(err);
+            }
+            // Then what replicas wrote that the primary has not taken in.
+            for (line, e) in pending {
+                printer.entry(line, &e)?;
             }
             printer.end()
         }
