@@ -437,3 +437,31 @@ fn query_shows_a_replicas_entries_once_before_and_after_they_are_taken_in() {
     assert_eq!(count(v.cmd()), "2", "taken in: counted once");
     assert_eq!(count(replica(&v)), "2");
 }
+
+#[test]
+fn a_replica_refuses_to_write_the_index_or_the_dashboard_and_repairs_only_its_own_files() {
+    let v = Vault::new();
+    std::fs::write(v.path().join("Dashboard.md"), "# Dashboard\n").expect("dashboard");
+    log(replica(&v), None, 1);
+    for cmd in ["index", "dashboard"] {
+        let done = replica(&v).arg(cmd).run();
+        assert_ne!(done.code, 0, "{cmd}");
+        assert!(done.stderr.contains("replica"), "{}", done.stderr);
+    }
+    replica(&v).arg("repair").run().assert_code(0);
+    replica(&v)
+        .args(["rotate", "--days", "1"])
+        .run()
+        .assert_code(0);
+    assert_eq!(files_in(&v.logs()), vec!["hosts"]);
+    assert!(!v
+        .logs()
+        .join("hosts")
+        .join(HOST)
+        .join("index.json")
+        .exists());
+    assert_eq!(
+        std::fs::read_to_string(v.path().join("Dashboard.md")).expect("read"),
+        "# Dashboard\n"
+    );
+}
