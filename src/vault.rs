@@ -596,3 +596,63 @@ fn aside_of_kinds(logs: &Path, kinds: &[&str]) -> io::Result<Vec<PathBuf>> {
     found.sort();
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_copies_of_each_tool_are_recognised_with_their_device() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let cases = [
+            (
+                "2026-11-22.sync-conflict-20261122-101010-ABCDEF7.json",
+                Some("ABCDEF7"),
+            ),
+            (
+                "2026-11-22 (Laptop's conflicted copy 2026-11-22).json",
+                Some("Laptop"),
+            ),
+            (
+                "2026-11-22 (conflicted copy 2026-11-22 101010).json",
+                Some("unknown"),
+            ),
+            (
+                "2026-11-22 (Conflicted copy cloud-vm 202611221010).json",
+                Some("cloud-vm"),
+            ),
+            ("2026-11-22.json", None),
+            ("2026-11-22.orig-1.json", None),
+            ("index.json", None),
+            ("2026-11-2é (conflicted copy).json", None),
+        ];
+        for (name, device) in cases {
+            let found = conflict_copy_name(name);
+            assert_eq!(found.as_ref().map(|(_, d)| d.as_str()), device, "{name}");
+            if let Some((date, _)) = found {
+                assert_eq!(date, day);
+            }
+        }
+    }
+
+    #[test]
+    fn host_names_are_folder_names() {
+        assert_eq!(
+            host_name("Cloud VM.example.com").as_deref(),
+            Some("cloud-vm-example-com")
+        );
+        assert_eq!(host_name("../../etc").as_deref(), Some("etc"));
+        assert_eq!(host_name("..."), None);
+        assert_eq!(host_name(&"x".repeat(100)).map(|h| h.len()), Some(63));
+        let replica = Vault::new("/v").replica("vm");
+        assert_eq!(replica.logs(), Path::new("/v/Logs/hosts/vm"));
+        assert_eq!(
+            replica.lock_file(),
+            Path::new("/v/Logs/hosts/vm/.audit/lock")
+        );
+        assert_eq!(
+            replica.replica_cursor("vm"),
+            Path::new("/v/Logs/.audit/hosts/vm.json")
+        );
+    }
+}

@@ -465,3 +465,23 @@ fn a_replica_refuses_to_write_the_index_or_the_dashboard_and_repairs_only_its_ow
         "# Dashboard\n"
     );
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Whatever a sync tool or a person leaves, reading it never panics.
+    #[test]
+    fn conflicts_and_merges_never_panic_on_any_input(
+        a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+        b in "(<<<<<<< x\n|=======\n|>>>>>>> y\n|\\|\\|\\|\\|\\|\\|\\| z\n|\\{\"date\":\"2026-11-22\"\\}\n|[ -~]{0,20}\n){0,12}",
+        name in "[ -~]{0,60}",
+    ) {
+        let _ = vault_audit::daily::conflict_sides(&a);
+        let _ = vault_audit::daily::conflict_sides(b.as_bytes());
+        let key = vault_audit::chain::ChainKey::none();
+        let _ = vault_audit::daily::merged(&a, b.as_bytes(), &key);
+        let _ = vault_audit::daily::merged(b.as_bytes(), &a, &key);
+        let _ = vault_audit::vault::conflict_copy_name(&name);
+        let _ = vault_audit::vault::host_name(&name);
+    }
+}
