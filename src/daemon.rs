@@ -581,6 +581,8 @@ impl Daemon<'_> {
                 for note in &synced.notes {
                     self.say(1, note);
                 }
+                // Alerts see every machine's entries.
+                self.observe(&synced.entries);
                 self.dirty.extend(synced.files);
             }
             Err(e) => self.warn_repeating("replicas", &format!("warning: replicas: {e}")),

@@ -93,12 +93,6 @@ impl Vault {
             .join(format!("{host}.json"))
     }
 
-    /// `Logs/.audit/conflicts-seen`: when the primary last looked for sync
-    /// tools' leftovers in `Logs/` (the folder's modification time then).
-    pub fn conflicts_seen(&self) -> PathBuf {
-        self.state_dir().join("conflicts-seen")
-    }
-
     /// `Logs/.audit/`: our own state, hidden from Obsidian.
     pub fn state_dir(&self) -> PathBuf {
         state_dir_in(&self.logs())

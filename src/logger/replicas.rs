@@ -20,6 +20,8 @@ pub struct Synced {
     pub files: Vec<DayFileState>,
     /// What is worth saying, one line each.
     pub notes: Vec<String>,
+    /// The replicas' entries taken in (for the daemon's alerts).
+    pub entries: Vec<Entry>,
 }
 
 impl AuditLogger {
@@ -83,6 +85,7 @@ impl AuditLogger {
             .filter_map(|i| self.replica_entry(&i.host, &i.value).ok())
             .collect();
         let taken = entries.len();
+        let kept = entries.clone();
         entries.extend(refused_warnings(&plan.refused));
         let files = match entries.is_empty() {
             true => Vec::new(),
@@ -93,7 +96,11 @@ impl AuditLogger {
         if taken > 0 {
             notes.push(format!("took in {taken} entries from the replicas"));
         }
-        Ok(Synced { files, notes })
+        Ok(Synced {
+            files,
+            notes,
+            entries: kept,
+        })
     }
 
     /// Each conflict copy a sync tool left in `Logs/`: the entries the day
@@ -125,21 +132,16 @@ impl AuditLogger {
 
 impl AuditLogger {
     /// The day files in `Logs/` with Git conflict markers, merged (see
-    /// [`daily::recover`]) and the other side's entries taken in. Looked
-    /// for only when `Logs/` changed since the last look (Git and the sync
-    /// tools replace a file they change, which changes its folder; an
-    /// append does not).
+    /// [`daily::recover`]) and the other side's entries taken in. Only the
+    /// files changed since the index was last written (with a margin) are
+    /// looked at: a merge writes the files it changes, and every upkeep
+    /// writes the index.
     fn merge_marked_days(&self) -> Result<Synced, Error> {
         let logs = self.vault.logs();
-        let seen = self.vault.conflicts_seen();
         let failed = |op, path: &std::path::Path, e| {
             Error::io(IoFailure::new(op, path, e), Vec::new(), Vec::new())
         };
-        let stamp = || folder_stamp(&logs);
-        let before = crate::fsutil::read_no_follow(&seen).unwrap_or_default();
-        if before == stamp().into_bytes() {
-            return Ok(Synced::default());
-        }
+        let since = modified(&self.vault.index()).map(|t| t.saturating_sub(MARGIN_NS));
         let mut recoveries = Vec::new();
         for date in self
             .vault
@@ -147,7 +149,11 @@ impl AuditLogger {
             .map_err(|e| failed("read", &logs, e))?
         {
             let path = self.vault.day_file(date);
-            if has_markers(&path, date) {
+            let changed = match (since, modified(&path)) {
+                (Some(since), Some(at)) => at >= since,
+                _ => true,
+            };
+            if changed && has_markers(&path, date) {
                 let now = self.now().timestamp();
                 let done = daily::recover(&path, date, now, &self.chain_key)
                     .map_err(|e| failed("merge", &path, e))?;
@@ -155,20 +161,25 @@ impl AuditLogger {
             }
         }
         let files = self.take_in_foreign(&recoveries)?;
-        crate::fsutil::write_atomic(&seen, stamp().as_bytes())
-            .map_err(|e| failed("write", &seen, e))?;
         let notes = recoveries.iter().map(ToString::to_string).collect();
-        Ok(Synced { files, notes })
+        Ok(Synced {
+            files,
+            notes,
+            ..Synced::default()
+        })
     }
 }
 
-/// The modification time of a folder, as text (empty when unknown).
-fn folder_stamp(dir: &std::path::Path) -> String {
-    std::fs::metadata(dir)
+/// How long before the index's last write a changed day file is looked at.
+const MARGIN_NS: u128 = 5_000_000_000;
+
+/// A file's modification time (never following a link), in nanoseconds.
+fn modified(path: &std::path::Path) -> Option<u128> {
+    std::fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or_else(String::new, |d| d.as_nanos().to_string())
+        .map(|d| d.as_nanos())
 }
 
 /// Whether the day file at `path` is not intact and has Git conflict markers.
