@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{days_before, entry_json, on_one_utc_day, Run, Vault};
+use common::{days_before, entry_json, on_one_utc_day, wait_for, Daemon, Run, Vault};
 use serde_json::Value;
 
 const HOST: &str = "cloud-vm";
@@ -484,4 +484,56 @@ proptest::proptest! {
         let _ = vault_audit::vault::conflict_copy_name(&name);
         let _ = vault_audit::vault::host_name(&name);
     }
+}
+
+#[test]
+fn the_primarys_daemon_takes_a_replicas_new_entries_in_on_its_own() {
+    let v = Vault::new();
+    let daemon = Daemon::start(&v, &["--no-watch-vault"]);
+    for n in 1..=3 {
+        log(replica(&v), None, n);
+    }
+    wait_for(
+        "the daemon to take the replica in",
+        std::time::Duration::from_secs(20),
+        || taken(&v, HOST).len() == 3,
+    );
+    let (code, _) = daemon.terminate();
+    assert_eq!(code, Some(0));
+    assert!(taken(&v, HOST).values().all(|c| *c == 1));
+}
+
+#[test]
+fn a_replicas_daemon_keeps_to_its_own_files() {
+    let v = Vault::new();
+    std::fs::write(v.path().join("Dashboard.md"), "# Dashboard\n").expect("dashboard");
+    let log = std::fs::File::create(v.path().join("replica-daemon.err")).expect("log");
+    let mut child = std::process::Command::new(common::BIN)
+        .arg("--vault")
+        .arg(v.path())
+        .args(["--no-dry-run", "daemon", "--no-watch-vault"])
+        .env_remove("VAULT_PATH")
+        .env("AUDIT_ROLE", "replica")
+        .env("AUDIT_HOST", HOST)
+        .current_dir(v.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    wait_for(
+        "the replica's daemon",
+        std::time::Duration::from_secs(30),
+        || {
+            let out = replica(&v).args(["daemon", "status"]).run();
+            out.code == 0 && out.stdout.contains("\"ready\":true")
+        },
+    );
+    replica(&v).args(["daemon", "stop"]).run().assert_code(0);
+    let _ = child.wait();
+    assert_eq!(files_in(&v.logs()), vec!["hosts"]);
+    assert_eq!(
+        std::fs::read_to_string(v.path().join("Dashboard.md")).expect("read"),
+        "# Dashboard\n"
+    );
 }

@@ -269,6 +269,16 @@ impl Config {
         Ok(crate::vault::Vault::new(path.clone()))
     }
 
+    /// Like [`Config::existing_vault`], as this machine writes it: a
+    /// replica's own files under `Logs/hosts/<host>/` (its daemon, its lock).
+    pub fn own_vault(&self) -> Result<crate::vault::Vault, CliError> {
+        let vault = self.existing_vault()?;
+        Ok(match self.replica {
+            true => vault.replica(&self.host),
+            false => vault,
+        })
+    }
+
     /// The forwarding settings, read for the commands that forward.
     pub fn forwarding(&self) -> Result<&ForwardSettings, CliError> {
         self.forward.as_ref().ok_or_else(|| {
