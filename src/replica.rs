@@ -131,7 +131,11 @@ pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
         let mut after = before.clone();
         let replica = vault.replica(&host);
         let mut main = MainLines::default();
-        for date in replica.day_files()? {
+        let days = replica.day_files()?;
+        // A day gone (retention, or a sync tool between two writes) needs
+        // no cursor: if it comes back, it is matched by identity.
+        after.days.retain(|d, _| days.contains(d));
+        for date in days {
             let path = replica.day_file(date);
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;

@@ -537,3 +537,28 @@ fn a_replicas_daemon_keeps_to_its_own_files() {
         "# Dashboard\n"
     );
 }
+
+#[test]
+fn a_take_in_cut_short_after_the_append_is_not_taken_twice() {
+    let v = Vault::new();
+    for n in 1..=2 {
+        log(replica(&v), None, n);
+    }
+    v.cmd().arg("index").run().assert_code(0);
+    // As a crash right after the append leaves it: the cursor still where
+    // it was before, marked pending.
+    let cursor = v.logs().join(".audit/hosts").join(format!("{HOST}.json"));
+    let mut c: Value =
+        serde_json::from_slice(&std::fs::read(&cursor).expect("cursor")).expect("json");
+    for day in c["days"].as_object_mut().expect("days").values_mut() {
+        day["count"] = 0.into();
+        day["last"] = "".into();
+        day["pending"] = true.into();
+    }
+    std::fs::write(&cursor, c.to_string()).expect("write");
+    log(replica(&v), None, 3);
+    v.cmd().arg("index").run().assert_code(0);
+    v.cmd().arg("index").run().assert_code(0);
+    assert_eq!(taken(&v, HOST), BTreeMap::from([(1, 1), (2, 1), (3, 1)]));
+    v.cmd().arg("verify").run().assert_code(0);
+}
