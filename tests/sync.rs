@@ -184,18 +184,19 @@ fn a_syncthing_conflict_copy_is_merged_once_and_kept_aside() {
     let other = Vault::new();
     let now = chrono::Utc::now();
     let (day, _) = days_before(now, 1);
-    let ts = |k: i64| days_before(now - chrono::Duration::minutes(k), 1).1;
+    // Noon yesterday, whatever the hour now.
+    let noon = days_before(now, 1).1;
     // Both machines had entries 1 and 2; the other one also 3 and 4.
-    for (n, k) in [(1, 50), (2, 40)] {
-        log(v.cmd(), Some(&ts(k)), n);
-        log(other.cmd(), Some(&ts(k)), n);
+    for n in [1, 2] {
+        log(v.cmd(), Some(&noon), n);
+        log(other.cmd(), Some(&noon), n);
     }
     // The same two entries, byte for byte, then two more.
     std::fs::copy(v.day(&day), other.day(&day)).expect("copy");
-    for (n, k) in [(3, 30), (4, 20)] {
-        log(other.cmd(), Some(&ts(k)), n);
+    for n in [3, 4] {
+        log(other.cmd(), Some(&noon), n);
     }
-    log(v.cmd(), Some(&ts(10)), 5);
+    log(v.cmd(), Some(&noon), 5);
     let copy = v
         .logs()
         .join(format!("{day}.sync-conflict-20260101-101010-ABCDEF7.json"));
@@ -248,18 +249,19 @@ fn git_conflict(ours: &[u8], base: &[u8], theirs: &[u8]) -> Vec<u8> {
 fn two_versions(v: &Vault, other: &Vault, day_ago: i64) -> (String, Vec<u8>, Vec<u8>, Vec<u8>) {
     let now = chrono::Utc::now();
     let (day, _) = days_before(now, day_ago);
-    let ts = |k: i64| days_before(now - chrono::Duration::minutes(k), day_ago).1;
+    // Noon that day, whatever the hour now.
+    let noon = days_before(now, day_ago).1;
     for n in 1..=2 {
-        log(v.cmd(), Some(&ts(60 - n as i64)), n);
+        log(v.cmd(), Some(&noon), n);
     }
     let base = std::fs::read(v.day(&day)).expect("base");
     std::fs::write(other.day(&day), &base).expect("copy");
     std::fs::create_dir_all(other.logs().join(".audit")).expect("state");
     for n in 3..=4 {
-        log(v.cmd(), Some(&ts(50 - n as i64)), n);
+        log(v.cmd(), Some(&noon), n);
     }
     for n in 5..=6 {
-        log(other.cmd(), Some(&ts(40 - n as i64)), n);
+        log(other.cmd(), Some(&noon), n);
     }
     let ours = std::fs::read(v.day(&day)).expect("ours");
     let theirs = std::fs::read(other.day(&day)).expect("theirs");
