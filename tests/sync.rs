@@ -564,3 +564,110 @@ fn a_take_in_cut_short_after_the_append_is_not_taken_twice() {
     assert_eq!(taken(&v, HOST), BTreeMap::from([(1, 1), (2, 1), (3, 1)]));
     v.cmd().arg("verify").run().assert_code(0);
 }
+
+/// The merge fixtures: one day in two vaults with an injected clock (the
+/// merge driver reads no clock): two entries in both (the ancestor), then
+/// two more in each. `UPDATE_GOLDEN=1` writes them to `fixtures/merge/`.
+fn merge_fixtures() -> [(&'static str, String); 3] {
+    use std::sync::Arc;
+    use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel};
+    let at = |ts: &str| vault_audit::time::parse_timestamp(ts).expect("timestamp");
+    let entry = |n: u64, ts: &str| {
+        Entry::new(
+            LogLevel::Info,
+            ActionType::new("system_event").expect("action"),
+            "merge-test",
+            "vault",
+        )
+        .at(at(ts))
+        .param("n", n)
+    };
+    let dirs: Vec<tempfile::TempDir> = (0..2)
+        .map(|_| {
+            let d = tempfile::tempdir().expect("tempdir");
+            std::fs::create_dir(d.path().join("Logs")).expect("Logs");
+            d
+        })
+        .collect();
+    let logger = |dir: &Path| {
+        AuditLogger::builder(dir)
+            .clock(Arc::new(FixedClock::new(at("2026-11-22T18:00:00Z"))))
+            .session_id("AI_EMP_20261122_MERGE1")
+            .build()
+            .expect("logger")
+    };
+    let (ours, theirs) = (logger(dirs[0].path()), logger(dirs[1].path()));
+    let day = |d: &tempfile::TempDir| d.path().join("Logs/2026-11-22.json");
+    for n in 1..=2 {
+        ours.log(entry(n, &format!("2026-11-22T10:0{n}:00Z")))
+            .expect("log");
+    }
+    let ancestor = std::fs::read_to_string(day(&dirs[0])).expect("ancestor");
+    std::fs::write(day(&dirs[1]), &ancestor).expect("copy");
+    for n in 3..=4 {
+        ours.log(entry(n, &format!("2026-11-22T11:0{n}:00Z")))
+            .expect("log");
+        theirs
+            .log(entry(n + 2, &format!("2026-11-22T11:0{n}:30Z")))
+            .expect("log");
+    }
+    [
+        ("ancestor.json", ancestor),
+        (
+            "ours.json",
+            std::fs::read_to_string(day(&dirs[0])).expect("ours"),
+        ),
+        (
+            "theirs.json",
+            std::fs::read_to_string(day(&dirs[1])).expect("theirs"),
+        ),
+    ]
+}
+
+#[test]
+fn the_merge_driver_on_the_fixtures_gives_the_golden_union() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/merge");
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    if update {
+        std::fs::create_dir_all(&fixtures).expect("mkdir");
+        for (name, text) in merge_fixtures() {
+            std::fs::write(fixtures.join(name), text).expect("write fixture");
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["ancestor.json", "ours.json", "theirs.json"] {
+        std::fs::copy(fixtures.join(name), dir.path().join(name)).expect("copy fixture");
+    }
+    let path = |n: &str| dir.path().join(n);
+    Run::new()
+        .arg("merge-driver")
+        .args([
+            path("ancestor.json"),
+            path("ours.json"),
+            path("theirs.json"),
+        ])
+        .run()
+        .assert_code(0);
+    let merged = std::fs::read_to_string(path("ours.json")).expect("merged");
+    let golden = fixtures.join("merged.json");
+    if update {
+        std::fs::write(&golden, &merged).expect("write golden");
+    }
+    assert_eq!(merged, std::fs::read_to_string(golden).expect("golden"));
+    // The result is a day file of ours the library verifies as it stands.
+    let v = tempfile::tempdir().expect("vault");
+    std::fs::create_dir(v.path().join("Logs")).expect("Logs");
+    std::fs::write(v.path().join("Logs/2026-11-22.json"), &merged).expect("day");
+    let report = vault_audit::verify::verify(
+        &vault_audit::Vault::new(v.path()),
+        &vault_audit::chain::ChainKey::none(),
+    )
+    .expect("verify");
+    let chain_problems: Vec<_> = report
+        .problems
+        .iter()
+        .filter(|p| p.file == "Logs/2026-11-22.json")
+        .collect();
+    assert!(chain_problems.is_empty(), "{chain_problems:?}");
+    assert_eq!(report.chained, 1);
+}
