@@ -450,6 +450,12 @@ fn a_replica_refuses_to_write_the_index_or_the_dashboard_and_repairs_only_its_ow
         assert_ne!(done.code, 0, "{cmd}");
         assert!(done.stderr.contains("replica"), "{}", done.stderr);
     }
+    let done = replica(&v)
+        .args(["forward", "--once"])
+        .env("AUDIT_FORWARD_SYSLOG", "udp://127.0.0.1:9")
+        .run();
+    assert_eq!(done.code, 2, "{}", done.stderr);
+    assert!(done.stderr.contains("replica"), "{}", done.stderr);
     replica(&v).arg("repair").run().assert_code(0);
     replica(&v)
         .args(["rotate", "--days", "1"])
