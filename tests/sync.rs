@@ -677,3 +677,27 @@ fn the_merge_driver_on_the_fixtures_gives_the_golden_union() {
     assert!(chain_problems.is_empty(), "{chain_problems:?}");
     assert_eq!(report.chained, 1);
 }
+
+#[test]
+fn garbage_in_the_replicas_folders_and_cursors_is_survived() {
+    let v = Vault::new();
+    let (day, ts) = days_before(chrono::Utc::now(), 0);
+    let own = v.logs().join("hosts").join(HOST);
+    std::fs::create_dir_all(&own).expect("mkdir");
+    // A day file in another layout (an array), one of garbage, a folder
+    // named like a host that is none, and a cursor that is not JSON.
+    let entry: Value = serde_json::from_str(&entry_json(&ts, "INFO", 9)).expect("json");
+    std::fs::write(own.join(format!("{day}.json")), format!("[{entry}]")).expect("array");
+    let yesterday = days_before(chrono::Utc::now(), 1).0;
+    std::fs::write(own.join(format!("{yesterday}.json")), b"\x00\xff{{{[").expect("garbage");
+    std::fs::create_dir_all(v.logs().join("hosts").join("Not A Host")).expect("mkdir");
+    std::fs::create_dir_all(v.logs().join(".audit/hosts")).expect("mkdir");
+    std::fs::write(
+        v.logs().join(".audit/hosts").join(format!("{HOST}.json")),
+        "{nope",
+    )
+    .expect("cursor");
+    v.cmd().arg("index").run().assert_code(0);
+    v.cmd().arg("index").run().assert_code(0);
+    assert_eq!(taken(&v, HOST), BTreeMap::from([(9, 1)]));
+}
