@@ -3,8 +3,9 @@
 //!
 //! How far each replica day has been taken in is kept in
 //! `Logs/.audit/hosts/<host>.json`, as the sink cursors keep it: a count and
-//! a hash of the last entry passed, with the file's length and modification
-//! time so that an unchanged file costs one `stat`. When the file no longer
+//! a hash of the last entry passed, the offset after it (a file that grew is
+//! read from there), and the file's length and modification time so that an
+//! unchanged file costs one `stat`. When the file no longer
 //! starts with what was passed (a sync tool rewrote it, a repair cut it), or
 //! a take-in was cut short, the entries are matched by identity instead:
 //! the line the primary would store for a replica entry is looked for among
@@ -16,6 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
+use std::path::Path;
 use std::time::UNIX_EPOCH;
 
 use chrono::NaiveDate;
@@ -23,8 +25,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::chain::short_hash;
-use crate::daily;
-use crate::fsutil::{ensure_dir, write_atomic};
+use crate::daily::{self, Inspection};
+use crate::fsutil::{ensure_dir, read_range, write_atomic};
 use crate::vault::Vault;
 
 /// The parameter that names the machine a taken-in entry was written on.
@@ -52,6 +54,14 @@ pub struct DayCursor {
     /// Set while a take-in is under way: the next one matches by identity.
     #[serde(default)]
     pub pending: bool,
+    /// In a file of our layout, the byte offset just after the last entry
+    /// passed (0: unknown): the next read starts there, once the line
+    /// before it is found to be the one passed.
+    #[serde(default)]
+    pub offset: u64,
+    /// The length of that line.
+    #[serde(default)]
+    pub last_len: u64,
 }
 
 /// One replica's cursors, per day.
@@ -145,7 +155,7 @@ pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
             if old.is_some_and(|c| c.len == len && c.mtime_ns == mtime_ns && !c.pending) {
                 continue;
             }
-            let Ok(read) = daily::read_entries(&path) else {
+            let Some(read) = read_day(&path, date, old) else {
                 continue;
             };
             let file = vault.relative(&path).into_owned();
@@ -153,6 +163,7 @@ pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
                 host: &host,
                 file: &file,
                 entries: &read.entries,
+                base: read.base,
                 old,
             };
             let cursor = day.take(vault, stored, &mut main, &mut plan);
@@ -161,6 +172,8 @@ pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
                 DayCursor {
                     len,
                     mtime_ns,
+                    offset: read.end.0,
+                    last_len: read.end.1,
                     ..cursor
                 },
             );
@@ -204,7 +217,10 @@ pub fn finish(vault: &Vault, plan: &Plan) -> io::Result<()> {
 struct Day<'a> {
     host: &'a str,
     file: &'a str,
+    /// The entries read: all of the file's, or those after the cursor.
     entries: &'a [Value],
+    /// The file position of the first of them.
+    base: usize,
     old: Option<&'a DayCursor>,
 }
 
@@ -217,7 +233,7 @@ impl Day<'_> {
         main: &mut MainLines,
         plan: &mut Plan,
     ) -> DayCursor {
-        let n = self.entries.len();
+        let n = self.base + self.entries.len();
         let from = self.fast_start();
         let seen = self.old.map_or(0, |c| c.high.max(c.count) as usize);
         // Taken before: what the cursor says, or what is found in the main files.
@@ -238,18 +254,24 @@ impl Day<'_> {
                         value: value.clone(),
                     });
                 }
-                Err(reason) if from.is_some() || i >= seen => plan.refused.push(Refused {
-                    host: self.host.to_owned(),
-                    file: self.file.to_owned(),
-                    position: i as u64 + 1,
-                    reason,
-                }),
+                Err(reason) if from.is_some() || self.base + i >= seen => {
+                    plan.refused.push(Refused {
+                        host: self.host.to_owned(),
+                        file: self.file.to_owned(),
+                        position: (self.base + i) as u64 + 1,
+                        reason,
+                    })
+                }
                 Err(_) => {}
             }
         }
         DayCursor {
             count: n as u64,
-            last: self.entries.last().map(line_hash).unwrap_or_default(),
+            last: match self.entries.last() {
+                Some(value) => line_hash(value),
+                None if self.base > 0 => self.old.map(|c| c.last.clone()).unwrap_or_default(),
+                None => String::new(),
+            },
             high: self.old.map_or(0, |c| c.high.max(c.count)).max(n as u64),
             taken,
             ..DayCursor::default()
@@ -262,6 +284,10 @@ impl Day<'_> {
     /// by identity.
     fn fast_start(&self) -> Option<usize> {
         let old = self.old?;
+        if self.base > 0 {
+            // Read from the cursor's offset: checked there already.
+            return Some(0);
+        }
         let count = old.count as usize;
         let holds = !old.pending
             && old.count >= old.high
@@ -269,6 +295,90 @@ impl Day<'_> {
             && (count == 0 || line_hash(&self.entries[count - 1]) == old.last);
         holds.then_some(count)
     }
+}
+
+/// A replica day file's entries as read.
+struct Read {
+    /// All of the file's, or those after the cursor's offset.
+    entries: Vec<Value>,
+    /// The file position of the first of them.
+    base: usize,
+    /// In a file of our layout, where the last entry's line ends and its
+    /// length (0: unknown).
+    end: (u64, u64),
+}
+
+/// The entries of a replica day file: those after the cursor's offset when
+/// it still holds (a file of our layout that only grew), else all of them.
+fn read_day(path: &Path, date: NaiveDate, old: Option<&DayCursor>) -> Option<Read> {
+    if let Some(after) = old.and_then(|c| read_after(path, date, c)) {
+        return Some(after);
+    }
+    let entries = daily::read_entries(path).ok()?.entries;
+    let end = ours_end(path, date, &entries);
+    Some(Read {
+        entries,
+        base: 0,
+        end,
+    })
+}
+
+/// Where the entries of a file of our layout end, and the last one's
+/// length, when the file holds exactly `entries` (else unknown).
+fn ours_end(path: &Path, date: NaiveDate, entries: &[Value]) -> (u64, u64) {
+    let Ok(mut file) = crate::fsutil::open_read(path) else {
+        return (0, 0);
+    };
+    match daily::inspect(&mut file, date) {
+        Ok(Inspection::Ours(state)) if state.trailer.total_entries == entries.len() as u64 => (
+            state.trailer_offset,
+            entries.last().map_or(0, |v| v.to_string().len() as u64),
+        ),
+        _ => (0, 0),
+    }
+}
+
+/// The entries after the cursor's offset, read from there, when the file
+/// is of our layout, the line before the offset is the one the cursor
+/// passed, and the file's count agrees.
+fn read_after(path: &Path, date: NaiveDate, old: &DayCursor) -> Option<Read> {
+    if old.pending || old.count < old.high || old.offset == 0 {
+        return None;
+    }
+    let mut file = crate::fsutil::open_read(path).ok()?;
+    let Inspection::Ours(state) = daily::inspect(&mut file, date).ok()? else {
+        return None;
+    };
+    let (start, end) = (old.offset, state.trailer_offset);
+    let fits = start <= end
+        && start >= state.head.len + old.last_len
+        && (old.count > 0 || start == state.head.len);
+    if !fits {
+        return None;
+    }
+    if old.count > 0 {
+        let line = read_range(&mut file, start - old.last_len, old.last_len).ok()?;
+        if short_hash(&line) != old.last {
+            return None;
+        }
+    }
+    let bytes = read_range(&mut file, start, end - start).ok()?;
+    let lines = daily::split_lines(&bytes, true);
+    let entries: Vec<Value> = lines
+        .iter()
+        .map(|(json, _)| serde_json::from_slice(json).ok())
+        .collect::<Option<_>>()?;
+    if old.count + entries.len() as u64 != state.trailer.total_entries {
+        return None;
+    }
+    let last_len = lines
+        .last()
+        .map_or(old.last_len, |(json, _)| json.len() as u64);
+    Some(Read {
+        entries,
+        base: old.count as usize,
+        end: (end, last_len),
+    })
 }
 
 /// The main day files' entries of each host, read once per take-in, as
@@ -417,4 +527,59 @@ pub fn check_taken(
         }
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daily::{render_file, Summary, Trailer};
+
+    fn date() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")
+    }
+
+    fn file(n: u64) -> String {
+        let lines: Vec<String> = (1..=n).map(|i| format!("{{\"n\":{i}}}")).collect();
+        let trailer = Trailer {
+            total_entries: n,
+            summary: Summary::default(),
+            chain: None,
+        };
+        render_file(date(), None, lines.iter().map(String::as_str), &trailer)
+    }
+
+    fn ns(read: &Read) -> Vec<u64> {
+        read.entries
+            .iter()
+            .filter_map(|v| v["n"].as_u64())
+            .collect()
+    }
+
+    #[test]
+    fn a_grown_file_is_read_from_the_offset_and_a_rewritten_one_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("2026-11-22.json");
+        std::fs::write(&path, file(2)).expect("write");
+        let first = read_day(&path, date(), None).expect("read");
+        assert_eq!((first.base, ns(&first)), (0, vec![1, 2]));
+        let cursor = DayCursor {
+            count: 2,
+            last: line_hash(&first.entries[1]),
+            high: 2,
+            offset: first.end.0,
+            last_len: first.end.1,
+            ..DayCursor::default()
+        };
+        std::fs::write(&path, file(4)).expect("grow");
+        let grown = read_day(&path, date(), Some(&cursor)).expect("read");
+        assert_eq!((grown.base, ns(&grown)), (2, vec![3, 4]));
+        // The second line changed: not the file the cursor passed.
+        std::fs::write(&path, file(4).replace("{\"n\":2}", "{\"n\":9}")).expect("rewrite");
+        let whole = read_day(&path, date(), Some(&cursor)).expect("read");
+        assert_eq!((whole.base, ns(&whole)), (0, vec![1, 9, 3, 4]));
+        // Cut short: read whole, never past the end.
+        std::fs::write(&path, file(1)).expect("cut");
+        let cut = read_day(&path, date(), Some(&cursor)).expect("read");
+        assert_eq!((cut.base, ns(&cut)), (0, vec![1]));
+    }
 }
