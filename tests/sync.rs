@@ -701,3 +701,22 @@ fn garbage_in_the_replicas_folders_and_cursors_is_survived() {
     v.cmd().arg("index").run().assert_code(0);
     assert_eq!(taken(&v, HOST), BTreeMap::from([(9, 1)]));
 }
+
+#[test]
+fn mcp_query_logs_on_a_replica_sees_the_main_files_and_its_own_entries_once() {
+    let v = Vault::new();
+    log(v.cmd(), None, 1);
+    log(replica(&v), None, 2);
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "query_logs", "arguments": {"actor": "test"}}});
+    let asked = |run: Run| {
+        let done = run.arg("mcp").stdin(format!("{call}\n")).run();
+        let reply: Value =
+            serde_json::from_str(done.stdout.lines().next().expect("reply")).expect("json");
+        reply["result"]["structuredContent"]["matched"].clone()
+    };
+    assert_eq!(asked(replica(&v)), 2);
+    v.cmd().arg("index").run().assert_code(0);
+    assert_eq!(asked(replica(&v)), 2);
+    assert_eq!(asked(v.cmd()), 2);
+}
