@@ -303,3 +303,56 @@ fn a_primary_and_a_replica_share_a_vault_over_git_with_no_conflict_and_no_lost_o
         );
     }
 }
+
+/// Two primaries (the misconfiguration the merge driver is the safety net
+/// for): each logs to the same day; Git's merge gives the day file to the
+/// driver, which makes it the union, with no conflict in it.
+#[test]
+fn git_merges_a_day_file_two_primaries_wrote_with_the_driver_init_sync_registered() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (a, _) = two_clones(root.path());
+    let b = Machine {
+        dir: root.path().join("second"),
+        replica: false,
+    };
+    must(
+        root.path(),
+        &["clone", "-q", "-b", "main", "bare.git", "second"],
+    );
+    b.run().args(["init-sync", "git"]).run().assert_code(0);
+    // Yesterday at noon, read once: midnight cannot split the scenario.
+    let (day, noon) = common::days_before(chrono::Utc::now(), 1);
+    let logged = |m: &Machine, side: &str| {
+        for n in 1..=3 {
+            let entry = json!({
+                "log_level": "INFO", "action_type": "system_event", "actor": "test",
+                "target": "vault", "parameters": {"side": side, "writer": 0, "n": n},
+                "approval_status": "not_required", "approved_by": "N/A", "dry_run": false,
+                "result": "success", "error_message": null, "session_id": "AI_EMP_20261122_GIT002",
+                "timestamp": noon
+            });
+            m.run()
+                .args(["log", "--entry", &entry.to_string()])
+                .run()
+                .assert_code(0);
+        }
+    };
+    logged(&a, "primary");
+    logged(&b, "second");
+    must(&a.dir, &["add", "-A"]);
+    must(&a.dir, &["commit", "-q", "-m", "a"]);
+    must(&a.dir, &["push", "-q", "origin", "HEAD:main"]);
+    must(&b.dir, &["add", "-A"]);
+    must(&b.dir, &["commit", "-q", "-m", "b"]);
+    git(&b.dir, &["pull", "--no-edit", "-q", "origin", "main"]);
+    let (_, unmerged) = git(&b.dir, &["diff", "--name-only", "--diff-filter=U"]);
+    let day = format!("{day}.json");
+    assert!(
+        !unmerged.lines().any(|p| p.ends_with(&day)),
+        "the day file was merged by the driver: {unmerged}"
+    );
+    let text = std::fs::read_to_string(b.dir.join("Logs").join(&day)).expect("day");
+    assert!(!text.contains("<<<<<<<"), "{text}");
+    let merged: Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(merged["total_entries"], 6, "{text}");
+}
