@@ -84,7 +84,7 @@ fn init_postgres(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, CliError> {
-    use crate::forward::{config::ConfigError as ForwardConfigError, Sink};
+    use crate::forward::config::ConfigError as ForwardConfigError;
     let _ = write!(stdout, "{}", forward::postgres::DDL);
     let Some(url) = url else {
         return Ok(exit::OK);
@@ -102,7 +102,7 @@ fn init_postgres(
             source,
         }
     })?;
-    match sink.health() {
+    match sink.init() {
         Ok(()) => {
             let _ = writeln!(stderr, "vault-audit: agent_audit_log is ready");
             Ok(exit::OK)
