@@ -290,7 +290,24 @@ mod positioned {
     }
 }
 
-#[cfg(not(unix))]
+/// Windows: `seek_read`/`seek_write` (they move the file's cursor, which
+/// nothing here relies on).
+#[cfg(windows)]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+    use std::os::windows::fs::FileExt;
+
+    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        file.seek_read(buf, offset)
+    }
+
+    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
+        file.seek_write(buf, offset)
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 mod positioned {
     use std::fs::File;
     use std::io::{self, Read, Seek, SeekFrom, Write};

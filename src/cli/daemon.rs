@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -48,7 +47,7 @@ fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, CliError> {
 
 #[cfg(unix)]
 fn stop(vault: &Vault, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<u8, CliError> {
-    match daemon::stop(vault, Duration::from_secs(10)) {
+    match daemon::stop(vault, std::time::Duration::from_secs(10)) {
         Ok(Some(pid)) => {
             let _ = writeln!(stdout, "{}", json!({"stopped": true, "pid": pid}));
             Ok(exit::OK)

@@ -14,7 +14,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Record, Sink, SinkConfigError, SinkError};
 use crate::chain::head::Head;
@@ -316,7 +316,7 @@ impl SyslogSink {
 #[cfg(target_os = "linux")]
 fn wait_acked(stream: &TcpStream) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     loop {
         let mut queued: libc::c_int = 0;
         // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one int through the pointer,
