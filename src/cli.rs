@@ -16,6 +16,7 @@ pub mod envfile;
 pub mod error;
 pub mod exit;
 pub mod forward;
+pub mod generate;
 pub mod import;
 pub mod log;
 pub mod maintain;
@@ -87,6 +88,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         Ok(args) => args,
         Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
+    if let Some(code) = generate::run(&args.command, io.stdout, io.stderr) {
+        return code;
+    }
     let config = match Config::new(&args, process_env) {
         Ok(config) => config,
         Err(e) => return fail(&args.command, &e, &early_redactor(), io),
@@ -124,6 +128,8 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Seal(s) => verify::seal(config, s, io),
         Command::Forward(f) => forward::run(config, f, io),
         Command::Demo(d) => demo::run(config, d, io),
+        // Answered before the configuration is read (see `run`).
+        Command::Completions(_) | Command::Man => Ok(exit::OK),
     }
 }
 

@@ -94,6 +94,18 @@ pub enum Command {
     Demo(DemoArgs),
     /// Send the entries the configured sinks (AUDIT_FORWARD_*) lack, then exit (for cron).
     Forward(ForwardArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `vault-audit man | man -l -`.
+    Man,
+}
+
+/// `vault-audit completions`.
+#[derive(Debug, ClapArgs)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `vault-audit forward`.
@@ -420,7 +432,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     pub into: Option<PathBuf>,
 
-    /// The vault to copy (default the sample vault shipped in fixtures/).
+    /// The vault to copy (default the sample vault built into the binary).
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
 }

@@ -149,7 +149,12 @@ impl Done {
 
 impl Run {
     pub fn new() -> Self {
-        let mut cmd = Command::new(BIN);
+        Run::of(Path::new(BIN))
+    }
+
+    /// A run of another copy of the binary (an installed one).
+    pub fn of(bin: &Path) -> Self {
+        let mut cmd = Command::new(bin);
         for var in [
             "VAULT_PATH",
             "DRY_RUN",
