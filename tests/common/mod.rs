@@ -181,6 +181,9 @@ impl Run {
             "AUDIT_INBOX_GRACE",
             "AUDIT_STRICT",
             "AUDIT_IMPORT_TZ",
+            "NO_COLOR",
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
         ] {
             cmd.env_remove(var);
         }
