@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod pidfile;
+pub mod systemd;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
@@ -46,6 +47,8 @@ pub struct DaemonConfig {
     /// unchanged) before it is claimed, and a claim before it is removed
     /// ([`inbox::DEFAULT_GRACE`] unless set).
     pub grace: Duration,
+    /// Tell systemd when ready, alive and stopping (it gave `NOTIFY_SOCKET`).
+    pub notify: bool,
 }
 
 /// The longest the vault goes without a full rescan, events or not.
@@ -140,6 +143,8 @@ pub fn run(
         let message = format!("warning: could not mark the pid file ready: {e}");
         d.say(0, &message);
     }
+    let mut systemd = systemd::Notifier::new(cfg.notify);
+    systemd.ready();
     let mut timers = Timers {
         last_scan: Instant::now(),
         last_replay: Instant::now(),
@@ -147,7 +152,9 @@ pub fn run(
     };
     while !stop.load(Ordering::SeqCst) {
         d.tick(stop, &rx, &events, &mut timers);
+        systemd.alive();
     }
+    systemd.stopping();
     d.shutdown(forwarder, &events);
     Ok(())
 }

@@ -61,6 +61,9 @@ pub struct Config {
     /// Colour on standard output: `NO_COLOR` (any value) turns it off,
     /// `CLICOLOR_FORCE` on; otherwise a terminal gets it and a pipe does not.
     pub colour: ColorChoice,
+    /// systemd gave the daemon a socket to report readiness on
+    /// (`NOTIFY_SOCKET`, a unit with `Type=notify`).
+    pub systemd_notify: bool,
 }
 
 /// The colour conventions (no-color.org, `CLICOLOR_FORCE`), `NO_COLOR` first.
@@ -191,6 +194,7 @@ impl Config {
             init: args.init,
             state_dir: state_dir(&env),
             colour: colour_choice(&env),
+            systemd_notify: env("NOTIFY_SOCKET").is_some_and(|s| !s.is_empty()),
         })
     }
 

@@ -109,6 +109,7 @@ fn serve(
         },
         verbose: args.verbose,
         grace: args.inbox_grace,
+        notify: config.systemd_notify,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {

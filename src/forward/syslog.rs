@@ -407,7 +407,10 @@ mod tests {
     #[test]
     fn the_host_name_is_the_systems_without_proc() {
         let name = system_hostname().expect("this machine has a host name");
-        assert!(!name.is_empty() && !name.contains(char::is_whitespace), "{name:?}");
+        assert!(
+            !name.is_empty() && !name.contains(char::is_whitespace),
+            "{name:?}"
+        );
     }
 
     fn record(line: &str) -> Record {
