@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod args;
+pub mod bar;
 pub mod config;
 pub mod daemon;
 pub mod demo;

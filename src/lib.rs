@@ -49,6 +49,7 @@
 //! | take in | read claims and append their lines ([`inbox::take_in`]); the daemon drains the inbox with it |
 //! | catch-up | one forwarding pass of a sink from its cursor ([`forward::CatchUp`]) |
 //! | cursor | how far a sink has sent, per day file |
+//! | meter | how far a long run (`verify`, `repair`, `import`, a catch-up) has got, for a progress bar ([`meter::Meter`]) |
 //!
 //! # Layers
 //!
@@ -58,7 +59,7 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 0 | time, fsutil |
+//! | 0 | time, fsutil, meter |
 //! | 1 | vault, entry, lock |
 //! | 2 | chain, redact |
 //! | 3 | daily |
@@ -86,6 +87,7 @@ pub mod index;
 pub mod journal;
 pub mod lock;
 pub mod logger;
+pub mod meter;
 pub mod query;
 pub mod redact;
 pub mod repair;

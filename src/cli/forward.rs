@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use serde_json::{json, Value};
 
 use crate::cli::args::ForwardArgs;
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
@@ -46,10 +47,11 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
     let stop = AtomicBool::new(false);
     for mut sink in sinks {
         let name = sink.name().to_owned();
-        let (progress, error) = match forward::catch_up(&vault, sink.as_mut(), &pace, &stop) {
-            Ok(p) => (p, None),
-            Err((p, e)) => (p, Some(e)),
-        };
+        let (progress, error) =
+            match forward::catch_up_metered(&vault, sink.as_mut(), &pace, &stop, &mut Bar::new()) {
+                Ok(p) => (p, None),
+                Err((p, e)) => (p, Some(e)),
+            };
         let mut gaps = Vec::new();
         for (date, n) in &progress.lost {
             let day = date.format("%Y-%m-%d").to_string();

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::chain::sign::{PublicKey, SigningKey};
 use crate::cli::args::{CheckArgs, KeygenArgs, RepairArgs, VerifyArgs};
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
@@ -22,7 +23,7 @@ pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8,
     if let Some(url) = &args.against_postgres {
         checks.central = central_heads(config, &vault, url)?;
     }
-    let report = verify::verify_with(&vault, &config.chain_key, &checks)
+    let report = verify::verify_metered(&vault, &config.chain_key, &checks, &mut Bar::new())
         .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     text.extend(report.notes.iter().map(|n| format!("note: {n}")));
@@ -167,12 +168,12 @@ pub fn repair(config: &Config, args: &RepairArgs, io: &mut Io<'_>) -> Result<u8,
     let key = logger.chain_key();
     let now = logger.now();
     let result = if logger.is_dry_run() {
-        let dry = repair::repair(vault, key, now, true);
+        let dry = repair::repair_metered(vault, key, now, true, &mut Bar::new());
         crate::fsutil::at("read", &vault.logs(), dry).map_err(crate::Error::from)
     } else {
         logger.with_writer_lock(|| {
             crate::journal::resolve(vault)?;
-            repair::repair(vault, key, now, false)
+            repair::repair_metered(vault, key, now, false, &mut Bar::new())
         })
     };
     let report = result?;
