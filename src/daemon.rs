@@ -104,6 +104,8 @@ pub struct Forwarding {
     pub sinks: Vec<Box<dyn Sink>>,
     /// Their batches and backoff.
     pub pace: Pace,
+    /// A meter for each sink's first catch-up (a progress bar on a terminal).
+    pub meter: crate::meter::NewMeter,
 }
 
 /// When the loop last did its timed jobs, and since when vault events wait.
@@ -217,11 +219,12 @@ impl<'a> Daemon<'a> {
         let message = format!("forwarding to {}", names.join(", "));
         self.say(0, &message);
         let vault = self.logger.vault();
-        Some(Forwarder::start(
+        Some(Forwarder::start_metered(
             vault,
             forwarding.sinks,
             forwarding.pace,
             events,
+            &forwarding.meter,
         ))
     }
 

@@ -27,7 +27,7 @@ use serde_json::{json, Value};
 
 use crate::chain::head::Head;
 use crate::entry::{ActionType, Entry, LogLevel};
-use crate::meter::Meter;
+use crate::meter::{Meter, NewMeter};
 use crate::vault::Vault;
 use cursor::{Batch, Cursor};
 
@@ -404,13 +404,16 @@ enum State {
 /// again; after a failure waits with exponential backoff and jitter.
 /// System events (a sink going down, coming back, rate limited, refused,
 /// entries lost to retention) go to `events`, once per change of state.
+/// `first` is told how the first catch-up goes (the one a restart makes).
 pub fn run_sink(
     vault: &Vault,
     mut sink: Box<dyn Sink>,
     pace: Pace,
     stop: &AtomicBool,
     events: &mpsc::Sender<Entry>,
+    first: Box<dyn Meter + Send>,
 ) {
+    let mut first = Some(first);
     let name = sink.name().to_owned();
     let mut state = State::Up;
     let mut backoff = pace.min_backoff;
@@ -420,10 +423,15 @@ pub fn run_sink(
         }
     };
     while !stop.load(Ordering::SeqCst) {
-        let (progress, failure) = match catch_up(vault, sink.as_mut(), &pace, stop) {
-            Ok(p) => (p, None),
-            Err((p, e)) => (p, Some(e)),
-        };
+        let mut meter = first
+            .take()
+            .unwrap_or_else(|| Box::new(crate::meter::Silent));
+        let (progress, failure) =
+            match catch_up_metered(vault, sink.as_mut(), &pace, stop, meter.as_mut()) {
+                Ok(p) => (p, None),
+                Err((p, e)) => (p, Some(e)),
+            };
+        drop(meter);
         for (date, n) in &progress.lost {
             if let Some(e) = gap_event(&name, *date, *n) {
                 let _ = events.send(e);
@@ -505,6 +513,19 @@ impl Forwarder {
         pace: Pace,
         events: mpsc::Sender<Entry>,
     ) -> Forwarder {
+        let silent: NewMeter = Arc::new(|| Box::new(crate::meter::Silent));
+        Forwarder::start_metered(vault, sinks, pace, events, &silent)
+    }
+
+    /// [`Forwarder::start`], each sink's first catch-up told to a meter
+    /// `new_meter` makes.
+    pub fn start_metered(
+        vault: &Vault,
+        sinks: Vec<Box<dyn Sink>>,
+        pace: Pace,
+        events: mpsc::Sender<Entry>,
+        new_meter: &NewMeter,
+    ) -> Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = sinks
             .into_iter()
@@ -512,9 +533,10 @@ impl Forwarder {
                 let vault = vault.clone();
                 let stop = Arc::clone(&stop);
                 let events = events.clone();
+                let meter = new_meter();
                 std::thread::Builder::new()
                     .name(format!("sink-{}", sink.name()))
-                    .spawn(move || run_sink(&vault, sink, pace, &stop, &events))
+                    .spawn(move || run_sink(&vault, sink, pace, &stop, &events, meter))
                     .expect("spawn a sink thread")
             })
             .collect();

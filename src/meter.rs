@@ -21,6 +21,9 @@ pub trait Meter {
     }
 }
 
+/// Makes a meter for each of several runs at once (a sink thread each).
+pub type NewMeter = std::sync::Arc<dyn Fn() -> Box<dyn Meter + Send> + Send + Sync>;
+
 /// A meter that shows nothing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Silent;

@@ -5,31 +5,37 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::meter::Meter;
 
 /// How long a run goes before its bar appears.
 const DELAY: Duration = Duration::from_secs(2);
 
-/// A [`Meter`] drawn as a progress bar; where there is no terminal, its
-/// notes may go to a writer as lines instead.
-pub struct Bar<'a> {
+/// A [`Meter`] drawn as a progress bar.
+pub struct Bar {
     bar: ProgressBar,
     started: Instant,
     delay: Duration,
     terminal: bool,
     shown: bool,
-    notes: Option<(&'a mut dyn Write, &'static str)>,
+    group: Option<MultiProgress>,
 }
 
-impl<'a> Bar<'a> {
+/// A [`Bar`] whose notes go to a writer as lines where there is no terminal.
+pub struct Noted<'a> {
+    bar: Bar,
+    out: &'a mut dyn Write,
+    prefix: &'static str,
+}
+
+impl Bar {
     /// A bar for stderr, if stderr is a terminal.
-    pub fn new() -> Bar<'a> {
+    pub fn new() -> Bar {
         Bar::with(std::io::stderr().is_terminal(), DELAY)
     }
 
-    fn with(terminal: bool, delay: Duration) -> Bar<'a> {
+    fn with(terminal: bool, delay: Duration) -> Bar {
         let style = ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({eta} left)")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
         let bar = ProgressBar::hidden();
@@ -40,31 +46,45 @@ impl<'a> Bar<'a> {
             delay,
             terminal,
             shown: false,
-            notes: None,
+            group: None,
         }
     }
 
-    /// Where there is no terminal, notes go to `out` as lines after `prefix`.
-    pub fn notes_to(mut self, out: &'a mut dyn Write, prefix: &'static str) -> Bar<'a> {
-        self.notes = Some((out, prefix));
+    /// Drawn with the other bars of `group` (one per sink), not over them.
+    pub fn in_group(mut self, group: &MultiProgress) -> Bar {
+        self.group = Some(group.clone());
         self
+    }
+
+    /// Where there is no terminal, notes go to `out` as lines after `prefix`.
+    pub fn notes_to<'a>(self, out: &'a mut dyn Write, prefix: &'static str) -> Noted<'a> {
+        Noted {
+            bar: self,
+            out,
+            prefix,
+        }
     }
 
     fn reveal(&mut self) {
         if !self.shown && self.terminal && self.started.elapsed() >= self.delay {
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            match &self.group {
+                Some(group) => {
+                    group.add(self.bar.clone());
+                }
+                None => self.bar.set_draw_target(ProgressDrawTarget::stderr()),
+            }
             self.shown = true;
         }
     }
 }
 
-impl Default for Bar<'_> {
+impl Default for Bar {
     fn default() -> Self {
         Bar::new()
     }
 }
 
-impl Meter for Bar<'_> {
+impl Meter for Bar {
     fn start(&mut self, what: &str, total: u64) {
         self.bar.set_length(total);
         self.bar.set_position(0);
@@ -76,18 +96,25 @@ impl Meter for Bar<'_> {
         self.bar.inc(n);
         self.reveal();
     }
+}
+
+impl Meter for Noted<'_> {
+    fn start(&mut self, what: &str, total: u64) {
+        self.bar.start(what, total);
+    }
+
+    fn advance(&mut self, n: u64) {
+        self.bar.advance(n);
+    }
 
     fn note(&mut self, line: &str) {
-        if self.terminal {
-            return;
-        }
-        if let Some((out, prefix)) = &mut self.notes {
-            let _ = writeln!(out, "{prefix}{line}");
+        if !self.bar.terminal {
+            let _ = writeln!(self.out, "{}{line}", self.prefix);
         }
     }
 }
 
-impl Drop for Bar<'_> {
+impl Drop for Bar {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
     }
@@ -104,7 +131,7 @@ mod tests {
             let mut bar = Bar::with(false, Duration::ZERO).notes_to(&mut out, "x: ");
             bar.start("checking", 3);
             bar.advance(3);
-            assert!(bar.bar.is_hidden() && !bar.shown);
+            assert!(bar.bar.bar.is_hidden() && !bar.bar.shown);
             bar.note("read 3 days");
         }
         assert_eq!(String::from_utf8_lossy(&out), "x: read 3 days\n");

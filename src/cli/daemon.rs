@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::cli::args::{DaemonAction, DaemonArgs, ReplayArgs};
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
@@ -117,9 +118,11 @@ fn serve(
             .map_err(|e| CliError::unavailable("handle signals", e))?;
     }
     let setup = config.forwarding()?.setup(vault)?;
+    let bars = indicatif::MultiProgress::new();
     let forwarding = daemon::Forwarding {
         sinks: setup.sinks,
         pace: setup.pace,
+        meter: std::sync::Arc::new(move || Box::new(Bar::new().in_group(&bars))),
     };
     match daemon::run(logger, &cfg, forwarding, &stop, stderr) {
         Ok(()) => Ok(exit::OK),

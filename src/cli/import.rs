@@ -1,6 +1,8 @@
 //! `vault-audit import [PATH...]`: another logger's day files, mapped and
 //! appended exactly once; prints one response line like `log`'s.
 
+use std::io::Write;
+
 use serde_json::{json, Value};
 
 use crate::cli::args::ImportArgs;
@@ -19,12 +21,14 @@ const LARGE: usize = 1000;
 /// some were rejected.
 pub fn run(config: &Config, args: &ImportArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let logger = config.logger()?;
-    let large = large(&args.paths);
-    let mut bar = Bar::new();
-    if large {
-        // Where no bar can be drawn (a log, a pipe), large imports say how far they got.
-        bar = bar.notes_to(&mut *io.stderr, "vault-audit: import: ");
-    }
+    // Where no bar can be drawn (a log, a pipe), large imports say how far they got.
+    let mut quiet = Vec::new();
+    let lines: &mut dyn Write = if large(&args.paths) {
+        &mut *io.stderr
+    } else {
+        &mut quiet
+    };
+    let mut bar = Bar::new().notes_to(lines, "vault-audit: import: ");
     let report = if args.paths.is_empty() {
         import::import_own_logs(&logger, &mut bar)?
     } else {
