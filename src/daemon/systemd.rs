@@ -42,23 +42,26 @@ impl Notifier {
         self.send(State::Stopping);
     }
 
-    #[cfg(unix)]
     fn send(&self, state: State) {
-        if !self.on {
-            return;
+        if self.on {
+            notify(state);
         }
-        let state = match state {
-            State::Ready => sd_notify::NotifyState::Ready,
-            State::Watchdog => sd_notify::NotifyState::Watchdog,
-            State::Stopping => sd_notify::NotifyState::Stopping,
-        };
-        // A manager that went away is not the daemon's problem.
-        let _ = sd_notify::notify(&[state]);
     }
-
-    #[cfg(not(unix))]
-    fn send(&self, _state: State) {}
 }
+
+#[cfg(unix)]
+fn notify(state: State) {
+    let state = match state {
+        State::Ready => sd_notify::NotifyState::Ready,
+        State::Watchdog => sd_notify::NotifyState::Watchdog,
+        State::Stopping => sd_notify::NotifyState::Stopping,
+    };
+    // A manager that went away is not the daemon's problem.
+    let _ = sd_notify::notify(&[state]);
+}
+
+#[cfg(not(unix))]
+fn notify(_state: State) {}
 
 /// What the daemon reports.
 #[derive(Debug, Clone, Copy)]
