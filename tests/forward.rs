@@ -637,6 +637,17 @@ fn forward_to(v: &Vault, url: &str, args: &[&str]) -> common::Done {
         .run()
 }
 
+/// A cluster where `sql` ran, and a vault with entries 1 to `n` of today
+/// (whose timestamp is returned).
+fn cluster_and_vault(n: u64, sql: &str) -> (Postgres, Vault, String) {
+    let pg = Postgres::start();
+    let v = Vault::new();
+    let (_, now) = days_before(chrono::Utc::now(), 0);
+    log(&v, &now, 1..=n, "email_skill");
+    pg.client().batch_execute(sql).expect("roles");
+    (pg, v, now)
+}
+
 fn rows(pg: &Postgres) -> i64 {
     pg.client()
         .query_one("SELECT count(*) FROM agent_audit_log", &[])
@@ -646,13 +657,7 @@ fn rows(pg: &Postgres) -> i64 {
 
 #[test]
 fn a_role_with_only_insert_and_select_forwards_once_the_tables_exist() {
-    let pg = Postgres::start();
-    let v = Vault::new();
-    let (_, now) = days_before(chrono::Utc::now(), 0);
-    log(&v, &now, 1..=30, "email_skill");
-    pg.client()
-        .batch_execute("CREATE ROLE shipper LOGIN")
-        .expect("role");
+    let (pg, v, _) = cluster_and_vault(30, "CREATE ROLE shipper LOGIN");
     let shipper = pg.url_as("shipper", "");
 
     // No tables yet, and the shipper may not create them: a refusal that
@@ -682,13 +687,10 @@ fn a_role_with_only_insert_and_select_forwards_once_the_tables_exist() {
 
 #[test]
 fn sslmode_require_reaches_a_cluster_with_a_self_signed_certificate() {
-    let pg = Postgres::start();
-    let v = Vault::new();
-    let (_, now) = days_before(chrono::Utc::now(), 0);
-    log(&v, &now, 1..=12, "email_skill");
-    pg.client()
-        .batch_execute("CREATE ROLE tls_only LOGIN; GRANT CREATE ON SCHEMA public TO tls_only")
-        .expect("role");
+    let (pg, v, now) = cluster_and_vault(
+        12,
+        "CREATE ROLE tls_only LOGIN; GRANT CREATE ON SCHEMA public TO tls_only",
+    );
 
     // pg_hba refuses tls_only without TLS: getting in proves TLS was used.
     let done = forward_to(&v, &pg.url_as("tls_only", "?sslmode=require"), &["--once"]);
