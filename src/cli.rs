@@ -62,7 +62,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     let io = &mut Io {
         stdin: &mut io::stdin().lock(),
         stdout: &mut io::stdout().lock(),
-        stderr: &mut io::stderr().lock(),
+        // Not locked for the whole run: progress bars draw from their own
+        // threads, and would wait for the lock forever (stderr is unbuffered:
+        // a lock per write costs nothing).
+        stderr: &mut io::stderr(),
     };
     // The env file fills variables the real environment does not set, before
     // clap reads them (see `envfile` for which file).

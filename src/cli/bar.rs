@@ -3,7 +3,9 @@
 //! pipes, logs and tests see nothing of them.
 
 use std::io::{IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -15,10 +17,11 @@ const DELAY: Duration = Duration::from_secs(2);
 /// A [`Meter`] drawn as a progress bar.
 pub struct Bar {
     bar: ProgressBar,
-    started: Instant,
     delay: Duration,
     terminal: bool,
-    shown: bool,
+    /// Whether the timer that reveals the bar runs.
+    armed: bool,
+    shown: Arc<AtomicBool>,
     group: Option<MultiProgress>,
 }
 
@@ -42,10 +45,10 @@ impl Bar {
         bar.set_style(style);
         Bar {
             bar,
-            started: Instant::now(),
             delay,
             terminal,
-            shown: false,
+            armed: false,
+            shown: Arc::new(AtomicBool::new(false)),
             group: None,
         }
     }
@@ -65,17 +68,37 @@ impl Bar {
         }
     }
 
-    fn reveal(&mut self) {
-        if !self.shown && self.terminal && self.started.elapsed() >= self.delay {
-            match &self.group {
-                Some(group) => {
-                    group.add(self.bar.clone());
-                }
-                None => self.bar.set_draw_target(ProgressDrawTarget::stderr()),
-            }
-            self.shown = true;
+    /// On a terminal, starts the timer that shows the bar after the delay,
+    /// however rarely the run reports (an import's batches are large).
+    fn arm(&mut self) {
+        if !self.terminal || self.armed {
+            return;
         }
+        self.armed = true;
+        let (bar, group, shown) = (self.bar.clone(), self.group.clone(), self.shown.clone());
+        let delay = self.delay;
+        // Without the thread there is no bar, and nothing else changes.
+        let _ = std::thread::Builder::new()
+            .name("progress-bar".into())
+            .spawn(move || {
+                std::thread::sleep(delay);
+                reveal(&bar, group.as_ref(), &shown);
+            });
     }
+}
+
+/// Draws the bar from now on, unless it is finished or drawn already.
+fn reveal(bar: &ProgressBar, group: Option<&MultiProgress>, shown: &AtomicBool) {
+    if bar.is_finished() || shown.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    match group {
+        Some(group) => {
+            group.add(bar.clone());
+        }
+        None => bar.set_draw_target(ProgressDrawTarget::stderr()),
+    }
+    bar.enable_steady_tick(Duration::from_millis(250));
 }
 
 impl Default for Bar {
@@ -89,12 +112,11 @@ impl Meter for Bar {
         self.bar.set_length(total);
         self.bar.set_position(0);
         self.bar.set_message(what.to_owned());
-        self.reveal();
+        self.arm();
     }
 
     fn advance(&mut self, n: u64) {
         self.bar.inc(n);
-        self.reveal();
     }
 }
 
@@ -124,6 +146,10 @@ impl Drop for Bar {
 mod tests {
     use super::*;
 
+    fn shown(bar: &Bar) -> bool {
+        bar.shown.load(Ordering::SeqCst)
+    }
+
     #[test]
     fn no_terminal_no_bar_however_long_the_run() {
         let mut out = Vec::new();
@@ -131,7 +157,8 @@ mod tests {
             let mut bar = Bar::with(false, Duration::ZERO).notes_to(&mut out, "x: ");
             bar.start("checking", 3);
             bar.advance(3);
-            assert!(bar.bar.bar.is_hidden() && !bar.bar.shown);
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(bar.bar.bar.is_hidden() && !shown(&bar.bar));
             bar.note("read 3 days");
         }
         assert_eq!(String::from_utf8_lossy(&out), "x: read 3 days\n");
@@ -139,13 +166,23 @@ mod tests {
 
     #[test]
     fn a_terminal_sees_the_bar_only_after_the_delay() {
-        let mut bar = Bar::with(true, Duration::from_secs(3600));
+        let mut bar = Bar::with(true, Duration::from_millis(200));
         bar.start("checking", 3);
         bar.advance(1);
-        assert!(!bar.shown);
-        bar.delay = Duration::ZERO;
-        bar.advance(1);
-        assert!(bar.shown);
-        assert_eq!(bar.bar.position(), 2);
+        assert!(!shown(&bar));
+        std::thread::sleep(Duration::from_millis(1000));
+        assert!(shown(&bar), "the timer shows it with no further report");
+        assert_eq!(bar.bar.position(), 1);
+    }
+
+    #[test]
+    fn a_run_over_before_the_delay_never_shows() {
+        let bar = Bar::with(true, Duration::from_millis(50));
+        let mut early = bar;
+        early.start("checking", 1);
+        let flag = early.shown.clone();
+        drop(early);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(!flag.load(Ordering::SeqCst));
     }
 }
