@@ -2,7 +2,8 @@
 //
 //   pm2 start contrib/ecosystem.config.js
 //   pm2 logs vault-audit        // its messages (stderr)
-//   pm2 stop vault-audit        // SIGTERM: finishes the batch in hand, exits 0
+//   pm2 stop vault-audit        // SIGINT (as SIGTERM): finishes the batch in hand, exits 0;
+//                               // SIGKILL only after kill_timeout
 //   pm2 save && pm2 startup     // start it at boot
 module.exports = {
   apps: [

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod args;
+pub mod bar;
 pub mod config;
 pub mod daemon;
 pub mod demo;
@@ -16,6 +17,7 @@ pub mod envfile;
 pub mod error;
 pub mod exit;
 pub mod forward;
+pub mod generate;
 pub mod import;
 pub mod log;
 pub mod maintain;
@@ -61,7 +63,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     let io = &mut Io {
         stdin: &mut io::stdin().lock(),
         stdout: &mut io::stdout().lock(),
-        stderr: &mut io::stderr().lock(),
+        // Not locked for the whole run: progress bars draw from their own
+        // threads, and would wait for the lock forever (stderr is unbuffered:
+        // a lock per write costs nothing).
+        stderr: &mut io::stderr(),
     };
     // The env file fills variables the real environment does not set, before
     // clap reads them (see `envfile` for which file).
@@ -88,6 +93,9 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         Ok(args) => args,
         Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
+    if let Some(code) = generate::run(&args.command, io.stdout, io.stderr) {
+        return code;
+    }
     let config = match Config::new(&args, process_env) {
         Ok(config) => config,
         Err(e) => return fail(&args.command, &e, &early_redactor(), io),
@@ -127,6 +135,8 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Demo(d) => demo::run(config, d, io),
         Command::InitSync(a) => sync::init(config, a, io),
         Command::MergeDriver(a) => sync::merge_driver(config, a, io),
+        // Answered before the configuration is read (see `run`).
+        Command::Completions(_) | Command::Man => Ok(exit::OK),
     }
 }
 

@@ -4,6 +4,7 @@
 
 pub mod alerts;
 pub mod pidfile;
+pub mod systemd;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
@@ -46,6 +47,8 @@ pub struct DaemonConfig {
     /// unchanged) before it is claimed, and a claim before it is removed
     /// ([`inbox::DEFAULT_GRACE`] unless set).
     pub grace: Duration,
+    /// Tell systemd when ready, alive and stopping (it gave `NOTIFY_SOCKET`).
+    pub notify: bool,
 }
 
 /// The longest the vault goes without a full rescan, events or not.
@@ -103,6 +106,8 @@ pub struct Forwarding {
     pub sinks: Vec<Box<dyn Sink>>,
     /// Their batches and backoff.
     pub pace: Pace,
+    /// A meter for each sink's first catch-up (a progress bar on a terminal).
+    pub meter: crate::meter::NewMeter,
 }
 
 /// When the loop last did its timed jobs, and since when vault events wait.
@@ -143,6 +148,8 @@ pub fn run(
         let message = format!("warning: could not mark the pid file ready: {e}");
         d.say(0, &message);
     }
+    let mut systemd = systemd::Notifier::new(cfg.notify);
+    systemd.ready();
     let mut timers = Timers {
         last_scan: Instant::now(),
         last_replay: Instant::now(),
@@ -151,7 +158,9 @@ pub fn run(
     };
     while !stop.load(Ordering::SeqCst) {
         d.tick(stop, &rx, &events, &mut timers);
+        systemd.alive();
     }
+    systemd.stopping();
     d.shutdown(forwarder, &events);
     Ok(())
 }
@@ -214,11 +223,12 @@ impl<'a> Daemon<'a> {
         let message = format!("forwarding to {}", names.join(", "));
         self.say(0, &message);
         let vault = self.logger.vault();
-        Some(Forwarder::start(
+        Some(Forwarder::start_metered(
             vault,
             forwarding.sinks,
             forwarding.pace,
             events,
+            &forwarding.meter,
         ))
     }
 

@@ -27,6 +27,7 @@ use serde_json::{json, Value};
 
 use crate::chain::head::Head;
 use crate::entry::{ActionType, Entry, LogLevel};
+use crate::meter::{Meter, NewMeter};
 use crate::vault::Vault;
 use cursor::{Batch, Cursor};
 
@@ -251,6 +252,17 @@ pub fn catch_up(
     pace: &Pace,
     stop: &AtomicBool,
 ) -> Result<CatchUp, (CatchUp, SinkError)> {
+    catch_up_metered(vault, sink, pace, stop, &mut crate::meter::Silent)
+}
+
+/// [`catch_up`], telling `meter` of each batch sent.
+pub fn catch_up_metered(
+    vault: &Vault,
+    sink: &mut dyn Sink,
+    pace: &Pace,
+    stop: &AtomicBool,
+    meter: &mut dyn Meter,
+) -> Result<CatchUp, (CatchUp, SinkError)> {
     let name = sink.name().to_owned();
     let io = |e: std::io::Error| SinkError::Unavailable(format!("reading the vault: {e}"));
     let mut progress = CatchUp::default();
@@ -263,31 +275,20 @@ pub fn catch_up(
         Err(e) => return Err((progress, io(e))),
     };
     progress.lost = forget_deleted(vault, &mut cursor, &days);
-    // Every day the sink has seen goes in the cursor, sent or not, so that
-    // retention deleting one before it was sent is noticed.
-    let mut seen_new = false;
-    for date in &days {
-        if !cursor.days.contains_key(date) {
-            let total = match cursor::look(vault, *date) {
-                Ok(cursor::DayLook::Ready { total, .. }) => total,
-                _ => 0,
-            };
-            cursor.days.insert(
-                *date,
-                cursor::DayCursor {
-                    total,
-                    ..Default::default()
-                },
-            );
-            seen_new = true;
-        }
-    }
+    let seen_new = add_new_days(vault, &mut cursor, &days);
     if seen_new || !progress.lost.is_empty() {
         if let Err(e) = cursor.save(vault, &name) {
             return Err((progress, io(e)));
         }
     }
     let mut saved = cursor.clone();
+    // The entries each day had when last read: a bar's length, not a promise.
+    let behind = cursor
+        .days
+        .values()
+        .map(|d| d.total.saturating_sub(d.sent))
+        .sum();
+    meter.start(&format!("sending to {name}"), behind);
     for date in days {
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -309,6 +310,7 @@ pub fn catch_up(
             }
             saved = cursor.clone();
             progress.sent += batch.records.len() as u64;
+            meter.advance(batch.records.len() as u64);
         }
     }
     // Then the head record, when it moved since the last one sent.
@@ -323,6 +325,29 @@ pub fn catch_up(
         }
     }
     Ok(progress)
+}
+
+/// Puts every day the sink has not seen in the cursor, sent or not, so that
+/// retention deleting one before it was sent is noticed. Whether there was one.
+fn add_new_days(vault: &Vault, cursor: &mut Cursor, days: &[NaiveDate]) -> bool {
+    let mut seen_new = false;
+    for date in days {
+        if !cursor.days.contains_key(date) {
+            let total = match cursor::look(vault, *date) {
+                Ok(cursor::DayLook::Ready { total, .. }) => total,
+                _ => 0,
+            };
+            cursor.days.insert(
+                *date,
+                cursor::DayCursor {
+                    total,
+                    ..Default::default()
+                },
+            );
+            seen_new = true;
+        }
+    }
+    seen_new
 }
 
 /// Sends the head record when the sink has not had it yet.
@@ -379,13 +404,16 @@ enum State {
 /// again; after a failure waits with exponential backoff and jitter.
 /// System events (a sink going down, coming back, rate limited, refused,
 /// entries lost to retention) go to `events`, once per change of state.
+/// `first` is told how the first catch-up goes (the one a restart makes).
 pub fn run_sink(
     vault: &Vault,
     mut sink: Box<dyn Sink>,
     pace: Pace,
     stop: &AtomicBool,
     events: &mpsc::Sender<Entry>,
+    first: Box<dyn Meter + Send>,
 ) {
+    let mut first = Some(first);
     let name = sink.name().to_owned();
     let mut state = State::Up;
     let mut backoff = pace.min_backoff;
@@ -395,10 +423,15 @@ pub fn run_sink(
         }
     };
     while !stop.load(Ordering::SeqCst) {
-        let (progress, failure) = match catch_up(vault, sink.as_mut(), &pace, stop) {
-            Ok(p) => (p, None),
-            Err((p, e)) => (p, Some(e)),
-        };
+        let mut meter = first
+            .take()
+            .unwrap_or_else(|| Box::new(crate::meter::Silent));
+        let (progress, failure) =
+            match catch_up_metered(vault, sink.as_mut(), &pace, stop, meter.as_mut()) {
+                Ok(p) => (p, None),
+                Err((p, e)) => (p, Some(e)),
+            };
+        drop(meter);
         for (date, n) in &progress.lost {
             if let Some(e) = gap_event(&name, *date, *n) {
                 let _ = events.send(e);
@@ -480,6 +513,19 @@ impl Forwarder {
         pace: Pace,
         events: mpsc::Sender<Entry>,
     ) -> Forwarder {
+        let silent: NewMeter = Arc::new(|| Box::new(crate::meter::Silent));
+        Forwarder::start_metered(vault, sinks, pace, events, &silent)
+    }
+
+    /// [`Forwarder::start`], each sink's first catch-up told to a meter
+    /// `new_meter` makes.
+    pub fn start_metered(
+        vault: &Vault,
+        sinks: Vec<Box<dyn Sink>>,
+        pace: Pace,
+        events: mpsc::Sender<Entry>,
+        new_meter: &NewMeter,
+    ) -> Forwarder {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = sinks
             .into_iter()
@@ -487,9 +533,10 @@ impl Forwarder {
                 let vault = vault.clone();
                 let stop = Arc::clone(&stop);
                 let events = events.clone();
+                let meter = new_meter();
                 std::thread::Builder::new()
                     .name(format!("sink-{}", sink.name()))
-                    .spawn(move || run_sink(&vault, sink, pace, &stop, &events))
+                    .spawn(move || run_sink(&vault, sink, pace, &stop, &events, meter))
                     .expect("spawn a sink thread")
             })
             .collect();

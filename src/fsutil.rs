@@ -75,6 +75,13 @@ pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File
         // (it is refused below); regular files ignore the flag.
         options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt;
+        // FILE_FLAG_OPEN_REPARSE_POINT: a symbolic link is opened itself, not
+        // followed, and refused below as not a regular file.
+        options.custom_flags(0x0020_0000);
+    }
     let file = options.open(path).map_err(|e| match is_link(path) {
         true => link_refused(path),
         false => e,
@@ -290,7 +297,24 @@ mod positioned {
     }
 }
 
-#[cfg(not(unix))]
+/// Windows: `seek_read`/`seek_write` (they move the file's cursor, which
+/// nothing here relies on).
+#[cfg(windows)]
+mod positioned {
+    use std::fs::File;
+    use std::io;
+    use std::os::windows::fs::FileExt;
+
+    pub fn read(file: &mut File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        file.seek_read(buf, offset)
+    }
+
+    pub fn write(file: &mut File, buf: &[u8], offset: u64) -> io::Result<usize> {
+        file.seek_write(buf, offset)
+    }
+}
+
+#[cfg(not(any(unix, windows)))]
 mod positioned {
     use std::fs::File;
     use std::io::{self, Read, Seek, SeekFrom, Write};

@@ -23,6 +23,7 @@ use crate::entry::{Entry, EntryError};
 use crate::error::Error;
 use crate::fsutil::{append_durable, at, read_no_follow};
 use crate::logger::AuditLogger;
+use crate::meter::Meter;
 use crate::vault;
 
 /// Entries appended per write, and per line of progress.
@@ -124,19 +125,21 @@ fn layout_name(layout: Layout) -> &'static str {
 }
 
 /// Imports the entries of `files` (see [`files_in`]) into the logger's
-/// vault. `progress` is told how far it got, a line at a time.
+/// vault. `meter` is told how far it got.
 pub fn import_files(
     logger: &AuditLogger,
     files: &[PathBuf],
-    progress: &mut dyn FnMut(String),
+    meter: &mut dyn Meter,
 ) -> Result<Report, Error> {
     let mut run = Run::new(logger)?;
+    meter.start("reading", files.len() as u64);
     for path in files {
         let bytes = at("read", path, std::fs::read(path)).map_err(no_entries)?;
         let read = daily::parse_entries(&bytes);
         let shown = logger.vault().relative(path).into_owned();
         let name = file_name(path);
-        progress(format!("read {shown}: {} entries", read.entries.len()));
+        meter.note(&format!("read {shown}: {} entries", read.entries.len()));
+        meter.advance(1);
         run.report.files.push(FileRead {
             path: shown,
             layout: layout_name(read.layout),
@@ -145,21 +148,20 @@ pub fn import_files(
         });
         run.collect(&name, read.entries);
     }
-    run.finish(progress)
+    run.finish(meter)
 }
 
 /// Takes over the vault's own day files that are in another layout: each
 /// is converted (its original moved aside as `YYYY-MM-DD.orig-<unix>.json`,
 /// entries of our shape kept in place) and its other entries imported.
-pub fn import_own_logs(
-    logger: &AuditLogger,
-    progress: &mut dyn FnMut(String),
-) -> Result<Report, Error> {
+pub fn import_own_logs(logger: &AuditLogger, meter: &mut dyn Meter) -> Result<Report, Error> {
     let vault = logger.vault();
     let mut run = Run::new(logger)?;
     let logs = vault.logs();
     let days = at("read", &logs, vault.day_files()).map_err(no_entries)?;
+    meter.start("reading", days.len() as u64);
     for date in days {
+        meter.advance(1);
         let path = vault.day_file(date);
         if !at("read", &path, needs_conversion(&path, date)).map_err(no_entries)? {
             continue;
@@ -184,13 +186,13 @@ pub fn import_own_logs(
             run.note_file(&shown, &read);
             read.entries
         };
-        progress(format!(
+        meter.note(&format!(
             "read {shown}: {} entries to take in",
             entries.len()
         ));
         run.collect(&vault::day_file_name(date), entries);
     }
-    run.finish(progress)
+    run.finish(meter)
 }
 
 /// Whether a day file of the vault is in another layout (or damaged).
@@ -315,7 +317,7 @@ impl<'a> Run<'a> {
 
     /// Appends the candidates in time order, a chunk at a time, each with
     /// its hashes recorded under the same lock.
-    fn finish(mut self, progress: &mut dyn FnMut(String)) -> Result<Report, Error> {
+    fn finish(mut self, meter: &mut dyn Meter) -> Result<Report, Error> {
         self.candidates.sort_by_key(|c| c.entry.timestamp);
         let total = self.candidates.len();
         self.report.imported = total;
@@ -323,6 +325,7 @@ impl<'a> Run<'a> {
             return Ok(self.report);
         }
         let mut days = std::collections::BTreeSet::new();
+        meter.start("importing", total as u64);
         for (n, chunk) in self.candidates.chunks(CHUNK).enumerate() {
             let ids: String = chunk.iter().map(|c| format!("{}\n", c.id)).collect();
             let entries = chunk.iter().map(|c| c.entry.clone()).collect();
@@ -345,7 +348,8 @@ impl<'a> Run<'a> {
                 }
                 Err(e) => return Err(e),
             }
-            progress(format!(
+            meter.advance(chunk.len() as u64);
+            meter.note(&format!(
                 "imported {} of {total} entries",
                 (n * CHUNK + chunk.len()).min(total)
             ));

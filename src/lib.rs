@@ -52,6 +52,7 @@
 //! | role | what a machine sharing a synced vault does: the one **primary** writes the main day files and the views; each **replica** writes only its own files under `Logs/hosts/<host>/` |
 //! | host | a machine's name as a folder under `Logs/hosts/` ([`vault::host_name`]) |
 //! | merge | two versions of a day made one by stored line: Git conflict markers, a sync tool's conflict copy, the Git merge driver ([`daily::Recovery::Merged`]) |
+//! | meter | how far a long run (`verify`, `repair`, `import`, a catch-up) has got, for a progress bar ([`meter::Meter`]) |
 //!
 //! # Layers
 //!
@@ -61,7 +62,7 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 0 | time, fsutil |
+//! | 0 | time, fsutil, meter |
 //! | 1 | vault, entry, lock |
 //! | 2 | chain, redact |
 //! | 3 | daily |
@@ -89,6 +90,7 @@ pub mod index;
 pub mod journal;
 pub mod lock;
 pub mod logger;
+pub mod meter;
 pub mod query;
 pub mod redact;
 pub mod repair;

@@ -1,4 +1,4 @@
-//! The cross-process writer lock: an exclusive `fd-lock` (flock on Unix,
+//! The cross-process writer lock: an exclusive `File::lock` (flock on Unix,
 //! LockFileEx on Windows) on the stable file `Logs/.audit/lock`, never on a
 //! day file, retried with random jitter until a deadline.
 
@@ -35,6 +35,25 @@ fn open(path: &Path) -> io::Result<File> {
     )
 }
 
+/// Takes the exclusive lock on `file` if it is free: `Ok(false)` when
+/// someone else holds it. Released by [`File::unlock`] or when the file closes.
+pub fn try_exclusive(file: &File) -> io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// Takes a shared lock on `file` if no one holds it exclusively.
+pub fn try_shared(file: &File) -> io::Result<bool> {
+    match file.try_lock_shared() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Runs `work` while holding the exclusive lock on `path`, trying until
 /// `timeout` has passed. The lock is released when `work` returns.
 pub fn with_lock<T>(
@@ -43,15 +62,16 @@ pub fn with_lock<T>(
     work: impl FnOnce() -> T,
 ) -> Result<T, LockFailure> {
     let file = open(path).map_err(LockFailure::Io)?;
-    let mut lock = fd_lock::RwLock::new(file);
     let started = Instant::now();
     let mut pause = MIN_PAUSE;
     let mut rng = rand::rng();
     loop {
-        match lock.try_write() {
-            Ok(_guard) => return Ok(work()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(LockFailure::Io(e)),
+        if try_exclusive(&file).map_err(LockFailure::Io)? {
+            let done = work();
+            // Closing the file releases the lock as well; an unlock that
+            // fails changes nothing more.
+            let _ = file.unlock();
+            return Ok(done);
         }
         let waited = started.elapsed();
         if waited >= timeout {
@@ -67,18 +87,16 @@ pub fn with_lock<T>(
 /// Holds the lock on `path` until dropped; for tests and tools that need to
 /// keep writers out (`hold` blocks until the lock is free).
 pub struct HeldLock {
-    _lock: Box<fd_lock::RwLock<File>>,
+    /// Locked; closing it when `HeldLock` is dropped releases the lock.
+    _file: File,
 }
 
 impl HeldLock {
     /// Takes the lock, waiting as long as needed.
     pub fn hold(path: &Path) -> io::Result<HeldLock> {
         let file = open(path)?;
-        let mut lock = Box::new(fd_lock::RwLock::new(file));
-        // Take the lock and keep it: forgetting the guard leaves the file
-        // locked until the descriptor is closed when `HeldLock` is dropped.
-        std::mem::forget(lock.write()?);
-        Ok(HeldLock { _lock: lock })
+        file.lock()?;
+        Ok(HeldLock { _file: file })
     }
 }
 

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::chain::{self, ChainKey};
 use crate::daily;
 use crate::index;
+use crate::meter::Meter;
 use crate::vault::{day_file_name, Vault};
 use crate::verify::{self, Kind, Problem};
 
@@ -52,7 +53,18 @@ pub fn repair(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> io::Result<Repair> {
-    let before = verify::verify(vault, key)?;
+    repair_metered(vault, key, now, dry_run, &mut crate::meter::Silent)
+}
+
+/// [`repair`], telling `meter` of each day checked and repaired.
+pub fn repair_metered(
+    vault: &Vault,
+    key: &ChainKey,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    meter: &mut dyn Meter,
+) -> io::Result<Repair> {
+    let before = verify::verify_metered(vault, key, &verify::Checks::default(), meter)?;
     let mut kinds: BTreeMap<String, Vec<Kind>> = BTreeMap::new();
     for p in &before.problems {
         kinds.entry(p.file.clone()).or_default().push(p.kind);
@@ -67,11 +79,14 @@ pub fn repair(
         now,
         dry_run,
     };
-    for date in vault.day_files()? {
+    let days = vault.day_files()?;
+    meter.start("repairing", days.len() as u64);
+    for date in days {
         let name = format!("Logs/{}", day_file_name(date));
         let here = kinds.get(&name).map(Vec::as_slice).unwrap_or_default();
         let unchained = before.unchained.contains(&name);
         pass.day(date, &name, here, unchained, &mut out)?;
+        meter.advance(1);
     }
     let index_stale = kinds.contains_key("Logs/index.json");
     if dry_run {
@@ -94,7 +109,7 @@ pub fn repair(
             idx.total_log_files, idx.total_entries_all_time
         ));
     }
-    out.left = verify::verify(vault, key)?.problems;
+    out.left = verify::verify_metered(vault, key, &verify::Checks::default(), meter)?.problems;
     Ok(out)
 }
 

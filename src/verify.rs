@@ -20,6 +20,7 @@ use crate::chain::{self, Alg, ChainKey, ChainValue, Folder, Start};
 use crate::daily::{self, Head, Summary, Trailer};
 use crate::entry::{Entry, EntryError, LogLevel, FIELDS};
 use crate::index;
+use crate::meter::Meter;
 use crate::vault::{day_file_name, Vault};
 
 /// What the message says when an entry's chain value does not hold.
@@ -199,6 +200,16 @@ pub fn verify(vault: &Vault, key: &ChainKey) -> io::Result<Report> {
 /// Checks every day file of the vault, in date order, against what
 /// vault-audit recorded writing, and as `checks` asks.
 pub fn verify_with(vault: &Vault, key: &ChainKey, checks: &Checks) -> io::Result<Report> {
+    verify_metered(vault, key, checks, &mut crate::meter::Silent)
+}
+
+/// [`verify_with`], telling `meter` of each day file checked.
+pub fn verify_metered(
+    vault: &Vault,
+    key: &ChainKey,
+    checks: &Checks,
+    meter: &mut dyn Meter,
+) -> io::Result<Report> {
     let logs = vault.logs();
     let dates = vault.day_files()?;
     let wanted = daily::chain_references(&logs)?;
@@ -214,6 +225,7 @@ pub fn verify_with(vault: &Vault, key: &ChainKey, checks: &Checks) -> io::Result
     let mut done: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     let mut counts: BTreeMap<NaiveDate, (u64, u64)> = BTreeMap::new();
     let mut walked = Vec::new();
+    meter.start("checking", dates.len() as u64);
     for &date in &dates {
         let path = vault.day_file(date);
         let name = format!("Logs/{}", day_file_name(date));
@@ -235,6 +247,7 @@ pub fn verify_with(vault: &Vault, key: &ChainKey, checks: &Checks) -> io::Result
         report.problems.append(&mut day.problems);
         counts.insert(date, (day.entries, std::fs::metadata(&path)?.len()));
         done.insert(date, day);
+        meter.advance(1);
     }
     expected.check_missing(&dates, &mut report);
     expected.check_head_kept(report.chained, &mut report);
@@ -248,7 +261,7 @@ pub fn verify_with(vault: &Vault, key: &ChainKey, checks: &Checks) -> io::Result
     Ok(report)
 }
 
-/// Checks the main day files ([`verify_with`]), then each replica's own
+/// Checks the main day files ([`verify_metered`], telling `meter`), then each replica's own
 /// under `Logs/hosts/<host>/` (its chain and records; signatures only on
 /// the main files), then that every entry the primary recorded taking in
 /// from a replica is in the main day files exactly once (`stored` gives the
@@ -258,10 +271,10 @@ pub fn verify_replicas(
     vault: &Vault,
     key: &ChainKey,
     checks: &Checks,
-    stored: crate::replica::Stored<'_>,
-    oldest: NaiveDate,
+    (stored, oldest): (crate::replica::Stored<'_>, NaiveDate),
+    meter: &mut dyn Meter,
 ) -> io::Result<Report> {
-    let mut report = verify_with(vault, key, checks)?;
+    let mut report = verify_metered(vault, key, checks, meter)?;
     for host in vault.replica_hosts()? {
         let replica = vault.replica(&host);
         let mut r = verify_with(&replica, key, &Checks::default())?;

@@ -465,3 +465,44 @@ fn sigkill_at_random_moments_loses_and_doubles_nothing() {
         serde_json::from_str(&std::fs::read_to_string(v.day(&date)).expect("read")).expect("json");
     assert_eq!(day["total_entries"], expected.len());
 }
+
+#[test]
+fn systemd_hears_ready_watchdog_and_stopping_on_its_notify_socket() {
+    use std::os::unix::net::UnixDatagram;
+    let v = Vault::new();
+    let sock_dir = tempfile::tempdir().expect("tempdir");
+    let path = sock_dir.path().join("notify");
+    let socket = UnixDatagram::bind(&path).expect("bind the notify socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let notify = path.to_string_lossy().into_owned();
+    let d = Daemon::start_with(
+        &v,
+        &["--no-watch-vault"],
+        &[("NOTIFY_SOCKET", &notify), ("WATCHDOG_USEC", "400000")],
+    );
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 256];
+    // READY=1 first, then a watchdog ping every 200 ms or so.
+    while heard
+        .iter()
+        .filter(|m: &&String| m.contains("WATCHDOG=1"))
+        .count()
+        < 2
+    {
+        let n = socket.recv(&mut buf).expect("a notification");
+        heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(heard[0].contains("READY=1"), "{heard:?}");
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    let mut last = String::new();
+    while let Ok(n) = socket.recv(&mut buf) {
+        last = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if last.contains("STOPPING=1") {
+            break;
+        }
+    }
+    assert!(last.contains("STOPPING=1"), "{last:?}");
+}

@@ -626,3 +626,94 @@ fn a_sink_of_our_own_gets_every_entry_once_and_in_order_through_failures() {
         all.len() as u64
     );
 }
+
+/// Runs `forward --once` (or other arguments) against `url`.
+fn forward_to(v: &Vault, url: &str, args: &[&str]) -> common::Done {
+    v.cmd()
+        .args(["forward"])
+        .args(args)
+        .env("AUDIT_FORWARD_POSTGRES", url)
+        .env("AUDIT_FORWARD_BACKOFF_MAX", "1s")
+        .run()
+}
+
+/// A cluster where `sql` ran, and a vault with entries 1 to `n` of today
+/// (whose timestamp is returned).
+fn cluster_and_vault(n: u64, sql: &str) -> (Postgres, Vault, String) {
+    let pg = Postgres::start();
+    let v = Vault::new();
+    let (_, now) = days_before(chrono::Utc::now(), 0);
+    log(&v, &now, 1..=n, "email_skill");
+    pg.client().batch_execute(sql).expect("roles");
+    (pg, v, now)
+}
+
+fn rows(pg: &Postgres) -> i64 {
+    pg.client()
+        .query_one("SELECT count(*) FROM agent_audit_log", &[])
+        .expect("count")
+        .get(0)
+}
+
+#[test]
+fn a_role_with_only_insert_and_select_forwards_once_the_tables_exist() {
+    let (pg, v, _) = cluster_and_vault(30, "CREATE ROLE shipper LOGIN");
+    let shipper = pg.url_as("shipper", "");
+
+    // No tables yet, and the shipper may not create them: a refusal that
+    // names the command, not a retry loop.
+    let refused = forward_to(&v, &shipper, &["--once"]);
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("--init-postgres") || refused.stderr.contains("--init-postgres"),
+        "{}{}",
+        refused.stdout,
+        refused.stderr
+    );
+
+    // The owner creates them; the shipper gets INSERT and SELECT, nothing more.
+    forward_to(&v, &pg.url(), &["--init-postgres", "--no-dry-run"]).assert_code(0);
+    pg.client()
+        .batch_execute("GRANT INSERT, SELECT ON agent_audit_log, vault_audit_heads TO shipper")
+        .expect("grant");
+    let done = forward_to(&v, &shipper, &["--once"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(rows(&pg), 30);
+    // Sending again (the cursor lost) needs no other privilege either.
+    std::fs::remove_file(v.logs().join(".audit/sinks/postgres.json")).expect("cursor");
+    forward_to(&v, &shipper, &["--once"]).assert_code(0);
+    assert_eq!(rows(&pg), 30);
+}
+
+#[test]
+fn sslmode_require_reaches_a_cluster_with_a_self_signed_certificate() {
+    let (pg, v, now) = cluster_and_vault(
+        12,
+        "CREATE ROLE tls_only LOGIN; GRANT CREATE ON SCHEMA public TO tls_only",
+    );
+
+    // pg_hba refuses tls_only without TLS: getting in proves TLS was used.
+    let done = forward_to(&v, &pg.url_as("tls_only", "?sslmode=require"), &["--once"]);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(rows(&pg), 12);
+
+    // verify-full checks the certificate against sslrootcert and the host.
+    log(&v, &now, 13..=15, "email_skill");
+    let root = pg.certificate();
+    let query = format!("?sslmode=verify-full&sslrootcert={}", root.display());
+    forward_to(&v, &pg.url_as("tls_only", &query), &["--once"]).assert_code(0);
+    assert_eq!(rows(&pg), 15);
+
+    // Without the root, the self-signed certificate is not trusted.
+    log(&v, &now, 16..=16, "email_skill");
+    let untrusted = forward_to(
+        &v,
+        &pg.url_as("tls_only", "?sslmode=verify-full"),
+        &["--once"],
+    );
+    assert_ne!(untrusted.code, 0, "{}", untrusted.stdout);
+    assert_eq!(rows(&pg), 15);
+    // And sslmode=disable is refused by pg_hba for this role.
+    let plain = forward_to(&v, &pg.url_as("tls_only", "?sslmode=disable"), &["--once"]);
+    assert_ne!(plain.code, 0, "{}", plain.stdout);
+}

@@ -228,3 +228,35 @@ fn post_write_steps_run_after_each_durable_write_and_their_failures_do_not_undo_
         "no post-write step in dry run"
     );
 }
+
+#[test]
+fn verify_and_repair_tell_a_meter_how_far_they_got() {
+    let dir = vault();
+    let logger = logger(dir.path()).dry_run(false).build().expect("logger");
+    let day = |d: &str| {
+        Entry::new(LogLevel::Info, action("tick"), "clock", "t").at(at(&format!("{d}T09:00:00Z")))
+    };
+    logger
+        .log_batch(vec![
+            day("2026-11-20"),
+            day("2026-11-21"),
+            day("2026-11-22"),
+        ])
+        .expect("log");
+    let vault = logger.vault();
+    let key = logger.chain_key();
+    let mut tally = vault_audit::meter::Tally::default();
+    let checks = vault_audit::verify::Checks::default();
+    let report =
+        vault_audit::verify::verify_metered(vault, key, &checks, &mut tally).expect("verify");
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(tally.phases, vec![("checking".to_owned(), 3)]);
+    assert_eq!(tally.done, 3);
+
+    let mut tally = vault_audit::meter::Tally::default();
+    vault_audit::repair::repair_metered(vault, key, at("2026-11-22T10:00:05Z"), true, &mut tally)
+        .expect("repair");
+    let names: Vec<&str> = tally.phases.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["checking", "repairing"], "a dry run checks once");
+    assert_eq!(tally.done, 6);
+}

@@ -406,3 +406,50 @@ fn following_crosses_utc_midnight() {
     let (lines, _) = vault_audit::query::follow(&vault, at, day0).expect("step");
     assert!(lines.is_empty());
 }
+
+#[test]
+fn the_table_lines_up_cjk_and_emoji_and_colours_only_when_allowed() {
+    let v = Vault::new();
+    let (_, ts) = common::days_ago(0);
+    let lines = [
+        entry(&ts, "ERROR", "メール担当", "failure", json!({})),
+        entry(&ts, "INFO", "🚀 launcher ✅", "success", json!({})),
+        entry(&ts, "WARNING", "plain", "success", json!({})),
+    ]
+    .join("\n");
+    v.cmd()
+        .args(["log", "--entry", "-"])
+        .stdin(lines)
+        .run()
+        .assert_code(0);
+    let table = |env: &[(&str, &str)]| {
+        let mut run = v.cmd().args(["query", "--format", "table"]);
+        for (k, val) in env {
+            run = run.env(k, val);
+        }
+        let done = run.run();
+        done.assert_code(0);
+        done.stdout
+    };
+
+    // Not a terminal: no colour. Every column starts at the same display column.
+    let plain = table(&[]);
+    assert!(!plain.contains('\x1b'), "{plain}");
+    let starts: Vec<usize> = plain
+        .lines()
+        .map(|l| {
+            let before_result = l.rfind(' ').expect("columns");
+            unicode_width::UnicodeWidthStr::width(&l[..before_result])
+        })
+        .collect();
+    assert_eq!(starts.len(), 4, "{plain}");
+    assert!(
+        starts.windows(2).all(|w| w[0] == w[1]),
+        "{starts:?}\n{plain}"
+    );
+
+    // CLICOLOR_FORCE colours even a pipe; NO_COLOR wins over it.
+    assert!(table(&[("CLICOLOR_FORCE", "1")]).contains("\x1b[31m"));
+    let refused = table(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!refused.contains('\x1b'), "{refused}");
+}

@@ -98,6 +98,10 @@ pub enum Command {
     InitSync(InitSyncArgs),
     /// Git merge driver for day files (`merge-driver %O %A %B`): writes the union of both versions into %A.
     MergeDriver(MergeDriverArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff): `vault-audit man | man -l -`.
+    Man,
 }
 
 /// The sync tools `init-sync` sets a vault up for.
@@ -124,6 +128,14 @@ pub struct MergeDriverArgs {
     pub ours: PathBuf,
     /// The other side's version (%B).
     pub theirs: PathBuf,
+}
+
+/// `vault-audit completions`.
+#[derive(Debug, ClapArgs)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `vault-audit forward`.
@@ -450,7 +462,7 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR")]
     pub into: Option<PathBuf>,
 
-    /// The vault to copy (default the sample vault shipped in fixtures/).
+    /// The vault to copy (default the sample vault built into the binary).
     #[arg(long, value_name = "DIR")]
     pub from: Option<PathBuf>,
 }

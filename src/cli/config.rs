@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use anstream::ColorChoice;
+
 use crate::chain::{ChainKey, KEY_VAR, SIGNING_KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
@@ -63,6 +65,26 @@ pub struct Config {
     /// Where a hook keeps entries it has no vault for
     /// (`$XDG_STATE_HOME/vault-audit`, else `~/.local/state/vault-audit`).
     pub state_dir: Option<PathBuf>,
+    /// Colour on standard output: `NO_COLOR` (any value) turns it off,
+    /// `CLICOLOR_FORCE` on; otherwise a terminal gets it and a pipe does not.
+    pub colour: ColorChoice,
+    /// systemd gave the daemon a socket to report readiness on
+    /// (`NOTIFY_SOCKET`, a unit with `Type=notify`).
+    pub systemd_notify: bool,
+}
+
+/// The colour conventions (no-color.org, `CLICOLOR_FORCE`), `NO_COLOR` first.
+fn colour_choice(env: &impl Fn(&str) -> Option<String>) -> ColorChoice {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty() && v != "0");
+    if env("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        ColorChoice::Never
+    } else if set("CLICOLOR_FORCE") {
+        ColorChoice::Always
+    } else if env("TERM").as_deref() == Some("dumb") || env("CLICOLOR").as_deref() == Some("0") {
+        ColorChoice::Never
+    } else {
+        ColorChoice::Auto
+    }
 }
 
 /// Parses a boolean the way `.env` files spell them.
@@ -207,6 +229,8 @@ impl Config {
             forward,
             init: args.init,
             state_dir: state_dir(&env),
+            colour: colour_choice(&env),
+            systemd_notify: env("NOTIFY_SOCKET").is_some_and(|s| !s.is_empty()),
         })
     }
 

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::json;
 
 use crate::cli::args::{DaemonAction, DaemonArgs, ReplayArgs};
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
@@ -48,7 +48,7 @@ fn status(vault: &Vault, stdout: &mut dyn Write) -> Result<u8, CliError> {
 
 #[cfg(unix)]
 fn stop(vault: &Vault, stdout: &mut dyn Write, stderr: &mut dyn Write) -> Result<u8, CliError> {
-    match daemon::stop(vault, Duration::from_secs(10)) {
+    match daemon::stop(vault, std::time::Duration::from_secs(10)) {
         Ok(Some(pid)) => {
             let _ = writeln!(stdout, "{}", json!({"stopped": true, "pid": pid}));
             Ok(exit::OK)
@@ -110,6 +110,7 @@ fn serve(
         },
         verbose: args.verbose,
         grace: args.inbox_grace,
+        notify: config.systemd_notify,
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -117,9 +118,11 @@ fn serve(
             .map_err(|e| CliError::unavailable("handle signals", e))?;
     }
     let setup = config.forwarding()?.setup(vault)?;
+    let bars = indicatif::MultiProgress::new();
     let mut forwarding = daemon::Forwarding {
         sinks: setup.sinks,
         pace: setup.pace,
+        meter: std::sync::Arc::new(move || Box::new(Bar::new().in_group(&bars))),
     };
     if vault.host().is_some() && !forwarding.sinks.is_empty() {
         // The primary forwards every machine's entries once taken in.

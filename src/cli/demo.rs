@@ -2,7 +2,7 @@
 //! entries in it for real, and show the result.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use walkdir::WalkDir;
 
@@ -11,8 +11,57 @@ use crate::cli::config::Config;
 use crate::cli::{CliError, Io};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel, Outcome};
 
-/// The sample vault shipped with the source.
+/// The sample vault shipped with the source, where the source tree is.
 pub const SAMPLE_VAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-vault");
+
+/// The sample vault's folders, built into the binary (so `demo` runs from an
+/// installed copy with no source tree beside it).
+pub const SAMPLE_FOLDERS: &[&str] = &[
+    "Approved",
+    "Done",
+    "Inbox",
+    "Logs",
+    "Needs_Action",
+    "Pending_Approval",
+    "Plans",
+    "Rejected",
+];
+
+macro_rules! sample_file {
+    ($rel:literal) => {
+        (
+            $rel,
+            include_bytes!(concat!("../../fixtures/sample-vault/", $rel)).as_slice(),
+        )
+    };
+}
+
+/// The sample vault's files and their bytes, built into the binary.
+pub const SAMPLE_FILES: &[(&str, &[u8])] = &[
+    sample_file!("Company_Handbook.md"),
+    sample_file!("Dashboard.md"),
+    sample_file!("Done/welcome.md"),
+    sample_file!("Needs_Action/invoice-request.md"),
+    sample_file!("Pending_Approval/invoice-request-Plan.md"),
+    sample_file!("Plans/invoice-request-Plan.md"),
+];
+
+/// Writes the built-in sample vault to `to`, which must not exist yet.
+pub fn write_sample(to: &Path) -> std::io::Result<()> {
+    if to.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} already exists", to.display()),
+        ));
+    }
+    for folder in SAMPLE_FOLDERS {
+        fs::create_dir_all(to.join(folder))?;
+    }
+    for (rel, bytes) in SAMPLE_FILES {
+        fs::write(to.join(rel), bytes)?;
+    }
+    Ok(())
+}
 
 /// Copies the tree at `from` to `to`, which must not exist yet.
 pub fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -86,17 +135,18 @@ fn story() -> Result<Vec<Entry>, CliError> {
 /// Runs the demo; returns the exit code.
 pub fn run(config: &Config, args: &DemoArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let out = &mut *io.stdout;
-    let from = args
-        .from
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(SAMPLE_VAULT));
     let into = args.into.clone().unwrap_or_else(|| {
         let nonce: u32 = rand::random();
         std::env::temp_dir().join(format!("vault-audit-demo-{nonce:08x}"))
     });
-    copy_tree(&from, &into).map_err(|e| {
-        CliError::unavailable(format!("copy {} to {}", from.display(), into.display()), e)
-    })?;
+    match &args.from {
+        Some(from) => copy_tree(from, &into).map_err(|e| {
+            CliError::unavailable(format!("copy {} to {}", from.display(), into.display()), e)
+        })?,
+        None => write_sample(&into).map_err(|e| {
+            CliError::unavailable(format!("write the sample vault to {}", into.display()), e)
+        })?,
+    }
     let logger = config.logger_for(&into, false)?;
     let mut entries = story()?.into_iter();
     // The first entry alone, the rest as one batch: both paths, for real.
@@ -135,4 +185,34 @@ pub fn run(config: &Config, args: &DemoArgs, io: &mut Io<'_>) -> Result<u8, CliE
         let _ = writeln!(out, "{}", section[..end].trim_end());
     }
     Ok(crate::cli::exit::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_sample_vault_is_the_fixture_byte_for_byte() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ours = dir.path().join("sample");
+        write_sample(&ours).expect("write");
+        let listing = |root: &Path| -> Vec<(String, Vec<u8>)> {
+            WalkDir::new(root)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name() != ".gitkeep" && e.depth() > 0)
+                .map(|e| {
+                    let rel = e.path().strip_prefix(root).expect("under root");
+                    let bytes = if e.file_type().is_file() {
+                        fs::read(e.path()).expect("read")
+                    } else {
+                        Vec::new()
+                    };
+                    (rel.to_string_lossy().replace('\\', "/"), bytes)
+                })
+                .collect()
+        };
+        assert_eq!(listing(&ours), listing(Path::new(SAMPLE_VAULT)));
+    }
 }

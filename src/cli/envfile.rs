@@ -43,12 +43,16 @@ fn is_off(v: &str) -> bool {
     )
 }
 
+/// The commands that print what the argument definitions generate and read
+/// nothing else.
+const GENERATORS: [&str; 2] = ["completions", "man"];
+
 /// The `.env` file to read for `command`, if any.
 pub fn choose(command: Option<&str>, explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(path) = explicit {
         return Some(path.to_owned());
     }
-    if command.is_some_and(|c| AGENT_COMMANDS.contains(&c)) {
+    if command.is_some_and(|c| AGENT_COMMANDS.contains(&c) || GENERATORS.contains(&c)) {
         return None;
     }
     let here = PathBuf::from(".env");

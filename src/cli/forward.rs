@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use serde_json::{json, Value};
 
 use crate::cli::args::ForwardArgs;
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
@@ -51,10 +52,11 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
     let stop = AtomicBool::new(false);
     for mut sink in sinks {
         let name = sink.name().to_owned();
-        let (progress, error) = match forward::catch_up(&vault, sink.as_mut(), &pace, &stop) {
-            Ok(p) => (p, None),
-            Err((p, e)) => (p, Some(e)),
-        };
+        let (progress, error) =
+            match forward::catch_up_metered(&vault, sink.as_mut(), &pace, &stop, &mut Bar::new()) {
+                Ok(p) => (p, None),
+                Err((p, e)) => (p, Some(e)),
+            };
         let mut gaps = Vec::new();
         for (date, n) in &progress.lost {
             let day = date.format("%Y-%m-%d").to_string();
@@ -89,7 +91,7 @@ fn init_postgres(
     stdout: &mut dyn Write,
     stderr: &mut dyn Write,
 ) -> Result<u8, CliError> {
-    use crate::forward::{config::ConfigError as ForwardConfigError, Sink};
+    use crate::forward::config::ConfigError as ForwardConfigError;
     let _ = write!(stdout, "{}", forward::postgres::DDL);
     let Some(url) = url else {
         return Ok(exit::OK);
@@ -107,7 +109,7 @@ fn init_postgres(
             source,
         }
     })?;
-    match sink.health() {
+    match sink.init() {
         Ok(()) => {
             let _ = writeln!(stderr, "vault-audit: agent_audit_log is ready");
             Ok(exit::OK)

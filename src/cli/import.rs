@@ -1,9 +1,12 @@
 //! `vault-audit import [PATH...]`: another logger's day files, mapped and
 //! appended exactly once; prints one response line like `log`'s.
 
+use std::io::Write;
+
 use serde_json::{json, Value};
 
 use crate::cli::args::ImportArgs;
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
@@ -18,15 +21,16 @@ const LARGE: usize = 1000;
 /// some were rejected.
 pub fn run(config: &Config, args: &ImportArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let logger = config.logger()?;
-    let stderr = &mut *io.stderr;
-    let mut progress = |line: String| {
-        let _ = writeln!(stderr, "vault-audit: import: {line}");
+    // Where no bar can be drawn (a log, a pipe), large imports say how far they got.
+    let mut quiet = Vec::new();
+    let lines: &mut dyn Write = if large(&args.paths) {
+        &mut *io.stderr
+    } else {
+        &mut quiet
     };
-    let mut quiet = |_: String| {};
-    let large = large(&args.paths);
-    let sink: &mut dyn FnMut(String) = if large { &mut progress } else { &mut quiet };
+    let mut bar = Bar::new().notes_to(lines, "vault-audit: import: ");
     let report = if args.paths.is_empty() {
-        import::import_own_logs(&logger, sink)?
+        import::import_own_logs(&logger, &mut bar)?
     } else {
         let files = import::files_in(&args.paths)
             .map_err(|e| CliError::unavailable("list the files to import", e))?;
@@ -35,8 +39,9 @@ pub fn run(config: &Config, args: &ImportArgs, io: &mut Io<'_>) -> Result<u8, Cl
                 "no files to import: give day files (.json, .jsonl, .ndjson) or folders of them",
             ));
         }
-        import::import_files(&logger, &files, sink)?
+        import::import_files(&logger, &files, &mut bar)?
     };
+    drop(bar);
     let response = respond(&report);
     for line in report.rejected.iter().chain(&report.errors) {
         let _ = writeln!(io.stderr, "vault-audit: {line}");

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anstream::ColorChoice;
 use chrono::Utc;
 
 use crate::cli::args::{QueryArgs, TailArgs};
@@ -37,16 +38,20 @@ pub fn flag(field: Field) -> String {
     format!("--{}", field.name().replace('_', "-"))
 }
 
-fn format_for(chosen: Option<Format>) -> (Format, bool) {
+/// The format (a table on a terminal, else JSON Lines) and whether to colour.
+fn format_for(chosen: Option<Format>, colour: ColorChoice) -> (Format, bool) {
     let terminal = io::stdout().is_terminal();
-    (
-        chosen.unwrap_or(if terminal {
-            Format::Table
-        } else {
-            Format::Jsonl
-        }),
-        terminal,
-    )
+    let colour = match colour {
+        ColorChoice::Always | ColorChoice::AlwaysAnsi => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal,
+    };
+    let format = chosen.unwrap_or(if terminal {
+        Format::Table
+    } else {
+        Format::Jsonl
+    });
+    (format, colour)
 }
 
 /// Output errors: a closed pipe (`| head`) ends the command quietly.
@@ -76,7 +81,7 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
     let vault = config.existing_vault()?;
     let stdout = &mut *io.stdout;
     let filter = Filter::new(&args.into(), Utc::now())?;
-    let (format, terminal) = format_for(args.format);
+    let (format, colour) = format_for(args.format, config.colour);
     let result = (|| {
         let untaken = untaken_matching(&vault, &filter)?;
         let pending = untaken
@@ -96,7 +101,7 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
                 writeln!(stdout, "{count}")
             }
         } else {
-            let mut printer = Printer::new(stdout, format, terminal);
+            let mut printer = Printer::new(stdout, format, colour);
             printer.begin()?;
             let mut failure = None;
             query::scan(&vault, &filter, true, |line, e| {
@@ -125,7 +130,7 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
 pub fn tail(config: &Config, args: &TailArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
     let stdout = &mut *io.stdout;
-    let (format, terminal) = format_for(args.format);
+    let (format, colour) = format_for(args.format, config.colour);
     let stop = Arc::new(AtomicBool::new(false));
     if args.follow {
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -137,7 +142,7 @@ pub fn tail(config: &Config, args: &TailArgs, io: &mut Io<'_>) -> Result<u8, Cli
         // Where following starts is taken first: an entry written meanwhile is
         // shown twice rather than not at all.
         let mut at = query::end_of(&vault, Utc::now().date_naive())?;
-        let mut printer = Printer::new(stdout, format, terminal);
+        let mut printer = Printer::new(stdout, format, colour);
         printer.begin()?;
         for line in query::last(&vault, args.lines)? {
             if let Ok(e) = serde_json::from_str::<Lite>(&line) {

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use crate::chain::sign::{PublicKey, SigningKey};
 use crate::cli::args::{CheckArgs, KeygenArgs, RepairArgs, VerifyArgs};
+use crate::cli::bar::Bar;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
@@ -30,8 +31,14 @@ pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8,
         .build()?;
     let oldest = crate::retention::cutoff(logger.now().date_naive(), logger.retention_days());
     let stored = |host: &str, value: &serde_json::Value| logger.replica_line(host, value);
-    let report = verify::verify_replicas(&vault, &config.chain_key, &checks, &stored, oldest)
-        .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
+    let report = verify::verify_replicas(
+        &vault,
+        &config.chain_key,
+        &checks,
+        (&stored, oldest),
+        &mut Bar::new(),
+    )
+    .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     text.extend(report.notes.iter().map(|n| format!("note: {n}")));
     text.push(summary(&report));
@@ -175,12 +182,12 @@ pub fn repair(config: &Config, args: &RepairArgs, io: &mut Io<'_>) -> Result<u8,
     let key = logger.chain_key();
     let now = logger.now();
     let result = if logger.is_dry_run() {
-        let dry = repair::repair(vault, key, now, true);
+        let dry = repair::repair_metered(vault, key, now, true, &mut Bar::new());
         crate::fsutil::at("read", &vault.logs(), dry).map_err(crate::Error::from)
     } else {
         logger.with_writer_lock(|| {
             crate::journal::resolve(vault)?;
-            repair::repair(vault, key, now, false)
+            repair::repair_metered(vault, key, now, false, &mut Bar::new())
         })
     };
     let report = result?;

@@ -16,9 +16,9 @@ use crate::vault::Vault;
 /// How long a starting daemon retries a lock held by someone else.
 const ACQUIRE_PATIENCE: Duration = Duration::from_millis(1500);
 
-/// The held pid file: the lock lasts until the process ends.
+/// The held pid file: locked until it is dropped (or the process ends).
 pub struct PidFile {
-    guard: fd_lock::RwLockWriteGuard<'static, File>,
+    file: File,
 }
 
 /// Why the pid file could not be taken.
@@ -82,39 +82,22 @@ fn write_state(file: &mut File, text: &str) -> io::Result<()> {
 impl PidFile {
     /// Takes the pid file and writes our pid into it.
     pub fn acquire(vault: &Vault) -> Result<PidFile, Taken> {
-        let file = open(vault).map_err(Taken::Io)?;
-        // The lock must outlive every borrow of it: it lives as long as the process.
-        let lock: &'static mut fd_lock::RwLock<File> =
-            Box::leak(Box::new(fd_lock::RwLock::new(file)));
+        let mut file = open(vault).map_err(Taken::Io)?;
         let started = Instant::now();
-        // The borrow checker cannot see that a failed `try_write` gives the
-        // borrow back, so the loop only decides, and the guard is taken after.
-        loop {
-            match lock.try_write() {
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if started.elapsed() >= ACQUIRE_PATIENCE {
-                        let mut file =
-                            crate::fsutil::open_read(&vault.pid_file()).map_err(Taken::Io)?;
-                        return Err(Taken::Running(Some(read_state(&mut file).pid)));
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => return Err(Taken::Io(e)),
+        while !crate::lock::try_exclusive(&file).map_err(Taken::Io)? {
+            if started.elapsed() >= ACQUIRE_PATIENCE {
+                let mut file = crate::fsutil::open_read(&vault.pid_file()).map_err(Taken::Io)?;
+                return Err(Taken::Running(Some(read_state(&mut file).pid)));
             }
+            std::thread::sleep(Duration::from_millis(10));
         }
-        // Another daemon could start between the two calls: it then runs.
-        let mut guard = lock.try_write().map_err(|e| match e.kind() {
-            io::ErrorKind::WouldBlock => Taken::Running(None),
-            _ => Taken::Io(e),
-        })?;
-        write_state(&mut guard, &std::process::id().to_string()).map_err(Taken::Io)?;
-        Ok(PidFile { guard })
+        write_state(&mut file, &std::process::id().to_string()).map_err(Taken::Io)?;
+        Ok(PidFile { file })
     }
 
     /// Marks the daemon ready: it has taken in what waited and watches.
     pub fn ready(&mut self) -> io::Result<()> {
-        write_state(&mut self.guard, &format!("{}\nready\n", std::process::id()))
+        write_state(&mut self.file, &format!("{}\nready\n", std::process::id()))
     }
 }
 
@@ -124,13 +107,8 @@ pub fn running(vault: &Vault) -> io::Result<Option<Running>> {
         return Ok(None);
     }
     let file = open(vault)?;
-    let lock = fd_lock::RwLock::new(file);
-    let busy = match lock.try_read() {
-        Ok(_) => false,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
-        Err(e) => return Err(e),
-    };
-    if !busy {
+    if crate::lock::try_shared(&file)? {
+        // No daemon holds it; the shared lock ends as the file closes.
         return Ok(None);
     }
     let mut file = crate::fsutil::open_read(&vault.pid_file())?;

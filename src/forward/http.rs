@@ -12,6 +12,7 @@
 //! used as it is (with the VictoriaLogs parameters added if it lacks them).
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -267,10 +268,15 @@ impl HttpSink {
             format,
             headers,
             vault: vault.to_owned(),
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(Duration::from_secs(10))
-                .timeout(TIMEOUT)
-                .build(),
+            agent: ureq::Agent::config_builder()
+                .timeout_connect(Some(Duration::from_secs(10)))
+                .timeout_global(Some(TIMEOUT))
+                .http_status_as_error(false)
+                // As before ureq 3: no proxy from HTTP_PROXY and friends (the
+                // library reads no environment; the URL says where to go).
+                .proxy(None)
+                .build()
+                .into(),
         })
     }
 
@@ -281,8 +287,11 @@ impl HttpSink {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is not used by log stores).
-fn retry_after(resp: &ureq::Response) -> Option<Duration> {
-    resp.header("Retry-After")?
+fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
+    resp.headers()
+        .get("Retry-After")?
+        .to_str()
+        .ok()?
         .trim()
         .parse::<u64>()
         .ok()
@@ -312,32 +321,36 @@ impl HttpSink {
         let mut req = self
             .agent
             .post(&self.endpoint)
-            .set("Content-Type", content_type);
+            .header("Content-Type", content_type);
         for (k, v) in &self.headers {
-            req = req.set(k, v);
+            req = req.header(k, v);
         }
-        match req.send_string(text) {
-            Ok(_) => Ok(()),
-            Err(ureq::Error::Status(code, resp)) => {
-                let after = retry_after(&resp);
-                let text: String = resp
-                    .into_string()
-                    .unwrap_or_default()
-                    .chars()
-                    .take(300)
-                    .collect();
-                let message = format!("{} answered {code}: {}", self.endpoint, text.trim());
-                Err(match code {
-                    429 => SinkError::RateLimited {
-                        message,
-                        retry_after: after,
-                    },
-                    500.. => SinkError::Unavailable(message),
-                    _ => SinkError::Rejected(message),
-                })
-            }
-            Err(e) => Err(SinkError::Unavailable(format!("{}: {e}", self.endpoint))),
+        let resp = match req.send(text) {
+            Ok(resp) => resp,
+            Err(e) => return Err(SinkError::Unavailable(format!("{}: {e}", self.endpoint))),
+        };
+        let code = resp.status().as_u16();
+        if resp.status().is_success() {
+            return Ok(());
         }
+        let after = retry_after(&resp);
+        let mut raw = Vec::new();
+        // At most 4 KiB of the answer is read: only its start is shown.
+        let _ = resp
+            .into_body()
+            .into_reader()
+            .take(4096)
+            .read_to_end(&mut raw);
+        let text: String = String::from_utf8_lossy(&raw).chars().take(300).collect();
+        let message = format!("{} answered {code}: {}", self.endpoint, text.trim());
+        Err(match code {
+            429 => SinkError::RateLimited {
+                message,
+                retry_after: after,
+            },
+            500.. => SinkError::Unavailable(message),
+            _ => SinkError::Rejected(message),
+        })
     }
 }
 

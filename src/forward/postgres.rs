@@ -3,14 +3,17 @@
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use serde_json::{json, Map, Value};
 
 use super::{Record, Sink, SinkConfigError, SinkError};
 use crate::chain::head::Head;
 
-/// The table, its key and its indexes; `forward --init-postgres` prints it
-/// and the sink runs it (idempotently) on first use.
+pub mod tls;
+
+/// The table, its key and its indexes; `forward --init-postgres` prints and
+/// runs it, and the sink runs it only when a table is missing (so a role
+/// with INSERT and SELECT alone is enough once the tables exist).
 pub const DDL: &str = r#"CREATE TABLE IF NOT EXISTS agent_audit_log (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     vault           text        NOT NULL,
@@ -82,6 +85,7 @@ ON CONFLICT ON CONSTRAINT agent_audit_log_entry DO NOTHING"#;
 /// Sends entries to PostgreSQL.
 pub struct PostgresSink {
     config: postgres::Config,
+    tls: tls::TlsOptions,
     vault: String,
     client: Option<Client>,
 }
@@ -153,18 +157,39 @@ fn classify(e: &postgres::Error) -> SinkError {
                 SinkError::Rejected(db.to_string())
             }
         }
-        _ => SinkError::Unavailable(e.to_string()),
+        _ => SinkError::Unavailable(with_causes(e)),
     }
+}
+
+/// The error and its causes, `: `-joined (a TLS failure says why).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text = format!("{text}: {part}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl PostgresSink {
     /// A sink for a `postgres://` URL or a `key=value` connection string.
+    /// `sslmode` and `sslrootcert` are libpq's (see [`tls`]).
     pub fn new(url: &str, vault: &str) -> Result<PostgresSink, SinkConfigError> {
+        let (rest, tls) = tls::split(url).map_err(|reason| SinkConfigError::Postgres { reason })?;
+        // The connector is built once here so a bad sslrootcert is a
+        // configuration error, not an outage retried forever.
+        tls.connector()
+            .map_err(|reason| SinkConfigError::Postgres { reason })?;
         let mut config: postgres::Config =
-            url.parse()
+            rest.parse()
                 .map_err(|e: postgres::Error| SinkConfigError::Postgres {
                     reason: e.to_string(),
                 })?;
+        config.ssl_mode(tls.mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
@@ -173,6 +198,7 @@ impl PostgresSink {
         }
         Ok(PostgresSink {
             config,
+            tls,
             vault: vault.to_owned(),
             client: None,
         })
@@ -183,12 +209,43 @@ impl PostgresSink {
             self.client = None;
         }
         if self.client.is_none() {
-            let mut client = self.config.connect(NoTls).map_err(|e| classify(&e))?;
-            client.batch_execute(DDL).map_err(|e| classify(&e))?;
+            let connector = self.tls.connector().map_err(SinkError::Rejected)?;
+            let mut client = self.config.connect(connector).map_err(|e| classify(&e))?;
+            create_if_missing(&mut client)?;
             self.client = Some(client);
         }
-        Ok(self.client.as_mut().expect("connected above"))
+        self.client
+            .as_mut()
+            .ok_or_else(|| SinkError::Unavailable("not connected".into()))
     }
+
+    /// Runs the DDL (`forward --init-postgres`): creates what is missing.
+    pub fn init(&mut self) -> Result<(), SinkError> {
+        let client = self.client()?;
+        client.batch_execute(DDL).map_err(|e| classify(&e))
+    }
+}
+
+/// Runs the DDL when a table is missing; a role that may not create it gets
+/// a refusal naming the command that will.
+fn create_if_missing(client: &mut Client) -> Result<(), SinkError> {
+    let row = client
+        .query_one(
+            "SELECT to_regclass('agent_audit_log') IS NOT NULL \
+             AND to_regclass('vault_audit_heads') IS NOT NULL",
+            &[],
+        )
+        .map_err(|e| classify(&e))?;
+    if row.try_get::<_, bool>(0).unwrap_or(false) {
+        return Ok(());
+    }
+    client.batch_execute(DDL).map_err(|e| match classify(&e) {
+        SinkError::Rejected(reason) => SinkError::Rejected(format!(
+            "the tables are missing and this role may not create them ({reason}): \
+             run `vault-audit forward --init-postgres --no-dry-run` as their owner"
+        )),
+        other => other,
+    })
 }
 
 impl Sink for PostgresSink {

@@ -14,7 +14,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{Record, Sink, SinkConfigError, SinkError};
 use crate::chain::head::Head;
@@ -111,13 +111,13 @@ fn sd_value(text: &str) -> String {
     out
 }
 
-/// The machine's host name (from `/proc/sys/kernel/hostname`), if it can
-/// be read.
+/// The machine's host name (`gethostname(2)`, `GetComputerNameExW` on
+/// Windows), if it has one.
 pub fn system_hostname() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
+    let name = gethostname::gethostname();
+    let name = name.to_string_lossy();
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_owned())
 }
 
 /// Formats one RFC 5424 message.
@@ -316,7 +316,7 @@ impl SyslogSink {
 #[cfg(target_os = "linux")]
 fn wait_acked(stream: &TcpStream) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let started = Instant::now();
+    let started = std::time::Instant::now();
     loop {
         let mut queued: libc::c_int = 0;
         // SAFETY: SIOCOUTQ (== TIOCOUTQ) writes one int through the pointer,
@@ -403,6 +403,15 @@ impl Sink for SyslogSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_host_name_is_the_systems_without_proc() {
+        let name = system_hostname().expect("this machine has a host name");
+        assert!(
+            !name.is_empty() && !name.contains(char::is_whitespace),
+            "{name:?}"
+        );
+    }
 
     fn record(line: &str) -> Record {
         Record {

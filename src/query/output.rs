@@ -2,6 +2,9 @@
 
 use std::io::{self, Write};
 
+use anstyle::{AnsiColor, Style};
+use unicode_width::UnicodeWidthChar;
+
 use super::Lite;
 
 /// How entries are printed.
@@ -71,18 +74,44 @@ fn csv_cell(text: &str) -> String {
     }
 }
 
-/// Cuts `text` to `width` characters (with `…`) and pads it to `width`.
+/// The columns a character takes on a terminal: 2 for CJK and most emoji,
+/// 0 for combining marks.
+fn cells(c: char) -> usize {
+    UnicodeWidthChar::width(c).unwrap_or(0)
+}
+
+/// Cuts `text` to `width` terminal columns (with `…`) and pads it to
+/// `width`: display width, not characters, so CJK and emoji line up.
 fn column(text: &str, width: usize) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let n = flat.chars().count();
-    if n > width {
-        let cut: String = flat.chars().take(width - 1).collect();
-        format!("{cut}…")
-    } else {
-        format!("{flat}{}", " ".repeat(width - n))
+    let flat = text.chars().map(|c| if c.is_control() { ' ' } else { c });
+    let total: usize = flat.clone().map(cells).sum();
+    if total <= width {
+        let mut out: String = flat.collect();
+        out.push_str(&" ".repeat(width - total));
+        return out;
+    }
+    let room = width.saturating_sub(1);
+    let mut out = String::new();
+    let mut used = 0;
+    for c in flat {
+        if used + cells(c) > room {
+            break;
+        }
+        used += cells(c);
+        out.push(c);
+    }
+    out.push('…');
+    out.push_str(&" ".repeat(room - used));
+    out
+}
+
+/// How a level is shown in colour.
+fn level_style(level: &str) -> Style {
+    match level {
+        "CRITICAL" => AnsiColor::Red.on_default().bold(),
+        "ERROR" => AnsiColor::Red.on_default(),
+        "WARNING" => AnsiColor::Yellow.on_default(),
+        _ => Style::new(),
     }
 }
 
@@ -145,11 +174,11 @@ impl<'a> Printer<'a> {
             Format::Table => {
                 let level = t(&e.log_level);
                 let shown = column(&level, 8);
-                let shown = match (self.colour, level.as_str()) {
-                    (true, "CRITICAL") => format!("\x1b[1;31m{shown}\x1b[0m"),
-                    (true, "ERROR") => format!("\x1b[31m{shown}\x1b[0m"),
-                    (true, "WARNING") => format!("\x1b[33m{shown}\x1b[0m"),
-                    _ => shown,
+                let shown = if self.colour {
+                    let style = level_style(&level);
+                    format!("{style}{shown}{style:#}")
+                } else {
+                    shown
                 };
                 writeln!(
                     self.out,
@@ -179,5 +208,44 @@ impl<'a> Printer<'a> {
             _ => Ok(()),
         }?;
         self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unicode_width::UnicodeWidthStr;
+
+    #[test]
+    fn cjk_and_emoji_columns_line_up_by_display_width() {
+        for text in [
+            "plain",
+            "日本語のファイル名.md",
+            "🚀 launch ✅",
+            "e\u{301}te\u{301}",
+            "",
+            "a\tb",
+        ] {
+            for width in [1, 2, 5, 8, 24] {
+                let cell = column(text, width);
+                assert_eq!(cell.width(), width, "{text:?} in {width}: {cell:?}");
+            }
+        }
+        assert_eq!(column("日本語", 5), "日本…");
+        assert_eq!(column("日本語", 6), "日本語");
+    }
+
+    #[test]
+    fn colour_only_when_asked_and_never_a_stray_escape() {
+        let line = r#"{"timestamp":"t","log_level":"ERROR","action_type":"a","actor":"b","target":"c","result":"failure"}"#;
+        let e: Lite = serde_json::from_str(line).expect("lite");
+        let render = |colour| {
+            let mut out = Vec::new();
+            let mut p = Printer::new(&mut out, Format::Table, colour);
+            p.entry(line, &e).expect("entry");
+            String::from_utf8(out).expect("utf8")
+        };
+        assert!(!render(false).contains('\x1b'));
+        assert!(render(true).contains("\x1b[31m"));
     }
 }

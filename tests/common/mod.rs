@@ -149,7 +149,12 @@ impl Done {
 
 impl Run {
     pub fn new() -> Self {
-        let mut cmd = Command::new(BIN);
+        Run::of(Path::new(BIN))
+    }
+
+    /// A run of another copy of the binary (an installed one).
+    pub fn of(bin: &Path) -> Self {
+        let mut cmd = Command::new(bin);
         for var in [
             "VAULT_PATH",
             "DRY_RUN",
@@ -176,6 +181,9 @@ impl Run {
             "AUDIT_INBOX_GRACE",
             "AUDIT_STRICT",
             "AUDIT_IMPORT_TZ",
+            "NO_COLOR",
+            "CLICOLOR",
+            "CLICOLOR_FORCE",
         ] {
             cmd.env_remove(var);
         }

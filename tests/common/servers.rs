@@ -91,6 +91,32 @@ impl Postgres {
             ]),
             "initdb",
         );
+        // A self-signed certificate for 127.0.0.1 and localhost: every
+        // connection may use TLS, and the role `tls_only` must.
+        must(
+            as_postgres(Path::new("openssl"))
+                .current_dir(&data)
+                .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
+                .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+                .args(["-keyout", "server.key", "-out", "server.crt"])
+                .args(["-subj", "/CN=vault-audit test cluster"])
+                .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+                .args(["-addext", "basicConstraints=critical,CA:FALSE"]),
+            "openssl req (a self-signed certificate)",
+        );
+        must(
+            as_postgres(Path::new("chmod"))
+                .arg("600")
+                .arg(data.join("server.key")),
+            "chmod server.key",
+        );
+        let hba = data.join("pg_hba.conf");
+        let rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+        std::fs::write(
+            &hba,
+            format!("hostnossl all tls_only 127.0.0.1/32 reject\n{rules}"),
+        )
+        .expect("pg_hba.conf");
         let pg = Postgres {
             port: free_port(),
             _dir: dir,
@@ -101,10 +127,20 @@ impl Postgres {
         pg
     }
 
+    /// The server's certificate (its own root), for `sslrootcert`.
+    pub fn certificate(&self) -> PathBuf {
+        self.data.join("server.crt")
+    }
+
+    /// The URL for another role, with extra query parameters.
+    pub fn url_as(&self, role: &str, query: &str) -> String {
+        format!("postgres://{role}@127.0.0.1:{}/postgres{query}", self.port)
+    }
+
     /// Starts it (again), waiting until it takes connections.
     pub fn up(&self) {
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on",
             self.port,
             self.data.parent().expect("parent").display()
         );
