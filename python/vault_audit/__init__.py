@@ -64,7 +64,7 @@ Entry = Dict[str, Any]
 """An entry: the twelve fields of the skill's schema (``timestamp`` and
 ``session_id`` may be left out: they are filled in)."""
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 def _load_env_file() -> None:
@@ -104,18 +104,59 @@ def _json_default(value: Any) -> Any:
     )
 
 
-def _to_json(entry: Mapping[str, Any], position: int) -> str:
+#: Deeper than the parser accepts (128), shallow enough for Python's stack.
+_MAX_DEPTH = 200
+
+
+def _json_key(key: Any) -> str:
+    """A mapping key as ``json`` would spell it."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if isinstance(key, bool) or key is None:
+        return json.dumps(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    if isinstance(key, float) and key == key and key not in (float("inf"), float("-inf")):
+        return float.__repr__(key)
+    raise TypeError(f"a key must be a str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` in plain JSON types: any mapping a dict with str keys (two
+    keys that are spelled alike in JSON are refused, not one dropped),
+    tuples and sets lists, the values of :func:`_json_default` converted."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"nested deeper than {_MAX_DEPTH} levels (or holds itself)")
+    if isinstance(value, Mapping):
+        out: Dict[str, Any] = {}
+        for key, item in value.items():
+            name = _json_key(key)
+            if name in out:
+                raise ValueError(f"two keys are both {name!r} in JSON")
+            out[name] = _plain(item, depth + 1)
+        return out
+    if isinstance(value, list):
+        return [_plain(item, depth + 1) for item in value]
+    return _plain(_json_default(value), depth + 1)
+
+
+def _to_json(entry: Mapping[str, Any], position: int, session: str) -> str:
     if not isinstance(entry, Mapping):
         raise EntryRejected(
             f"entry rejected: an entry must be a dict, not {type(entry).__name__}",
             [Problem(position, None, f"an entry must be a dict, not {type(entry).__name__}")],
         )
     try:
+        plain = _plain(entry)
+        plain.setdefault("session_id", session)
         # ASCII escapes: a lone surrogate reaches the parser as \udXXX and is
         # rejected there, with the other problems, instead of failing to encode.
-        return json.dumps(entry, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as e:
-        raise EntryRejected(f"entry rejected: {e}", [Problem(position, None, str(e))]) from None
+        return json.dumps(plain, allow_nan=False)
+    except Exception as e:  # anything a value's own code raises
+        reason = str(e) or type(e).__name__
+        raise EntryRejected(f"entry rejected: {reason}", [Problem(position, None, reason)]) from None
 
 
 @dataclass(frozen=True)
@@ -195,7 +236,16 @@ class AuditLogger:
             vault_path = os.environ.get("VAULT_PATH") or None
         if not vault_path:
             raise ConfigError("VAULT_PATH cannot be empty.")
-        self._native = _native.Logger(os.fspath(vault_path), bool(dry_run), session_id)
+        # Text or bytes; made absolute now, so a later chdir() cannot send
+        # the entries to another folder.
+        folder = os.fsdecode(os.fspath(vault_path))
+        if not os.path.isabs(folder):
+            folder = os.path.join(os.getcwd(), folder)
+        if session_id is not None:
+            if not isinstance(session_id, str):
+                raise TypeError(f"session_id must be a str or None, not {type(session_id).__name__}")
+            _check_text("session_id", session_id)
+        self._native = _native.Logger(folder, bool(dry_run), session_id)
         self.vault_path = Path(self._native.vault_path)
         self.logs_dir = self.vault_path / "Logs"
         self.dry_run = self._native.dry_run
@@ -286,8 +336,11 @@ class AuditLogger:
         one new session id, ``<name>_YYYYMMDD_XXXXXX``; yields it."""
         session_id = _native.new_session_id()
         if name and name.strip():
-            label = "_".join(name.split())
-            session_id = f"{label}{session_id[len('AI_EMP'):]}"
+            _check_text("session name", name)
+            # Redacted before the words are joined: a secret followed by
+            # "_" is no longer a word of its own to the patterns.
+            label = "_".join(self._native.redact(name).split())
+            session_id = self._native.redact(f"{label}{session_id[len('AI_EMP'):]}")
         token = self._session.set(session_id)
         try:
             yield session_id
@@ -296,8 +349,8 @@ class AuditLogger:
 
     def query(
         self,
-        since: Optional[str] = None,
-        until: Optional[str] = None,
+        since: Optional[Union[str, datetime, date]] = None,
+        until: Optional[Union[str, datetime, date]] = None,
         level: Optional[Union[str, Sequence[str]]] = None,
         action: Optional[str] = None,
         actor: Optional[str] = None,
@@ -309,25 +362,27 @@ class AuditLogger:
         """The matching entries, oldest first, read one day file at a time.
 
         ``since``/``until``: a duration back from now (``30m``, ``7d``), an
-        RFC 3339 time or a date. Raises :class:`QueryRejected` naming every
-        wrong argument."""
+        RFC 3339 time or a date (text, or a ``datetime``/``date``). Raises
+        :class:`QueryRejected` naming every wrong argument."""
         lines = self._native.query(
-            since=since,
-            until=until,
-            level=_levels(level),
-            action=action,
-            actor=actor,
-            target=target,
-            result=result,
-            session=session,
-            contains=contains,
+            **_filters(
+                since=since,
+                until=until,
+                level=level,
+                action=action,
+                actor=actor,
+                target=target,
+                result=result,
+                session=session,
+                contains=contains,
+            )
         )
         return (json.loads(line) for line in lines)
 
     def stats(
         self,
-        since: Optional[str] = None,
-        until: Optional[str] = None,
+        since: Optional[Union[str, datetime, date]] = None,
+        until: Optional[Union[str, datetime, date]] = None,
         level: Optional[Union[str, Sequence[str]]] = None,
         action: Optional[str] = None,
         actor: Optional[str] = None,
@@ -339,15 +394,17 @@ class AuditLogger:
         """Counts over the matching entries: ``count``, and by level,
         action, actor and result (as ``vault-audit query --stats``)."""
         text = self._native.stats(
-            since=since,
-            until=until,
-            level=_levels(level),
-            action=action,
-            actor=actor,
-            target=target,
-            result=result,
-            session=session,
-            contains=contains,
+            **_filters(
+                since=since,
+                until=until,
+                level=level,
+                action=action,
+                actor=actor,
+                target=target,
+                result=result,
+                session=session,
+                contains=contains,
+            )
         )
         stats: Dict[str, Any] = json.loads(text)
         return stats
@@ -374,11 +431,7 @@ class AuditLogger:
 
     def _write_raw(self, entries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         session = self._current_session()
-        texts = []
-        for position, entry in enumerate(entries):
-            if isinstance(entry, Mapping) and "session_id" not in entry:
-                entry = {**entry, "session_id": session}
-            texts.append(_to_json(entry, position))
+        texts = [_to_json(entry, position, session) for position, entry in enumerate(entries)]
         raw = self._native.log_json(texts)
         if raw["dry_run"]:
             for line in raw["entries"]:
@@ -386,9 +439,53 @@ class AuditLogger:
         return raw
 
 
-def _levels(level: Optional[Union[str, Sequence[str]]]) -> Optional[List[str]]:
-    if level is None:
-        return None
-    if isinstance(level, str):
-        return [level]
-    return list(level)
+def _check_text(what: str, text: str) -> None:
+    """Refuses text that cannot be UTF-8 (a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} is not valid text: it holds a lone surrogate") from None
+
+
+def _kinds(value: Any) -> str:
+    """The type of ``value`` (and of its items), never the value: it may be a secret."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        inner = sorted({type(v).__name__ for v in value})
+        return f"{type(value).__name__} of {', '.join(inner) or 'nothing'}"
+    return type(value).__name__
+
+
+_WHEN = "a str (7d, 30m, an RFC 3339 time or a date), a datetime or a date"
+
+
+def _filters(**given: Any) -> Dict[str, Any]:
+    """The query's arguments as the extension takes them, or
+    :class:`QueryRejected` naming every argument of a wrong type."""
+    out: Dict[str, Any] = {}
+    problems: List[Problem] = []
+    for name, value in given.items():
+        if value is None:
+            out[name] = None
+        elif name in ("since", "until") and isinstance(value, (datetime, date)):
+            out[name] = value.isoformat()
+        elif name == "level" and not isinstance(value, str):
+            levels = None
+            if not isinstance(value, (bytes, bytearray, Mapping)):
+                with contextlib.suppress(TypeError):
+                    levels = list(value)
+            if levels is None or not all(isinstance(v, str) for v in levels):
+                problems.append(Problem(0, name, f"level must be a str or a list of str, not {_kinds(value)}"))
+            else:
+                out[name] = levels
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+                out[name] = value
+            except UnicodeEncodeError:
+                problems.append(Problem(0, name, f"{name} holds a lone surrogate"))
+        else:
+            accepted = _WHEN if name in ("since", "until") else "a str"
+            problems.append(Problem(0, name, f"{name} must be {accepted}, not {type(value).__name__}"))
+    if problems:
+        raise QueryRejected("query rejected: " + "; ".join(p.message for p in problems), problems)
+    return out

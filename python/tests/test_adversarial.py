@@ -1,0 +1,415 @@
+"""Regressions found by review, each named after its defect, and the
+hostile situations beside them: a full disk, kill -9, fork, symlinks,
+threads, dry run of every call."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import types
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from conftest import REPO, all_entries, read_day, seed_entry, today
+from vault_audit import (
+    AuditIOError,
+    AuditLogger,
+    ConfigError,
+    EntryRejected,
+    LockTimeout,
+    QueryRejected,
+)
+
+GITHUB_TOKEN = "ghp_" + "B" * 36
+
+
+# Hostile entries.
+
+
+def test_a_mapping_that_is_not_a_dict_is_logged_like_a_dict(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    proxy = types.MappingProxyType(seed_entry(parameters={"m": types.MappingProxyType({"a": 1})}))
+    stored = logger.log_entry(proxy).entries[0]
+    assert stored["session_id"] == "AI_EMP_TEST_000001"
+    assert stored["parameters"] == {"m": {"a": 1}}
+
+
+class RaisingDict(Dict[str, Any]):
+    def items(self) -> Any:
+        raise RuntimeError("items() fails")
+
+
+class RaisingPath(type(Path())):  # type: ignore[misc]
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ fails")
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [RaisingDict(seed_entry()), seed_entry(parameters={"p": RaisingPath("a.md")})],
+    ids=["dict_items_raises", "path_str_raises"],
+)
+def test_an_exception_raised_by_a_value_s_own_code_is_entry_rejected_and_log_returns_false(
+    vault: Path, entry: Dict[str, Any]
+) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    with pytest.raises(EntryRejected, match="fails"):
+        logger.log_entry(entry)
+    assert logger.log(entry) is False
+    assert not (vault / "Logs" / f"{today()}.json").exists()
+
+
+def test_two_keys_spelled_alike_in_json_are_refused_not_one_silently_dropped(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    with pytest.raises(EntryRejected, match="two keys are both '1'"):
+        logger.log_entry(seed_entry(parameters={1: "kept?", "1": "or this?"}))
+    stored = logger.log_entry(seed_entry(parameters={7: "a", True: "b", None: "c", 2.5: "d"}))
+    assert stored.entries[0]["parameters"] == {"7": "a", "true": "b", "null": "c", "2.5": "d"}
+
+
+def test_an_entry_holding_itself_is_rejected(vault: Path) -> None:
+    loop: Dict[str, Any] = {}
+    loop["self"] = loop
+    assert AuditLogger(vault, dry_run=False).log(seed_entry(parameters=loop)) is False
+
+
+# Secrets.
+
+
+def test_a_secret_in_a_session_name_is_redacted_in_the_id_given_and_stored(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    with logger.session("deploy " + GITHUB_TOKEN) as session:
+        stored = logger.log_entry(seed_entry(session_id=session)).entries[0]["session_id"]
+    assert GITHUB_TOKEN not in session
+    assert session.startswith("deploy_[REDACTED]_")
+    assert stored == session
+    assert GITHUB_TOKEN not in (vault / "Logs" / f"{today()}.json").read_text("utf-8")
+
+
+def test_a_secret_session_id_given_to_the_constructor_is_never_stored(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False, session_id=GITHUB_TOKEN)
+    assert GITHUB_TOKEN not in logger.session_id
+    entry = seed_entry()
+    del entry["session_id"]
+    logger.log(entry)
+    assert GITHUB_TOKEN not in (vault / "Logs" / f"{today()}.json").read_text("utf-8")
+
+
+def test_a_secret_key_in_parameters_is_redacted(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    stored = logger.log_entry(seed_entry(parameters={GITHUB_TOKEN: 1})).entries[0]
+    assert GITHUB_TOKEN not in json.dumps(stored)
+    with pytest.raises(EntryRejected) as caught:
+        logger.log_entry({**seed_entry(), GITHUB_TOKEN: 1})
+    assert GITHUB_TOKEN not in str(caught.value) + repr(caught.value.problems)
+
+
+# Constructor arguments.
+
+
+def test_a_session_id_or_vault_starting_with_a_dash_is_taken_as_given(
+    vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert AuditLogger(vault, session_id="--help").session_id == "--help"
+    assert AuditLogger(vault, session_id="-x").session_id == "-x"
+    dashed = vault.parent / "-vault"
+    (dashed / "Logs").mkdir(parents=True)
+    monkeypatch.chdir(vault.parent)
+    assert AuditLogger("-vault").vault_path == dashed
+
+
+def test_a_session_id_that_is_not_text_is_refused_by_name(vault: Path) -> None:
+    with pytest.raises(TypeError, match="session_id must be a str"):
+        AuditLogger(vault, session_id=5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="session_id"):
+        AuditLogger(vault, session_id="\ud800")
+
+
+def test_a_bytes_vault_path_is_accepted(vault: Path) -> None:
+    assert AuditLogger(os.fsencode(vault)).vault_path == vault
+
+
+def test_a_relative_vault_path_stays_the_same_folder_after_chdir(
+    vault: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(vault.parent)
+    logger = AuditLogger(vault.name, dry_run=False)
+    assert logger.vault_path == vault
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / vault.name / "Logs").mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    assert logger.log(seed_entry())
+    assert read_day(vault, today())["total_entries"] == 1
+    assert not (elsewhere / vault.name / "Logs" / f"{today()}.json").exists()
+
+
+def test_a_file_named_logs_in_the_vault_is_an_audit_io_error_not_a_config_error(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "Logs").write_text("not a folder", "utf-8")
+    with pytest.raises(AuditIOError) as caught:
+        AuditLogger(folder)
+    assert caught.value.path == folder / "Logs"
+    assert caught.value.errno == 17
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [("AUDIT_LOCK_TIMEOUT_MS", "soon"), ("AUDIT_RETENTION_DAYS", "0"), ("AUDIT_RETENTION_DAYS", "")],
+)
+def test_an_environment_setting_error_names_the_variable_not_the_cli_flag(
+    vault: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as caught:
+        AuditLogger(vault)
+    message = str(caught.value)
+    assert name in message and "--" not in message and "\n" not in message, message
+
+
+# Exceptions travel between processes.
+
+
+def test_lock_timeout_survives_pickling() -> None:
+    error = LockTimeout("busy", "/v/Logs/failed_writes.json", 5000)
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.fallback_path, copy.waited_ms) == (
+        "busy",
+        Path("/v/Logs/failed_writes.json"),
+        5000,
+    )
+    io = pickle.loads(pickle.dumps(AuditIOError(28, "full", "/v/Logs", None, True)))
+    assert (io.errno, str(io), io.path, io.fallback_path, io.partly_written) == (
+        28, "full", Path("/v/Logs"), None, True,
+    )
+    rejected = pickle.loads(pickle.dumps(EntryRejected("bad", [(0, "actor", "missing")])))
+    assert rejected.problems[0].field == "actor"
+
+
+# Queries.
+
+
+@pytest.mark.parametrize(
+    "arguments, named",
+    [
+        ({"since": 5}, ["since"]),
+        ({"level": [1, 2]}, ["level"]),
+        ({"level": b"INFO"}, ["level"]),
+        ({"actor": 5, "until": ["x"]}, ["until", "actor"]),
+        ({"contains": "\ud800"}, ["contains"]),
+    ],
+)
+def test_query_arguments_of_wrong_types_are_rejected_by_name(
+    vault: Path, arguments: Dict[str, Any], named: List[str]
+) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    for call in (lambda: list(logger.query(**arguments)), lambda: logger.stats(**arguments)):
+        with pytest.raises(QueryRejected) as caught:
+            call()
+        assert [p.field for p in caught.value.problems] == named
+
+
+def test_query_takes_a_datetime_or_a_date(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    logger.log(seed_entry())
+    hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    assert len(list(logger.query(since=hour_ago))) == 1
+    assert len(list(logger.query(until=hour_ago.date() - timedelta(days=1)))) == 0
+
+
+def test_a_native_query_read_by_two_threads_does_not_deadlock(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    logger.log_batch([seed_entry() for _ in range(300)])
+    script = textwrap.dedent(
+        f"""
+        import threading
+        from vault_audit import AuditLogger
+        query = AuditLogger({str(vault)!r})._native.query()
+        seen = []
+        def read():
+            seen.extend(query)
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        print(len(seen))
+        """
+    )
+    # A deadlock holds the GIL: only a separate process can be timed out.
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert run.stdout.strip() == "300", run.stderr
+
+
+# Hostile situations that hold: kept so that they keep holding.
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A vault on a 1 MiB tmpfs, nearly full (root only)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)])
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        (mount / "v" / "Logs").mkdir(parents=True)
+        (mount / "filler").write_bytes(b"\0" * (1024 * 1024 - 96 * 1024))
+        yield mount / "v"
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_fails_the_call_cleanly_and_loses_nothing_written(small_disk: Path) -> None:
+    logger = AuditLogger(small_disk, dry_run=False)
+    written = 0
+    with pytest.raises(AuditIOError) as caught:
+        for n in range(10_000):
+            logger.log_entry(seed_entry(parameters={"n": n, "pad": "x" * 500}))
+            written += 1
+    assert caught.value.errno == 28 and caught.value.path.name == f"{today()}.json"
+    assert written > 10
+    assert logger.log(seed_entry()) in (True, False)
+    (small_disk.parent / "filler").unlink()
+    assert logger.log(seed_entry(target="after"))
+    numbers = [e["parameters"].get("n") for e in all_entries(small_disk) if e["target"] != "after"]
+    assert [n for n in numbers if n is not None] == list(range(written))
+    assert logger.verify().entries == len(all_entries(small_disk))
+    assert not [p for p in logger.verify().problems if p["kind"] != "index"]
+
+
+KILLED_WRITER = """
+import sys
+from vault_audit import AuditLogger
+logger = AuditLogger(sys.argv[1], dry_run=False)
+entry = {"log_level": "INFO", "action_type": "system_event", "actor": "killed",
+         "target": "t", "parameters": {"pad": "y" * 3000}, "approval_status": "not_required",
+         "approved_by": "system", "dry_run": False, "result": "success", "error_message": None}
+while True:
+    logger.log_batch([entry] * 20)
+"""
+
+
+def test_kill_9_mid_write_leaves_a_vault_that_verifies_and_takes_more(vault: Path) -> None:
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(vault)])
+    day = vault / "Logs" / f"{today()}.json"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not day.exists() or day.stat().st_size < 300_000):
+        time.sleep(0.02)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    logger = AuditLogger(vault, dry_run=False)
+    report = logger.verify()
+    assert report.entries % 20 == 0, "a batch is all or nothing"
+    assert logger.log_entry(seed_entry(target="after the kill")).written == 1
+    after = logger.verify()
+    assert after.ok, after.problems
+    assert after.entries == report.entries + 1
+
+
+def test_a_logger_made_before_fork_writes_from_both_processes(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    logger.log(seed_entry(actor="before"))
+    child = os.fork()
+    if child == 0:
+        code = 0 if all(logger.log(seed_entry(actor="child")) for _ in range(30)) else 1
+        os._exit(code)
+    for _ in range(30):
+        assert logger.log(seed_entry(actor="parent"))
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    actors = [e["actor"] for e in all_entries(vault)]
+    assert (actors.count("child"), actors.count("parent")) == (30, 30)
+    assert logger.verify().ok
+
+
+def test_a_session_is_not_inherited_by_a_thread_started_inside_it(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    entry = seed_entry()
+    del entry["session_id"]
+    seen: List[str] = []
+    with logger.session("outer") as outer:
+        worker = threading.Thread(
+            target=lambda: seen.append(logger.log_entry(entry).entries[0]["session_id"])
+        )
+        worker.start()
+        worker.join()
+        assert logger.log_entry(entry).entries[0]["session_id"] == outer
+    assert seen == [logger.session_id]
+
+
+def test_dry_run_of_every_call_changes_nothing_and_prints_in_order(
+    vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    AuditLogger(vault, dry_run=False).log(seed_entry())
+    old = (datetime.now(timezone.utc) - timedelta(days=100)).strftime("%Y-%m-%d")
+    (vault / "Logs" / f"{old}.json").write_text(
+        json.dumps({"date": old, "total_entries": 0, "entries": [],
+                    "summary": {"INFO": 0, "WARNING": 0, "ERROR": 0, "CRITICAL": 0}}),
+        "utf-8",
+    )
+
+    def state() -> Dict[str, Any]:
+        return {
+            str(p.relative_to(vault)): (p.lstat().st_mtime_ns, p.read_bytes() if p.is_file() else None)
+            for p in sorted(vault.rglob("*"))
+        }
+
+    before = state()
+    logger = AuditLogger(vault, dry_run=True)
+    print("one")
+    logger.log(seed_entry(target="first"))
+    print("two")
+    logger.log_batch([seed_entry(target="second"), seed_entry(target="third")])
+    print("three")
+    assert logger.rotate_logs() == 0
+    logger.index()
+    logger.refresh_dashboard()
+    logger.verify()
+    list(logger.query())
+    logger.stats()
+    assert state() == before
+    lines = capsys.readouterr().out.splitlines()
+    assert [line if not line.startswith("[DRY_RUN]") else json.loads(line[20:])["target"]
+            for line in lines] == ["one", "first", "two", "second", "third", "three"]
+
+
+@pytest.mark.parametrize("name", ["index.json", "Dashboard.md"])
+def test_a_symlinked_index_or_dashboard_is_never_written_through(
+    vault: Path, tmp_path: Path, name: str
+) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me", "utf-8")
+    link = vault / ("Logs" if name == "index.json" else "") / name
+    link.unlink(missing_ok=True)
+    link.symlink_to(precious)
+    logger = AuditLogger(vault, dry_run=False)
+    assert logger.log(seed_entry())
+    logger.index()
+    logger.refresh_dashboard()
+    assert precious.read_text("utf-8") == "keep me"
+
+
+def test_a_symlinked_state_folder_fails_with_the_entry_kept(vault: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (vault / "Logs" / ".audit").symlink_to(elsewhere)
+    logger = AuditLogger(vault, dry_run=False)
+    with pytest.raises(AuditIOError) as caught:
+        logger.log_entry(seed_entry(target="kept"))
+    assert caught.value.path == vault / "Logs" / ".audit"
+    assert caught.value.fallback_path == vault / "Logs" / "failed_writes.json"
+    assert "kept" in caught.value.fallback_path.read_text("utf-8")
+    assert list(elsewhere.iterdir()) == []
