@@ -523,7 +523,7 @@ fn library_error(py: Python<'_>, logger: &AuditLogger, error: Error) -> PyErr {
             let kept = if entries.is_empty() {
                 None
             } else {
-                logger.save_failed(entries).ok()
+                py.detach(|| logger.save_failed(entries).ok())
             };
             raise(
                 py,

@@ -83,6 +83,13 @@ def test_an_entry_holding_itself_is_rejected(vault: Path) -> None:
     assert AuditLogger(vault, dry_run=False).log(seed_entry(parameters=loop)) is False
 
 
+def test_log_action_takes_parameters_named_like_its_own_fields(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    receipt = logger.log_action("INFO", "file_moved", "mover", "Done/a.md", target="Inbox/a.md", level=2)
+    assert receipt.entries[0]["target"] == "Done/a.md"
+    assert receipt.entries[0]["parameters"] == {"target": "Inbox/a.md", "level": 2}
+
+
 # Secrets.
 
 
@@ -384,6 +391,15 @@ def test_dry_run_of_every_call_changes_nothing_and_prints_in_order(
     lines = capsys.readouterr().out.splitlines()
     assert [line if not line.startswith("[DRY_RUN]") else json.loads(line[20:])["target"]
             for line in lines] == ["one", "first", "two", "second", "third", "three"]
+
+
+def test_dry_run_with_a_state_folder_but_no_lock_file_creates_nothing(vault: Path) -> None:
+    (vault / "Logs" / ".audit").mkdir()
+    logger = AuditLogger(vault, dry_run=True)
+    assert logger.rotate_logs() == 0
+    logger.index()
+    logger.refresh_dashboard()
+    assert list((vault / "Logs" / ".audit").iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["index.json", "Dashboard.md"])

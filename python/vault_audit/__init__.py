@@ -309,10 +309,12 @@ class AuditLogger:
         action_type: str,
         actor: str,
         target: str,
+        /,
         **parameters: Any,
     ) -> Receipt:
         """Logs an action with ``parameters`` (approval ``not_required`` by
-        ``system``, result ``success``)."""
+        ``system``, result ``success``). The four fields are positional
+        only, so a parameter may be named ``target`` or ``level`` too."""
         return self._write(
             [
                 {
