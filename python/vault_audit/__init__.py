@@ -108,6 +108,10 @@ def _json_default(value: Any) -> Any:
 _MAX_DEPTH = 200
 
 
+#: The exact types json writes as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _json_key(key: Any) -> str:
     """A mapping key as ``json`` would spell it."""
     if isinstance(key, str):
@@ -132,10 +136,11 @@ def _plain(value: Any, depth: int = 0) -> Any:
     if isinstance(value, Mapping):
         out: Dict[str, Any] = {}
         for key, item in value.items():
-            name = _json_key(key)
+            name = key if type(key) is str else _json_key(key)
             if name in out:
                 raise ValueError(f"two keys are both {name!r} in JSON")
-            out[name] = _plain(item, depth + 1)
+            # Plain values inline: this runs for every field of every entry.
+            out[name] = item if type(item) in _SCALARS else _plain(item, depth + 1)
         return out
     if isinstance(value, list):
         return [_plain(item, depth + 1) for item in value]
