@@ -429,3 +429,25 @@ def test_a_symlinked_state_folder_fails_with_the_entry_kept(vault: Path, tmp_pat
     assert caught.value.fallback_path == vault / "Logs" / "failed_writes.json"
     assert "kept" in caught.value.fallback_path.read_text("utf-8")
     assert list(elsewhere.iterdir()) == []
+
+
+def test_the_specifications_class_writing_the_same_day_loses_nothing(
+    vault: Path, seed_logger_source: Path
+) -> None:
+    pytest.importorskip("dotenv")
+    sys.path.insert(0, str(seed_logger_source.parent))
+    try:
+        import seed_audit_logger
+    finally:
+        sys.path.remove(str(seed_logger_source.parent))
+    theirs = seed_audit_logger.AuditLogger(vault)
+    ours = AuditLogger(vault, dry_run=False)
+    for n in range(3):
+        assert ours.log(seed_entry(actor=f"ours-{n}"))
+        assert theirs.log(seed_entry(actor=f"theirs-{n}"))
+    assert ours.log(seed_entry(actor="ours-last"))
+    actors = [e["actor"] for e in read_day(vault, today())["entries"]]
+    expected = [f"{who}-{n}" for n in range(3) for who in ("ours", "theirs")] + ["ours-last"]
+    assert [a for a in actors if a != "audit_logger"] == expected
+    report = ours.verify()
+    assert report.ok, report.problems
