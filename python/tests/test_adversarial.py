@@ -393,6 +393,45 @@ def test_dry_run_of_every_call_changes_nothing_and_prints_in_order(
             for line in lines] == ["one", "first", "two", "second", "third", "three"]
 
 
+PREVIEW = r"""
+import sys
+from vault_audit import AuditLogger
+entry = {"log_level": "INFO", "action_type": "system_event", "actor": "caf\u00e9 \u2615",
+         "target": "t", "parameters": {}, "approval_status": "not_required",
+         "approved_by": "system", "dry_run": True, "result": "success", "error_message": None}
+logger = AuditLogger(sys.argv[1], dry_run=True)
+if sys.argv[2] == "closed":
+    sys.stdout.close()
+ok = all(logger.log(dict(entry)) for _ in range(int(sys.argv[3])))
+sys.stderr.write(f"returned {ok}\n")
+"""
+
+
+def test_a_dry_run_preview_does_not_fail_on_an_ascii_closed_or_broken_stdout(vault: Path) -> None:
+    ascii_out = subprocess.run(
+        [sys.executable, "-c", PREVIEW, str(vault), "open", "1"],
+        capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"},
+    )
+    assert ascii_out.stderr.decode().endswith("returned True\n"), ascii_out.stderr.decode()
+    line = ascii_out.stdout.decode("ascii")
+    assert json.loads(line[len("[DRY_RUN] Log Entry: "):])["actor"] == "caf\u00e9 \u2615"
+    closed = subprocess.run(
+        [sys.executable, "-c", PREVIEW, str(vault), "closed", "1"], capture_output=True
+    )
+    assert closed.stderr.decode().endswith("returned True\n"), closed.stderr.decode()
+    broken = subprocess.Popen(
+        [sys.executable, "-c", PREVIEW, str(vault), "open", "5000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert broken.stdout is not None and broken.stderr is not None
+    broken.stdout.read(10)
+    broken.stdout.close()
+    err = broken.stderr.read().decode()
+    broken.wait()
+    assert "returned True" in err and "Traceback" not in err.split("returned True")[0], err
+    assert not (vault / "Logs" / f"{today()}.json").exists()
+
+
 def test_dry_run_with_a_state_folder_but_no_lock_file_creates_nothing(vault: Path) -> None:
     (vault / "Logs" / ".audit").mkdir()
     logger = AuditLogger(vault, dry_run=True)

@@ -441,9 +441,20 @@ class AuditLogger:
         texts = [_to_json(entry, position, session) for position, entry in enumerate(entries)]
         raw = self._native.log_json(texts)
         if raw["dry_run"]:
-            for line in raw["entries"]:
-                print(f"[DRY_RUN] Log Entry: {line}")
+            _preview(raw["entries"])
         return raw
+
+
+def _preview(lines: List[str]) -> None:
+    """Prints the dry run's preview through ``sys.stdout``, in ASCII as the
+    specification's ``json.dumps`` (any stdout encoding can take it), best
+    effort: a closed or broken stdout does not fail the call."""
+    try:
+        for line in lines:
+            text = json.dumps(json.loads(line), separators=(",", ":"))
+            print(f"[DRY_RUN] Log Entry: {text}")
+    except (OSError, ValueError):
+        pass
 
 
 def _check_text(what: str, text: str) -> None:
