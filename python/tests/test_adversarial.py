@@ -490,3 +490,12 @@ def test_the_specifications_class_writing_the_same_day_loses_nothing(
     assert [a for a in actors if a != "audit_logger"] == expected
     report = ours.verify()
     assert report.ok, report.problems
+
+
+def test_the_extension_s_stubs_match_what_it_defines() -> None:
+    pytest.importorskip("mypy")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "vault_audit"],
+        cwd=REPO / "python", capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
