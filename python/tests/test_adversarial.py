@@ -90,6 +90,22 @@ def test_log_action_takes_parameters_named_like_its_own_fields(vault: Path) -> N
     assert receipt.entries[0]["parameters"] == {"target": "Inbox/a.md", "level": 2}
 
 
+def test_setting_dry_run_on_a_logger_is_obeyed_as_by_the_specification_s_class(
+    vault: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logger = AuditLogger(vault, dry_run=False, session_id="AI_EMP_20260101_KEPT01")
+    logger.dry_run = True
+    assert logger.log(seed_entry(target="previewed"))
+    assert "[DRY_RUN] Log Entry: " in capsys.readouterr().out
+    assert not (vault / "Logs" / f"{today()}.json").exists()
+    logger.dry_run = False
+    assert logger.log(seed_entry(target="written"))
+    assert [e["target"] for e in read_day(vault, today())["entries"]] == ["written"]
+    assert logger.session_id == "AI_EMP_20260101_KEPT01"
+    with pytest.raises(AttributeError):
+        logger.vault_path = vault.parent  # type: ignore[misc]
+
+
 # Secrets.
 
 

@@ -251,13 +251,33 @@ class AuditLogger:
                 raise TypeError(f"session_id must be a str or None, not {type(session_id).__name__}")
             _check_text("session_id", session_id)
         self._native = _native.Logger(folder, bool(dry_run), session_id)
-        self.vault_path = Path(self._native.vault_path)
-        self.logs_dir = self.vault_path / "Logs"
-        self.dry_run = self._native.dry_run
         self.session_id: str = self._native.session_id
+        """The session id of entries logged outside a :meth:`session`
+        block; may be set, as the specification's attribute."""
         self._session: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
             f"vault_audit_session_{id(self)}", default=None
         )
+
+    @property
+    def vault_path(self) -> Path:
+        """The vault folder (absolute)."""
+        return Path(self._native.vault_path)
+
+    @property
+    def logs_dir(self) -> Path:
+        """The vault's ``Logs/`` folder."""
+        return self.vault_path / "Logs"
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether nothing is written. May be set, as the specification's
+        attribute: the next call runs with the new setting."""
+        return self._native.dry_run
+
+    @dry_run.setter
+    def dry_run(self, value: bool) -> None:
+        if bool(value) != self._native.dry_run:
+            self._native = _native.Logger(str(self.vault_path), bool(value), self.session_id)
 
     def __repr__(self) -> str:
         return f"AuditLogger({str(self.vault_path)!r}, dry_run={self.dry_run})"
