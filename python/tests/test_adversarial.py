@@ -137,6 +137,20 @@ def test_a_secret_key_in_parameters_is_redacted(vault: Path) -> None:
     assert GITHUB_TOKEN not in str(caught.value) + repr(caught.value.problems)
 
 
+def test_a_secret_in_the_text_of_a_python_side_rejection_is_redacted(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+
+    class Leaky:
+        def __str__(self) -> str:
+            raise ValueError(f"cannot show {GITHUB_TOKEN}")
+
+    leaky = type("LeakyPath", (RaisingPath,), {"__str__": Leaky.__str__})("a")
+    with pytest.raises(EntryRejected) as caught:
+        logger.log_entry(seed_entry(parameters={"p": leaky}))
+    assert "cannot show" in str(caught.value)
+    assert GITHUB_TOKEN not in str(caught.value) + repr(caught.value.problems)
+
+
 # Constructor arguments.
 
 

@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path, PurePath
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._errors import (
@@ -147,7 +147,9 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return _plain(_json_default(value), depth + 1)
 
 
-def _to_json(entry: Mapping[str, Any], position: int, session: str) -> str:
+def _to_json(
+    entry: Mapping[str, Any], position: int, session: str, redact: Callable[[str], str]
+) -> str:
     if not isinstance(entry, Mapping):
         raise EntryRejected(
             f"entry rejected: an entry must be a dict, not {type(entry).__name__}",
@@ -160,7 +162,8 @@ def _to_json(entry: Mapping[str, Any], position: int, session: str) -> str:
         # rejected there, with the other problems, instead of failing to encode.
         return json.dumps(plain, allow_nan=False)
     except Exception as e:  # anything a value's own code raises
-        reason = str(e) or type(e).__name__
+        # Redacted: the text may hold a key or a value (a key that is a token).
+        reason = redact(str(e) or type(e).__name__)
         raise EntryRejected(f"entry rejected: {reason}", [Problem(position, None, reason)]) from None
 
 
@@ -458,7 +461,10 @@ class AuditLogger:
 
     def _write_raw(self, entries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         session = self._current_session()
-        texts = [_to_json(entry, position, session) for position, entry in enumerate(entries)]
+        redact = self._native.redact
+        texts = [
+            _to_json(entry, position, session, redact) for position, entry in enumerate(entries)
+        ]
         raw = self._native.log_json(texts)
         if raw["dry_run"]:
             _preview(raw["entries"])
