@@ -529,3 +529,15 @@ def test_the_extension_s_stubs_match_what_it_defines() -> None:
         cwd=REPO / "python", capture_output=True, text=True,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_vault_removed_after_the_logger_was_made_is_not_made_again(vault: Path) -> None:
+    import shutil
+
+    logger = AuditLogger(vault, dry_run=False)
+    shutil.rmtree(vault)
+    with pytest.raises(AuditIOError) as caught:
+        logger.log_entry(seed_entry())
+    assert caught.value.path == vault
+    assert logger.log(seed_entry()) is False
+    assert not vault.exists()
