@@ -263,6 +263,7 @@ def test_query_takes_a_datetime_or_a_date(vault: Path) -> None:
     logger.log(seed_entry())
     hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     assert len(list(logger.query(since=hour_ago))) == 1
+    assert len(list(logger.query(since=datetime.now() - timedelta(hours=1)))) == 1, "naive: local"
     assert len(list(logger.query(until=hour_ago.date() - timedelta(days=1)))) == 0
 
 

@@ -510,7 +510,10 @@ def _filters(**given: Any) -> Dict[str, Any]:
     for name, value in given.items():
         if value is None:
             out[name] = None
-        elif name in ("since", "until") and isinstance(value, (datetime, date)):
+        elif name in ("since", "until") and isinstance(value, datetime):
+            # A naive datetime is local time, as datetime.astimezone() reads it.
+            out[name] = value.astimezone().isoformat()
+        elif name in ("since", "until") and isinstance(value, date):
             out[name] = value.isoformat()
         elif name == "level" and not isinstance(value, str):
             levels = None
