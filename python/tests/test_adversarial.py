@@ -542,3 +542,21 @@ def test_a_vault_removed_after_the_logger_was_made_is_not_made_again(vault: Path
     assert caught.value.path == vault
     assert logger.log(seed_entry()) is False
     assert not vault.exists()
+
+
+def test_the_inbox_example_never_replaces_a_note_already_in_needs_action(vault: Path) -> None:
+    sys.path.insert(0, str(REPO / "python" / "examples"))
+    try:
+        import inbox_skill
+    finally:
+        sys.path.remove(str(REPO / "python" / "examples"))
+    (vault / "Inbox").mkdir()
+    (vault / "Needs_Action").mkdir()
+    (vault / "Inbox" / "a.md").write_text("new", "utf-8")
+    (vault / "Inbox" / "b.md").write_text("moved", "utf-8")
+    (vault / "Needs_Action" / "a.md").write_text("already there", "utf-8")
+    receipts = inbox_skill.move_inbox(AuditLogger(vault, dry_run=False))
+    assert (vault / "Needs_Action" / "a.md").read_text("utf-8") == "already there"
+    assert (vault / "Inbox" / "a.md").read_text("utf-8") == "new"
+    assert (vault / "Needs_Action" / "b.md").read_text("utf-8") == "moved"
+    assert [r.entries[0]["result"] for r in receipts] == ["skipped", "success"]
