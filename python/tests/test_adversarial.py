@@ -388,6 +388,13 @@ def test_a_session_is_not_inherited_by_a_thread_started_inside_it(vault: Path) -
     assert seen == [logger.session_id]
 
 
+def test_an_entry_with_a_null_session_id_gets_the_session_of_its_block(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    with logger.session("block") as block:
+        stored = logger.log_entry(seed_entry(session_id=None)).entries[0]["session_id"]
+    assert stored == block
+
+
 def test_dry_run_of_every_call_changes_nothing_and_prints_in_order(
     vault: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -157,7 +157,8 @@ def _to_json(
         )
     try:
         plain = _plain(entry)
-        plain.setdefault("session_id", session)
+        if plain.get("session_id") is None:  # missing or null: this block's session
+            plain["session_id"] = session
         # ASCII escapes: a lone surrogate reaches the parser as \udXXX and is
         # rejected there, with the other problems, instead of failing to encode.
         return json.dumps(plain, allow_nan=False)
