@@ -216,6 +216,25 @@ def test_an_environment_setting_error_names_the_variable_not_the_cli_flag(
     assert name in message and "--" not in message and "\n" not in message, message
 
 
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("AUDIT_MAX_FIELD_CHARS", "0"),
+        ("AUDIT_REDACTION", "maybe"),
+        ("AUDIT_REDACT_PATTERNS", "(unclosed"),
+        ("AUDIT_STRICT", "maybe"),
+        ("AUDIT_SIGNING_KEY", "/nonexistent/key"),
+        ("AUDIT_IMPORT_TZ", "Mars/Olympus"),
+    ],
+)
+def test_every_bad_environment_setting_is_a_config_error_naming_it(
+    vault: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        AuditLogger(vault)
+
+
 # Exceptions travel between processes.
 
 
