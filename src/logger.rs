@@ -532,6 +532,13 @@ impl AuditLogger {
     }
 
     fn ensure_state_dir(&self, entries: &[Entry]) -> Result<(), Error> {
+        // A vault folder removed (or unmounted) since the logger was built
+        // is not made again here: `Logs/` is, the vault is not.
+        if !self.vault.root().is_dir() {
+            return Err(Error::VaultNotFound {
+                path: self.vault.root().to_path_buf(),
+            });
+        }
         let dir = self.vault.state_dir();
         at("create folder", &dir, ensure_dir(&dir))
             .map_err(|f| Error::io(f, entries.to_vec(), Vec::new()))

@@ -21,6 +21,10 @@ def move_inbox(logger: AuditLogger) -> List[Receipt]:
     with logger.session("inbox-mover"):
         for note in sorted(inbox.glob("*.md")) if inbox.is_dir() else []:
             destination = target / note.name
+            if destination.exists():
+                # rename() would replace the note already there: leave both.
+                receipts.append(skipped(logger, note, destination))
+                continue
             if not logger.dry_run:
                 target.mkdir(exist_ok=True)
                 note.rename(destination)
@@ -34,6 +38,25 @@ def move_inbox(logger: AuditLogger) -> List[Receipt]:
                 )
             )
     return receipts
+
+
+def skipped(logger: AuditLogger, note: Path, destination: Path) -> Receipt:
+    """Logs a note left in Inbox/ because its name is taken."""
+    where = str(destination.relative_to(logger.vault_path))
+    return logger.log_entry(
+        {
+            "log_level": "WARNING",
+            "action_type": "file_moved",
+            "actor": "inbox-mover",
+            "target": where,
+            "parameters": {"source": str(note.relative_to(logger.vault_path))},
+            "approval_status": "not_required",
+            "approved_by": "system",
+            "dry_run": logger.dry_run,
+            "result": "skipped",
+            "error_message": f"{where} already exists",
+        }
+    )
 
 
 def recent_failures(logger: AuditLogger) -> int:

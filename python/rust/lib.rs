@@ -9,9 +9,11 @@
 //!
 //! Every call that touches the disk releases the GIL.
 
+use std::ffi::OsString;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::TryLockError;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use clap::Parser;
@@ -55,29 +57,61 @@ struct Logger {
     config: Config,
 }
 
+/// `--name=value` as one argument: a value that starts with `-` (a vault
+/// folder `-x`, a session id `--help`) stays a value.
+fn option(name: &str, value: impl AsRef<std::ffi::OsStr>) -> OsString {
+    let mut arg = OsString::from(format!("--{name}="));
+    arg.push(value);
+    arg
+}
+
 /// The argument list the CLI would be given for these settings: the same
 /// parser then reads the same environment variables.
-fn argv(vault: Option<&str>, dry_run: bool, session_id: Option<&str>) -> Vec<String> {
-    let mut argv = vec!["vault-audit".to_owned()];
+fn argv(vault: Option<&Path>, dry_run: bool, session_id: Option<&str>) -> Vec<OsString> {
+    let mut argv = vec![OsString::from("vault-audit")];
     if let Some(vault) = vault {
-        argv.extend(["--vault".to_owned(), vault.to_owned()]);
+        argv.push(option("vault", vault));
     }
-    argv.push(if dry_run { "--dry-run" } else { "--no-dry-run" }.to_owned());
+    argv.push(if dry_run { "--dry-run" } else { "--no-dry-run" }.into());
     if let Some(id) = session_id.filter(|s| !s.trim().is_empty()) {
-        argv.extend(["--session".to_owned(), id.to_owned()]);
+        argv.push(option("session", id));
     }
     // A command that takes no arguments of its own and forwards nothing.
-    argv.push("index".to_owned());
+    argv.push("index".into());
     argv
 }
 
+/// The settings the Python API takes only from the environment, as clap
+/// names them in its errors, with their variables.
+const FROM_ENV: [(&str, &str); 2] = [
+    (
+        "'--lock-timeout-ms <MS>'",
+        "AUDIT_LOCK_TIMEOUT_MS (whole milliseconds)",
+    ),
+    (
+        "'--retention-days <DAYS>'",
+        "AUDIT_RETENTION_DAYS (whole days, 1 to 36500)",
+    ),
+];
+
+/// A clap error as a Python caller can act on it: the environment variable
+/// named instead of the flag, without the CLI's `--help` hint.
+fn usage(e: &clap::Error) -> CliError {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    let mut message = first.trim_start_matches("error: ").trim().to_owned();
+    for (flag, var) in FROM_ENV {
+        message = message.replace(flag, var);
+    }
+    CliError::Usage(message)
+}
+
 fn resolve(
-    vault: Option<&str>,
+    vault: Option<&Path>,
     dry_run: bool,
     session_id: Option<&str>,
 ) -> Result<Config, CliError> {
-    let args = Args::try_parse_from(argv(vault, dry_run, session_id))
-        .map_err(|e| CliError::Usage(e.to_string().trim().to_owned()))?;
+    let args = Args::try_parse_from(argv(vault, dry_run, session_id)).map_err(|e| usage(&e))?;
     let mut config = Config::new(&args, |name| std::env::var(name).ok())?;
     // As the skill's AuditLogger: the vault folder gets its Logs/ folder.
     config.init = true;
@@ -90,11 +124,12 @@ impl Logger {
     #[pyo3(signature = (vault_path, dry_run, session_id=None))]
     fn new(
         py: Python<'_>,
-        vault_path: Option<&str>,
+        vault_path: Option<PathBuf>,
         dry_run: bool,
         session_id: Option<&str>,
     ) -> PyResult<Self> {
-        let config = resolve(vault_path, dry_run, session_id).map_err(|e| config_error(py, e))?;
+        let config =
+            resolve(vault_path.as_deref(), dry_run, session_id).map_err(|e| config_error(py, e))?;
         // Dry run previews are printed by the Python side, through sys.stdout.
         let built = || -> Result<AuditLogger, CliError> {
             let vault = config.vault()?;
@@ -114,6 +149,17 @@ impl Logger {
                 }
                 other => config_error(py, CliError::from(other)),
             },
+            // The vault's Logs/ could not be created: a disk problem.
+            CliError::Unavailable { what, source } => {
+                let path = config.vault.clone().unwrap_or_default().join("Logs");
+                let message = format!("could not {what}: {source}");
+                let errno = source.raw_os_error().unwrap_or(0);
+                raise(
+                    py,
+                    "AuditIOError",
+                    (errno, message, path, None::<PathBuf>, false),
+                )
+            }
             other => config_error(py, other),
         })?;
         Ok(Logger { inner, config })
@@ -129,6 +175,11 @@ impl Logger {
     #[getter]
     fn vault_path(&self) -> PathBuf {
         self.inner.vault().root().to_path_buf()
+    }
+
+    /// `text` redacted as entries are (for session ids made in Python).
+    fn redact(&self, text: &str) -> String {
+        self.inner.redactor().text(text).into_owned()
     }
 
     /// Whether nothing is written.
@@ -317,14 +368,25 @@ fn filter_spec(spec: Option<&Bound<'_, PyDict>>) -> PyResult<FilterSpec> {
             continue;
         }
         let key: String = key.extract()?;
+        let wrong = |accepted: &str| {
+            let given = value
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+            pyo3::exceptions::PyTypeError::new_err(format!(
+                "query() argument {key:?} must be {accepted}, not {given}"
+            ))
+        };
         if key == "level" {
             out.levels = match value.extract::<String>() {
                 Ok(one) => vec![one],
-                Err(_) => value.extract::<Vec<String>>()?,
+                Err(_) => value
+                    .extract::<Vec<String>>()
+                    .map_err(|_| wrong("a str or a list of str"))?,
             };
             continue;
         }
-        let text: String = value.extract()?;
+        let text: String = value.extract().map_err(|_| wrong("a str"))?;
         let slot = match key.as_str() {
             "since" => &mut out.since,
             "until" => &mut out.until,
@@ -371,7 +433,17 @@ impl Query {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<String> {
-        let mut state = self.days.lock().unwrap_or_else(|p| p.into_inner());
+        // Waiting for another thread's read with the GIL held would
+        // deadlock: that thread needs the GIL back to finish.
+        let mut state = loop {
+            match self.days.try_lock() {
+                Ok(state) => break state,
+                Err(TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    py.detach(|| std::thread::sleep(Duration::from_millis(1)))
+                }
+            }
+        };
         loop {
             if let Some(line) = state.1.pop() {
                 return Ok(line);
@@ -451,7 +523,7 @@ fn library_error(py: Python<'_>, logger: &AuditLogger, error: Error) -> PyErr {
             let kept = if entries.is_empty() {
                 None
             } else {
-                logger.save_failed(entries).ok()
+                py.detach(|| logger.save_failed(entries).ok())
             };
             raise(
                 py,

@@ -33,7 +33,7 @@ import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path, PurePath
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._errors import (
@@ -64,7 +64,7 @@ Entry = Dict[str, Any]
 """An entry: the twelve fields of the skill's schema (``timestamp`` and
 ``session_id`` may be left out: they are filled in)."""
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 
 
 def _load_env_file() -> None:
@@ -104,18 +104,68 @@ def _json_default(value: Any) -> Any:
     )
 
 
-def _to_json(entry: Mapping[str, Any], position: int) -> str:
+#: Deeper than the parser accepts (128), shallow enough for Python's stack.
+_MAX_DEPTH = 200
+
+
+#: The exact types json writes as they are.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_key(key: Any) -> str:
+    """A mapping key as ``json`` would spell it."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if isinstance(key, bool) or key is None:
+        return json.dumps(key)
+    if isinstance(key, int):
+        return int.__repr__(key)
+    if isinstance(key, float) and key == key and key not in (float("inf"), float("-inf")):
+        return float.__repr__(key)
+    raise TypeError(f"a key must be a str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` in plain JSON types: any mapping a dict with str keys (two
+    keys that are spelled alike in JSON are refused, not one dropped),
+    tuples and sets lists, the values of :func:`_json_default` converted."""
+    if isinstance(value, (str, int, float)) or value is None:
+        return value
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"nested deeper than {_MAX_DEPTH} levels (or holds itself)")
+    if isinstance(value, Mapping):
+        out: Dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if type(key) is str else _json_key(key)
+            if name in out:
+                raise ValueError(f"two keys are both {name!r} in JSON")
+            # Plain values inline: this runs for every field of every entry.
+            out[name] = item if type(item) in _SCALARS else _plain(item, depth + 1)
+        return out
+    if isinstance(value, list):
+        return [_plain(item, depth + 1) for item in value]
+    return _plain(_json_default(value), depth + 1)
+
+
+def _to_json(
+    entry: Mapping[str, Any], position: int, session: str, redact: Callable[[str], str]
+) -> str:
     if not isinstance(entry, Mapping):
         raise EntryRejected(
             f"entry rejected: an entry must be a dict, not {type(entry).__name__}",
             [Problem(position, None, f"an entry must be a dict, not {type(entry).__name__}")],
         )
     try:
+        plain = _plain(entry)
+        if plain.get("session_id") is None:  # missing or null: this block's session
+            plain["session_id"] = session
         # ASCII escapes: a lone surrogate reaches the parser as \udXXX and is
         # rejected there, with the other problems, instead of failing to encode.
-        return json.dumps(entry, default=_json_default, allow_nan=False)
-    except (TypeError, ValueError, RecursionError) as e:
-        raise EntryRejected(f"entry rejected: {e}", [Problem(position, None, str(e))]) from None
+        return json.dumps(plain, allow_nan=False)
+    except Exception as e:  # anything a value's own code raises
+        # Redacted: the text may hold a key or a value (a key that is a token).
+        reason = redact(str(e) or type(e).__name__)
+        raise EntryRejected(f"entry rejected: {reason}", [Problem(position, None, reason)]) from None
 
 
 @dataclass(frozen=True)
@@ -195,14 +245,43 @@ class AuditLogger:
             vault_path = os.environ.get("VAULT_PATH") or None
         if not vault_path:
             raise ConfigError("VAULT_PATH cannot be empty.")
-        self._native = _native.Logger(os.fspath(vault_path), bool(dry_run), session_id)
-        self.vault_path = Path(self._native.vault_path)
-        self.logs_dir = self.vault_path / "Logs"
-        self.dry_run = self._native.dry_run
+        # Text or bytes; made absolute now, so a later chdir() cannot send
+        # the entries to another folder.
+        folder = os.fsdecode(os.fspath(vault_path))
+        if not os.path.isabs(folder):
+            folder = os.path.join(os.getcwd(), folder)
+        if session_id is not None:
+            if not isinstance(session_id, str):
+                raise TypeError(f"session_id must be a str or None, not {type(session_id).__name__}")
+            _check_text("session_id", session_id)
+        self._native = _native.Logger(folder, bool(dry_run), session_id)
         self.session_id: str = self._native.session_id
+        """The session id of entries logged outside a :meth:`session`
+        block; may be set, as the specification's attribute."""
         self._session: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar(
             f"vault_audit_session_{id(self)}", default=None
         )
+
+    @property
+    def vault_path(self) -> Path:
+        """The vault folder (absolute)."""
+        return Path(self._native.vault_path)
+
+    @property
+    def logs_dir(self) -> Path:
+        """The vault's ``Logs/`` folder."""
+        return self.vault_path / "Logs"
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether nothing is written. May be set, as the specification's
+        attribute: the next call runs with the new setting."""
+        return self._native.dry_run
+
+    @dry_run.setter
+    def dry_run(self, value: bool) -> None:
+        if bool(value) != self._native.dry_run:
+            self._native = _native.Logger(str(self.vault_path), bool(value), self.session_id)
 
     def __repr__(self) -> str:
         return f"AuditLogger({str(self.vault_path)!r}, dry_run={self.dry_run})"
@@ -259,10 +338,12 @@ class AuditLogger:
         action_type: str,
         actor: str,
         target: str,
+        /,
         **parameters: Any,
     ) -> Receipt:
         """Logs an action with ``parameters`` (approval ``not_required`` by
-        ``system``, result ``success``)."""
+        ``system``, result ``success``). The four fields are positional
+        only, so a parameter may be named ``target`` or ``level`` too."""
         return self._write(
             [
                 {
@@ -286,8 +367,11 @@ class AuditLogger:
         one new session id, ``<name>_YYYYMMDD_XXXXXX``; yields it."""
         session_id = _native.new_session_id()
         if name and name.strip():
-            label = "_".join(name.split())
-            session_id = f"{label}{session_id[len('AI_EMP'):]}"
+            _check_text("session name", name)
+            # Redacted before the words are joined: a secret followed by
+            # "_" is no longer a word of its own to the patterns.
+            label = "_".join(self._native.redact(name).split())
+            session_id = self._native.redact(f"{label}{session_id[len('AI_EMP'):]}")
         token = self._session.set(session_id)
         try:
             yield session_id
@@ -296,8 +380,8 @@ class AuditLogger:
 
     def query(
         self,
-        since: Optional[str] = None,
-        until: Optional[str] = None,
+        since: Optional[Union[str, datetime, date]] = None,
+        until: Optional[Union[str, datetime, date]] = None,
         level: Optional[Union[str, Sequence[str]]] = None,
         action: Optional[str] = None,
         actor: Optional[str] = None,
@@ -309,15 +393,15 @@ class AuditLogger:
         """The matching entries, oldest first, read one day file at a time.
 
         ``since``/``until``: a duration back from now (``30m``, ``7d``), an
-        RFC 3339 time or a date. Raises :class:`QueryRejected` naming every
-        wrong argument."""
+        RFC 3339 time or a date (text, or a ``datetime``/``date``). Raises
+        :class:`QueryRejected` naming every wrong argument."""
         lines = self._native.query(**_filters(locals()))
         return (json.loads(line) for line in lines)
 
     def stats(
         self,
-        since: Optional[str] = None,
-        until: Optional[str] = None,
+        since: Optional[Union[str, datetime, date]] = None,
+        until: Optional[Union[str, datetime, date]] = None,
         level: Optional[Union[str, Sequence[str]]] = None,
         action: Optional[str] = None,
         actor: Optional[str] = None,
@@ -354,21 +438,81 @@ class AuditLogger:
 
     def _write_raw(self, entries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
         session = self._current_session()
-        texts = []
-        for position, entry in enumerate(entries):
-            if isinstance(entry, Mapping) and "session_id" not in entry:
-                entry = {**entry, "session_id": session}
-            texts.append(_to_json(entry, position))
+        redact = self._native.redact
+        texts = [
+            _to_json(entry, position, session, redact) for position, entry in enumerate(entries)
+        ]
         raw = self._native.log_json(texts)
         if raw["dry_run"]:
-            for line in raw["entries"]:
-                print(f"[DRY_RUN] Log Entry: {line}")
+            _preview(raw["entries"])
         return raw
 
 
+def _preview(lines: List[str]) -> None:
+    """Prints the dry run's preview through ``sys.stdout``, in ASCII as the
+    specification's ``json.dumps`` (any stdout encoding can take it), best
+    effort: a closed or broken stdout does not fail the call."""
+    try:
+        for line in lines:
+            text = json.dumps(json.loads(line), separators=(",", ":"))
+            print(f"[DRY_RUN] Log Entry: {text}")
+    except (OSError, ValueError):
+        pass
+
+
+def _check_text(what: str, text: str) -> None:
+    """Refuses text that cannot be UTF-8 (a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(f"{what} is not valid text: it holds a lone surrogate") from None
+
+
+def _kinds(value: Any) -> str:
+    """The type of ``value`` (and of its items), never the value: it may be a secret."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        inner = sorted({type(v).__name__ for v in value})
+        return f"{type(value).__name__} of {', '.join(inner) or 'nothing'}"
+    return type(value).__name__
+
+
+_WHEN = "a str (7d, 30m, an RFC 3339 time or a date), a datetime or a date"
+
+
 def _filters(arguments: Dict[str, Any]) -> Dict[str, Any]:
-    """The filter arguments of `query()` or `stats()` (their `locals()`)."""
-    filters = {k: v for k, v in arguments.items() if k != "self"}
-    level = filters["level"]
-    filters["level"] = [level] if isinstance(level, str) else level
-    return filters
+    """The filter arguments of `query()` or `stats()` (their `locals()`) as
+    the extension takes them, or :class:`QueryRejected` naming every
+    argument of a wrong type."""
+    out: Dict[str, Any] = {}
+    problems: List[Problem] = []
+    for name, value in arguments.items():
+        if name == "self":
+            continue
+        if value is None:
+            out[name] = None
+        elif name in ("since", "until") and isinstance(value, datetime):
+            # A naive datetime is local time, as datetime.astimezone() reads it.
+            out[name] = value.astimezone().isoformat()
+        elif name in ("since", "until") and isinstance(value, date):
+            out[name] = value.isoformat()
+        elif name == "level" and not isinstance(value, str):
+            levels = None
+            if not isinstance(value, (bytes, bytearray, Mapping)):
+                with contextlib.suppress(TypeError):
+                    levels = list(value)
+            if levels is None or not all(isinstance(v, str) for v in levels):
+                problems.append(Problem(0, name, f"level must be a str or a list of str, not {_kinds(value)}"))
+            else:
+                out[name] = levels
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+                out[name] = value
+            except UnicodeEncodeError:
+                problems.append(Problem(0, name, f"{name} holds a lone surrogate"))
+        else:
+            accepted = _WHEN if name in ("since", "until") else "a str"
+            problems.append(Problem(0, name, f"{name} must be {accepted}, not {type(value).__name__}"))
+    if problems:
+        raise QueryRejected("query rejected: " + "; ".join(p.message for p in problems), problems)
+    return out

@@ -64,6 +64,10 @@ class LockTimeout(VaultAuditError, TimeoutError):
         self.fallback_path = Path(fallback_path)
         self.waited_ms = waited_ms
 
+    def __reduce__(self) -> Tuple[type, Tuple[str, Path, int]]:
+        # Pickled with its fields (multiprocessing hands exceptions back so).
+        return (type(self), (str(self), self.fallback_path, self.waited_ms))
+
 
 class AuditIOError(VaultAuditError, OSError):
     """A file-system operation failed (disk full, permissions, a symlink).

@@ -1,9 +1,16 @@
 """Type stubs of the extension module (python/rust/lib.rs)."""
 
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+import os
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union, final
 
+__all__ = ["Logger", "Query", "new_session_id", "read_env_file"]
+
+@final
 class Logger:
-    def __init__(self, vault_path: Optional[str], dry_run: bool, session_id: Optional[str] = None) -> None: ...
+    def __new__(
+        cls, vault_path: Optional[Union[str, os.PathLike[str]]], dry_run: bool, session_id: Optional[str] = None
+    ) -> Logger: ...
+    def redact(self, text: str) -> str: ...
     @property
     def session_id(self) -> str: ...
     @property
@@ -21,6 +28,7 @@ class Logger:
     def stats(self, **spec: Any) -> str: ...
     def _time_library_log(self, texts: List[str]) -> float: ...
 
+@final
 class Query(Iterator[str]):
     def __iter__(self) -> Query: ...
     def __next__(self) -> str: ...

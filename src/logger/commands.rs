@@ -1,6 +1,7 @@
 //! The upkeep commands run by hand (`index`, `dashboard`, `rotate`), each
 //! under the writers' lock.
 
+use std::fs;
 use std::io;
 
 use super::AuditLogger;
@@ -27,8 +28,9 @@ impl AuditLogger {
     fn by_hand<T>(&self, work: impl FnOnce() -> Result<T, IoFailure>) -> Result<T, Error> {
         if !self.dry_run {
             self.ensure_state_dir(&[])?;
-        } else if !self.vault.state_dir().is_dir() {
-            // Dry run creates nothing, and without the folder no writer can run.
+        } else if fs::symlink_metadata(self.vault.lock_file()).is_err() {
+            // Dry run creates nothing, not even the lock file; without it no
+            // writer can run.
             return work().map_err(|f| Error::io(f, Vec::new(), Vec::new()));
         }
         self.locked(work)
