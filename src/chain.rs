@@ -274,6 +274,12 @@ pub fn to_hex(value: &ChainValue) -> String {
     sign::hex(value)
 }
 
+/// A short name for a stored line (hex of the first 16 bytes of its
+/// SHA-256): what cursors keep of the last line they passed.
+pub fn short_hash(line: &[u8]) -> String {
+    sign::hex(&Sha256::digest(line)[..16])
+}
+
 /// A value from 64 hex digits.
 pub fn from_hex(text: &str) -> Option<ChainValue> {
     let bytes = text.as_bytes();

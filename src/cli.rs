@@ -24,6 +24,7 @@ pub mod maintain;
 pub mod mcp;
 pub mod query;
 pub mod response;
+pub mod sync;
 pub mod verify;
 
 use std::ffi::OsString;
@@ -132,6 +133,8 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Seal(s) => verify::seal(config, s, io),
         Command::Forward(f) => forward::run(config, f, io),
         Command::Demo(d) => demo::run(config, d, io),
+        Command::InitSync(a) => sync::init(config, a, io),
+        Command::MergeDriver(a) => sync::merge_driver(config, a, io),
         // Answered before the configuration is read (see `run`).
         Command::Completions(_) | Command::Man => Ok(exit::OK),
     }

@@ -57,6 +57,8 @@ const RESCAN: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_millis(300);
 /// How often `failed_writes.json` is replayed.
 const REPLAY: Duration = Duration::from_secs(300);
+/// How often the primary looks for replicas' new entries and conflict copies.
+const SYNC: Duration = Duration::from_secs(2);
 /// The index and Dashboard are refreshed at most this often.
 const REFRESH: Duration = Duration::from_secs(1);
 /// The main loop turns this often (to see the stop flag and the inbox), and
@@ -112,6 +114,7 @@ pub struct Forwarding {
 struct Timers {
     last_scan: Instant,
     last_replay: Instant,
+    last_sync: Instant,
     pending_since: Option<Instant>,
 }
 
@@ -150,6 +153,7 @@ pub fn run(
     let mut timers = Timers {
         last_scan: Instant::now(),
         last_replay: Instant::now(),
+        last_sync: Instant::now(),
         pending_since: None,
     };
     while !stop.load(Ordering::SeqCst) {
@@ -296,6 +300,10 @@ impl<'a> Daemon<'a> {
             self.replay();
             timers.last_replay = Instant::now();
         }
+        if timers.last_sync.elapsed() >= SYNC {
+            self.sync_replicas();
+            timers.last_sync = Instant::now();
+        }
         let today = self.logger.now().date_naive();
         if today != self.day {
             self.day = today;
@@ -361,6 +369,10 @@ impl Daemon<'_> {
     }
 
     fn observe(&mut self, entries: &[Entry]) {
+        if self.logger.vault().host().is_some() {
+            // Alert notes are the primary's to write.
+            return;
+        }
         let vault = self.logger.vault().clone();
         let notes = self.alerts.observe(&vault, entries);
         self.noted(notes);
@@ -571,6 +583,22 @@ impl Daemon<'_> {
         }
     }
 
+    /// On the primary: the replicas' new entries and the sync tools'
+    /// conflict copies, taken in (a replica's logger does nothing here).
+    fn sync_replicas(&mut self) {
+        match self.logger.sync_replicas() {
+            Ok(synced) => {
+                for note in &synced.notes {
+                    self.say(1, note);
+                }
+                // Alerts see every machine's entries.
+                self.observe(&synced.entries);
+                self.dirty.extend(synced.files);
+            }
+            Err(e) => self.warn_repeating("replicas", &format!("warning: replicas: {e}")),
+        }
+    }
+
     fn retention(&mut self) {
         match self.logger.rotate(None) {
             Ok(report) if report.deleted > 0 => {
@@ -658,6 +686,11 @@ impl Daemon<'_> {
 
     /// Index and Dashboard, at most once a second (or now, with `force`).
     fn refresh(&mut self, force: bool) {
+        if self.logger.vault().host().is_some() {
+            // A replica's views are the primary's to make.
+            self.dirty.clear();
+            return;
+        }
         if self.dirty.is_empty() || (!force && self.last_refresh.elapsed() < REFRESH) {
             return;
         }

@@ -25,6 +25,7 @@
 //! read to find it.
 
 mod append;
+mod merge;
 mod read;
 mod recover;
 
@@ -43,8 +44,9 @@ pub use append::{
     append, chain_references, chain_start, open_day, open_for_append, plan_append, restore,
     write_planned, Appended, Line, PlannedAppend, Ready,
 };
+pub use merge::{conflict_sides, merged, missing_from, Sides};
 pub use read::{parse_entries, read_entries, salvage_entries, DayEntries, Layout};
-pub use recover::{convert_aside, fix_counts, recover, rewrite, Recovery, Rewritten};
+pub use recover::{convert_aside, copy_extras, fix_counts, recover, rewrite, Recovery, Rewritten};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
@@ -360,6 +362,38 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
     }
 }
 
+/// Splits the bytes after an entry (or after the header) into entry lines:
+/// each is `,`? `\n    ` JSON. Returns each line's JSON and its end, relative
+/// to `bytes`; `complete` says the bytes run to the trailer, so the last
+/// line needs no newline after it.
+pub fn split_lines(bytes: &[u8], complete: bool) -> Vec<(&[u8], usize)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = &bytes[pos..];
+        let rest = rest.strip_prefix(b",").unwrap_or(rest);
+        let Some(json_start) = rest.strip_prefix(b"\n    ") else {
+            break;
+        };
+        let start = bytes.len() - json_start.len();
+        let end = match memchr::memchr(b'\n', json_start) {
+            // The line ends before the next entry's `,\n` or the trailer's `\n`.
+            Some(n) => {
+                let json = &json_start[..n];
+                start + json.strip_suffix(b",").map_or(n, <[u8]>::len)
+            }
+            None if complete => bytes.len(),
+            None => break,
+        };
+        if end <= start {
+            break;
+        }
+        out.push((&bytes[start..end], end));
+        pos = end;
+    }
+    out
+}
+
 /// The last position of `needle` in `hay`.
 pub fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.len() > hay.len() {
@@ -435,6 +469,17 @@ mod tests {
             matches!(found, Inspection::Ours(s) if s.trailer_offset == mark),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn lines_split_at_entries_and_stop_at_a_cut_one() {
+        let bytes = b"\n    {\"a\":1},\n    {\"b\":\"x,\"},\n    {\"c\"";
+        let lines = split_lines(bytes, false);
+        let jsons: Vec<&[u8]> = lines.iter().map(|(j, _)| *j).collect();
+        assert_eq!(jsons, vec![&b"{\"a\":1}"[..], &b"{\"b\":\"x,\"}"[..]]);
+        let whole = split_lines(b",\n    {\"a\":1},\n    {\"b\":2}", true);
+        assert_eq!(whole.len(), 2);
+        assert_eq!(whole[1].1, 26, "the end of the bytes");
     }
 
     #[test]

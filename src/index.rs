@@ -155,11 +155,13 @@ pub fn rebuild(vault: &Vault, now: DateTime<Utc>) -> io::Result<Index> {
     Ok(Index::new(files, now))
 }
 
-/// Writes the index atomically: a temporary file in `Logs/`, synced, renamed
-/// over `index.json`. (Synced first, a rename costs the same whatever the
-/// index's size, and a crash never leaves an empty index.)
+/// Writes the index atomically: a temporary file in `Logs/`, renamed over
+/// `index.json`, not synced. The index is derived from the day files (which
+/// are synced on every append): after a crash that leaves it old, empty or
+/// torn, [`update`] finds it unreadable or out of date and rebuilds it, so a
+/// sync here would buy nothing but a third disk flush per `log()`.
 pub fn save(vault: &Vault, index: &Index) -> io::Result<()> {
-    write_replace(&vault.index(), index.to_json().as_bytes(), true)
+    write_replace(&vault.index(), index.to_json().as_bytes(), false)
 }
 
 /// The identity of an `index.json` as last seen: every save replaces the

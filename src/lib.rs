@@ -48,7 +48,10 @@
 //! | set aside | an inbox file that cannot be taken in, moved whole to `Logs/inbox/rejected/` with its reason ([`inbox::set_aside`]) |
 //! | take in | read claims and append their lines ([`inbox::take_in`]); the daemon drains the inbox with it |
 //! | catch-up | one forwarding pass of a sink from its cursor ([`forward::CatchUp`]) |
-//! | cursor | how far a sink has sent, per day file |
+//! | cursor | how far a sink has sent, per day file; or how far the primary has taken in a replica's day file ([`replica::DayCursor`]) |
+//! | role | what a machine sharing a synced vault does: the one **primary** writes the main day files and the views; each **replica** writes only its own files under `Logs/hosts/<host>/` |
+//! | host | a machine's name as a folder under `Logs/hosts/` ([`vault::host_name`]) |
+//! | merge | two versions of a day made one by stored line: Git conflict markers, a sync tool's conflict copy, the Git merge driver ([`daily::Recovery::Merged`]) |
 //! | meter | how far a long run (`verify`, `repair`, `import`, a catch-up) has got, for a progress bar ([`meter::Meter`]) |
 //!
 //! # Layers
@@ -63,7 +66,7 @@
 //! | 1 | vault, entry, lock |
 //! | 2 | chain, redact |
 //! | 3 | daily |
-//! | 4 | error, journal, index, dashboard, retention, query |
+//! | 4 | error, journal, index, dashboard, retention, query, replica |
 //! | 5 | verify, forward, hook |
 //! | 6 | logger, repair |
 //! | 7 | inbox, import |
@@ -91,6 +94,7 @@ pub mod meter;
 pub mod query;
 pub mod redact;
 pub mod repair;
+pub mod replica;
 pub mod retention;
 pub mod time;
 pub mod vault;

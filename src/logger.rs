@@ -3,6 +3,7 @@
 
 mod commands;
 mod foreign;
+mod replicas;
 mod seal;
 pub mod upkeep;
 mod write;
@@ -24,6 +25,7 @@ use crate::redact::Redactor;
 use crate::retention;
 use crate::time::{new_session_id, Clock, SystemClock, Zone};
 use crate::vault::Vault;
+pub use replicas::Synced;
 pub use seal::{Accepted, Sealed};
 use upkeep::Upkeep;
 use write::{by_day, write_days, PartialWrite};
@@ -109,9 +111,22 @@ pub struct AuditLoggerBuilder {
     redactor: Option<Redactor>,
     parse_mode: ParseMode,
     import_zone: Zone,
+    replica: Option<String>,
 }
 
 impl AuditLoggerBuilder {
+    /// Makes this logger a replica's (default: the primary's): it writes
+    /// only its own day files, state and failed writes under
+    /// `Logs/hosts/<host>/`, never the main day files, the index or the
+    /// Dashboard, and takes nothing in. `host` is made a folder name with
+    /// [`crate::vault::host_name`]; one that leaves nothing is refused by
+    /// [`AuditLoggerBuilder::build`]. The CLI resolves `AUDIT_ROLE` and
+    /// `AUDIT_HOST`.
+    pub fn replica(mut self, host: Option<String>) -> Self {
+        self.replica = host;
+        self
+    }
+
     /// How entries are redacted and cut (default [`Redactor::default`]:
     /// the built-in patterns, strings cut at 2,000 characters). The logger
     /// never reads the environment; see [`Redactor::from_vars`].
@@ -226,13 +241,30 @@ impl AuditLoggerBuilder {
             Some(id) if !id.trim().is_empty() => redactor.text(&id).into_owned(),
             _ => new_session_id(self.clock.now()),
         };
+        let vault = match &self.replica {
+            None => Vault::new(self.vault),
+            Some(raw) => match crate::vault::host_name(raw) {
+                Some(host) => Vault::new(self.vault).replica(&host),
+                None => {
+                    return Err(Error::Config {
+                        message: format!("host name {raw:?} has no letter or digit; accepted: letters, digits, '-' and '_' (AUDIT_HOST)"),
+                    })
+                }
+            },
+        };
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
-            steps.push(Box::new(Upkeep::new(self.retention_days)));
+            let upkeep = Upkeep::new(self.retention_days);
+            // A replica's views are the primary's to make.
+            let upkeep = match vault.host() {
+                Some(_) => upkeep.without_views(),
+                None => upkeep,
+            };
+            steps.push(Box::new(upkeep));
         }
         steps.extend(self.steps);
         Ok(AuditLogger {
-            vault: Vault::new(self.vault),
+            vault,
             dry_run: self.dry_run,
             session_id,
             lock_timeout: self.lock_timeout,
@@ -288,6 +320,7 @@ impl AuditLogger {
             redactor: None,
             parse_mode: ParseMode::Aliases,
             import_zone: Zone::Local,
+            replica: None,
         }
     }
 

@@ -269,8 +269,9 @@ pub fn aggregate(vault: &Vault, filter: &Filter, stats: bool) -> io::Result<(u64
     })
 }
 
-/// [`scan`] over the given days.
-fn scan_days(
+/// [`scan`] over the given days (the Python package's query reads one day
+/// at a time with it).
+pub fn scan_days(
     vault: &Vault,
     filter: &Filter,
     days: &[NaiveDate],

@@ -100,7 +100,8 @@ pub fn repair_metered(
             .collect();
         return Ok(out);
     }
-    if index_stale || !out.done.is_empty() {
+    // A replica has no index: the primary's counts its entries.
+    if vault.host().is_none() && (index_stale || !out.done.is_empty()) {
         let idx = index::rebuild(vault, now)?;
         index::save(vault, &idx)?;
         out.done.push(format!(

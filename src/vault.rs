@@ -12,12 +12,38 @@ use crate::time::parse_day;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vault {
     root: PathBuf,
+    /// The machine whose own files these are, when a replica's: then every
+    /// path under `Logs/` is under `Logs/hosts/<host>/` instead.
+    host: Option<String>,
 }
 
 impl Vault {
     /// The vault at `root`.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Vault { root: root.into() }
+        Vault {
+            root: root.into(),
+            host: None,
+        }
+    }
+
+    /// The same vault as the replica `host` writes it: its day files,
+    /// state, lock and failed writes all under `Logs/hosts/<host>/`. The
+    /// caller checked `host` with [`host_name`].
+    pub fn replica(&self, host: &str) -> Vault {
+        Vault {
+            root: self.root.clone(),
+            host: Some(host.to_owned()),
+        }
+    }
+
+    /// The vault as the primary writes it (the main day files).
+    pub fn primary(&self) -> Vault {
+        Vault::new(self.root.clone())
+    }
+
+    /// The replica this view is of, if it is one.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
     }
 
     /// The vault folder.
@@ -25,9 +51,46 @@ impl Vault {
         &self.root
     }
 
-    /// `Logs/`.
+    /// `Logs/` (a replica's: `Logs/hosts/<host>/`).
     pub fn logs(&self) -> PathBuf {
-        self.root.join("Logs")
+        match &self.host {
+            Some(host) => self.hosts_dir().join(host),
+            None => self.root.join("Logs"),
+        }
+    }
+
+    /// `Logs/hosts/`: one folder per replica machine.
+    pub fn hosts_dir(&self) -> PathBuf {
+        self.root.join("Logs").join("hosts")
+    }
+
+    /// The replicas that have a folder in `Logs/hosts/` (real folders with
+    /// an accepted host name; never a link), sorted.
+    pub fn replica_hosts(&self) -> io::Result<Vec<String>> {
+        let dir = self.hosts_dir();
+        // Never through a link: `Logs/hosts` itself must be a real folder.
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            return Ok(Vec::new());
+        }
+        let mut hosts = Vec::new();
+        for item in std::fs::read_dir(dir)? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            if item.file_type()?.is_dir() && host_name(&name).as_deref() == Some(name.as_str()) {
+                hosts.push(name);
+            }
+        }
+        hosts.sort();
+        Ok(hosts)
+    }
+
+    /// `Logs/.audit/hosts/<host>.json`: how far the primary has taken in
+    /// each day of the replica `host` (see `replica`).
+    pub fn replica_cursor(&self, host: &str) -> PathBuf {
+        self.primary()
+            .state_dir()
+            .join("hosts")
+            .join(format!("{host}.json"))
     }
 
     /// `Logs/.audit/`: our own state, hidden from Obsidian.
@@ -231,6 +294,122 @@ impl Vault {
     }
 }
 
+/// The name the Git merge driver for day files is registered under.
+pub const MERGE_DRIVER: &str = "vault-audit";
+
+/// `.gitattributes` lines (vault-relative) that give day files, the main
+/// ones and the replicas', to the merge driver instead of a textual merge.
+pub fn git_attributes() -> Vec<String> {
+    const DAY: &str = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9].json";
+    vec![
+        format!("Logs/{DAY} merge={MERGE_DRIVER}"),
+        format!("Logs/hosts/*/{DAY} merge={MERGE_DRIVER}"),
+    ]
+}
+
+/// `.gitignore` lines (vault-relative) for what must never sync: each
+/// machine's lock, pid file, sink cursors, vault snapshot and inbox work
+/// in progress, and keys.
+pub fn git_ignored() -> Vec<String> {
+    let mut lines = Vec::new();
+    for logs in ["Logs", "Logs/hosts/*"] {
+        for own in [
+            ".audit/lock",
+            ".audit/daemon.pid",
+            ".audit/sinks/",
+            ".audit/vault-snapshot.json",
+            ".audit/intent.json",
+            "inbox/.processing/",
+        ] {
+            lines.push(format!("{logs}/{own}"));
+        }
+    }
+    lines.extend(["*.key".to_owned(), ".env".to_owned()]);
+    lines
+}
+
+/// The longest host name kept.
+const HOST_MAX: usize = 63;
+
+/// A host name as a folder name under `Logs/hosts/`: letters, digits, `-`
+/// and `_` kept (lower-cased), anything else becomes `-`, cut at 63
+/// characters; `None` when nothing is left.
+pub fn host_name(raw: &str) -> Option<String> {
+    let mapped: String = raw
+        .trim()
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | '0'..='9' | '-' | '_' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            _ => '-',
+        })
+        .take(HOST_MAX)
+        .collect();
+    let name = mapped.trim_matches('-');
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// A copy a sync tool left beside a day file when two machines changed it:
+/// the day, the file, and the device named in its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConflictCopy {
+    /// The day it is a copy of.
+    pub date: NaiveDate,
+    /// Where it is.
+    pub path: PathBuf,
+    /// The device or machine its name gives (`unknown` when none).
+    pub device: String,
+}
+
+/// Whether `name` is a sync tool's conflict copy of a day file, and of
+/// which day and device: Syncthing's
+/// `YYYY-MM-DD.sync-conflict-<date>-<time>-<device>.json`, and the
+/// `YYYY-MM-DD (<who>'s conflicted copy <when>).json` or
+/// `YYYY-MM-DD (conflicted copy ...).json` of Dropbox and Obsidian Sync.
+pub fn conflict_copy_name(name: &str) -> Option<(NaiveDate, String)> {
+    let date = parse_day(name.get(..10)?)?;
+    let rest = name.get(10..)?.strip_suffix(".json")?;
+    if let Some(tail) = rest.strip_prefix(".sync-conflict-") {
+        let device = tail.splitn(3, '-').nth(2).unwrap_or("unknown");
+        return Some((date, device.to_owned()));
+    }
+    let inner = rest.strip_prefix(" (")?.strip_suffix(')')?;
+    let lower = inner.to_ascii_lowercase();
+    let at = lower.find("conflicted copy")?;
+    let who = inner[..at].trim().trim_end_matches("'s").trim();
+    let after = inner[at + "conflicted copy".len()..].trim();
+    let device = match (who.is_empty(), after.split_whitespace().next()) {
+        (false, _) => who,
+        (true, Some(word)) if !word.starts_with(|c: char| c.is_ascii_digit()) => word,
+        _ => "unknown",
+    };
+    Some((date, device.to_owned()))
+}
+
+/// The sync tools' conflict copies of day files in the folder `logs`
+/// (regular files only), in name order.
+pub fn conflict_copies_in(logs: &Path) -> io::Result<Vec<ConflictCopy>> {
+    let mut found = Vec::new();
+    if !logs.is_dir() {
+        return Ok(found);
+    }
+    for item in std::fs::read_dir(logs)? {
+        let item = item?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if let Some((date, device)) = conflict_copy_name(&name) {
+            if item.file_type()?.is_file() {
+                found.push(ConflictCopy {
+                    date,
+                    path: item.path(),
+                    device,
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(found)
+}
+
 /// Whether `folder` is a vault: it has `Logs/`, `Dashboard.md` or
 /// `.obsidian/` (a folder that is none of these is never written into).
 pub fn is_vault(folder: &Path) -> bool {
@@ -368,8 +547,9 @@ pub fn links_below(logs: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// The kinds of file kept aside beside a day file: `torn`, `orig`,
-/// `corrupt`, and `foreign` (the name earlier versions gave `orig`).
-const KEPT_ASIDE: [&str; 4] = ["torn-", "orig-", "corrupt-", "foreign-"];
+/// `corrupt`, `conflict` (a sync tool's leftover, merged), and `foreign`
+/// (the name earlier versions gave `orig`).
+const KEPT_ASIDE: [&str; 5] = ["torn-", "orig-", "corrupt-", "conflict-", "foreign-"];
 
 /// The originals of conversions: `orig`, and the older name `foreign`.
 const ORIGINALS: [&str; 2] = ["orig-", "foreign-"];
@@ -409,4 +589,64 @@ fn aside_of_kinds(logs: &Path, kinds: &[&str]) -> io::Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflict_copies_of_each_tool_are_recognised_with_their_device() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
+        let cases = [
+            (
+                "2026-11-22.sync-conflict-20261122-101010-ABCDEF7.json",
+                Some("ABCDEF7"),
+            ),
+            (
+                "2026-11-22 (Laptop's conflicted copy 2026-11-22).json",
+                Some("Laptop"),
+            ),
+            (
+                "2026-11-22 (conflicted copy 2026-11-22 101010).json",
+                Some("unknown"),
+            ),
+            (
+                "2026-11-22 (Conflicted copy cloud-vm 202611221010).json",
+                Some("cloud-vm"),
+            ),
+            ("2026-11-22.json", None),
+            ("2026-11-22.orig-1.json", None),
+            ("index.json", None),
+            ("2026-11-2é (conflicted copy).json", None),
+        ];
+        for (name, device) in cases {
+            let found = conflict_copy_name(name);
+            assert_eq!(found.as_ref().map(|(_, d)| d.as_str()), device, "{name}");
+            if let Some((date, _)) = found {
+                assert_eq!(date, day);
+            }
+        }
+    }
+
+    #[test]
+    fn host_names_are_folder_names() {
+        assert_eq!(
+            host_name("Cloud VM.example.com").as_deref(),
+            Some("cloud-vm-example-com")
+        );
+        assert_eq!(host_name("../../etc").as_deref(), Some("etc"));
+        assert_eq!(host_name("..."), None);
+        assert_eq!(host_name(&"x".repeat(100)).map(|h| h.len()), Some(63));
+        let replica = Vault::new("/v").replica("vm");
+        assert_eq!(replica.logs(), Path::new("/v/Logs/hosts/vm"));
+        assert_eq!(
+            replica.lock_file(),
+            Path::new("/v/Logs/hosts/vm/.audit/lock")
+        );
+        assert_eq!(
+            replica.replica_cursor("vm"),
+            Path::new("/v/Logs/.audit/hosts/vm.json")
+        );
+    }
 }

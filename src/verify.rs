@@ -70,6 +70,9 @@ pub enum Kind {
     /// The vault is behind the chain heads kept off the machine: it was
     /// rolled back.
     Rollback,
+    /// An entry the primary recorded taking in from a replica is not in
+    /// the main day files exactly once.
+    TakenIn,
 }
 
 impl Kind {
@@ -249,8 +252,63 @@ pub fn verify_metered(
     expected.check_missing(&dates, &mut report);
     expected.check_head_kept(report.chained, &mut report);
     expected.check_unsigned(&walked, &mut report);
-    report.problems.extend(check_index(vault, &counts));
+    if vault.host().is_none() {
+        // A replica has no index: the primary's counts its entries.
+        report.problems.extend(check_index(vault, &counts));
+    }
     check_links_and_aside(vault, &mut report)?;
+    report.ok = report.problems.is_empty();
+    Ok(report)
+}
+
+/// Checks the main day files ([`verify_with`]), then each replica's own
+/// under `Logs/hosts/<host>/` (its chain and records; signatures only on
+/// the main files), then that every entry the primary recorded taking in
+/// from a replica is in the main day files exactly once (`stored` gives the
+/// line the primary stores for a replica entry; days before `oldest` are
+/// retention's and not checked). `meter` is told of the main day files.
+pub fn verify_replicas(
+    vault: &Vault,
+    key: &ChainKey,
+    checks: &Checks,
+    stored: crate::replica::Stored<'_>,
+    oldest: NaiveDate,
+    meter: &mut dyn Meter,
+) -> io::Result<Report> {
+    let mut report = verify_metered(vault, key, checks, meter)?;
+    for host in vault.replica_hosts()? {
+        let replica = vault.replica(&host);
+        let mut r = verify_with(&replica, key, &Checks::default())?;
+        let own = format!("Logs/hosts/{host}/");
+        let moved = |file: &mut String| {
+            if let Some(rest) = file
+                .strip_prefix("Logs/")
+                .filter(|r| !r.starts_with("hosts/"))
+            {
+                *file = format!("{own}{rest}");
+            }
+        };
+        r.problems.iter_mut().for_each(|p| moved(&mut p.file));
+        r.unchained.iter_mut().for_each(moved);
+        report.files += r.files;
+        report.entries += r.entries;
+        report.chained += r.chained;
+        report.unchained.append(&mut r.unchained);
+        report.problems.append(&mut r.problems);
+        report.kept_aside.append(&mut r.kept_aside);
+        report
+            .notes
+            .extend(r.notes.into_iter().map(|n| format!("replica {host}: {n}")));
+    }
+    for u in crate::replica::check_taken(vault, stored, oldest)? {
+        report.problems.push(Problem {
+            file: u.file,
+            kind: Kind::TakenIn,
+            entry: None,
+            timestamp: None,
+            problem: u.problem,
+        });
+    }
     report.ok = report.problems.is_empty();
     Ok(report)
 }

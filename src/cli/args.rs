@@ -94,10 +94,40 @@ pub enum Command {
     Demo(DemoArgs),
     /// Send the entries the configured sinks (AUDIT_FORWARD_*) lack, then exit (for cron).
     Forward(ForwardArgs),
+    /// Set the vault up for a sync tool: `init-sync git` writes .gitattributes and .gitignore lines and registers the merge driver.
+    InitSync(InitSyncArgs),
+    /// Git merge driver for day files (`merge-driver %O %A %B`): writes the union of both versions into %A.
+    MergeDriver(MergeDriverArgs),
     /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
     Completions(CompletionsArgs),
     /// Print the manual page (roff): `vault-audit man | man -l -`.
     Man,
+}
+
+/// The sync tools `init-sync` sets a vault up for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncTool {
+    /// Git: the merge driver for day files, and what must not be committed.
+    Git,
+}
+
+/// `vault-audit init-sync`.
+#[derive(Debug, ClapArgs)]
+pub struct InitSyncArgs {
+    /// The sync tool.
+    #[arg(value_enum)]
+    pub tool: SyncTool,
+}
+
+/// `vault-audit merge-driver`.
+#[derive(Debug, ClapArgs)]
+pub struct MergeDriverArgs {
+    /// The common ancestor's version (%O).
+    pub ancestor: PathBuf,
+    /// This side's version (%A), where the result is written.
+    pub ours: PathBuf,
+    /// The other side's version (%B).
+    pub theirs: PathBuf,
 }
 
 /// `vault-audit completions`.

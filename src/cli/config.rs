@@ -55,6 +55,13 @@ pub struct Config {
     pub import_zone: Zone,
     /// Create `Logs/` in a folder that is not a vault yet (`--init`).
     pub init: bool,
+    /// This machine's name (`AUDIT_HOST`, else the host name), made a
+    /// folder name.
+    pub host: String,
+    /// Whether this machine is a replica (`AUDIT_ROLE=replica`): it writes
+    /// only under `Logs/hosts/<host>/`. The default, `primary`, writes the
+    /// main day files and takes the replicas in.
+    pub replica: bool,
     /// Where a hook keeps entries it has no vault for
     /// (`$XDG_STATE_HOME/vault-audit`, else `~/.local/state/vault-audit`).
     pub state_dir: Option<PathBuf>,
@@ -110,6 +117,32 @@ fn signing_key(
     crate::chain::sign::SigningKey::read(Path::new(&path))
         .map(Some)
         .map_err(|e| CliError::Usage(format!("{SIGNING_KEY_VAR}={path:?}: {e}")))
+}
+
+/// This machine's name and role, from `AUDIT_HOST` (else the system's host
+/// name, else `HOSTNAME`) and `AUDIT_ROLE`.
+fn host_and_role(env: &impl Fn(&str) -> Option<String>) -> Result<(String, bool), CliError> {
+    let raw = env("AUDIT_HOST")
+        .filter(|h| !h.trim().is_empty())
+        .or_else(crate::forward::syslog::system_hostname)
+        .or_else(|| env("HOSTNAME"))
+        .unwrap_or_else(|| "host".to_owned());
+    let host = crate::vault::host_name(&raw).ok_or_else(|| {
+        CliError::Usage(format!(
+            "AUDIT_HOST={raw:?} has no letter or digit; accepted: letters, digits, '-' and '_'"
+        ))
+    })?;
+    let replica = match env("AUDIT_ROLE").map(|r| r.trim().to_ascii_lowercase()) {
+        None => false,
+        Some(r) if r.is_empty() || r == "primary" => false,
+        Some(r) if r == "replica" => true,
+        Some(r) => {
+            return Err(CliError::Usage(format!(
+                "AUDIT_ROLE={r:?} is not a role; accepted: primary, replica"
+            )))
+        }
+    };
+    Ok((host, replica))
 }
 
 /// Whether the command sends entries to the sinks.
@@ -178,7 +211,10 @@ impl Config {
                 ))
             })?,
         };
+        let (host, replica) = host_and_role(&env)?;
         Ok(Config {
+            host,
+            replica,
             vault: args.vault.clone(),
             parse_mode,
             import_zone,
@@ -236,7 +272,8 @@ impl Config {
             .chain_key(self.chain_key.clone())
             .redactor(self.redactor.clone())
             .parse_mode(self.parse_mode)
-            .import_zone(self.import_zone);
+            .import_zone(self.import_zone)
+            .replica(self.replica.then(|| self.host.clone()));
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
         }
@@ -254,6 +291,16 @@ impl Config {
             )));
         }
         Ok(crate::vault::Vault::new(path.clone()))
+    }
+
+    /// Like [`Config::existing_vault`], as this machine writes it: a
+    /// replica's own files under `Logs/hosts/<host>/` (its daemon, its lock).
+    pub fn own_vault(&self) -> Result<crate::vault::Vault, CliError> {
+        let vault = self.existing_vault()?;
+        Ok(match self.replica {
+            true => vault.replica(&self.host),
+            false => vault,
+        })
     }
 
     /// The forwarding settings, read for the commands that forward.
@@ -364,6 +411,21 @@ mod tests {
         let fwd = command(&["forward", "--status"], &sinks).expect("config");
         let settings = fwd.forward.expect("read");
         assert!(settings.any_sink() && settings.hostname.is_some());
+    }
+
+    #[test]
+    fn the_role_and_host_come_from_the_given_environment() {
+        let plain = config(&[], &[("AUDIT_HOST", "Cloud VM.1")]).expect("config");
+        assert!(!plain.replica);
+        assert_eq!(plain.host, "cloud-vm-1");
+        let replica =
+            config(&[], &[("AUDIT_ROLE", "Replica"), ("AUDIT_HOST", "vm")]).expect("config");
+        assert!(replica.replica);
+        assert_eq!(replica.host, "vm");
+        let err = config(&[], &[("AUDIT_ROLE", "leader")]).expect_err("rejected");
+        assert!(err.to_string().contains("primary, replica"), "{err}");
+        let err = config(&[], &[("AUDIT_HOST", "...")]).expect_err("rejected");
+        assert!(err.to_string().contains("AUDIT_HOST"), "{err}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::vault::Vault;
 
 /// Runs `daemon` (or its `status` / `stop`); returns the exit code.
 pub fn run(config: &Config, args: &DaemonArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
-    let vault = config.existing_vault()?;
+    let vault = config.own_vault()?;
     match args.action {
         Some(DaemonAction::Status) => status(&vault, io.stdout),
         Some(DaemonAction::Stop) => stop(&vault, io.stdout, io.stderr),
@@ -119,11 +119,19 @@ fn serve(
     }
     let setup = config.forwarding()?.setup(vault)?;
     let bars = indicatif::MultiProgress::new();
-    let forwarding = daemon::Forwarding {
+    let mut forwarding = daemon::Forwarding {
         sinks: setup.sinks,
         pace: setup.pace,
         meter: std::sync::Arc::new(move || Box::new(Bar::new().in_group(&bars))),
     };
+    if vault.host().is_some() && !forwarding.sinks.is_empty() {
+        // The primary forwards every machine's entries once taken in.
+        let _ = writeln!(
+            stderr,
+            "vault-audit: this machine is a replica: the sinks are the primary's to feed; not forwarding"
+        );
+        forwarding.sinks.clear();
+    }
     match daemon::run(logger, &cfg, forwarding, &stop, stderr) {
         Ok(()) => Ok(exit::OK),
         Err(e @ DaemonError::AlreadyRunning(_)) => {

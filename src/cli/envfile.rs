@@ -59,38 +59,53 @@ pub fn choose(command: Option<&str>, explicit: Option<&Path>) -> Option<PathBuf>
     here.is_file().then_some(here)
 }
 
-/// Fills the process environment from `file` where it is unset (the real
-/// environment wins). Returns notes for stderr about weakening settings
-/// taken from a `.env` that was found rather than named.
-pub fn load(file: &Path, named: bool) -> Result<Vec<String>, CliError> {
+/// The settings of the env file `file`, in order, parsed as dotenvy reads
+/// them (the Python package fills `os.environ` from these).
+pub fn read(file: &Path) -> Result<Vec<(String, String)>, CliError> {
     let items = dotenvy::from_path_iter(file).map_err(|e| {
         CliError::Usage(format!(
             "could not read the env file {}: {e}",
             file.display()
         ))
     })?;
-    let mut notes = Vec::new();
-    for item in items {
-        let (key, value) = item.map_err(|e| {
-            CliError::Usage(format!(
-                "the env file {} does not parse: {e}",
+    items
+        .map(|item| {
+            item.map_err(|e| {
+                CliError::Usage(format!(
+                    "the env file {} does not parse: {e}",
+                    file.display()
+                ))
+            })
+        })
+        .collect()
+}
+
+/// The note to print when a found (not named) env file sets `key` to a
+/// value that weakens auditing: off redaction, dry run on, another vault.
+pub fn weakening_note(key: &str, value: &str, file: &Path) -> Option<String> {
+    WEAKENING
+        .iter()
+        .any(|(k, weakens)| *k == key && weakens(value))
+        .then(|| {
+            format!(
+                "note: {key}={value} comes from {} (the real environment and --env-file take precedence)",
                 file.display()
-            ))
-        })?;
+            )
+        })
+}
+
+/// Fills the process environment from `file` where it is unset (the real
+/// environment wins). Returns notes for stderr about weakening settings
+/// taken from a `.env` that was found rather than named.
+pub fn load(file: &Path, named: bool) -> Result<Vec<String>, CliError> {
+    let mut notes = Vec::new();
+    for (key, value) in read(file)? {
         if std::env::var_os(&key).is_some() {
             continue;
         }
-        if !named
-            && WEAKENING
-                .iter()
-                .any(|(k, weakens)| *k == key && weakens(&value))
-        {
-            notes.push(format!(
-                "note: {key}={value} comes from {} (the real environment and --env-file take precedence)",
-                file.display()
-            ));
+        if !named {
+            notes.extend(weakening_note(&key, &value, file));
         }
-        // Single-threaded here: nothing else reads the environment yet.
         std::env::set_var(&key, value);
     }
     Ok(notes)

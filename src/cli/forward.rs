@@ -22,6 +22,11 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
     }
     let logger = config.logger()?;
     let vault = logger.vault().clone();
+    if let Some(host) = vault.host() {
+        return Err(CliError::Usage(format!(
+            "this machine is the replica {host:?} (AUDIT_ROLE=replica): the primary forwards every machine's entries once it has taken them in; run forward there"
+        )));
+    }
     let Setup { sinks, pace, .. } = settings.setup(&vault)?;
     if sinks.is_empty() {
         return Err(CliError::Usage(

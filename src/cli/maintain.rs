@@ -44,6 +44,11 @@ fn perform(logger: &AuditLogger, task: Task) -> Result<Response, Error> {
         .insert("dry_run".into(), logger.is_dry_run().into());
     match task {
         Task::Index => {
+            // On the primary, what the replicas wrote is taken in first.
+            let synced = logger.sync_replicas()?;
+            if !synced.notes.is_empty() {
+                r.details.insert("synced".into(), json!(synced.notes));
+            }
             let index = logger.rebuild_index()?;
             r.path = Some(vault.relative(&vault.index()).into_owned());
             r.details.insert(

@@ -271,14 +271,23 @@ impl Server<'_> {
         let (filter, limit) = query_args(args, self.logger.now())?;
         let mut matched = 0u64;
         let mut last: VecDeque<Value> = VecDeque::new();
-        crate::query::scan(self.logger.vault(), &filter, true, |line, _| {
+        let mut keep = |line: &str| {
             matched += 1;
             if last.len() as u64 == limit {
                 last.pop_front();
             }
             last.push_back(serde_json::from_str(line).unwrap_or(Value::Null));
+        };
+        // The main files (a replica's logger reads them too), then what
+        // replicas wrote that the primary has not taken in yet.
+        let vault = self.logger.vault().primary();
+        crate::query::scan(&vault, &filter, true, |line, _| {
+            keep(line);
             ControlFlow::Continue(())
         })?;
+        for line in crate::cli::query::untaken_matching(&vault, &filter)? {
+            keep(&line);
+        }
         let entries: Vec<Value> = last.into();
         let text = serde_json::to_string(&entries).unwrap_or_default();
         Ok(tool_result(

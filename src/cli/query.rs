@@ -66,6 +66,16 @@ fn finish(result: io::Result<()>, stderr: &mut dyn Write) -> u8 {
     }
 }
 
+/// The replicas' entries the primary has not taken in yet that match
+/// `filter`, in time order: what `query` and MCP's `query_logs` show after
+/// the main files' (see [`crate::replica::untaken`]).
+pub fn untaken_matching(vault: &crate::vault::Vault, filter: &Filter) -> io::Result<Vec<String>> {
+    Ok(crate::replica::untaken(&vault.primary())?
+        .into_iter()
+        .filter(|line| serde_json::from_str::<Lite>(line).is_ok_and(|e| filter.matches(&e, line)))
+        .collect())
+}
+
 /// Runs `query`; returns the exit code.
 pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let vault = config.existing_vault()?;
@@ -73,8 +83,16 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
     let filter = Filter::new(&args.into(), Utc::now())?;
     let (format, colour) = format_for(args.format, config.colour);
     let result = (|| {
+        let untaken = untaken_matching(&vault, &filter)?;
+        let pending = untaken
+            .iter()
+            .filter_map(|line| Some((line.as_str(), serde_json::from_str::<Lite>(line).ok()?)));
         if args.count || args.stats {
-            let (count, mut stats) = query::aggregate(&vault, &filter, args.stats)?;
+            let (mut count, mut stats) = query::aggregate(&vault, &filter, args.stats)?;
+            for (_, e) in pending {
+                count += 1;
+                stats.add(&e);
+            }
             if args.stats {
                 let text =
                     serde_json::to_string_pretty(&stats.to_json()).map_err(io::Error::other)?;
@@ -97,6 +115,10 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
             })?;
             if let Some(err) = failure {
                 return Err(err);
+            }
+            // Then what replicas wrote that the primary has not taken in.
+            for (line, e) in pending {
+                printer.entry(line, &e)?;
             }
             printer.end()
         }

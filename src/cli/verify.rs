@@ -23,8 +23,23 @@ pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8,
     if let Some(url) = &args.against_postgres {
         checks.central = central_heads(config, &vault, url)?;
     }
-    let report = verify::verify_metered(&vault, &config.chain_key, &checks, &mut Bar::new())
-        .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
+    // The lines the primary stores for replica entries, as this
+    // configuration would store them (a logger that writes nothing).
+    let logger = config
+        .builder_for(vault.root(), true)
+        .replica(None)
+        .build()?;
+    let oldest = crate::retention::cutoff(logger.now().date_naive(), logger.retention_days());
+    let stored = |host: &str, value: &serde_json::Value| logger.replica_line(host, value);
+    let report = verify::verify_replicas(
+        &vault,
+        &config.chain_key,
+        &checks,
+        &stored,
+        oldest,
+        &mut Bar::new(),
+    )
+    .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     text.extend(report.notes.iter().map(|n| format!("note: {n}")));
     text.push(summary(&report));

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde_json::Value;
 
+use super::merge::{conflict_sides, missing_from, Sides};
 use super::read::{parse_entries, salvage_at, Layout};
 use super::{parse_head, parse_trailer, render_file, render_trailer, Trailer, TRAILER_MARK};
 use crate::chain::{self, head, ChainKey, ChainValue};
@@ -69,6 +70,25 @@ pub enum Recovery {
         /// The day file.
         path: PathBuf,
     },
+    /// Two versions of the day met: the file had Git conflict markers, or a
+    /// sync tool left a conflict copy beside it. This side's entries were
+    /// kept as they stand; the other version's entries it lacked (by stored
+    /// line) are handed back to be validated and taken in; the leftover is
+    /// kept aside as `YYYY-MM-DD.conflict-<unix>.json`.
+    Merged {
+        /// The day file.
+        path: PathBuf,
+        /// Entries it kept.
+        entries: u64,
+        /// Where the leftover is kept (never deleted by us).
+        kept_at: PathBuf,
+        /// The device or branch the other version came from.
+        device: String,
+        /// The other version's entries this one lacked.
+        foreign: Vec<Value>,
+        /// What differed from what vault-audit had recorded for the day.
+        evidence: Option<String>,
+    },
     /// The file did not parse: it was moved aside (never deleted) and every
     /// entry that still parses was salvaged into a new day file.
     Quarantined {
@@ -92,7 +112,8 @@ impl Recovery {
         match self {
             Recovery::TornTail { foreign, .. }
             | Recovery::Converted { foreign, .. }
-            | Recovery::Quarantined { foreign, .. } => foreign,
+            | Recovery::Quarantined { foreign, .. }
+            | Recovery::Merged { foreign, .. } => foreign,
             _ => &[],
         }
     }
@@ -104,7 +125,8 @@ impl Recovery {
             | Recovery::Converted { path, .. }
             | Recovery::ReAnchored { path, .. }
             | Recovery::RolledBack { path }
-            | Recovery::Quarantined { path, .. } => path,
+            | Recovery::Quarantined { path, .. }
+            | Recovery::Merged { path, .. } => path,
         }
     }
 
@@ -112,9 +134,9 @@ impl Recovery {
     /// the repair found entries changed or missing.
     pub fn evidence(&self) -> Option<&str> {
         match self {
-            Recovery::Converted { evidence, .. } | Recovery::Quarantined { evidence, .. } => {
-                evidence.as_deref()
-            }
+            Recovery::Converted { evidence, .. }
+            | Recovery::Quarantined { evidence, .. }
+            | Recovery::Merged { evidence, .. } => evidence.as_deref(),
             _ => None,
         }
     }
@@ -125,6 +147,7 @@ impl Recovery {
             Recovery::TornTail { saved, .. } => saved.as_deref(),
             Recovery::Converted { original, .. } => Some(original),
             Recovery::Quarantined { quarantine, .. } => Some(quarantine),
+            Recovery::Merged { kept_at, .. } => Some(kept_at),
             _ => None,
         }
     }
@@ -180,6 +203,21 @@ impl fmt::Display for Recovery {
                 "{}: took out an unfinished batch left by a writer that died; the file is as it was before that batch",
                 path.display()
             ),
+            Recovery::Merged {
+                path,
+                entries,
+                kept_at,
+                device,
+                foreign,
+                evidence,
+            } => write!(
+                f,
+                "{}: merged another version of the day (from {device}): kept {entries} entries, found {} more in the other version to take in; the leftover is kept at {} (never deleted){}",
+                path.display(),
+                foreign.len(),
+                kept_at.display(),
+                evidence.as_ref().map(|e| format!("; EVIDENCE: {e}")).unwrap_or_default()
+            ),
             Recovery::Quarantined {
                 path,
                 quarantine,
@@ -207,6 +245,9 @@ pub fn recover(
     key: &ChainKey,
 ) -> io::Result<Recovery> {
     let bytes = read_no_follow(path)?;
+    if let Some(sides) = conflict_sides(&bytes) {
+        return resolve_markers(path, date, now_unix, key, &bytes, sides);
+    }
     let whole = foreign_entries(&bytes);
     if let Some(head) = parse_head(&bytes, date) {
         let head_len = head.len as usize;
@@ -296,6 +337,61 @@ fn convert(
     })
 }
 
+/// A day file with Git conflict markers: kept aside whole, rewritten with
+/// this side's entries (its chain holds), the other side's entries it
+/// lacks handed back to be validated and taken in.
+fn resolve_markers(
+    path: &Path,
+    date: NaiveDate,
+    now_unix: i64,
+    key: &ChainKey,
+    bytes: &[u8],
+    sides: Sides,
+) -> io::Result<Recovery> {
+    let kept_at = save_aside(path, date, now_unix, Aside::Conflict, bytes)?;
+    let mine = parse_entries(&sides.ours).entries;
+    let extra = missing_from(&mine, &parse_entries(&sides.theirs).entries);
+    let (ours, mut foreign): (Vec<Value>, Vec<Value>) = mine.into_iter().partition(is_stored_entry);
+    foreign.extend(extra);
+    let how = "it had Git conflict markers; this side's entries were kept";
+    let done = rewrite(path, date, &ours, key, Some((&kept_at, how)))?;
+    Ok(Recovery::Merged {
+        path: path.to_owned(),
+        entries: done.kept,
+        kept_at,
+        device: sides.device,
+        foreign,
+        evidence: done.evidence,
+    })
+}
+
+/// A sync tool's conflict copy of the day file at `path` (see
+/// [`crate::vault::conflict_copies_in`]): the copy's entries the day file
+/// lacks, by stored line, and the free name it is to be kept aside under.
+/// Nothing is moved: the caller takes the entries in, then moves the copy.
+pub fn copy_extras(
+    path: &Path,
+    date: NaiveDate,
+    copy: &Path,
+    device: &str,
+    now_unix: i64,
+) -> io::Result<Recovery> {
+    let have = match super::read_entries(path) {
+        Ok(read) => read.entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let theirs = super::read_entries(copy)?.entries;
+    Ok(Recovery::Merged {
+        path: path.to_owned(),
+        entries: have.len() as u64,
+        kept_at: aside_path(path, date, now_unix, Aside::Conflict),
+        device: device.to_owned(),
+        foreign: missing_from(&have, &theirs),
+        evidence: None,
+    })
+}
+
 /// Moves a whole day file aside as one in another layout (never deleted)
 /// and writes it anew in ours, with its entries of our shape: for a file
 /// that parses but must be chained again (one whose chain was taken out).
@@ -337,6 +433,8 @@ enum Aside {
     Original,
     /// The whole file, damaged.
     Corrupt,
+    /// A version of the day that met another: merged, kept.
+    Conflict,
 }
 
 impl Aside {
@@ -345,6 +443,7 @@ impl Aside {
             Aside::Torn => "torn",
             Aside::Original => "orig",
             Aside::Corrupt => "corrupt",
+            Aside::Conflict => "conflict",
         }
     }
 }
@@ -585,9 +684,18 @@ fn sort_out(
 }
 
 /// The vault whose `Logs/` holds the day file at `path`, if it is in one.
+/// A replica's day file (`Logs/hosts/<host>/D.json`) is in that replica's
+/// view of the vault.
 fn vault_of(path: &Path) -> Option<Vault> {
     let logs = path.parent()?;
-    (logs.file_name()? == "Logs").then(|| Vault::new(logs.parent().unwrap_or(Path::new("."))))
+    if logs.file_name()? == "Logs" {
+        return Some(Vault::new(logs.parent().unwrap_or(Path::new("."))));
+    }
+    let host = logs.file_name()?.to_str()?;
+    let hosts = logs.parent()?;
+    let main = hosts.parent()?;
+    (hosts.file_name()? == "hosts" && main.file_name()? == "Logs")
+        .then(|| Vault::new(main.parent().unwrap_or(Path::new("."))).replica(host))
 }
 
 /// What differs, in plain words.

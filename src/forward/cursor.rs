@@ -15,8 +15,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+use crate::chain::short_hash;
 use crate::daily::{self, Inspection};
 use crate::fsutil::{ensure_dir, write_atomic};
 use crate::vault::Vault;
@@ -58,13 +58,6 @@ pub struct Cursor {
 /// A sink's cursor file.
 pub fn path(vault: &Vault, sink: &str) -> PathBuf {
     vault.sink_cursor(sink)
-}
-
-fn short_hash(line: &[u8]) -> String {
-    Sha256::digest(line)[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl Cursor {
@@ -153,38 +146,6 @@ pub fn look(vault: &Vault, date: NaiveDate) -> io::Result<DayLook> {
     })
 }
 
-/// Splits the bytes after an entry (or after the header) into entry lines:
-/// each is `,`? `\n    ` JSON. Returns each line's JSON and its end, relative
-/// to `bytes`; `complete` says the bytes run to the trailer, so the last
-/// line needs no newline after it.
-fn split_lines(bytes: &[u8], complete: bool) -> Vec<(&[u8], usize)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    loop {
-        let rest = &bytes[pos..];
-        let rest = rest.strip_prefix(b",").unwrap_or(rest);
-        let Some(json_start) = rest.strip_prefix(b"\n    ") else {
-            break;
-        };
-        let start = bytes.len() - json_start.len();
-        let end = match memchr::memchr(b'\n', json_start) {
-            // The line ends before the next entry's `,\n` or the trailer's `\n`.
-            Some(n) => {
-                let json = &json_start[..n];
-                start + json.strip_suffix(b",").map_or(n, <[u8]>::len)
-            }
-            None if complete => bytes.len(),
-            None => break,
-        };
-        if end <= start {
-            break;
-        }
-        out.push((&bytes[start..end], end));
-        pos = end;
-    }
-    out
-}
-
 /// Finds the offset just after entry number `count` (1-based) by reading the
 /// file from the header; `None` if the file holds fewer entries.
 fn locate(
@@ -197,7 +158,7 @@ fn locate(
         return Ok(Some((head_len, Vec::new())));
     }
     let bytes = crate::fsutil::read_range(file, head_len, trailer_offset - head_len)?;
-    let lines = split_lines(&bytes, true);
+    let lines = daily::split_lines(&bytes, true);
     Ok(lines
         .get(count as usize - 1)
         .map(|(json, end)| (head_len + *end as u64, json.to_vec())))
@@ -303,7 +264,7 @@ fn read_records(
     let complete = start + want == trailer_offset;
     let mut records = Vec::new();
     let mut end_offset = start;
-    for (json, end) in split_lines(&bytes, complete).into_iter().take(max) {
+    for (json, end) in daily::split_lines(&bytes, complete).into_iter().take(max) {
         let position = day.sent + records.len() as u64;
         records.push(Record::from_json(date, position, json));
         end_offset = start + end as u64;
@@ -316,20 +277,4 @@ fn read_records(
         }
     }
     Ok((records, end_offset))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_split_at_entries_and_stop_at_a_cut_one() {
-        let bytes = b"\n    {\"a\":1},\n    {\"b\":\"x,\"},\n    {\"c\"";
-        let lines = split_lines(bytes, false);
-        let jsons: Vec<&[u8]> = lines.iter().map(|(j, _)| *j).collect();
-        assert_eq!(jsons, vec![&b"{\"a\":1}"[..], &b"{\"b\":\"x,\"}"[..]]);
-        let whole = split_lines(b",\n    {\"a\":1},\n    {\"b\":2}", true);
-        assert_eq!(whole.len(), 2);
-        assert_eq!(whole[1].1, 26, "the end of the bytes");
-    }
 }

@@ -67,9 +67,20 @@ impl AuditLogger {
         .map_err(|f| Error::io(f, Vec::new(), Vec::new()))
     }
 
+    /// The index and the Dashboard are the primary's: a replica refuses.
+    fn views_are_mine(&self) -> Result<(), Error> {
+        match self.vault.host() {
+            None => Ok(()),
+            Some(host) => Err(Error::Config {
+                message: format!("this machine is the replica {host:?} (AUDIT_ROLE=replica): the index and the Dashboard are the primary's to write; run this on the primary"),
+            }),
+        }
+    }
+
     /// Rebuilds `Logs/index.json` from the day files (in dry run, only
     /// computes it).
     pub fn rebuild_index(&self) -> Result<Index, Error> {
+        self.views_are_mine()?;
         let logs = self.vault.logs();
         self.by_hand(|| {
             let index = at("read", &logs, index::rebuild(&self.vault, self.clock.now()))?;
@@ -87,6 +98,7 @@ impl AuditLogger {
     /// Refreshes the Dashboard's Recent Activity table (in dry run, only
     /// renders it). Returns what happened and the table's lines.
     pub fn refresh_dashboard(&self) -> Result<(Refresh, Vec<String>), Error> {
+        self.views_are_mine()?;
         let path = self.vault.dashboard();
         self.by_hand(|| {
             let dates = at("read", &self.vault.logs(), self.vault.day_files())?;
@@ -131,7 +143,7 @@ impl AuditLogger {
                     &append,
                 ),
             )?;
-            if !self.dry_run && report.deleted > 0 {
+            if !self.dry_run && report.deleted > 0 && self.vault.host().is_none() {
                 super::upkeep::rebuild_views(&self.vault, now)?;
             }
             Ok(report)

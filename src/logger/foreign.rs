@@ -25,10 +25,16 @@ impl AuditLogger {
                 zone: self.import_zone,
                 imported_from: name.as_deref(),
             };
+            // The other version of a merged day holds entries as stored:
+            // taken as they are, so that each keeps its identity (its line).
+            let merged = matches!(recovery, Recovery::Merged { .. });
             let mut valid: Vec<Entry> = recovery
                 .foreign()
                 .iter()
-                .filter_map(|v| Entry::from_value(map_peer(v.clone(), &how)).ok())
+                .filter_map(|v| match merged {
+                    true => self.entry_from_value(v.clone()).ok(),
+                    false => Entry::from_value(map_peer(v.clone(), &how)).ok(),
+                })
                 .filter(|e| self.prepare(e.clone()).is_ok())
                 .collect();
             valid.sort_by_key(|e| e.timestamp);
@@ -50,18 +56,24 @@ impl AuditLogger {
         let kind = match recovery {
             Recovery::TornTail { .. } => "appended_after_our_entries",
             Recovery::Converted { .. } => "rewritten_in_another_layout",
+            Recovery::Merged { .. } => "sync_conflict",
             _ => "damaged",
         };
+
         let action = ActionType::system_event();
         let target = self.vault.relative(recovery.path()).into_owned();
-        Entry::new(LogLevel::Warning, action, "audit_logger", target)
+        let event = Entry::new(LogLevel::Warning, action, "audit_logger", target)
             .param("event", "foreign_write")
             .param("how", kind)
             .param("objects", objects)
             .param("taken_in", taken_in)
             .param("not_valid_kept", objects - taken_in)
             .param("kept_at", kept_at.unwrap_or(Value::Null))
-            .param("detail", json!(recovery.to_string()))
+            .param("detail", json!(recovery.to_string()));
+        match recovery {
+            Recovery::Merged { device, .. } => event.param("device", device.as_str()),
+            _ => event,
+        }
     }
 }
 
@@ -69,7 +81,7 @@ impl AuditLogger {
 /// write of our own, which leaves no complete object).
 fn worth_a_warning(recovery: &Recovery) -> bool {
     match recovery {
-        Recovery::Converted { .. } | Recovery::Quarantined { .. } => true,
+        Recovery::Converted { .. } | Recovery::Quarantined { .. } | Recovery::Merged { .. } => true,
         Recovery::TornTail { foreign, .. } => !foreign.is_empty(),
         _ => false,
     }

@@ -82,6 +82,10 @@ pub enum UpkeepProblem {
     /// Retention stopped part-way (its purge record resumes it next time).
     #[error("retention: {0}")]
     Retention(#[source] std::io::Error),
+    /// The replicas' entries or a conflict copy could not be taken in (the
+    /// next upkeep tries again).
+    #[error("replicas: {0}")]
+    Replicas(String),
     /// An expired day file could not be read, so it was kept.
     #[error("retention: Logs/{file} is expired but could not be read; kept")]
     KeptUnreadable {
@@ -103,6 +107,8 @@ pub struct UpkeepError {
 pub struct Upkeep {
     retention_days: u32,
     index: Mutex<index::Cache>,
+    /// False on a replica: no index, no Dashboard, nothing taken in.
+    views: bool,
 }
 
 impl Upkeep {
@@ -111,7 +117,14 @@ impl Upkeep {
         Upkeep {
             retention_days,
             index: Mutex::default(),
+            views: true,
         }
+    }
+
+    /// Upkeep for a replica: retention of its own days only.
+    pub fn without_views(mut self) -> Self {
+        self.views = false;
+        self
     }
 }
 
@@ -126,10 +139,22 @@ impl PostWrite for Upkeep {
         let mut errors = Vec::new();
         let mut notes = Vec::new();
 
-        // The index, from the previous index and the days just written.
-        let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = refresh_views(vault, &ctx.receipt.files, now, &mut cache) {
-            errors.push(UpkeepProblem::Views(e));
+        // On the primary, the replicas' new entries and the sync tools'
+        // conflict copies first, so that the views count them.
+        let mut written = ctx.receipt.files.clone();
+        if self.views {
+            match ctx.logger.sync_locked() {
+                Ok(synced) => {
+                    super::merge_states(&mut written, synced.files);
+                    notes.extend(synced.notes);
+                }
+                Err(e) => errors.push(UpkeepProblem::Replicas(e.to_string())),
+            }
+            // The index, from the previous index and the days just written.
+            let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(e) = refresh_views(vault, &written, now, &mut cache) {
+                errors.push(UpkeepProblem::Views(e));
+            }
         }
 
         // Retention: once a day (one small read otherwise), or at once when
@@ -166,7 +191,11 @@ impl PostWrite for Upkeep {
                     }
                     // Once a day the index is checked against the files on
                     // disk (a file removed or added by hand is caught here).
-                    if let Err(e) = rebuild_views(vault, now) {
+                    let rebuilt = match self.views {
+                        true => rebuild_views(vault, now).map(|_| ()),
+                        false => Ok(()),
+                    };
+                    if let Err(e) = rebuilt {
                         errors.push(UpkeepProblem::Views(e));
                     }
                 }

@@ -2,86 +2,143 @@
 //! numbers (Luhn-checked) and the URL-decoding that shows an encoded secret.
 
 use std::borrow::Cow;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
-use regex::{Captures, Regex, RegexSet};
+use regex::{Captures, Regex};
 
 use super::REDACTED;
 
-/// The built-in patterns, in the order they are applied, with what replaces
-/// a match (`$1` keeps a leading group, such as `password=`).
-const PATTERNS: &[(&str, &str)] = &[
+/// A built-in secret form.
+struct Pattern {
+    /// The regular expression.
+    re: &'static str,
+    /// What replaces a match (`$1` keeps a leading group, such as
+    /// `password=`).
+    with: &'static str,
+    /// Literals, lower case, at least one of which every match contains
+    /// (compared with the ASCII-lowercased text): a text holding none of
+    /// them cannot match, so the expression is neither run nor compiled.
+    needs: &'static [&'static str],
+}
+
+/// The built-in patterns, in the order they are applied.
+const PATTERNS: &[Pattern] = &[
     // PEM private keys and PGP private key blocks, whole (or to the end,
     // when cut short).
-    (
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
-        REDACTED,
-    ),
+    Pattern {
+        re: r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
+        with: REDACTED,
+        needs: &["private key"],
+    },
     // Credentials in URLs: scheme://user:pass@host
-    (
-        r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]+@",
-        "${1}[REDACTED]@",
-    ),
+    Pattern {
+        re: r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s:@]+:[^/\s@]+@",
+        with: "${1}[REDACTED]@",
+        needs: &["://"],
+    },
     // Authorization headers and Bearer tokens.
-    (
-        r"(?i)\b(authorization\s*[:=]\s*)(?:(?:basic|bearer|token)\s+)?[^\s,;]+",
-        "${1}[REDACTED]",
-    ),
-    (r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*", "${1}[REDACTED]"),
+    Pattern {
+        re: r"(?i)\b(authorization\s*[:=]\s*)(?:(?:basic|bearer|token)\s+)?[^\s,;]+",
+        with: "${1}[REDACTED]",
+        needs: &["authorization"],
+    },
+    Pattern {
+        re: r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]+=*",
+        with: "${1}[REDACTED]",
+        needs: &["bearer"],
+    },
     // key=value, key: value and "key": "value" for keys that name a secret:
     // a word of it (`db_password`, `x-api-key`), or its ending (`dbPassword`,
     // `csrftoken`) for the longer words. The value may be quoted, also with
     // escaped quotes (JSON inside a JSON string).
-    (
-        concat!(
+    Pattern {
+        re: concat!(
             r#"(?i)(\b(?:[a-z0-9]+[_\-.])*"#,
             r#"(?:[a-z0-9]*?(?:password|passwd|passphrase|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|credentials?)(?:[_\-.]?key)?|pass|pwd|auth)"#,
             r#"\\?["']?\s*[:=]\s*)"#,
             r#"("(?:[^"\\]|\\.)*"|'[^']*'|\\"(?:[^"\\]|\\[^"])*\\"|[^\s"'&,;]+)"#,
         ),
-        "${1}[REDACTED]",
-    ),
+        with: "${1}[REDACTED]",
+        needs: &[
+            "pass",
+            "pwd",
+            "auth",
+            "secret",
+            "token",
+            "key",
+            "credential",
+        ],
+    },
     // Command-line flags: --password SECRET, --token SECRET.
-    (
-        r#"(?i)((?:^|\s)--?(?:[a-z0-9]+-)*(?:password|passwd|passphrase|pass|pwd|secret|token|api-?key|access-key|private-key|secret-key)\s+)([^\s\-"'][^\s"']*|"(?:[^"\\]|\\.)*"|'[^']*')"#,
-        "${1}[REDACTED]",
-    ),
+    Pattern {
+        re: r#"(?i)((?:^|\s)--?(?:[a-z0-9]+-)*(?:password|passwd|passphrase|pass|pwd|secret|token|api-?key|access-key|private-key|secret-key)\s+)([^\s\-"'][^\s"']*|"(?:[^"\\]|\\.)*"|'[^']*')"#,
+        with: "${1}[REDACTED]",
+        needs: &["pass", "pwd", "secret", "token", "key"],
+    },
     // The MySQL clients' -pSECRET.
-    (
-        r#"(\b(?i:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlpump|mysqlsh|mysqlbinlog|mariadb|mariadb-dump|mariadb-admin)\b[^\n;|&]*?\s-p)([^\s"']+|"(?:[^"\\]|\\.)*"|'[^']*')"#,
-        "${1}[REDACTED]",
-    ),
+    Pattern {
+        re: r#"(\b(?i:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlpump|mysqlsh|mysqlbinlog|mariadb|mariadb-dump|mariadb-admin)\b[^\n;|&]*?\s-p)([^\s"']+|"(?:[^"\\]|\\.)*"|'[^']*')"#,
+        with: "${1}[REDACTED]",
+        needs: &["mysql", "mariadb"],
+    },
     // AWS access key ids.
-    (r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", REDACTED),
+    Pattern {
+        re: r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",
+        with: REDACTED,
+        needs: &["akia", "asia"],
+    },
     // GitHub tokens (classic and fine-grained).
-    (r"\bgh[pousr]_[A-Za-z0-9]{30,}\b", REDACTED),
-    (r"\bgithub_pat_[A-Za-z0-9_]{20,}\b", REDACTED),
+    Pattern {
+        re: r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
+        with: REDACTED,
+        needs: &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+    },
+    Pattern {
+        re: r"\bgithub_pat_[A-Za-z0-9_]{20,}\b",
+        with: REDACTED,
+        needs: &["github_pat_"],
+    },
     // Slack tokens and webhook URLs.
-    (r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", REDACTED),
-    (
-        r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+",
-        REDACTED,
-    ),
+    Pattern {
+        re: r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+        with: REDACTED,
+        needs: &["xox"],
+    },
+    Pattern {
+        re: r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+",
+        with: REDACTED,
+        needs: &["hooks.slack.com"],
+    },
     // OpenAI (sk-..., sk-proj-...) and Anthropic (sk-ant-...) API keys.
-    (r"\bsk-[A-Za-z0-9_\-]{20,}", REDACTED),
+    Pattern {
+        re: r"\bsk-[A-Za-z0-9_\-]{20,}",
+        with: REDACTED,
+        needs: &["sk-"],
+    },
     // JWTs.
-    (
-        r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
-        REDACTED,
-    ),
+    Pattern {
+        re: r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}",
+        with: REDACTED,
+        needs: &["eyj"],
+    },
 ];
 
-/// The patterns, compiled.
-static BUILT_IN: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    PATTERNS
-        .iter()
-        .map(|(re, with)| (Regex::new(re).expect("built-in pattern"), *with))
-        .collect()
-});
+/// The patterns, each compiled the first time a text may hold it: most
+/// texts hold none, and a process that logs one entry should not pay for
+/// compiling fourteen expressions it never runs.
+static COMPILED: [OnceLock<Regex>; PATTERNS.len()] = [const { OnceLock::new() }; PATTERNS.len()];
 
-/// All of them at once, to learn in one pass which ones a text holds.
-static ANY: LazyLock<RegexSet> =
-    LazyLock::new(|| RegexSet::new(PATTERNS.iter().map(|(re, _)| re)).expect("built-in set"));
+/// Pattern `i`, compiled. The patterns are constants that a test compiles.
+fn compiled(i: usize) -> &'static Regex {
+    COMPILED[i].get_or_init(|| Regex::new(PATTERNS[i].re).expect("built-in pattern"))
+}
+
+/// Whether `text` may hold pattern `p`. The literals are ASCII and the text
+/// is compared lowercased; a text with other characters is always checked
+/// (case-insensitive patterns fold some of them to ASCII letters).
+fn may_hold(p: &Pattern, lower: Option<&str>) -> bool {
+    lower.is_none_or(|lower| p.needs.iter().any(|n| lower.contains(n)))
+}
 
 /// Card numbers: 13 to 19 digits, spaces or dashes allowed between them,
 /// starting as the card networks' numbers do (2 to 6); redacted only when
@@ -102,16 +159,14 @@ pub(super) fn blobs(text: &str) -> Cow<'_, str> {
 /// `text` with every built-in form replaced.
 pub(super) fn built_in(text: &str) -> Cow<'_, str> {
     let mut out = Cow::Borrowed(text);
-    let found = ANY.matches(text);
-    if found.matched_any() {
-        for (i, (re, with)) in BUILT_IN.iter().enumerate() {
-            // Each pattern only removes text, so one absent at first stays so.
-            if !found.matched(i) {
-                continue;
-            }
-            if let Cow::Owned(o) = re.replace_all(&out, *with) {
-                out = Cow::Owned(o);
-            }
+    let lower = text.is_ascii().then(|| text.to_ascii_lowercase());
+    for (i, p) in PATTERNS.iter().enumerate() {
+        // Each pattern only removes text, so one absent at first stays so.
+        if !may_hold(p, lower.as_deref()) {
+            continue;
+        }
+        if let Cow::Owned(o) = compiled(i).replace_all(&out, p.with) {
+            out = Cow::Owned(o);
         }
     }
     if out.bytes().filter(u8::is_ascii_digit).nth(12).is_some() {
@@ -191,6 +246,51 @@ pub fn uncut_len(text: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_pattern_compiles_and_matches_only_texts_with_one_of_its_literals() {
+        let samples = [
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            "https://user:hunter2@example.com/x",
+            "Authorization: Basic dXNlcjpwYXNz",
+            "bearer abcdef123456",
+            "db_password=hunter2",
+            "run --token abc123",
+            "mysql -u root -phunter2",
+            "AKIAIOSFODNN7EXAMPLE",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "github_pat_abcdefghijklmnopqrstuvwxyz",
+            "xoxb-1234567890-abcdef",
+            "https://hooks.slack.com/services/T000/B000/XXXX",
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+            "eyJhbGciOi.eyJzdWIiOi.SflKxwRJSM",
+        ];
+        assert_eq!(samples.len(), PATTERNS.len());
+        for (i, (p, sample)) in PATTERNS.iter().zip(samples).enumerate() {
+            assert!(compiled(i).is_match(sample), "pattern {i} on {sample:?}");
+            let lower = sample.to_ascii_lowercase();
+            assert!(
+                may_hold(p, Some(&lower)),
+                "pattern {i}: no literal in {sample:?}"
+            );
+            assert_ne!(built_in(sample), sample, "pattern {i} on {sample:?}");
+        }
+        assert_eq!(built_in("Inbox/note-1.md"), "Inbox/note-1.md");
+    }
+
+    #[test]
+    fn a_text_that_is_not_ascii_is_checked_by_every_pattern() {
+        // U+017F (long s) folds to s and U+212A (Kelvin sign) to k under
+        // the patterns' case-insensitive matching: no ASCII literal shows them.
+        assert_eq!(
+            built_in("pa\u{17f}\u{17f}word=hunter2"),
+            "pa\u{17f}\u{17f}word=[REDACTED]"
+        );
+        assert_eq!(
+            built_in("api_\u{212a}ey=hunter2"),
+            "api_\u{212a}ey=[REDACTED]"
+        );
+    }
 
     #[test]
     fn the_luhn_check_tells_cards_from_order_numbers() {
