@@ -261,17 +261,18 @@ pub fn verify_metered(
     Ok(report)
 }
 
-/// Checks the main day files ([`verify_metered`], telling `meter`), then each replica's own
+/// Checks the main day files ([`verify_with`]), then each replica's own
 /// under `Logs/hosts/<host>/` (its chain and records; signatures only on
 /// the main files), then that every entry the primary recorded taking in
 /// from a replica is in the main day files exactly once (`stored` gives the
 /// line the primary stores for a replica entry; days before `oldest` are
-/// retention's and not checked).
+/// retention's and not checked). `meter` is told of the main day files.
 pub fn verify_replicas(
     vault: &Vault,
     key: &ChainKey,
     checks: &Checks,
-    (stored, oldest): (crate::replica::Stored<'_>, NaiveDate),
+    stored: crate::replica::Stored<'_>,
+    oldest: NaiveDate,
     meter: &mut dyn Meter,
 ) -> io::Result<Report> {
     let mut report = verify_metered(vault, key, checks, meter)?;

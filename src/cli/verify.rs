@@ -35,7 +35,8 @@ pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8,
         &vault,
         &config.chain_key,
         &checks,
-        (&stored, oldest),
+        &stored,
+        oldest,
         &mut Bar::new(),
     )
     .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
