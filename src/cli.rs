@@ -47,6 +47,60 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
 }
 
+/// Standard input or output, locked at its first use and then kept locked
+/// (a command printing many lines takes the lock once).
+enum Locked {
+    Stdin(Option<io::StdinLock<'static>>),
+    Stdout(Option<io::StdoutLock<'static>>),
+}
+
+impl Locked {
+    fn stdin(&mut self) -> io::Result<&mut io::StdinLock<'static>> {
+        match self {
+            Locked::Stdin(lock) => Ok(lock.get_or_insert_with(|| io::stdin().lock())),
+            Locked::Stdout(_) => Err(io::Error::other("standard output is not readable")),
+        }
+    }
+
+    fn stdout(&mut self) -> io::Result<&mut io::StdoutLock<'static>> {
+        match self {
+            Locked::Stdout(lock) => Ok(lock.get_or_insert_with(|| io::stdout().lock())),
+            Locked::Stdin(_) => Err(io::Error::other("standard input is not writable")),
+        }
+    }
+}
+
+impl io::Read for Locked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stdin()?.read(buf)
+    }
+}
+
+impl BufRead for Locked {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.stdin()?.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(lock) = self.stdin() {
+            lock.consume(amount);
+        }
+    }
+}
+
+impl Write for Locked {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stdout()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Locked::Stdout(Some(lock)) => lock.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A variable of the process environment (after `.env` was loaded). A value
 /// that is not UTF-8 is read lossily rather than taken as unset, so that a
 /// key in it is never silently dropped.
@@ -57,10 +111,13 @@ fn process_env(name: &str) -> Option<String> {
 /// Parses `argv`, runs the command and returns the exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     let argv: Vec<OsString> = argv.into_iter().collect();
+    // Locked at first use, not before: `mcp` hands the process's streams
+    // to the SDK's own threads, and operational messages reach stderr from
+    // any thread, so none may be held locked for the whole run.
     let io = &mut Io {
-        stdin: &mut io::stdin().lock(),
-        stdout: &mut io::stdout().lock(),
-        stderr: &mut io::stderr().lock(),
+        stdin: &mut Locked::Stdin(None),
+        stdout: &mut Locked::Stdout(None),
+        stderr: &mut io::stderr(),
     };
     // The env file fills variables the real environment does not set, before
     // clap reads them (see `envfile` for which file).
