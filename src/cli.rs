@@ -20,6 +20,7 @@ pub mod import;
 pub mod log;
 pub mod maintain;
 pub mod mcp;
+pub mod messages;
 pub mod query;
 pub mod response;
 pub mod verify;
@@ -122,11 +123,10 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     // The env file fills variables the real environment does not set, before
     // clap reads them (see `envfile` for which file).
     let (command, explicit) = early(&argv);
+    let mut notes = Vec::new();
     if let Some(file) = envfile::choose(command.as_deref(), explicit.as_deref()) {
         match envfile::load(&file, explicit.is_some()) {
-            Ok(notes) => notes.iter().for_each(|n| {
-                let _ = writeln!(io.stderr, "vault-audit: {n}");
-            }),
+            Ok(said) => notes = said,
             Err(e) => {
                 let code = exit::code(&e);
                 // The parser quotes the line it refused.
@@ -140,7 +140,12 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             }
         }
     }
-    let args = match Args::try_parse_from(&argv) {
+    let parsed = Args::try_parse_from(&argv);
+    messages::init(&message_settings(parsed.as_ref().ok()), early_redactor());
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
@@ -151,6 +156,19 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     match dispatch(&config, &args.command, io) {
         Ok(code) => code,
         Err(e) => fail(&args.command, &e, &config.redactor, io),
+    }
+}
+
+/// How operational messages are shown: `-v`/`-q` (none when the arguments
+/// did not parse), `RUST_LOG`, colour on a terminal unless `NO_COLOR`.
+fn message_settings(args: Option<&Args>) -> messages::Settings {
+    use std::io::IsTerminal;
+    let no_color = process_env("NO_COLOR").is_some_and(|v| !v.is_empty());
+    messages::Settings {
+        verbose: args.map_or(0, |a| a.verbose),
+        quiet: args.map_or(0, |a| a.quiet),
+        filter: process_env("RUST_LOG"),
+        color: io::stderr().is_terminal() && !no_color,
     }
 }
 

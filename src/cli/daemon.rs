@@ -108,7 +108,6 @@ fn serve(
             window: chrono::Duration::from_std(args.alert_window)
                 .unwrap_or(chrono::Duration::minutes(15)),
         },
-        verbose: args.verbose,
         grace: args.inbox_grace,
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -121,7 +120,7 @@ fn serve(
         sinks: setup.sinks,
         pace: setup.pace,
     };
-    match daemon::run(logger, &cfg, forwarding, &stop, stderr) {
+    match daemon::run(logger, &cfg, forwarding, &stop) {
         Ok(()) => Ok(exit::OK),
         Err(e @ DaemonError::AlreadyRunning(_)) => {
             let _ = writeln!(stderr, "vault-audit: {e}");

@@ -18,10 +18,7 @@ const LARGE: usize = 1000;
 /// some were rejected.
 pub fn run(config: &Config, args: &ImportArgs, io: &mut Io<'_>) -> Result<u8, CliError> {
     let logger = config.logger()?;
-    let stderr = &mut *io.stderr;
-    let mut progress = |line: String| {
-        let _ = writeln!(stderr, "vault-audit: import: {line}");
-    };
+    let mut progress = |line: String| tracing::info!("import: {line}");
     let mut quiet = |_: String| {};
     let large = large(&args.paths);
     let sink: &mut dyn FnMut(String) = if large { &mut progress } else { &mut quiet };
