@@ -363,7 +363,7 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
         .iter()
         .map(|t| t["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["log_action", "query_logs"]);
+    assert_eq!(names, ["log_action", "query_logs", "stats", "verify"]);
 
     let decided = c.call(
         "log_action",
@@ -406,6 +406,18 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
         found["structuredContent"]["entries"][0]["action_type"],
         "email_sent"
     );
+    let stats = c.call("stats", json!({}));
+    assert_eq!(stats["structuredContent"]["entries"], 2, "{stats}");
+    let days = stats["structuredContent"]["per_day"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(
+        stats["structuredContent"]["days"].as_u64(),
+        days.map(|d| d as u64)
+    );
+    let verified = c.call("verify", json!({}));
+    assert_eq!(verified["structuredContent"]["ok"], true, "{verified}");
+    assert_eq!(verified["structuredContent"]["entries"], 2, "{verified}");
     let warn = c.call("query_logs", json!({"level": ["warning"]}));
     assert_eq!(warn["structuredContent"]["matched"], 1);
     let bad_q = c.call("query_logs", json!({"since": "yesterday-ish"}));

@@ -1,5 +1,6 @@
 //! `vault-audit mcp`: a Model Context Protocol server over stdio, on the
-//! official Rust SDK (`rmcp`), with two tools: `log_action` and `query_logs`.
+//! official Rust SDK (`rmcp`), with four tools: `log_action`, `query_logs`,
+//! `verify` and `stats`.
 //!
 //! The SDK speaks the protocol: the `initialize` handshake (2025-11-25 and
 //! the older revisions a client offers), the stateless 2026-07-28 revision
@@ -29,11 +30,12 @@ use rmcp::service::RequestContext;
 use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
+use crate::chain::ChainKey;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
 use crate::logger::AuditLogger;
-use tools::{Arguments, Found, LogAction, Logged, QueryLogs};
+use tools::{Arguments, DayStats, Found, LogAction, Logged, QueryLogs, Stats, Verified};
 
 /// What the server tells a client about itself.
 const INSTRUCTIONS: &str = "Record what you do with log_action (decisions: question, options, chosen, confidence) and read your history with query_logs.";
@@ -52,7 +54,11 @@ pub fn run(config: &Config, _io: &mut Io<'_>) -> Result<u8, CliError> {
         .builder_for(&vault, config.dry_run)
         .dry_run_output(std::io::stderr())
         .build()?;
-    let server = Server::new(logger, config.agent_id().to_owned());
+    let server = Server::new(
+        logger,
+        config.agent_id().to_owned(),
+        config.chain_key.clone(),
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -85,6 +91,7 @@ async fn serve(server: Server) -> u8 {
 pub struct Server {
     logger: Arc<AuditLogger>,
     actor: String,
+    chain_key: ChainKey,
     tool_router: ToolRouter<Server>,
 }
 
@@ -105,11 +112,13 @@ enum ToolError {
 
 #[tool_router]
 impl Server {
-    /// A server logging with `logger`; entries that name no actor get `actor`.
-    pub fn new(logger: AuditLogger, actor: String) -> Self {
+    /// A server logging with `logger`; entries that name no actor get
+    /// `actor`; `verify` checks the chains with `chain_key`.
+    pub fn new(logger: AuditLogger, actor: String, chain_key: ChainKey) -> Self {
         Server {
             logger: Arc::new(logger),
             actor,
+            chain_key,
             tool_router: Self::tool_router(),
         }
     }
@@ -137,6 +146,21 @@ impl Server {
         self.query(&args.object)
             .map(Json)
             .map_err(|e| self.message(&e))
+    }
+
+    /// Check the audit log's integrity: every day file, its counts, entries
+    /// and hash chain, and the index (as `vault-audit verify`). `ok` false
+    /// lists the problems; it changes nothing.
+    #[tool(name = "verify", annotations(read_only_hint = true))]
+    async fn verify(&self) -> Result<Json<Verified>, String> {
+        self.check().map(Json).map_err(|e| self.message(&e))
+    }
+
+    /// How much is logged: the day files, oldest and newest, and the
+    /// entries of each.
+    #[tool(name = "stats", annotations(read_only_hint = true))]
+    async fn stats(&self) -> Result<Json<Stats>, String> {
+        self.count().map(Json).map_err(|e| self.message(&e))
     }
 }
 
@@ -222,6 +246,40 @@ impl Server {
             total_entries: file.map(|f| f.total_entries),
             dry_run: receipt.dry_run,
             entry: stored,
+        })
+    }
+
+    fn check(&self) -> Result<Verified, ToolError> {
+        let checks = crate::verify::Checks::default();
+        let r = crate::verify::verify_with(self.logger.vault(), &self.chain_key, &checks)?;
+        Ok(Verified {
+            ok: r.ok,
+            files: r.files,
+            entries: r.entries,
+            chained: r.chained,
+            unchained: r.unchained,
+            problems: r.problems.iter().map(ToString::to_string).collect(),
+            kept_aside: r.kept_aside,
+            notes: r.notes,
+        })
+    }
+
+    fn count(&self) -> Result<Stats, ToolError> {
+        let index = crate::index::rebuild(self.logger.vault(), self.logger.now())?;
+        Ok(Stats {
+            days: index.total_log_files,
+            entries: index.total_entries_all_time,
+            oldest: index.oldest_log,
+            newest: index.newest_log,
+            per_day: index
+                .log_files
+                .into_iter()
+                .map(|f| DayStats {
+                    date: f.date,
+                    entries: f.entry_count,
+                    size_bytes: f.size_bytes,
+                })
+                .collect(),
         })
     }
 

@@ -6,8 +6,9 @@ Over the initialize handshake (2025-11-25) and over server/discover
 (2026-07-28), it lists the tools and checks, from the schemas the server
 advertises alone:
 
-- every enum value a tool's inputSchema offers is accepted (no isError), and
-  the structuredContent matches the outputSchema (the SDK validates it);
+- each tool answers its required arguments alone, and every enum value a
+  tool's inputSchema offers is accepted (no isError), the structuredContent
+  matching the outputSchema (the SDK validates it);
 - each required field left out gives a tool error naming that field;
 - an over-long value is cut and a secret-bearing one redacted, in the tool's
   output and on disk.
@@ -173,6 +174,9 @@ async def exercise(session, vault, how):
             fail(f"{tool.name}: inputSchema is not an object schema")
         if tool.output_schema is None:
             fail(f"{tool.name}: no outputSchema")
+        plain = await call(session, tool.name, base_arguments(tool))
+        if plain.is_error or plain.structured_content is None:
+            fail(f"{tool.name}: refused its required arguments alone: {text_of(plain)}")
         checked += await every_enum_value_is_accepted(session, tool)
         await each_required_field_missing_is_named(session, tool)
     await long_and_secret_values_are_cut_and_redacted(session, vault)

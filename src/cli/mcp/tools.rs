@@ -218,3 +218,52 @@ pub struct Found {
     /// The last `limit` matching entries, in time order.
     pub entries: Vec<Value>,
 }
+
+/// What `verify` answers: the report of `vault-audit verify --json`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Verified {
+    /// Whether everything holds.
+    pub ok: bool,
+    /// Day files checked.
+    pub files: u64,
+    /// Entries in them.
+    pub entries: u64,
+    /// Day files carrying a hash chain.
+    pub chained: u64,
+    /// Day files without one (not evidence of tampering; `repair`
+    /// re-anchors them).
+    pub unchained: Vec<String>,
+    /// Everything that does not hold, one line each.
+    pub problems: Vec<String>,
+    /// Bytes repairs kept aside, for a person to look at.
+    pub kept_aside: Vec<String>,
+    /// What holds but is worth knowing.
+    pub notes: Vec<String>,
+}
+
+/// What `stats` answers: the day files and their entry counts, as
+/// `Logs/index.json` has them, counted afresh.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Stats {
+    /// Day files.
+    pub days: u64,
+    /// Entries in them all.
+    pub entries: u64,
+    /// The oldest day (`YYYY-MM-DD`), if any.
+    pub oldest: Option<String>,
+    /// The newest day, if any.
+    pub newest: Option<String>,
+    /// Each day, oldest first.
+    pub per_day: Vec<DayStats>,
+}
+
+/// One day file's counts.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DayStats {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Entries in it.
+    pub entries: u64,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+}
