@@ -407,14 +407,10 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
         "email_sent"
     );
     let stats = c.call("stats", json!({}));
-    assert_eq!(stats["structuredContent"]["entries"], 2, "{stats}");
-    let days = stats["structuredContent"]["per_day"]
-        .as_array()
-        .map(Vec::len);
-    assert_eq!(
-        stats["structuredContent"]["days"].as_u64(),
-        days.map(|d| d as u64)
-    );
+    let index = &stats["structuredContent"];
+    assert_eq!(index["total_entries_all_time"], 2, "{stats}");
+    let days = index["log_files"].as_array().map(Vec::len);
+    assert_eq!(index["total_log_files"].as_u64(), days.map(|d| d as u64));
     let verified = c.call("verify", json!({}));
     assert_eq!(verified["structuredContent"]["ok"], true, "{verified}");
     assert_eq!(verified["structuredContent"]["entries"], 2, "{verified}");

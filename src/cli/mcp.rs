@@ -34,8 +34,10 @@ use crate::chain::ChainKey;
 use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
+use crate::index::Index;
 use crate::logger::AuditLogger;
-use tools::{Arguments, DayStats, Found, LogAction, Logged, QueryLogs, Stats, Verified};
+use crate::verify::Report;
+use tools::{Arguments, Found, LogAction, Logged, QueryLogs};
 
 /// What the server tells a client about itself.
 const INSTRUCTIONS: &str = "Record what you do with log_action (decisions: question, options, chosen, confidence) and read your history with query_logs.";
@@ -152,15 +154,20 @@ impl Server {
     /// and hash chain, and the index (as `vault-audit verify`). `ok` false
     /// lists the problems; it changes nothing.
     #[tool(name = "verify", annotations(read_only_hint = true))]
-    async fn verify(&self) -> Result<Json<Verified>, String> {
-        self.check().map(Json).map_err(|e| self.message(&e))
+    async fn verify(&self) -> Result<Json<Report>, String> {
+        let checks = crate::verify::Checks::default();
+        crate::verify::verify_with(self.logger.vault(), &self.chain_key, &checks)
+            .map(Json)
+            .map_err(|e| self.message(&ToolError::Read(e)))
     }
 
     /// How much is logged: the day files, oldest and newest, and the
-    /// entries of each.
+    /// entries and size of each, counted afresh (as Logs/index.json has them).
     #[tool(name = "stats", annotations(read_only_hint = true))]
-    async fn stats(&self) -> Result<Json<Stats>, String> {
-        self.count().map(Json).map_err(|e| self.message(&e))
+    async fn stats(&self) -> Result<Json<Index>, String> {
+        crate::index::rebuild(self.logger.vault(), self.logger.now())
+            .map(Json)
+            .map_err(|e| self.message(&ToolError::Read(e)))
     }
 }
 
@@ -246,40 +253,6 @@ impl Server {
             total_entries: file.map(|f| f.total_entries),
             dry_run: receipt.dry_run,
             entry: stored,
-        })
-    }
-
-    fn check(&self) -> Result<Verified, ToolError> {
-        let checks = crate::verify::Checks::default();
-        let r = crate::verify::verify_with(self.logger.vault(), &self.chain_key, &checks)?;
-        Ok(Verified {
-            ok: r.ok,
-            files: r.files,
-            entries: r.entries,
-            chained: r.chained,
-            unchained: r.unchained,
-            problems: r.problems.iter().map(ToString::to_string).collect(),
-            kept_aside: r.kept_aside,
-            notes: r.notes,
-        })
-    }
-
-    fn count(&self) -> Result<Stats, ToolError> {
-        let index = crate::index::rebuild(self.logger.vault(), self.logger.now())?;
-        Ok(Stats {
-            days: index.total_log_files,
-            entries: index.total_entries_all_time,
-            oldest: index.oldest_log,
-            newest: index.newest_log,
-            per_day: index
-                .log_files
-                .into_iter()
-                .map(|f| DayStats {
-                    date: f.date,
-                    entries: f.entry_count,
-                    size_bytes: f.size_bytes,
-                })
-                .collect(),
         })
     }
 

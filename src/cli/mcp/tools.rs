@@ -17,6 +17,10 @@ use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, LogLevel, Outcome};
 /// The most entries `query_logs` returns.
 pub const MAX_LIMIT: u64 = 500;
 
+/// A duration back from now as `since` / `until` take it, short enough
+/// that now minus it is a time there is.
+const WHEN_DURATION: &str = "^[0-9]{1,7}(ms|s|m|h|d)$";
+
 /// How many entries `query_logs` returns when no `limit` is given.
 pub const DEFAULT_LIMIT: u64 = 50;
 
@@ -82,7 +86,8 @@ pub struct LogAction {
     pub session_id: Option<String>,
     /// When it happened, RFC 3339 (default now); at most 5 minutes ahead of
     /// the clock and within the retention window.
-    pub timestamp: Option<Timestamp>,
+    #[schemars(extend("format" = "date-time"))]
+    pub timestamp: Option<String>,
     /// A decision: the question decided (stored in parameters).
     pub question: Option<String>,
     /// A decision: the options considered.
@@ -106,24 +111,6 @@ pub struct DecisionOption {
     pub score: Option<f64>,
 }
 
-/// An RFC 3339 time.
-#[derive(Debug)]
-pub struct Timestamp;
-
-impl JsonSchema for Timestamp {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "Timestamp".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schemars::json_schema!({"type": "string", "format": "date-time"})
-    }
-}
-
 /// The arguments of `query_logs`: the filters of `vault-audit query`.
 #[derive(Debug, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -131,9 +118,11 @@ impl JsonSchema for Timestamp {
 pub struct QueryLogs {
     /// From this time: a duration back from now (30m, 1h, 7d), an RFC 3339
     /// time or a date (its start).
-    pub since: Option<When>,
+    #[schemars(extend("anyOf" = [{"pattern": WHEN_DURATION}, {"format": "date-time"}, {"format": "date"}]))]
+    pub since: Option<String>,
     /// Up to this time: the same forms (a date means its end).
-    pub until: Option<When>,
+    #[schemars(extend("anyOf" = [{"pattern": WHEN_DURATION}, {"format": "date-time"}, {"format": "date"}]))]
+    pub until: Option<String>,
     /// A level, or a list of levels meaning any of them.
     pub level: Option<Levels>,
     /// This action_type, exactly.
@@ -166,31 +155,6 @@ pub enum Levels {
     Any(Vec<LogLevel>),
 }
 
-/// A `since` / `until` value.
-#[derive(Debug)]
-pub struct When;
-
-impl JsonSchema for When {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "When".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "anyOf": [
-                {"pattern": "^[0-9]{1,7}(ms|s|m|h|d)$"},
-                {"format": "date-time"},
-                {"format": "date"}
-            ]
-        })
-    }
-}
-
 /// What `log_action` answers.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Logged {
@@ -217,53 +181,4 @@ pub struct Found {
     pub returned: u64,
     /// The last `limit` matching entries, in time order.
     pub entries: Vec<Value>,
-}
-
-/// What `verify` answers: the report of `vault-audit verify --json`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Verified {
-    /// Whether everything holds.
-    pub ok: bool,
-    /// Day files checked.
-    pub files: u64,
-    /// Entries in them.
-    pub entries: u64,
-    /// Day files carrying a hash chain.
-    pub chained: u64,
-    /// Day files without one (not evidence of tampering; `repair`
-    /// re-anchors them).
-    pub unchained: Vec<String>,
-    /// Everything that does not hold, one line each.
-    pub problems: Vec<String>,
-    /// Bytes repairs kept aside, for a person to look at.
-    pub kept_aside: Vec<String>,
-    /// What holds but is worth knowing.
-    pub notes: Vec<String>,
-}
-
-/// What `stats` answers: the day files and their entry counts, as
-/// `Logs/index.json` has them, counted afresh.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct Stats {
-    /// Day files.
-    pub days: u64,
-    /// Entries in them all.
-    pub entries: u64,
-    /// The oldest day (`YYYY-MM-DD`), if any.
-    pub oldest: Option<String>,
-    /// The newest day, if any.
-    pub newest: Option<String>,
-    /// Each day, oldest first.
-    pub per_day: Vec<DayStats>,
-}
-
-/// One day file's counts.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct DayStats {
-    /// `YYYY-MM-DD`.
-    pub date: String,
-    /// Entries in it.
-    pub entries: u64,
-    /// Its size in bytes.
-    pub size_bytes: u64,
 }
