@@ -440,6 +440,15 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
     assert_eq!(unknown["error"]["code"], -32601);
     c.send(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}));
     assert_eq!(c.recv()["error"]["code"], -32602);
+    // Arguments that are not an object: invalid params, said so.
+    let listed = c.request(
+        "tools/call",
+        json!({"name": "log_action", "arguments": [1, 2]}),
+    );
+    assert_eq!(listed["error"]["code"], -32602, "{listed}");
+    assert!(listed["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("a JSON object")));
     // A line that is not JSON is ignored, as the official SDKs do (an
     // answer to garbage could start an error storm); the server goes on.
     let stdin = c.child.stdin.as_mut().expect("stdin");

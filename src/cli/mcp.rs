@@ -40,7 +40,7 @@ use crate::verify::Report;
 use tools::{Arguments, Found, LogAction, Logged, QueryLogs};
 
 /// What the server tells a client about itself.
-const INSTRUCTIONS: &str = "Record what you do with log_action (decisions: question, options, chosen, confidence) and read your history with query_logs.";
+const INSTRUCTIONS: &str = "Record what you do with log_action (decisions: question, options, chosen, confidence), read your history with query_logs, check the log's integrity with verify and its size with stats.";
 
 /// Serves until stdin closes; returns the exit code.
 pub fn run(config: &Config, _io: &mut Io<'_>) -> Result<u8, CliError> {
@@ -196,12 +196,19 @@ impl ServerHandler for Server {
         self.tool_router.call(call).await
     }
 
-    /// An unknown method, named redacted (it may be anything a client sent).
+    /// An unknown method, named redacted (it may be anything a client
+    /// sent); or a `tools/call` whose params the SDK could not read.
     async fn on_custom_request(
         &self,
         request: CustomRequest,
         _context: RequestContext<RoleServer>,
     ) -> Result<CustomResult, ErrorData> {
+        if request.method == "tools/call" {
+            return Err(ErrorData::invalid_params(
+                "tools/call: params must be {\"name\": a tool, \"arguments\": a JSON object}",
+                None,
+            ));
+        }
         let method = self.logger.redactor().text(&request.method).into_owned();
         Err(ErrorData::new(
             ErrorCode::METHOD_NOT_FOUND,
