@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::tools::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::entry::LogLevel;
 use crate::query::{Filter, FilterSpec};
 use crate::redact::Redactor;
 
@@ -183,14 +184,18 @@ fn levels(value: Option<&Value>, refused: &mut Vec<String>) -> Vec<String> {
             .filter_map(|l| {
                 let level = l.as_str().map(str::to_owned);
                 if level.is_none() {
-                    refused.push(format!("level: {l} is not a string"));
+                    refused.push(format!(
+                        "level: {l} in the list is not accepted; accepted: {}",
+                        LogLevel::accepted()
+                    ));
                 }
                 level
             })
             .collect(),
         Some(other) => {
             refused.push(format!(
-                "level: {other} is not accepted; give a level or a list of levels"
+                "level: {other} is not accepted; accepted: {} or a list of them",
+                LogLevel::accepted()
             ));
             Vec::new()
         }
@@ -233,5 +238,20 @@ mod tests {
         let (entry, refused) = entry_value(args, "me", &red);
         assert_eq!(refused.len(), 3, "{refused:?}");
         assert!(entry.get("target").is_none(), "null is absent");
+        let Value::Object(args) = json!({"level": [1, "LOUD"], "limit": 900, "since": 5, "x": 1})
+        else {
+            unreachable!()
+        };
+        let now = chrono::DateTime::UNIX_EPOCH;
+        let refused = query_args(&args, now, &red).expect_err("refused");
+        assert_eq!(refused.len(), 5, "{refused:?}");
+        assert!(
+            refused.iter().any(|r| r.contains("level: 1 in the list")),
+            "{refused:?}"
+        );
+        assert!(
+            refused.iter().any(|r| r.contains("level \"LOUD\"")),
+            "{refused:?}"
+        );
     }
 }
