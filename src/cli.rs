@@ -22,6 +22,7 @@ pub mod import;
 pub mod log;
 pub mod maintain;
 pub mod mcp;
+pub mod messages;
 pub mod query;
 pub mod response;
 pub mod sync;
@@ -50,6 +51,60 @@ pub struct Io<'a> {
     pub stderr: &'a mut dyn Write,
 }
 
+/// Standard input or output, locked at its first use and then kept locked
+/// (a command printing many lines takes the lock once).
+enum Locked {
+    Stdin(Option<io::StdinLock<'static>>),
+    Stdout(Option<io::StdoutLock<'static>>),
+}
+
+impl Locked {
+    fn stdin(&mut self) -> io::Result<&mut io::StdinLock<'static>> {
+        match self {
+            Locked::Stdin(lock) => Ok(lock.get_or_insert_with(|| io::stdin().lock())),
+            Locked::Stdout(_) => Err(io::Error::other("standard output is not readable")),
+        }
+    }
+
+    fn stdout(&mut self) -> io::Result<&mut io::StdoutLock<'static>> {
+        match self {
+            Locked::Stdout(lock) => Ok(lock.get_or_insert_with(|| io::stdout().lock())),
+            Locked::Stdin(_) => Err(io::Error::other("standard input is not writable")),
+        }
+    }
+}
+
+impl io::Read for Locked {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stdin()?.read(buf)
+    }
+}
+
+impl BufRead for Locked {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.stdin()?.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(lock) = self.stdin() {
+            lock.consume(amount);
+        }
+    }
+}
+
+impl Write for Locked {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stdout()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Locked::Stdout(Some(lock)) => lock.flush(),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A variable of the process environment (after `.env` was loaded). A value
 /// that is not UTF-8 is read lossily rather than taken as unset, so that a
 /// key in it is never silently dropped.
@@ -60,22 +115,21 @@ fn process_env(name: &str) -> Option<String> {
 /// Parses `argv`, runs the command and returns the exit code.
 pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     let argv: Vec<OsString> = argv.into_iter().collect();
+    // Locked at first use, not before: `mcp` hands the process's streams
+    // to the SDK's own threads, and operational messages reach stderr from
+    // any thread, so none may be held locked for the whole run.
     let io = &mut Io {
-        stdin: &mut io::stdin().lock(),
-        stdout: &mut io::stdout().lock(),
-        // Not locked for the whole run: progress bars draw from their own
-        // threads, and would wait for the lock forever (stderr is unbuffered:
-        // a lock per write costs nothing).
+        stdin: &mut Locked::Stdin(None),
+        stdout: &mut Locked::Stdout(None),
         stderr: &mut io::stderr(),
     };
     // The env file fills variables the real environment does not set, before
     // clap reads them (see `envfile` for which file).
     let (command, explicit) = early(&argv);
+    let mut notes = Vec::new();
     if let Some(file) = envfile::choose(command.as_deref(), explicit.as_deref()) {
         match envfile::load(&file, explicit.is_some()) {
-            Ok(notes) => notes.iter().for_each(|n| {
-                let _ = writeln!(io.stderr, "vault-audit: {n}");
-            }),
+            Ok(said) => notes = said,
             Err(e) => {
                 let code = exit::code(&e);
                 // The parser quotes the line it refused.
@@ -89,7 +143,12 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
             }
         }
     }
-    let args = match Args::try_parse_from(&argv) {
+    let parsed = Args::try_parse_from(&argv);
+    messages::init(&message_settings(parsed.as_ref().ok()), early_redactor());
+    for note in notes {
+        tracing::warn!("{note}");
+    }
+    let args = match parsed {
         Ok(args) => args,
         Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
     };
@@ -103,6 +162,19 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
     match dispatch(&config, &args.command, io) {
         Ok(code) => code,
         Err(e) => fail(&args.command, &e, &config.redactor, io),
+    }
+}
+
+/// How operational messages are shown: `-v`/`-q` (none when the arguments
+/// did not parse), `RUST_LOG`, colour on a terminal unless `NO_COLOR`.
+fn message_settings(args: Option<&Args>) -> messages::Settings {
+    use std::io::IsTerminal;
+    let no_color = process_env("NO_COLOR").is_some_and(|v| !v.is_empty());
+    messages::Settings {
+        verbose: args.map_or(0, |a| a.verbose),
+        quiet: args.map_or(0, |a| a.quiet),
+        filter: process_env("RUST_LOG"),
+        color: io::stderr().is_terminal() && !no_color,
     }
 }
 

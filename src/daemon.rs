@@ -8,7 +8,6 @@ pub mod systemd;
 pub mod watch;
 
 use std::collections::{BTreeSet, HashMap};
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::NaiveDate;
 use notify::Watcher;
 use serde_json::json;
+use tracing::Level;
 
 use crate::daily::DayFileState;
 use crate::entry::{ActionType, Entry, LogLevel};
@@ -41,8 +41,6 @@ pub struct DaemonConfig {
     pub folders: Folders,
     /// When ERROR entries make a burst worth an alert.
     pub alerts: Thresholds,
-    /// 0: warnings and start/stop; 1: what is taken in; 2: more.
-    pub verbose: u8,
     /// How long an inbox file must be quiet (size and modification time
     /// unchanged) before it is claimed, and a claim before it is removed
     /// ([`inbox::DEFAULT_GRACE`] unless set).
@@ -84,7 +82,6 @@ pub enum DaemonError {
 struct Daemon<'a> {
     logger: AuditLogger,
     cfg: &'a DaemonConfig,
-    out: &'a mut dyn Write,
     progress: Progress,
     readiness: Readiness,
     reading: Reading,
@@ -125,7 +122,6 @@ pub fn run(
     cfg: &DaemonConfig,
     forwarding: Forwarding,
     stop: &AtomicBool,
-    out: &mut dyn Write,
 ) -> Result<(), DaemonError> {
     let vault = logger.vault().clone();
     let mut pid_file = pidfile::PidFile::acquire(&vault).map_err(|e| match e {
@@ -135,7 +131,7 @@ pub fn run(
             vault.pid_file().display()
         )),
     })?;
-    let mut d = Daemon::start(logger, cfg, out)?;
+    let mut d = Daemon::start(logger, cfg)?;
     let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
     let _watcher = if cfg.watch_vault { d.watcher(tx) } else { None };
     if cfg.watch_vault {
@@ -145,8 +141,8 @@ pub fn run(
     let (events_tx, events) = mpsc::channel::<Entry>();
     let forwarder = d.start_forwarding(forwarding, events_tx);
     if let Err(e) = pid_file.ready() {
-        let message = format!("warning: could not mark the pid file ready: {e}");
-        d.say(0, &message);
+        let message = format!("could not mark the pid file ready: {e}");
+        d.say(Level::WARN, &message);
     }
     let mut systemd = systemd::Notifier::new(cfg.notify);
     systemd.ready();
@@ -168,25 +164,20 @@ pub fn run(
 impl<'a> Daemon<'a> {
     /// Settles what a dead writer left, logs the start, runs retention and
     /// replays `failed_writes.json`.
-    fn start(
-        logger: AuditLogger,
-        cfg: &'a DaemonConfig,
-        out: &'a mut dyn Write,
-    ) -> Result<Daemon<'a>, DaemonError> {
+    fn start(logger: AuditLogger, cfg: &'a DaemonConfig) -> Result<Daemon<'a>, DaemonError> {
         let vault = logger.vault().clone();
         logger
             .with_writer_lock(|| journal::resolve(&vault))
             .map_err(|e: Error| DaemonError::Fatal(e.to_string()))?;
         if let Err(e) = logger.ensure_inbox() {
             // The inbox is created again by the first file dropped there.
-            let _ = writeln!(out, "vault-audit daemon: warning: {e}");
+            tracing::warn!("{e}");
         }
         let today = logger.now().date_naive();
         let mut d = Daemon {
             progress: journal::load_progress(&vault),
             logger,
             cfg,
-            out,
             readiness: Readiness::new(cfg.grace),
             reading: Reading::new(cfg.grace),
             repeats: Repeats::default(),
@@ -201,7 +192,7 @@ impl<'a> Daemon<'a> {
         };
         let pid = std::process::id();
         d.say(
-            0,
+            Level::INFO,
             &format!("started for {} (pid {pid})", vault.root().display()),
         );
         d.event(LogLevel::Info, "daemon", json!({"event": "start", "pid": pid, "watch_vault": cfg.watch_vault, "poll_ms": cfg.poll.map(|p| p.as_millis() as u64), "inbox_grace_ms": cfg.grace.as_millis() as u64}));
@@ -221,7 +212,7 @@ impl<'a> Daemon<'a> {
         }
         let names: Vec<&str> = forwarding.sinks.iter().map(|s| s.name()).collect();
         let message = format!("forwarding to {}", names.join(", "));
-        self.say(0, &message);
+        self.say(Level::INFO, &message);
         let vault = self.logger.vault();
         Some(Forwarder::start_metered(
             vault,
@@ -247,7 +238,7 @@ impl<'a> Daemon<'a> {
         let forwarded: Vec<Entry> = events.try_iter().collect();
         for e in &forwarded {
             let params = serde_json::Value::Object(e.parameters.clone());
-            self.say(0, &format!("sink: {params}"));
+            self.say(Level::INFO, &format!("sink: {params}"));
         }
         self.write(forwarded);
         self.refresh(false);
@@ -279,7 +270,7 @@ impl<'a> Daemon<'a> {
                 }
                 Ok(Err(e)) => self.warn_repeating(
                     "events",
-                    &format!("warning: file events: {e}; rescanning on a timer"),
+                    &format!("file events: {e}; rescanning on a timer"),
                 ),
                 Err(mpsc::RecvTimeoutError::Timeout) => return,
                 Err(mpsc::RecvTimeoutError::Disconnected) => return std::thread::sleep(left),
@@ -329,16 +320,21 @@ impl<'a> Daemon<'a> {
             json!({"event": "stop", "pid": pid}),
         );
         self.refresh(true);
-        self.say(0, "stopped");
+        self.say(Level::INFO, "stopped");
     }
 }
 
 impl Daemon<'_> {
-    fn say(&mut self, level: u8, message: &str) {
-        if level <= self.cfg.verbose {
-            // Messages may quote an inbox file's name or a refused line.
-            let message = self.logger.redactor().text(message);
-            let _ = writeln!(self.out, "vault-audit daemon: {message}");
+    /// An operational message (not an entry: those go to the audit log).
+    fn say(&self, level: Level, message: &str) {
+        // Messages may quote an inbox file's name or a refused line.
+        let message = self.logger.redactor().text(message);
+        match level {
+            Level::ERROR => tracing::error!("{message}"),
+            Level::WARN => tracing::warn!("{message}"),
+            Level::INFO => tracing::info!("{message}"),
+            Level::DEBUG => tracing::debug!("{message}"),
+            _ => tracing::trace!("{message}"),
         }
     }
 
@@ -352,7 +348,7 @@ impl Daemon<'_> {
                 self.observe(&receipt.entries);
                 self.dirty.extend(receipt.files);
             }
-            Err(e) => self.say(0, &format!("warning: {e}")),
+            Err(e) => self.say(Level::WARN, &format!("{e}")),
         }
     }
 
@@ -383,11 +379,11 @@ impl Daemon<'_> {
         match notes {
             Ok(notes) => {
                 for note in notes {
-                    self.say(1, &format!("alert: wrote {note}"));
+                    self.say(Level::DEBUG, &format!("alert: wrote {note}"));
                     self.own_notes.insert(note);
                 }
             }
-            Err(e) => self.say(0, &format!("warning: could not write an alert note: {e}")),
+            Err(e) => self.say(Level::WARN, &format!("could not write an alert note: {e}")),
         }
     }
 
@@ -395,7 +391,7 @@ impl Daemon<'_> {
     /// unchanged) only now and then.
     fn warn_repeating(&mut self, key: &'static str, message: &str) {
         if self.repeats.due(key, Instant::now()) {
-            self.say(0, message);
+            self.say(Level::WARN, message);
         }
     }
 
@@ -409,7 +405,7 @@ impl Daemon<'_> {
                 c
             }
             Err(e) => {
-                let message = format!("warning: {}: {e}", vault.inbox_processing().display());
+                let message = format!("{}: {e}", vault.inbox_processing().display());
                 self.warn_repeating("claims", &message);
                 Vec::new()
             }
@@ -432,7 +428,7 @@ impl Daemon<'_> {
         let ready = match self.readiness.ready(&vault, now) {
             Ok(ready) => ready,
             Err(e) => {
-                let message = format!("warning: {}: {e}", vault.inbox().display());
+                let message = format!("{}: {e}", vault.inbox().display());
                 self.warn_repeating("inbox", &message);
                 return Vec::new();
             }
@@ -452,10 +448,10 @@ impl Daemon<'_> {
             } else if e.kind() != std::io::ErrorKind::NotFound && self.readiness.failed(&path, now)
             {
                 let message = format!(
-                    "warning: could not claim {}: {e}; trying again later, less and less often",
+                    "could not claim {}: {e}; trying again later, less and less often",
                     path.display()
                 );
-                self.say(0, &message);
+                self.say(Level::WARN, &message);
             }
         }
         claimed
@@ -475,8 +471,8 @@ impl Daemon<'_> {
         match inbox::set_aside(&vault, path, &original, reason, red, now_ms) {
             Ok(target) => {
                 let rel = vault.relative(&target).into_owned();
-                let message = format!("warning: {original} set aside as {rel}: {reason}");
-                self.say(0, &message);
+                let message = format!("{original} set aside as {rel}: {reason}");
+                self.say(Level::WARN, &message);
                 let dropped = vault.relative(path).into_owned();
                 self.event(
                     LogLevel::Warning,
@@ -487,10 +483,10 @@ impl Daemon<'_> {
             Err(e) => {
                 if self.readiness.failed(path, SystemTime::now()) {
                     let message = format!(
-                        "warning: could not set {} aside ({reason}): {e}; trying again later",
+                        "could not set {} aside ({reason}): {e}; trying again later",
                         path.display()
                     );
-                    self.say(0, &message);
+                    self.say(Level::WARN, &message);
                 }
             }
         }
@@ -524,7 +520,7 @@ impl Daemon<'_> {
                 // settled (else the same lines would be appended again).
                 let _ = self.logger.with_writer_lock(|| journal::resolve(&vault));
                 self.progress = journal::load_progress(&vault);
-                self.warn_repeating("take in", &format!("warning: inbox: {e}; will try again"));
+                self.warn_repeating("take in", &format!("inbox: {e}; will try again"));
                 Vec::new()
             }
         }
@@ -538,15 +534,15 @@ impl Daemon<'_> {
                 "took in {} entries from {}",
                 intake.written, intake.original
             );
-            self.say(1, &message);
+            self.say(Level::DEBUG, &message);
         }
         self.dirty.extend(intake.files);
         if let Some(rejected) = &intake.rejected_path {
             let rel = vault.relative(rejected).into_owned();
             self.say(
-                0,
+                Level::WARN,
                 &format!(
-                    "warning: {} lines of {} rejected; see {rel}.errors.txt",
+                    "{} lines of {} rejected; see {rel}.errors.txt",
                     intake.rejected_count, intake.original
                 ),
             );
@@ -570,7 +566,7 @@ impl Daemon<'_> {
         match outcome {
             Ok(Some(intake)) => {
                 self.say(
-                    0,
+                    Level::INFO,
                     &format!(
                         "replayed {} entries from failed_writes.json",
                         intake.written
@@ -579,7 +575,7 @@ impl Daemon<'_> {
                 self.dirty.extend(intake.files);
             }
             Ok(None) => {}
-            Err(e) => self.say(0, &format!("warning: replay of failed_writes.json: {e}")),
+            Err(e) => self.say(Level::WARN, &format!("replay of failed_writes.json: {e}")),
         }
     }
 
@@ -589,7 +585,7 @@ impl Daemon<'_> {
         match self.logger.sync_replicas() {
             Ok(synced) => {
                 for note in &synced.notes {
-                    self.say(1, note);
+                    self.say(Level::INFO, note);
                 }
                 // Alerts see every machine's entries.
                 self.observe(&synced.entries);
@@ -603,7 +599,7 @@ impl Daemon<'_> {
         match self.logger.rotate(None) {
             Ok(report) if report.deleted > 0 => {
                 self.say(
-                    0,
+                    Level::INFO,
                     &format!(
                         "retention: deleted {} day files, archived {} CRITICAL entries",
                         report.deleted, report.critical_archived
@@ -617,7 +613,7 @@ impl Daemon<'_> {
                 );
             }
             Ok(_) => {}
-            Err(e) => self.say(0, &format!("warning: retention: {e}")),
+            Err(e) => self.say(Level::WARN, &format!("retention: {e}")),
         }
     }
 
@@ -638,9 +634,9 @@ impl Daemon<'_> {
             Ok(w) => Some(w),
             Err(e) => {
                 self.say(
-                    0,
+                    Level::WARN,
                     &format!(
-                        "warning: file events unavailable ({e}); the vault is rescanned every {} s",
+                        "file events unavailable ({e}); the vault is rescanned every {} s",
                         RESCAN.as_secs()
                     ),
                 );
@@ -653,7 +649,7 @@ impl Daemon<'_> {
         let vault = self.logger.vault().clone();
         let now = match Snapshot::scan(vault.root()) {
             Ok(s) => s,
-            Err(e) => return self.say(0, &format!("warning: could not scan the vault: {e}")),
+            Err(e) => return self.say(Level::WARN, &format!("could not scan the vault: {e}")),
         };
         let Some(before) = self.snapshot.replace(now.clone()) else {
             let _ = now.save(&vault);
@@ -668,7 +664,7 @@ impl Daemon<'_> {
             .filter_map(|c| watch::entry_for(c, &self.cfg.folders))
             .collect();
         self.say(
-            1,
+            Level::DEBUG,
             &format!(
                 "vault: {} changes, {} recorded",
                 changes.len(),
@@ -678,8 +674,8 @@ impl Daemon<'_> {
         self.write(entries);
         if let Err(e) = now.save(&vault) {
             self.say(
-                0,
-                &format!("warning: could not save the vault snapshot: {e}"),
+                Level::WARN,
+                &format!("could not save the vault snapshot: {e}"),
             );
         }
     }
@@ -702,7 +698,7 @@ impl Daemon<'_> {
             .logger
             .with_writer_lock_at(|| refresh_views(&vault, &states, now, cache));
         if let Err(e) = done {
-            self.say(0, &format!("warning: index and Dashboard: {e}"));
+            self.say(Level::WARN, &format!("index and Dashboard: {e}"));
         }
         self.last_refresh = Instant::now();
     }

@@ -14,8 +14,9 @@ use crate::fsutil::write_replace;
 use crate::time::{format_timestamp, parse_day};
 use crate::vault::{day_file_name, Vault};
 
-/// The index, in the seed's structure (section 9).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The index, in the seed's structure (section 9); also what the MCP tool
+/// `stats` answers, with this as its `outputSchema`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Index {
     /// When it was last written.
@@ -33,7 +34,7 @@ pub struct Index {
 }
 
 /// One day file in the index.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IndexedFile {
     /// `YYYY-MM-DD`.

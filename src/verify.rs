@@ -28,7 +28,7 @@ pub const CHAIN_MISMATCH: &str =
     "chain mismatch: the entry was changed, or an entry before it was removed";
 
 /// The kinds of problem, so that `repair` knows which it may fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// The file or an entry line does not parse.
@@ -92,7 +92,7 @@ impl Kind {
 }
 
 /// One thing that does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Problem {
     /// The file, relative to the vault (`Logs/2026-11-20.json`).
     pub file: String,
@@ -120,8 +120,8 @@ impl fmt::Display for Problem {
     }
 }
 
-/// What `verify` found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What `verify` found (also the MCP tool's `outputSchema`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Whether everything holds.
     pub ok: bool,

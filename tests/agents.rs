@@ -363,7 +363,7 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
         .iter()
         .map(|t| t["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, ["log_action", "query_logs"]);
+    assert_eq!(names, ["log_action", "query_logs", "stats", "verify"]);
 
     let decided = c.call(
         "log_action",
@@ -406,6 +406,14 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
         found["structuredContent"]["entries"][0]["action_type"],
         "email_sent"
     );
+    let stats = c.call("stats", json!({}));
+    let index = &stats["structuredContent"];
+    assert_eq!(index["total_entries_all_time"], 2, "{stats}");
+    let days = index["log_files"].as_array().map(Vec::len);
+    assert_eq!(index["total_log_files"].as_u64(), days.map(|d| d as u64));
+    let verified = c.call("verify", json!({}));
+    assert_eq!(verified["structuredContent"]["ok"], true, "{verified}");
+    assert_eq!(verified["structuredContent"]["entries"], 2, "{verified}");
     let warn = c.call("query_logs", json!({"level": ["warning"]}));
     assert_eq!(warn["structuredContent"]["matched"], 1);
     let bad_q = c.call("query_logs", json!({"since": "yesterday-ish"}));
@@ -432,11 +440,130 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
     assert_eq!(unknown["error"]["code"], -32601);
     c.send(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": {"name": "nope", "arguments": {}}}));
     assert_eq!(c.recv()["error"]["code"], -32602);
+    // Arguments that are not an object: invalid params, said so.
+    let listed = c.request(
+        "tools/call",
+        json!({"name": "log_action", "arguments": [1, 2]}),
+    );
+    assert_eq!(listed["error"]["code"], -32602, "{listed}");
+    assert!(listed["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("a JSON object")));
+    // A line that is not JSON is ignored, as the official SDKs do (an
+    // answer to garbage could start an error storm); the server goes on.
     let stdin = c.child.stdin.as_mut().expect("stdin");
     writeln!(stdin, "{{broken").expect("send");
     stdin.flush().expect("flush");
-    assert_eq!(c.recv()["error"]["code"], -32700);
+    assert!(c.request("ping", json!({}))["result"].is_object());
+    // A JSON-RPC batch, removed from the protocol in 2025-06-18, is refused.
+    c.send(&json!([{"jsonrpc": "2.0", "id": 100, "method": "ping"}]));
+    assert_eq!(c.recv()["error"]["code"], -32600);
     assert_eq!(logged(&v).len(), 2);
+}
+
+#[test]
+fn the_mcp_server_negotiates_2025_11_25_and_older_revisions() {
+    let v = Vault::new();
+    for (asked, agreed) in [
+        ("2025-11-25", "2025-11-25"),
+        ("2025-06-18", "2025-06-18"),
+        ("2025-03-26", "2025-03-26"),
+        ("2024-11-05", "2024-11-05"),
+        ("1999-01-01", "2025-11-25"),
+    ] {
+        let mut c = Client::start(&v);
+        let init = c.request(
+            "initialize",
+            json!({"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+        );
+        assert_eq!(init["result"]["protocolVersion"], agreed, "{init}");
+    }
+}
+
+#[test]
+fn the_mcp_tools_declare_required_fields_and_the_entry_s_own_values() {
+    let v = Vault::new();
+    let mut c = Client::start(&v);
+    c.request(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let list = c.request("tools/list", json!({}));
+    let tools = &list["result"]["tools"];
+    let log = &tools[0];
+    assert_eq!(log["name"], "log_action");
+    let input = &log["inputSchema"];
+    assert_eq!(input["required"], json!(["action_type", "target"]));
+    assert_eq!(input["additionalProperties"], false);
+    let p = &input["properties"];
+    assert_eq!(
+        p["result"]["enum"],
+        json!(["success", "failure", "skipped", null])
+    );
+    assert_eq!(
+        p["approval_status"]["enum"],
+        json!([
+            "not_required",
+            "pending",
+            "approved",
+            "rejected",
+            "expired",
+            null
+        ])
+    );
+    assert_eq!(
+        p["approved_by"]["enum"],
+        json!(["human", "system", "N/A", null])
+    );
+    assert!(log["outputSchema"]["properties"]["entry"].is_object());
+    assert!(tools[1]["outputSchema"]["properties"]["entries"].is_object());
+    // Every required field missing is named at once, with what is accepted.
+    let missing = c.call("log_action", json!({}));
+    assert_eq!(missing["isError"], true);
+    let text = missing["content"][0]["text"].as_str().expect("text");
+    assert!(text.contains("missing field \"action_type\""), "{text}");
+    assert!(text.contains("missing field \"target\""), "{text}");
+    let unknown = c.call(
+        "log_action",
+        json!({"action_type": "x", "target": "t", "colour": "red"}),
+    );
+    assert_eq!(unknown["isError"], true);
+    assert!(unknown["content"][0]["text"]
+        .as_str()
+        .expect("text")
+        .starts_with("colour: not an argument of log_action; accepted: action_type, target,"));
+    assert_eq!(logged(&v).len(), 0);
+}
+
+/// The conformance test in `tests/mcp_conformance/`, with the official
+/// Python SDK (`pip install mcp`, as `.ci/run` does). Without the package
+/// it says so loudly and passes: CI installs it.
+#[test]
+fn the_official_python_sdk_finds_the_mcp_server_conformant() {
+    let probe = Command::new("python3").args(["-c", "import mcp"]).output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "\n\n*** SKIPPED: MCP conformance needs the Python `mcp` package: python3 -m pip install mcp ***\n\n"
+        );
+        return;
+    }
+    let v = Vault::new();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/mcp_conformance/conformance.py"
+    );
+    let done = Command::new("python3")
+        .arg(script)
+        .arg(BIN)
+        .arg(v.path())
+        .env_remove("AUDIT_CHAIN_KEY")
+        .output()
+        .expect("run python3");
+    let out = String::from_utf8_lossy(&done.stdout);
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(done.status.success(), "{out}\n{err}");
+    assert!(out.contains("MCP conformance: ok"), "{out}\n{err}");
 }
 
 #[test]

@@ -108,6 +108,46 @@ fn one_daemon_per_vault_status_stop_and_sigterm() {
     assert!(dry.stderr.contains("--no-dry-run"), "{}", dry.stderr);
 }
 
+/// The daemon's stderr so far.
+fn said(v: &Vault) -> String {
+    std::fs::read_to_string(v.path().join("daemon.err")).unwrap_or_default()
+}
+
+#[test]
+fn operational_messages_have_a_time_and_a_level_and_obey_v_q_and_rust_log() {
+    // The harness starts `daemon -v`: INFO and DEBUG of ours are shown.
+    let v = Vault::new();
+    let d = Daemon::start(&v, &[]);
+    d.terminate();
+    let text = said(&v);
+    let started = text
+        .lines()
+        .find(|l| l.contains("vault_audit::daemon: started for"))
+        .unwrap_or_else(|| panic!("no start message in {text}"));
+    let (time, rest) = started.split_once(' ').expect("a time first");
+    assert!(
+        vault_audit::time::parse_timestamp(time).is_ok(),
+        "{started}"
+    );
+    assert!(rest.trim_start().starts_with("INFO "), "{started}");
+    // -q twice more: warnings only.
+    let quiet = Vault::new();
+    Daemon::start(&quiet, &["-qq"]).terminate();
+    assert!(!said(&quiet).contains("started for"), "{}", said(&quiet));
+    // RUST_LOG decides over -v and -q, and lets dependencies' `log`
+    // records through (notify's watches at trace).
+    let traced = Vault::new();
+    Daemon::start_with(&traced, &["-qq"], &[("RUST_LOG", "info,notify=trace")]).terminate();
+    let text = said(&traced);
+    assert!(text.contains("started for"), "{text}");
+    assert!(text.contains(" TRACE notify::"), "{text}");
+    // Nothing of this reaches the audit log.
+    assert!(traced
+        .all_entries()
+        .iter()
+        .all(|e| !e.to_string().contains("started for")));
+}
+
 #[test]
 fn inbox_files_are_taken_in_and_bad_lines_rejected_without_blocking_good_ones() {
     let v = Vault::new();

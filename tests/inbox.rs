@@ -75,12 +75,12 @@ fn inbox_empty(v: &Vault) -> bool {
     files_in(&inbox_dir(v)).is_empty() && files_in(&inbox_dir(v).join(".processing")).is_empty()
 }
 
-/// Lines of the daemon's stderr that are warnings.
+/// Lines of the daemon's stderr that are warnings (level WARN).
 fn warnings(v: &Vault) -> Vec<String> {
     std::fs::read_to_string(v.path().join("daemon.err"))
         .unwrap_or_default()
         .lines()
-        .filter(|l| l.contains("warning"))
+        .filter(|l| l.contains(" WARN "))
         .map(str::to_owned)
         .collect()
 }

@@ -394,6 +394,10 @@ fn mcp_every_way(v: &Vault, ts: &str, out: &mut Printed) {
         json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": arguments}})
             .to_string()
     };
+    let hello = [
+        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}}).to_string(),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+    ];
     let messages = [
         call(
             1,
@@ -425,12 +429,13 @@ fn mcp_every_way(v: &Vault, ts: &str, out: &mut Printed) {
             json!({"level": secret_text, "limit": secret_text}),
         ),
     ];
-    let done = v.cmd().arg("mcp").stdin(messages.join("\n") + "\n").run();
+    let all = [&hello[..], &messages[..]].concat();
+    let done = v.cmd().arg("mcp").stdin(all.join("\n") + "\n").run();
     let done = out.keep("mcp", done);
     done.assert_code(0);
     assert_eq!(
         done.stdout.lines().count(),
-        messages.len(),
+        messages.len() + 1,
         "{}",
         done.stdout
     );

@@ -65,7 +65,7 @@ pub fn hook(config: &Config, _args: &HookArgs, io: &mut Io<'_>) -> Result<u8, Cl
     match logger.log(entry) {
         Ok(receipt) => {
             for p in &receipt.post_write_errors {
-                let _ = writeln!(io.stderr, "vault-audit hook: warning: after the write: {p}");
+                tracing::warn!("hook: after the write: {p}");
             }
             Ok(exit::OK)
         }

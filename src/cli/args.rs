@@ -50,6 +50,15 @@ pub struct Args {
     #[arg(long, global = true)]
     pub init: bool,
 
+    /// More messages on stderr: -v debug (the daemon: what is taken in),
+    /// -vv trace; RUST_LOG, when set, decides instead.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Fewer messages on stderr: -q warnings and errors only, -qq errors only.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -226,10 +235,6 @@ pub struct DaemonArgs {
     /// Do not record vault activity (notes created and moved).
     #[arg(long)]
     pub no_watch_vault: bool,
-
-    /// More messages on stderr (-v: what is taken in; -vv: more).
-    #[arg(short, long, action = clap::ArgAction::Count)]
-    pub verbose: u8,
 
     /// ERROR entries within AUDIT_ALERT_WINDOW that raise an alert note.
     #[arg(long, env = "AUDIT_ALERT_ERRORS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]

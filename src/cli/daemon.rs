@@ -108,7 +108,6 @@ fn serve(
             window: chrono::Duration::from_std(args.alert_window)
                 .unwrap_or(chrono::Duration::minutes(15)),
         },
-        verbose: args.verbose,
         grace: args.inbox_grace,
         notify: config.systemd_notify,
     };
@@ -126,13 +125,12 @@ fn serve(
     };
     if vault.host().is_some() && !forwarding.sinks.is_empty() {
         // The primary forwards every machine's entries once taken in.
-        let _ = writeln!(
-            stderr,
-            "vault-audit: this machine is a replica: the sinks are the primary's to feed; not forwarding"
+        tracing::warn!(
+            "this machine is a replica: the sinks are the primary's to feed; not forwarding"
         );
         forwarding.sinks.clear();
     }
-    match daemon::run(logger, &cfg, forwarding, &stop, stderr) {
+    match daemon::run(logger, &cfg, forwarding, &stop) {
         Ok(()) => Ok(exit::OK),
         Err(e @ DaemonError::AlreadyRunning(_)) => {
             let _ = writeln!(stderr, "vault-audit: {e}");

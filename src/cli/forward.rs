@@ -63,7 +63,7 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
             gaps.push(json!({"day": day, "entries": n}));
             if let Some(e) = forward::gap_event(&name, *date, *n) {
                 if let Err(err) = logger.log(e) {
-                    let _ = writeln!(stderr, "vault-audit: could not log a forwarding gap: {err}");
+                    tracing::warn!("could not log a forwarding gap: {err}");
                 }
             }
         }
@@ -72,10 +72,7 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
             json!({"sink": name, "sent": progress.sent, "pending": pending, "lost": gaps});
         if let Some(e) = error {
             failed = true;
-            let _ = writeln!(
-                stderr,
-                "vault-audit: sink {name}: {e}; the entries stay in the day files and go next time"
-            );
+            tracing::warn!("sink {name}: {e}; the entries stay in the day files and go next time");
             line["error"] = Value::String(e.to_string());
         }
         report.push(line);

@@ -106,9 +106,9 @@ fn log(
     let code = match logger.log_batch(valid) {
         Ok(receipt) => {
             if let Err(e) = logger.ensure_inbox() {
-                let _ = writeln!(stderr, "vault-audit: warning: {e}");
+                tracing::warn!("{e}");
             }
-            describe(&logger, &receipt, &mut response, stderr);
+            describe(&logger, &receipt, &mut response);
             if rejected > 0 {
                 response.status = "partial";
                 exit::REJECTED
@@ -210,13 +210,8 @@ fn say_what_was_written(
     }
 }
 
-/// Fills the response from a receipt and reports repairs on stderr.
-fn describe(
-    logger: &AuditLogger,
-    receipt: &Receipt,
-    response: &mut Response,
-    stderr: &mut dyn Write,
-) {
+/// Fills the response from a receipt and reports repairs as warnings.
+fn describe(logger: &AuditLogger, receipt: &Receipt, response: &mut Response) {
     let vault = logger.vault();
     let d = &mut response.details;
     d.insert("dry_run".into(), receipt.dry_run.into());
@@ -244,11 +239,11 @@ fn describe(
     d.insert("files".into(), files.into());
     let mut notes = Vec::new();
     for r in &receipt.recoveries {
-        let _ = writeln!(stderr, "vault-audit: warning: {r}");
+        tracing::warn!("{r}");
         notes.push(Value::String(r.to_string()));
     }
     for p in &receipt.post_write_errors {
-        let _ = writeln!(stderr, "vault-audit: warning: after the write: {p}");
+        tracing::warn!("after the write: {p}");
     }
     d.insert("recovered".into(), notes.into());
     d.insert("upkeep".into(), json!(receipt.notes));

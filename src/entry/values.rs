@@ -73,6 +73,23 @@ macro_rules! value_set {
                 s.serialize_str(self.as_str())
             }
         }
+
+        /// The stored spellings, as a JSON Schema `enum`: a tool schema
+        /// (MCP) offers exactly the values this type accepts.
+        impl schemars::JsonSchema for $name {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                schemars::json_schema!({"type": "string", "enum": names})
+            }
+        }
     };
 }
 
@@ -206,6 +223,28 @@ impl FromStr for ActionType {
 impl fmt::Display for ActionType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A lower_snake_case name of at most [`ActionType::MAX_LEN`] characters:
+/// exactly what [`ActionType::new`] accepts.
+impl schemars::JsonSchema for ActionType {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ActionType".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[a-z][a-z0-9_]*$",
+            "minLength": 1,
+            "maxLength": ActionType::MAX_LEN,
+            "examples": ActionType::KNOWN,
+        })
     }
 }
 
