@@ -709,10 +709,22 @@ fn mcp_query_logs_on_a_replica_sees_the_main_files_and_its_own_entries_once() {
     log(replica(&v), None, 2);
     let call = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": {"name": "query_logs", "arguments": {"actor": "test"}}});
+    // The MCP handshake comes first, as every client does it.
+    let hello = serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}}});
+    let ready = serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
     let asked = |run: Run| {
-        let done = run.arg("mcp").stdin(format!("{call}\n")).run();
-        let reply: Value =
-            serde_json::from_str(done.stdout.lines().next().expect("reply")).expect("json");
+        let done = run
+            .arg("mcp")
+            .stdin(format!("{hello}\n{ready}\n{call}\n"))
+            .run();
+        let reply: Value = done
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|r| r["id"] == 1)
+            .expect("the reply to the call");
         reply["result"]["structuredContent"]["matched"].clone()
     };
     assert_eq!(asked(replica(&v)), 2);
