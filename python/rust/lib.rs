@@ -195,12 +195,21 @@ impl Logger {
     }
 
     /// Parses, validates and appends entries given as JSON texts, all or
-    /// none: every problem of every entry is reported at once.
-    fn log_json<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, PyDict>> {
+    /// none: every problem of every entry is reported at once. Returns the
+    /// receipt, or with `receipt=False` (the specification's `log()`, which
+    /// answers a bool) None unless the logger runs dry.
+    #[pyo3(signature = (texts, receipt=true))]
+    fn log_json<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<String>,
+        receipt: bool,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let entries = self.parse_all(py, &texts)?;
         let written = py.detach(|| self.inner.log_batch(entries));
         match written {
-            Ok(receipt) => receipt_dict(py, &self.inner, &receipt),
+            Ok(done) if receipt || done.dry_run => receipt_dict(py, &self.inner, &done).map(Some),
+            Ok(_) => Ok(None),
             Err(Error::Invalid { entries, .. }) => {
                 // The logger stops at the first invalid entry: name them all.
                 let all = entries.into_iter().map(|e| self.inner.prepare(e));

@@ -300,7 +300,7 @@ class AuditLogger:
             entry.setdefault("session_id", self._current_session())
             entry.setdefault("timestamp", datetime.now(timezone.utc).isoformat())
         try:
-            self._write_raw([entry])
+            self._write_raw([entry], receipt=False)
         except EntryRejected as e:
             print(f"ERROR: Log entry failed schema validation: {e}", file=sys.stderr)
             return False
@@ -434,16 +434,18 @@ class AuditLogger:
         return self._session.get() or self.session_id
 
     def _write(self, entries: Sequence[Mapping[str, Any]]) -> Receipt:
-        return Receipt._from_native(self._write_raw(entries))
+        return Receipt._from_native(self._write_raw(entries, receipt=True))
 
-    def _write_raw(self, entries: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    def _write_raw(self, entries: Sequence[Mapping[str, Any]], receipt: bool) -> Any:
+        """The receipt as the extension gives it; with `receipt` False, None
+        unless the logger runs dry (the specification's `log()` needs none)."""
         session = self._current_session()
         redact = self._native.redact
         texts = [
             _to_json(entry, position, session, redact) for position, entry in enumerate(entries)
         ]
-        raw = self._native.log_json(texts)
-        if raw["dry_run"]:
+        raw = self._native.log_json(texts, receipt)
+        if raw is not None and raw["dry_run"]:
             _preview(raw["entries"])
         return raw
 
