@@ -57,9 +57,10 @@ struct DayRecord {
 pub struct MonthRead {
     /// The days, in the order archived.
     pub days: Vec<ArchivedDay>,
-    /// Where the bytes that are no whole member start, if any are left at
-    /// the end (a member cut short by a crash, or damaged).
-    pub torn_at: Option<u64>,
+    /// Byte ranges (start, end) that are no whole member: a member cut
+    /// short by a crash, or damaged. Reading goes on at the next whole
+    /// member, so nothing after a torn one is lost.
+    pub torn: Vec<(u64, u64)>,
     /// Members that decode but whose record or lines do not parse, by
     /// their offset, with why.
     pub unreadable: Vec<(u64, String)>,
@@ -99,30 +100,40 @@ pub fn read(path: &Path) -> io::Result<MonthRead> {
     Ok(parse(&read_no_follow(path)?))
 }
 
+/// The gzip magic and deflate method that open every member.
+const MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
+
 /// The days of an archive's bytes; see [`read`].
 pub fn parse(bytes: &[u8]) -> MonthRead {
     let mut found = MonthRead::default();
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        let offset = (bytes.len() - rest.len()) as u64;
-        let mut decoder = flate2::bufread::GzDecoder::new(rest);
-        let mut text = Vec::new();
-        if decoder.read_to_end(&mut text).is_err() {
-            found.torn_at = Some(offset);
-            break;
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some((text, len)) = decode_member(&bytes[at..]) {
+            match parse_member(&text) {
+                Ok(day) => found.days.push(day),
+                Err(why) => found.unreadable.push((at as u64, why)),
+            }
+            at += len;
+            continue;
         }
-        let left = decoder.into_inner();
-        if left.len() == rest.len() {
-            found.torn_at = Some(offset);
-            break;
-        }
-        rest = left;
-        match parse_member(&text) {
-            Ok(day) => found.days.push(day),
-            Err(why) => found.unreadable.push((offset, why)),
-        }
+        // Torn: go on at the next place a whole member starts.
+        let next = (at + 1..bytes.len())
+            .filter(|&i| bytes[i..].starts_with(&MAGIC))
+            .find(|&i| decode_member(&bytes[i..]).is_some())
+            .unwrap_or(bytes.len());
+        found.torn.push((at as u64, next as u64));
+        at = next;
     }
     found
+}
+
+/// The text of the whole member at the start of `bytes`, and its length.
+fn decode_member(bytes: &[u8]) -> Option<(Vec<u8>, usize)> {
+    let mut decoder = flate2::bufread::GzDecoder::new(bytes);
+    let mut text = Vec::new();
+    decoder.read_to_end(&mut text).ok()?;
+    let len = bytes.len() - decoder.into_inner().len();
+    (len > 0).then_some((text, len))
 }
 
 /// One member's text as a day.
@@ -261,7 +272,7 @@ mod tests {
         bytes.extend(member(&b).expect("b"));
         let read = parse(&bytes);
         assert_eq!(read.days, vec![a.clone(), b]);
-        assert_eq!(read.torn_at, None);
+        assert!(read.torn.is_empty());
         assert_eq!(check_chain(&a, &ChainKey::none()), None);
     }
 
@@ -274,8 +285,22 @@ mod tests {
             bytes.extend_from_slice(&second[..cut]);
             let read = parse(&bytes);
             assert_eq!(read.days.len(), 1, "cut at {cut}");
-            assert_eq!(read.torn_at, Some(whole.len() as u64), "cut at {cut}");
+            let torn = vec![(whole.len() as u64, bytes.len() as u64)];
+            assert_eq!(read.torn, torn, "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn members_after_a_torn_one_are_still_read() {
+        let (a, b) = (day(1, 3), day(2, 2));
+        let first = member(&a).expect("a");
+        let mut bytes = first.clone();
+        bytes.extend_from_slice(&first[..first.len() / 2]);
+        let torn_end = bytes.len() as u64;
+        bytes.extend(member(&b).expect("b"));
+        let read = parse(&bytes);
+        assert_eq!(read.days, vec![a, b]);
+        assert_eq!(read.torn, vec![(first.len() as u64, torn_end)]);
     }
 
     #[test]

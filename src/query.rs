@@ -339,8 +339,8 @@ pub fn scan_archive(
         }
         let mut read = archive::read(&path)?;
         let name = vault.relative(&path).into_owned();
-        if let Some(at) = read.torn_at {
-            problems.push(format!("{name}: the bytes from offset {at} are no whole archive member (cut short, or damaged); not read"));
+        for (from, to) in &read.torn {
+            problems.push(format!("{name}: bytes {from} to {to} are no whole archive member (cut short, or damaged); not read"));
         }
         for (at, why) in &read.unreadable {
             problems.push(format!(

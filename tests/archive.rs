@@ -21,7 +21,7 @@ fn archived(root: &Path) -> Vec<ArchivedDay> {
     let mut days = Vec::new();
     for (_, path) in vault.archive_months().expect("months") {
         let read = archive::read(&path).expect("read");
-        assert_eq!(read.torn_at, None, "{}", path.display());
+        assert!(read.torn.is_empty(), "{}", path.display());
         assert!(read.unreadable.is_empty(), "{}", path.display());
         days.extend(read.days);
     }
@@ -455,4 +455,39 @@ fn a_failing_purge_log_stops_after_the_archive_and_the_rerun_finishes() {
     let report = tiered(dir.path()).rotate(None).expect("rerun");
     assert_eq!(report.deleted, 30);
     assert_eq!(archives(dir.path()), expected);
+}
+
+#[test]
+fn a_torn_member_left_by_another_program_is_reported_and_later_days_still_read() {
+    let dir = vault_of_120_days();
+    tiered(dir.path()).rotate(None).expect("rotate");
+    let vault = vault_audit::Vault::new(dir.path());
+    let cutoff = now().date_naive() - Duration::days(90);
+    let month = vault.archive_month(cutoff);
+    let before = std::fs::read(&month).unwrap_or_default();
+    let torn = &archive::member(&archived(dir.path())[0]).expect("member")[..40];
+    let mut bytes = before.clone();
+    bytes.extend_from_slice(torn);
+    std::fs::write(&month, &bytes).expect("tear");
+    // A day later, the next day expires and is appended after the torn bytes.
+    let later = AuditLogger::builder(dir.path())
+        .clock(Arc::new(FixedClock::new(now() + Duration::days(1))))
+        .session_id("S")
+        .retention_days(90)
+        .archive_days(Some(365))
+        .build()
+        .expect("logger");
+    assert_eq!(later.rotate(None).expect("rotate").cold_archived, 1);
+    let read = archive::read(&month).expect("read");
+    let start = before.len() as u64;
+    assert_eq!(
+        read.torn,
+        vec![(start, start + 40)],
+        "reported, not dropped"
+    );
+    assert_eq!(read.days.last().map(|d| d.day), Some(cutoff));
+    let mut report = vault_audit::verify::Report::default();
+    vault_audit::verify::check_archive(&vault, &Default::default(), &mut report).expect("check");
+    assert!(!report.ok);
+    assert!(report.problems[0].problem.contains("no whole gzip member"));
 }

@@ -28,10 +28,10 @@ pub fn check_archive(vault: &Vault, key: &ChainKey, report: &mut Report) -> io::
             problem: text,
         };
         let read = archive::read(&path)?;
-        if let Some(at) = read.torn_at {
+        for (from, to) in read.torn {
             report.problems.push(problem(
                 Kind::TornTail,
-                format!("the bytes from offset {at} are no whole gzip member (cut short, or damaged); a rerun of retention sets its own aside, anything else is for a person to look at"),
+                format!("bytes {from} to {to} are no whole gzip member (cut short, or damaged): not entries; kept for a person to look at"),
             ));
         }
         for (at, why) in read.unreadable {
