@@ -302,8 +302,11 @@ fn tiered(dir: &Path) -> AuditLogger {
         .expect("logger")
 }
 
+/// Each month archive's name and bytes, and the CRITICAL archive's.
+type Archives = Vec<(String, Vec<u8>)>;
+
 /// The month archives and the CRITICAL archive, byte for byte.
-fn archives(dir: &Path) -> Vec<(String, Vec<u8>)> {
+fn archives(dir: &Path) -> Archives {
     let vault = vault_audit::Vault::new(dir);
     let mut all: Vec<(String, Vec<u8>)> = vault
         .archive_months()
@@ -319,7 +322,7 @@ fn archives(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// What a clean run leaves: the archives, and the oldest day's member.
-fn reference() -> (Vec<(String, Vec<u8>)>, Vec<u8>) {
+fn reference() -> (Archives, Vec<u8>) {
     let dir = vault_of_120_days();
     let report = tiered(dir.path()).rotate(None).expect("rotate");
     assert_eq!(report.deleted, 30);
@@ -341,7 +344,7 @@ fn crash_then_rerun(
     logged: bool,
     deleted: bool,
 ) -> tempfile::TempDir {
-    let (expected, _) = reference();
+    let (expected, _) = reference_once();
     let dir = vault_of_120_days();
     let vault = vault_audit::Vault::new(dir.path());
     let oldest = now().date_naive() - Duration::days(120);
@@ -386,7 +389,7 @@ fn crash_then_rerun(
     let report = tiered(dir.path()).rotate(None).expect("rerun");
     assert_eq!(report.deleted, 30, "{phase}");
     assert_eq!(
-        archives(dir.path()),
+        &archives(dir.path()),
         expected,
         "{phase}: every day archived exactly once"
     );
@@ -490,4 +493,34 @@ fn a_torn_member_left_by_another_program_is_reported_and_later_days_still_read()
     vault_audit::verify::check_archive(&vault, &Default::default(), &mut report).expect("check");
     assert!(!report.ok);
     assert!(report.problems[0].problem.contains("no whole gzip member"));
+}
+
+/// A clean run's archives and the oldest day's member, made once.
+fn reference_once() -> &'static (Archives, Vec<u8>) {
+    static ONCE: std::sync::OnceLock<(Archives, Vec<u8>)> = std::sync::OnceLock::new();
+    ONCE.get_or_init(reference)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+    /// A crash anywhere in the archive append, with or without bytes of
+    /// another program after it, then a rerun: the archives are those of a
+    /// clean run, and only bytes that were not ours are kept aside.
+    #[test]
+    fn a_crash_anywhere_in_the_append_then_a_rerun_archives_each_day_once(
+        per_mille in 0usize..=1000,
+        foreign in proptest::option::of(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..40)),
+    ) {
+        let (_, member) = reference_once();
+        let mut tail = member[..member.len() * per_mille / 1000].to_vec();
+        tail.extend(foreign.iter().flatten());
+        let dir = crash_then_rerun("archiving", &tail, false, false);
+        let aside = kept_aside(dir.path());
+        if member.starts_with(&tail) {
+            proptest::prop_assert!(aside.is_empty());
+        } else {
+            proptest::prop_assert_eq!(aside, vec![tail]);
+        }
+    }
 }
