@@ -389,7 +389,11 @@ impl Purging<'_> {
     /// past `len` is settled first (see [`archive::settle`]).
     fn append_cold(&self, day: NaiveDate, len: u64, member: &[u8]) -> io::Result<()> {
         let month = self.vault.archive_month(day);
-        let aside = self.vault.archive_torn(day, self.now.timestamp());
+        // A name not taken yet: an earlier crash's bytes are kept too.
+        let aside = (1..=u32::MAX)
+            .map(|n| self.vault.archive_torn(day, self.now.timestamp(), n))
+            .find(|p| fs::symlink_metadata(p).is_err())
+            .unwrap_or_else(|| self.vault.archive_torn(day, self.now.timestamp(), 0));
         if !archive::settle(&month, len, member, &aside)? {
             archive::append(&month, member)?;
         }

@@ -138,12 +138,16 @@ impl Vault {
         self.archive_dir().join(archive_month_name(date))
     }
 
-    /// `Logs/archive/YYYY-MM.torn-<unix seconds>.gz`: bytes cut from the
-    /// end of `date`'s month archive that were no whole member of ours,
-    /// kept for a person to look at.
-    pub fn archive_torn(&self, date: NaiveDate, now_unix: i64) -> PathBuf {
-        self.archive_dir()
-            .join(format!("{}.torn-{now_unix}.gz", date.format("%Y-%m")))
+    /// `Logs/archive/YYYY-MM.torn-<unix seconds>[-n].gz`: bytes cut from
+    /// the end of `date`'s month archive that were no member of ours, kept
+    /// for a person to look at. The `n`th candidate (from 1) for when
+    /// earlier ones are taken.
+    pub fn archive_torn(&self, date: NaiveDate, now_unix: i64, n: u32) -> PathBuf {
+        let month = date.format("%Y-%m");
+        self.archive_dir().join(match n {
+            0 | 1 => format!("{month}.torn-{now_unix}.gz"),
+            n => format!("{month}.torn-{now_unix}-{n}.gz"),
+        })
     }
 
     /// The month archives in `Logs/archive/` (regular files named exactly

@@ -344,8 +344,18 @@ fn crash_then_rerun(
     logged: bool,
     deleted: bool,
 ) -> tempfile::TempDir {
+    crash_then_rerun_in(vault_of_120_days(), phase, month_bytes, logged, deleted)
+}
+
+/// [`crash_then_rerun`] in the vault `dir`.
+fn crash_then_rerun_in(
+    dir: tempfile::TempDir,
+    phase: &str,
+    month_bytes: &[u8],
+    logged: bool,
+    deleted: bool,
+) -> tempfile::TempDir {
     let (expected, _) = reference_once();
-    let dir = vault_of_120_days();
     let vault = vault_audit::Vault::new(dir.path());
     let oldest = now().date_naive() - Duration::days(120);
     let file = format!("{oldest}.json");
@@ -425,6 +435,17 @@ fn bytes_past_the_journalled_length_that_are_not_ours_are_kept_aside() {
     let garbage = b"\x1f\x8b\x08 not a member of ours";
     let dir = crash_then_rerun("archiving", garbage, false, false);
     assert_eq!(kept_aside(dir.path()), vec![garbage.to_vec()]);
+    // Bytes an earlier crash kept aside, at the same second, are kept too.
+    let dir = vault_of_120_days();
+    let vault = vault_audit::Vault::new(dir.path());
+    let oldest = now().date_naive() - Duration::days(120);
+    let earlier = vault.archive_torn(oldest, now().timestamp(), 1);
+    std::fs::create_dir_all(vault.archive_dir()).expect("mkdir");
+    std::fs::write(&earlier, b"earlier").expect("earlier");
+    let dir = crash_then_rerun_in(dir, "archiving", garbage, false, false);
+    let mut aside = kept_aside(dir.path());
+    aside.sort();
+    assert_eq!(aside, vec![garbage.to_vec(), b"earlier".to_vec()]);
 }
 
 #[test]
