@@ -38,7 +38,9 @@ pub struct Purge {
     pub file: String,
     /// CRITICAL entries archived from it (or to archive, in dry run).
     pub critical: u64,
-    /// Whether its entries went to the cold archive (or would, in dry run).
+    /// Whether its entries went to the cold archive (or would, in dry run);
+    /// left out of the JSON when not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cold: bool,
 }
 
@@ -537,15 +539,19 @@ fn purge_entry(
     session: &str,
 ) -> io::Result<Entry> {
     let action = ActionType::new("log_retention").map_err(io::Error::other)?;
-    Ok(
-        Entry::new(LogLevel::Info, action, "audit_logger", journal.file.clone())
-            .at(now)
-            .param("retention_days", days)
-            .param("critical_archived", journal.critical)
-            .param("cold_archived", journal.cold_len.is_some())
-            .approval(ApprovalStatus::NotRequired, ApprovedBy::System)
-            .session(session),
-    )
+    let entry = Entry::new(LogLevel::Info, action, "audit_logger", journal.file.clone())
+        .at(now)
+        .param("retention_days", days)
+        .param("critical_archived", journal.critical);
+    // Only a day moved to the cold archive says so: without a cold tier the
+    // entry is as it always was.
+    let entry = match journal.cold_len {
+        Some(_) => entry.param("cold_archived", true),
+        None => entry,
+    };
+    Ok(entry
+        .approval(ApprovalStatus::NotRequired, ApprovedBy::System)
+        .session(session))
 }
 
 /// The CRITICAL entries (every entry scanned, not the summary) as archive lines.

@@ -545,3 +545,36 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn rotate_in_dry_run_says_which_days_would_go_to_the_archive_and_changes_nothing() {
+    let v = common::Vault::new();
+    let (old, ts) = common::days_ago(100);
+    v.cmd()
+        .env("AUDIT_RETENTION_DAYS", "36500")
+        .args(["log", "--entry", "-"])
+        .stdin(common::entry_json(&ts, "INFO", 1))
+        .run()
+        .assert_code(0);
+    let tiered = |run: common::Run| {
+        run.env("AUDIT_RETENTION_DAYS", "90")
+            .env("AUDIT_ARCHIVE_DAYS", "365")
+    };
+    let before = v.snapshot();
+    let dry = tiered(v.cmd()).args(["--dry-run", "rotate"]).run();
+    dry.assert_code(0);
+    let files = &dry.response()["details"]["files"];
+    assert_eq!(
+        files,
+        &serde_json::json!([{"file": format!("{old}.json"), "critical": 0, "cold": true}])
+    );
+    assert_eq!(v.snapshot(), before, "dry run changed the vault");
+    let done = tiered(v.cmd()).arg("rotate").run();
+    done.assert_code(0);
+    assert_eq!(done.response()["details"]["cold_archived"], 1);
+    assert!(!v.day(&old).exists());
+    let found = tiered(v.cmd())
+        .args(["query", "--archive", "--format", "jsonl", "--until", &old])
+        .run();
+    assert_eq!(found.stdout.lines().count(), 1, "{}", found.stdout);
+}
