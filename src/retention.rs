@@ -245,6 +245,10 @@ pub fn run(
         write_journal(vault, &journal)?;
         purge.finish(journal, append, &mut report)?;
     }
+    // Before the run is recorded, so that a failure is retried next time.
+    if let Some(cold_cutoff) = cold_cutoff {
+        purge.expire_archives(cold_cutoff, dry_run, append, &mut report)?;
+    }
     if !dry_run {
         let state = LastRun {
             last_run: today.format("%Y-%m-%d").to_string(),
@@ -252,9 +256,6 @@ pub fn run(
         };
         let bytes = serde_json::to_vec(&state).unwrap_or_default();
         write_replace(&vault.retention_last_run(), &bytes, false)?;
-    }
-    if let Some(cold_cutoff) = cold_cutoff {
-        purge.expire_archives(cold_cutoff, dry_run, append, &mut report)?;
     }
     Ok(report)
 }
