@@ -40,6 +40,7 @@
 //! | views | what is derived from the day files: `Logs/index.json` and the Dashboard table |
 //! | upkeep | what runs after every write: the views, then retention when due ([`logger::upkeep`]) |
 //! | retention | deleting day files older than the kept days, archiving their CRITICAL entries; `rotate` is the command that runs it by hand |
+//! | cold archive | `Logs/archive/YYYY-MM.jsonl.gz`: the stored lines of the day files retention took out of `Logs/`, one gzip **member** per day, kept `AUDIT_ARCHIVE_DAYS` ([`archive`]) |
 //! | purge record | retention's own crash journal for one deletion |
 //! | journal | the inbox's write-ahead record of a batch being appended ([`journal`]) |
 //! | progress | how far each inbox claim is taken in ([`journal::Progress`]) |
@@ -65,7 +66,7 @@
 //! | 0 | time, fsutil, meter |
 //! | 1 | vault, entry, lock |
 //! | 2 | chain, redact |
-//! | 3 | daily |
+//! | 3 | daily, archive |
 //! | 4 | error, journal, index, dashboard, retention, query, replica |
 //! | 5 | verify, forward, hook |
 //! | 6 | logger, repair |
@@ -74,6 +75,7 @@
 //! | 9 | cli |
 #![warn(missing_docs)]
 
+pub mod archive;
 pub mod chain;
 pub mod cli;
 pub mod daemon;

@@ -102,6 +102,7 @@ pub struct AuditLoggerBuilder {
     session_id: Option<String>,
     lock_timeout: Duration,
     retention_days: u32,
+    archive_days: Option<u32>,
     upkeep: bool,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
@@ -194,6 +195,15 @@ impl AuditLoggerBuilder {
         self
     }
 
+    /// Days the cold archive keeps the entries of expired day files
+    /// (default none: expired day files are deleted, their CRITICAL entries
+    /// kept in `critical_archive.json`). Must be more than the retention
+    /// days. The CLI resolves `AUDIT_ARCHIVE_DAYS`.
+    pub fn archive_days(mut self, days: Option<u32>) -> Self {
+        self.archive_days = days;
+        self
+    }
+
     /// Whether every write is followed by the index, Dashboard and retention
     /// upkeep (default true; false leaves just the day files).
     pub fn upkeep(mut self, on: bool) -> Self {
@@ -225,14 +235,12 @@ impl AuditLoggerBuilder {
         if !self.vault.is_dir() {
             return Err(Error::VaultNotFound { path: self.vault });
         }
-        if !retention::DAYS_RANGE.contains(&self.retention_days) {
-            let (low, high) = retention::DAYS_RANGE.into_inner();
-            return Err(Error::Config {
-                message: format!(
-                    "retention days {} is out of range; accepted: {low} to {high} (AUDIT_RETENTION_DAYS, --retention-days)",
-                    self.retention_days
-                ),
-            });
+        let policy = retention::Policy {
+            days: self.retention_days,
+            archive_days: self.archive_days,
+        };
+        if let Err(message) = policy.check() {
+            return Err(Error::Config { message });
         }
         let redactor = self.redactor.unwrap_or_default();
         // The session id is written into every entry that has none, and into
@@ -254,7 +262,7 @@ impl AuditLoggerBuilder {
         };
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
-            let upkeep = Upkeep::new(self.retention_days);
+            let upkeep = Upkeep::new(policy);
             // A replica's views are the primary's to make.
             let upkeep = match vault.host() {
                 Some(_) => upkeep.without_views(),
@@ -269,6 +277,7 @@ impl AuditLoggerBuilder {
             session_id,
             lock_timeout: self.lock_timeout,
             retention_days: self.retention_days,
+            archive_days: self.archive_days,
             clock: self.clock,
             steps,
             dry_run_output: self.dry_run_output,
@@ -293,6 +302,7 @@ pub struct AuditLogger {
     session_id: String,
     lock_timeout: Duration,
     retention_days: u32,
+    archive_days: Option<u32>,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
     dry_run_output: Option<DryRunOutput>,
@@ -311,6 +321,7 @@ impl AuditLogger {
             session_id: None,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             retention_days: retention::DEFAULT_DAYS,
+            archive_days: None,
             upkeep: true,
             clock: Arc::new(SystemClock),
             steps: Vec::new(),
@@ -332,6 +343,11 @@ impl AuditLogger {
     /// Days of logs kept.
     pub fn retention_days(&self) -> u32 {
         self.retention_days
+    }
+
+    /// Days the cold archive keeps, if there is one.
+    pub fn archive_days(&self) -> Option<u32> {
+        self.archive_days
     }
 
     /// The zone of times without an offset in imported entries.

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::archive;
 use crate::daily;
 use crate::time::{format_timestamp, parse_timestamp};
 use crate::vault::Vault;
@@ -279,23 +280,8 @@ pub fn scan_days(
     mut each: impl FnMut(&str, &Lite<'_>) -> ControlFlow<()>,
 ) -> io::Result<()> {
     let pre = Prefilter::new(filter);
+    let mut day = DayScan::new(filter, ordered, &mut each);
     for &date in days {
-        let mut matches: Vec<(Option<DateTime<Utc>>, String)> = Vec::new();
-        // Checks one line; passes it on at once, or keeps it for sorting.
-        let mut visit = |line: &str| -> ControlFlow<()> {
-            let Ok(e) = serde_json::from_str::<Lite>(line) else {
-                return ControlFlow::Continue(());
-            };
-            if !filter.matches(&e, line) {
-                return ControlFlow::Continue(());
-            }
-            if !ordered {
-                return each(line, &e);
-            }
-            let t = e.timestamp.as_deref().and_then(|t| parse_timestamp(t).ok());
-            matches.push((t, line.to_owned()));
-            ControlFlow::Continue(())
-        };
         let path = vault.day_file(date);
         let mut file = match crate::fsutil::open_read(&path) {
             Ok(f) => f,
@@ -311,7 +297,7 @@ pub fn scan_days(
                 let line = line.strip_suffix(b",").unwrap_or(line);
                 if line.starts_with(b"    {") && pre.may_match(line) {
                     if let Ok(json) = std::str::from_utf8(&line[4..]) {
-                        if visit(json).is_break() {
+                        if day.visit(json).is_break() {
                             return Ok(());
                         }
                     }
@@ -320,26 +306,116 @@ pub fn scan_days(
             }
         } else {
             for entry in daily::read_entries(&path)?.entries {
-                if visit(&entry.to_string()).is_break() {
+                if day.visit(&entry.to_string()).is_break() {
                     return Ok(());
                 }
             }
         }
-        // Entries are stored in the order written; a back-dated one may sit
-        // after later ones. Sort the day (stable: ties keep write order).
-        if matches.windows(2).any(|w| w[0].0 > w[1].0) {
-            matches.sort_by_key(|m| m.0);
-        }
-        for (_, line) in &matches {
-            let Ok(e) = serde_json::from_str::<Lite>(line) else {
-                continue;
-            };
-            if each(line, &e).is_break() {
-                return Ok(());
-            }
+        if day.flush().is_break() {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// [`scan`] over the cold archive (`Logs/archive/`, oldest month first):
+/// the archived days the filter can touch. Returns what could not be read
+/// (a member cut short, one that does not parse), for the caller to say.
+pub fn scan_archive(
+    vault: &Vault,
+    filter: &Filter,
+    ordered: bool,
+    mut each: impl FnMut(&str, &Lite<'_>) -> ControlFlow<()>,
+) -> io::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut scan = DayScan::new(filter, ordered, &mut each);
+    for (month, path) in vault.archive_months()? {
+        let next = month.checked_add_months(chrono::Months::new(1));
+        let before_since = filter
+            .since
+            .is_some_and(|s| next.is_some_and(|n| n <= s.date_naive()));
+        if before_since || filter.until.is_some_and(|u| month > u.date_naive()) {
+            continue;
+        }
+        let mut read = archive::read(&path)?;
+        let name = vault.relative(&path).into_owned();
+        for (from, to) in &read.torn {
+            problems.push(format!("{name}: bytes {from} to {to} are no whole archive member (cut short, or damaged); not read"));
+        }
+        for (at, why) in &read.unreadable {
+            problems.push(format!(
+                "{name}: the member at offset {at} is not read: {why}"
+            ));
+        }
+        read.days.sort_by_key(|d| d.day);
+        for day in read.days {
+            if filter.days(vec![day.day]).is_empty() {
+                continue;
+            }
+            for line in &day.lines {
+                if scan.visit(line).is_break() {
+                    return Ok(problems);
+                }
+            }
+            if scan.flush().is_break() {
+                return Ok(problems);
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// One day's matching lines: passed on at once, or (ordered) held and
+/// sorted by time when the day ends.
+struct DayScan<'f, F> {
+    filter: &'f Filter,
+    ordered: bool,
+    each: F,
+    held: Vec<(Option<DateTime<Utc>>, String)>,
+}
+
+impl<'f, F: FnMut(&str, &Lite<'_>) -> ControlFlow<()>> DayScan<'f, F> {
+    fn new(filter: &'f Filter, ordered: bool, each: F) -> Self {
+        DayScan {
+            filter,
+            ordered,
+            each,
+            held: Vec::new(),
+        }
+    }
+
+    /// Checks one line; passes it on at once, or keeps it for sorting.
+    fn visit(&mut self, line: &str) -> ControlFlow<()> {
+        let Ok(e) = serde_json::from_str::<Lite>(line) else {
+            return ControlFlow::Continue(());
+        };
+        if !self.filter.matches(&e, line) {
+            return ControlFlow::Continue(());
+        }
+        if !self.ordered {
+            return (self.each)(line, &e);
+        }
+        let t = e.timestamp.as_deref().and_then(|t| parse_timestamp(t).ok());
+        self.held.push((t, line.to_owned()));
+        ControlFlow::Continue(())
+    }
+
+    /// The day is over: its held lines in time order. Entries are stored in
+    /// the order written; a back-dated one may sit after later ones (the
+    /// sort is stable: ties keep write order).
+    fn flush(&mut self) -> ControlFlow<()> {
+        let mut held = std::mem::take(&mut self.held);
+        if held.windows(2).any(|w| w[0].0 > w[1].0) {
+            held.sort_by_key(|m| m.0);
+        }
+        for (_, line) in &held {
+            let Ok(e) = serde_json::from_str::<Lite>(line) else {
+                continue;
+            };
+            (self.each)(line, &e)?;
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Counts and duration figures over the matching entries (`--stats`).

@@ -6,6 +6,12 @@
 //! repeating: archive CRITICAL entries (the archive's length before the append
 //! is journalled, and an unfinished append is cut back to it and redone), log
 //! the purge, delete the file.
+//!
+//! With a cold tier (`AUDIT_ARCHIVE_DAYS`), a day file that expires is also
+//! appended, compressed, to its month's `Logs/archive/YYYY-MM.jsonl.gz`
+//! (see [`crate::archive`]) in the same journalled step, after its CRITICAL
+//! entries and before the file goes; the month archives older than the
+//! archive days are deleted by the same run.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -14,10 +20,11 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::archive::{self, ArchivedDay};
 use crate::chain::{self, head, ChainKey};
 use crate::daily::{self, Inspection};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel};
-use crate::fsutil::{append_durable, sync_dir, write_atomic, write_replace};
+use crate::fsutil::{append_durable, read_range, sync_dir, write_atomic, write_replace};
 use crate::time::parse_day;
 use crate::vault::{day_file_name, Vault};
 
@@ -31,6 +38,58 @@ pub struct Purge {
     pub file: String,
     /// CRITICAL entries archived from it (or to archive, in dry run).
     pub critical: u64,
+    /// Whether its entries went to the cold archive (or would, in dry run);
+    /// left out of the JSON when not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cold: bool,
+}
+
+/// How long day files, and then their archive, are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Day files older than this many days are expired.
+    pub days: u32,
+    /// With a cold tier: expired day files younger than this many days go
+    /// to `Logs/archive/` first, and month archives older than it are
+    /// deleted. None: expired day files are only deleted.
+    pub archive_days: Option<u32>,
+}
+
+impl Default for Policy {
+    /// [`DEFAULT_DAYS`], no cold archive.
+    fn default() -> Self {
+        Policy::from(DEFAULT_DAYS)
+    }
+}
+
+impl From<u32> for Policy {
+    fn from(days: u32) -> Self {
+        Policy {
+            days,
+            archive_days: None,
+        }
+    }
+}
+
+impl Policy {
+    /// Checks the days are in [`DAYS_RANGE`] and the archive keeps longer
+    /// than the day files; says what is accepted when not.
+    pub fn check(&self) -> Result<(), String> {
+        let (low, high) = DAYS_RANGE.into_inner();
+        if !DAYS_RANGE.contains(&self.days) {
+            return Err(format!(
+                "retention days {} is out of range; accepted: {low} to {high} (AUDIT_RETENTION_DAYS, --retention-days)",
+                self.days
+            ));
+        }
+        match self.archive_days {
+            Some(a) if !DAYS_RANGE.contains(&a) || a <= self.days => Err(format!(
+                "archive days {a} must be more than the retention days ({}) and at most {high} (AUDIT_ARCHIVE_DAYS)",
+                self.days
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// What a retention run did.
@@ -50,6 +109,11 @@ pub struct Report {
     pub files: Vec<Purge>,
     /// Expired files that could not be read, and so were kept.
     pub kept_unreadable: Vec<String>,
+    /// With a cold tier: the days kept in the archive, and no longer in `Logs/`.
+    pub cold_archived: u64,
+    /// Month archives deleted as older than the archive days (in dry run,
+    /// to delete), as `archive/YYYY-MM.jsonl.gz`.
+    pub archives_deleted: Vec<String>,
 }
 
 /// The step a purge has reached, kept in the journal.
@@ -70,6 +134,10 @@ struct PurgeRecord {
     archive_len: u64,
     critical: u64,
     phase: Phase,
+    /// With a cold tier: the month archive's length before the day's
+    /// member is appended (absent: the day is not cold archived).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cold_len: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -116,14 +184,19 @@ pub fn run(
     vault: &Vault,
     key: &ChainKey,
     now: DateTime<Utc>,
-    days: u32,
+    policy: impl Into<Policy>,
     session: &str,
     dry_run: bool,
     spare: &[NaiveDate],
     append: &Append<'_>,
 ) -> io::Result<Report> {
+    let policy = policy.into();
+    let days = policy.days;
     let today = now.date_naive();
     let cutoff = cutoff(today, days);
+    // Days before this are too old even for the archive.
+    let cold_cutoff = policy.archive_days.map(|a| self::cutoff(today, a));
+    let cold = |d: NaiveDate| cold_cutoff.is_some_and(|c| d >= c);
     let mut report = Report {
         retention_days: days,
         cutoff: cutoff.format("%Y-%m-%d").to_string(),
@@ -132,12 +205,15 @@ pub fn run(
         critical_archived: 0,
         files: Vec::new(),
         kept_unreadable: Vec::new(),
+        cold_archived: 0,
+        archives_deleted: Vec::new(),
     };
     let purge = Purging {
         vault,
         key,
         now,
         days,
+        archive_days: policy.archive_days,
         session,
     };
     if !dry_run {
@@ -154,17 +230,24 @@ pub fn run(
             report.files.push(Purge {
                 file,
                 critical: critical_lines(&entries).len() as u64,
+                cold: cold(date),
             });
             continue;
         }
+        let month = vault.archive_month(date);
         let journal = PurgeRecord {
             file,
             archive_len: fs::metadata(vault.critical_archive()).map_or(0, |m| m.len()),
             critical: 0,
             phase: Phase::Archiving,
+            cold_len: cold(date).then(|| fs::symlink_metadata(&month).map_or(0, |m| m.len())),
         };
         write_journal(vault, &journal)?;
         purge.finish(journal, append, &mut report)?;
+    }
+    // Before the run is recorded, so that a failure is retried next time.
+    if let Some(cold_cutoff) = cold_cutoff {
+        purge.expire_archives(cold_cutoff, dry_run, append, &mut report)?;
     }
     if !dry_run {
         let state = LastRun {
@@ -183,6 +266,7 @@ struct Purging<'a> {
     key: &'a ChainKey,
     now: DateTime<Utc>,
     days: u32,
+    archive_days: Option<u32>,
     session: &'a str,
 }
 
@@ -226,6 +310,7 @@ impl Purging<'_> {
             now,
             days,
             session,
+            ..
         } = *self;
         let Some(day) = journal.file.strip_suffix(".json").and_then(parse_day) else {
             return Ok(());
@@ -239,8 +324,9 @@ impl Purging<'_> {
                 f.set_len(journal.archive_len)?;
                 f.sync_all()?;
             }
-            let Some(entries) = read_entries(&path) else {
-                // Unreadable now: keep it, never delete what we cannot archive.
+            // Unreadable now: keep it, never delete what we cannot archive.
+            let read = read_entries(&path).zip(self.cold_member(&journal, &path, day));
+            let Some((entries, member)) = read else {
                 fs::remove_file(vault.retention_journal())?;
                 report.kept_unreadable.push(journal.file);
                 return Ok(());
@@ -248,6 +334,9 @@ impl Purging<'_> {
             let critical = critical_lines(&entries);
             if !critical.is_empty() {
                 append_durable(&archive, (critical.join("\n") + "\n").as_bytes())?;
+            }
+            if let (Some(len), Some(member)) = (journal.cold_len, member) {
+                self.append_cold(day, len, &member)?;
             }
             journal.critical = critical.len() as u64;
             journal.phase = Phase::Archived;
@@ -274,12 +363,107 @@ impl Purging<'_> {
         fs::remove_file(vault.retention_journal())?;
         report.deleted += 1;
         report.critical_archived += journal.critical;
+        report.cold_archived += u64::from(journal.cold_len.is_some());
         report.files.push(Purge {
             file: journal.file,
             critical: journal.critical,
+            cold: journal.cold_len.is_some(),
         });
         Ok(())
     }
+
+    /// The cold archive's member for the day file at `path`: `Some(None)`
+    /// when the purge is not cold archived, `None` when the file cannot be
+    /// read as it must be (then it is kept).
+    fn cold_member(
+        &self,
+        journal: &PurgeRecord,
+        path: &std::path::Path,
+        day: NaiveDate,
+    ) -> Option<Option<Vec<u8>>> {
+        if journal.cold_len.is_none() {
+            return Some(None);
+        }
+        let archived = archived_day(path, day)?;
+        archive::member(&archived).ok().map(Some)
+    }
+
+    /// Appends a day's member to its month archive, once: what a crash left
+    /// past `len` is settled first (see [`archive::settle`]).
+    fn append_cold(&self, day: NaiveDate, len: u64, member: &[u8]) -> io::Result<()> {
+        let month = self.vault.archive_month(day);
+        // A name not taken yet: an earlier crash's bytes are kept too.
+        let aside = (1..=u32::MAX)
+            .map(|n| self.vault.archive_torn(day, self.now.timestamp(), n))
+            .find(|p| fs::symlink_metadata(p).is_err())
+            .unwrap_or_else(|| self.vault.archive_torn(day, self.now.timestamp(), 0));
+        if !archive::settle(&month, len, member, &aside)? {
+            archive::append(&month, member)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the month archives whose every day is before `cold_cutoff`,
+    /// each logged first (in dry run, only listed).
+    fn expire_archives(
+        &self,
+        cold_cutoff: NaiveDate,
+        dry_run: bool,
+        append: &Append<'_>,
+        report: &mut Report,
+    ) -> io::Result<()> {
+        let vault = self.vault;
+        for (month, path) in vault.archive_months()? {
+            let next = month.checked_add_months(chrono::Months::new(1));
+            if next.is_none_or(|n| n > cold_cutoff) {
+                continue;
+            }
+            let name = format!("archive/{}", month.format("%Y-%m.jsonl.gz"));
+            if !dry_run {
+                let action = ActionType::new("log_retention").map_err(io::Error::other)?;
+                let entry = Entry::new(LogLevel::Info, action, "audit_logger", name.clone())
+                    .at(self.now)
+                    .param("archive_days", self.archive_days.unwrap_or_default())
+                    .approval(ApprovalStatus::NotRequired, ApprovedBy::System)
+                    .session(self.session);
+                append(vec![entry]).map_err(io::Error::other)?;
+                match fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => sync_dir(&vault.archive_dir())?,
+                }
+            }
+            report.archives_deleted.push(name);
+        }
+        Ok(())
+    }
+}
+
+/// A day file as the cold archive keeps it: in our layout, its stored lines
+/// byte for byte with its chain values; in another layout that parses, its
+/// entries as compact JSON, unchained. `None` when it does not parse.
+fn archived_day(path: &std::path::Path, day: NaiveDate) -> Option<ArchivedDay> {
+    let mut file = crate::fsutil::open_read(path).ok()?;
+    if let Inspection::Ours(s) = daily::inspect(&mut file, day).ok()? {
+        let bytes = read_range(&mut file, s.head.len, s.trailer_offset - s.head.len).ok()?;
+        let lines: Option<Vec<String>> = daily::split_lines(&bytes, true)
+            .into_iter()
+            .map(|(json, _)| String::from_utf8(json.to_vec()).ok())
+            .collect();
+        if let Some(lines) = lines.filter(|l| l.len() as u64 == s.trailer.total_entries) {
+            return Some(ArchivedDay {
+                day,
+                start: s.head.start,
+                end: s.trailer.chain,
+                lines,
+            });
+        }
+    }
+    Some(ArchivedDay {
+        day,
+        start: None,
+        end: None,
+        lines: read_entries(path)?.iter().map(Value::to_string).collect(),
+    })
 }
 
 /// Before a day is deleted: a ledger line says retention deleted it, with
@@ -356,14 +540,19 @@ fn purge_entry(
     session: &str,
 ) -> io::Result<Entry> {
     let action = ActionType::new("log_retention").map_err(io::Error::other)?;
-    Ok(
-        Entry::new(LogLevel::Info, action, "audit_logger", journal.file.clone())
-            .at(now)
-            .param("retention_days", days)
-            .param("critical_archived", journal.critical)
-            .approval(ApprovalStatus::NotRequired, ApprovedBy::System)
-            .session(session),
-    )
+    let entry = Entry::new(LogLevel::Info, action, "audit_logger", journal.file.clone())
+        .at(now)
+        .param("retention_days", days)
+        .param("critical_archived", journal.critical);
+    // Only a day moved to the cold archive says so: without a cold tier the
+    // entry is as it always was.
+    let entry = match journal.cold_len {
+        Some(_) => entry.param("cold_archived", true),
+        None => entry,
+    };
+    Ok(entry
+        .approval(ApprovalStatus::NotRequired, ApprovedBy::System)
+        .session(session))
 }
 
 /// The CRITICAL entries (every entry scanned, not the summary) as archive lines.

@@ -128,6 +128,55 @@ impl Vault {
         self.logs().join("critical_archive.json")
     }
 
+    /// `Logs/archive/`: the cold archive, one file per month.
+    pub fn archive_dir(&self) -> PathBuf {
+        self.logs().join("archive")
+    }
+
+    /// `Logs/archive/YYYY-MM.jsonl.gz`: the archived days of `date`'s month.
+    pub fn archive_month(&self, date: NaiveDate) -> PathBuf {
+        self.archive_dir().join(archive_month_name(date))
+    }
+
+    /// `Logs/archive/YYYY-MM.torn-<unix seconds>[-n].gz`: bytes cut from
+    /// the end of `date`'s month archive that were no member of ours, kept
+    /// for a person to look at. The `n`th candidate (from 1) for when
+    /// earlier ones are taken.
+    pub fn archive_torn(&self, date: NaiveDate, now_unix: i64, n: u32) -> PathBuf {
+        let month = date.format("%Y-%m");
+        self.archive_dir().join(match n {
+            0 | 1 => format!("{month}.torn-{now_unix}.gz"),
+            n => format!("{month}.torn-{now_unix}-{n}.gz"),
+        })
+    }
+
+    /// The month archives in `Logs/archive/` (regular files named exactly
+    /// `YYYY-MM.jsonl.gz`), oldest first, each with the first day of its
+    /// month. A symbolic link at `Logs/archive` is refused.
+    pub fn archive_months(&self) -> io::Result<Vec<(NaiveDate, PathBuf)>> {
+        let dir = self.archive_dir();
+        crate::fsutil::refuse_linked_folders(&dir.join("x"))?;
+        if !dir.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut found = Vec::new();
+        for item in std::fs::read_dir(&dir)? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let month = name
+                .strip_suffix(".jsonl.gz")
+                .and_then(|m| parse_day(&format!("{m}-01")))
+                .filter(|d| archive_month_name(*d) == name);
+            if let Some(month) = month {
+                if item.file_type()?.is_file() {
+                    found.push((month, item.path()));
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
     /// `Logs/.audit/chain/YYYY-MM-DD.bin`: the chain value after each entry
     /// of a day file, for locating a change.
     pub fn chain_record(&self, date: NaiveDate) -> PathBuf {
@@ -485,6 +534,11 @@ pub fn set_aside_of(
         n => format!("{day}.{kind}-{now_unix}-{n}.json"),
     };
     day_file.with_file_name(name)
+}
+
+/// `YYYY-MM.jsonl.gz`: the name of `date`'s month archive.
+fn archive_month_name(date: NaiveDate) -> String {
+    format!("{}.jsonl.gz", date.format("%Y-%m"))
 }
 
 /// `YYYY-MM-DD.json`.

@@ -4,7 +4,10 @@
 //! Read-only. Day files are streamed a line at a time, so memory stays flat
 //! however large they are.
 
+mod archive;
 mod records;
+
+pub use archive::check_archive;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -142,6 +145,10 @@ pub struct Report {
     /// What is worth knowing but holds (entries written after the last
     /// signature, say).
     pub notes: Vec<String>,
+    /// With `--archive`: days read from the cold archive.
+    pub archived_days: u64,
+    /// With `--archive`: entries in them.
+    pub archived_entries: u64,
 }
 
 /// What checking one day file found, and what later days need from it.

@@ -28,8 +28,9 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
-const SETTINGS: [&str; 10] = [
+const SETTINGS: [&str; 11] = [
     "AUDIT_RETENTION_DAYS",
+    "AUDIT_ARCHIVE_DAYS",
     "AUDIT_LOCK_TIMEOUT_MS",
     "AUDIT_ALERT_ERRORS",
     "AUDIT_ALERT_WINDOW",

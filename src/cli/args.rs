@@ -204,6 +204,10 @@ pub struct QueryArgs {
     /// Print counts by level, action, actor and result, and duration_ms figures per actor.
     #[arg(long)]
     pub stats: bool,
+    /// Also read the cold archive (Logs/archive/, see AUDIT_ARCHIVE_DAYS):
+    /// its days come first, oldest first, then the day files'.
+    #[arg(long)]
+    pub archive: bool,
 }
 
 /// `vault-audit tail`.
@@ -361,6 +365,10 @@ pub struct VerifyArgs {
     /// (table vault_audit_heads), under AUDIT_VAULT_NAME or the folder's name.
     #[arg(long, value_name = "URL")]
     pub against_postgres: Option<String>,
+    /// Also check the cold archive (Logs/archive/): every member whole,
+    /// every archived day's entries folding to its recorded chain values.
+    #[arg(long)]
+    pub archive: bool,
 }
 
 /// `vault-audit repair`.

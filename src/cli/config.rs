@@ -29,6 +29,9 @@ pub struct Config {
     pub session_id: Option<String>,
     /// Days of logs to keep.
     pub retention_days: u32,
+    /// Days the cold archive keeps expired day files' entries
+    /// (`AUDIT_ARCHIVE_DAYS`; unset or empty: no cold archive).
+    pub archive_days: Option<u32>,
     /// The hash chain's key (`AUDIT_CHAIN_KEY`) and the signing key read
     /// from the file `AUDIT_SIGNING_KEY` names.
     pub chain_key: ChainKey,
@@ -96,6 +99,31 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, CliError> {
             "{name}={value:?} is not a boolean; accepted: true, false, 1, 0, yes, no, on, off"
         ))),
     }
+}
+
+/// `AUDIT_ARCHIVE_DAYS`: unset or empty, no cold archive; else a number of
+/// days more than the retention days.
+fn archive_days(value: Option<String>, retention_days: u32) -> Result<Option<u32>, CliError> {
+    let Some(text) = value.filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let why = match text.trim().parse::<u32>() {
+        Ok(days) => match (crate::retention::Policy {
+            days: retention_days,
+            archive_days: Some(days),
+        })
+        .check()
+        {
+            Ok(()) => return Ok(Some(days)),
+            Err(why) => why,
+        },
+        Err(_) => format!(
+            "accepted: a whole number of days, more than the retention days ({retention_days}), or unset for no cold archive"
+        ),
+    };
+    Err(CliError::Usage(format!(
+        "AUDIT_ARCHIVE_DAYS={text:?} is not accepted: {why}"
+    )))
 }
 
 /// `$XDG_STATE_HOME/vault-audit`, else `$HOME/.local/state/vault-audit`.
@@ -222,6 +250,7 @@ impl Config {
             lock_timeout,
             session_id,
             retention_days: args.retention_days,
+            archive_days: archive_days(env("AUDIT_ARCHIVE_DAYS"), args.retention_days)?,
             chain_key,
             redactor,
             hook,
@@ -269,6 +298,7 @@ impl Config {
             .dry_run(dry_run)
             .lock_timeout(self.lock_timeout)
             .retention_days(self.retention_days)
+            .archive_days(self.archive_days)
             .chain_key(self.chain_key.clone())
             .redactor(self.redactor.clone())
             .parse_mode(self.parse_mode)

@@ -89,6 +89,16 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
             .filter_map(|line| Some((line.as_str(), serde_json::from_str::<Lite>(line).ok()?)));
         if args.count || args.stats {
             let (mut count, mut stats) = query::aggregate(&vault, &filter, args.stats)?;
+            if args.archive {
+                let problems = query::scan_archive(&vault, &filter, false, |_, e| {
+                    count += 1;
+                    if args.stats {
+                        stats.add(e);
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                warn(&problems, io.stderr);
+            }
             for (_, e) in pending {
                 count += 1;
                 stats.add(&e);
@@ -104,15 +114,18 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
             let mut printer = Printer::new(stdout, format, colour);
             printer.begin()?;
             let mut failure = None;
-            query::scan(&vault, &filter, true, |line, e| {
-                match printer.entry(line, e) {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(err) => {
-                        failure = Some(err);
-                        ControlFlow::Break(())
-                    }
+            let mut print = |line: &str, e: &Lite<'_>| match printer.entry(line, e) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(err) => {
+                    failure = Some(err);
+                    ControlFlow::Break(())
                 }
-            })?;
+            };
+            if args.archive {
+                let problems = query::scan_archive(&vault, &filter, true, &mut print)?;
+                warn(&problems, io.stderr);
+            }
+            query::scan(&vault, &filter, true, &mut print)?;
             if let Some(err) = failure {
                 return Err(err);
             }
@@ -124,6 +137,13 @@ pub fn run(config: &Config, args: &QueryArgs, io: &mut Io<'_>) -> Result<u8, Cli
         }
     })();
     Ok(finish(result, io.stderr))
+}
+
+/// Says on stderr what of the cold archive could not be read.
+fn warn(problems: &[String], stderr: &mut dyn Write) {
+    for problem in problems {
+        let _ = writeln!(stderr, "vault-audit: warning: {problem}");
+    }
 }
 
 /// Runs `tail`; returns the exit code.

@@ -31,7 +31,7 @@ pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8,
         .build()?;
     let oldest = crate::retention::cutoff(logger.now().date_naive(), logger.retention_days());
     let stored = |host: &str, value: &serde_json::Value| logger.replica_line(host, value);
-    let report = verify::verify_replicas(
+    let mut report = verify::verify_replicas(
         &vault,
         &config.chain_key,
         &checks,
@@ -40,6 +40,11 @@ pub fn verify(config: &Config, args: &VerifyArgs, io: &mut Io<'_>) -> Result<u8,
         &mut Bar::new(),
     )
     .map_err(|e| CliError::unavailable(format!("read {}", vault.logs().display()), e))?;
+    if args.archive {
+        verify::check_archive(&vault, &config.chain_key, &mut report).map_err(|e| {
+            CliError::unavailable(format!("read {}", vault.archive_dir().display()), e)
+        })?;
+    }
     let mut text: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
     text.extend(report.notes.iter().map(|n| format!("note: {n}")));
     text.push(summary(&report));
@@ -118,6 +123,12 @@ fn summary(r: &Report) -> String {
         "verified {} day files, {} entries ({} chained)",
         r.files, r.entries, r.chained
     );
+    if r.archived_days > 0 {
+        line.push_str(&format!(
+            ", and {} archived days, {} entries",
+            r.archived_days, r.archived_entries
+        ));
+    }
     if !r.unchained.is_empty() {
         line.push_str(&format!(
             "; unchained (not evidence of tampering; `repair` re-anchors them): {}",

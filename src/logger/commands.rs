@@ -138,7 +138,10 @@ impl AuditLogger {
                     &self.vault,
                     &self.chain_key,
                     now,
-                    days,
+                    retention::Policy {
+                        days,
+                        archive_days: self.archive_days,
+                    },
                     &self.session_id,
                     self.dry_run,
                     &[],

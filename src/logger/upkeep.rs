@@ -105,17 +105,18 @@ pub struct UpkeepError {
 /// Index, Dashboard and retention after every write.
 #[derive(Debug, Default)]
 pub struct Upkeep {
-    retention_days: u32,
+    policy: retention::Policy,
     index: Mutex<index::Cache>,
     /// False on a replica: no index, no Dashboard, nothing taken in.
     views: bool,
 }
 
 impl Upkeep {
-    /// Upkeep keeping `retention_days` days of logs.
-    pub fn new(retention_days: u32) -> Self {
+    /// Upkeep keeping logs as `policy` says (a number of days is a policy
+    /// without a cold archive).
+    pub fn new(policy: impl Into<retention::Policy>) -> Self {
         Upkeep {
-            retention_days,
+            policy: policy.into(),
             index: Mutex::default(),
             views: true,
         }
@@ -159,9 +160,9 @@ impl PostWrite for Upkeep {
 
         // Retention: once a day (one small read otherwise), or at once when
         // the write landed on a day that is already expired.
-        let cutoff = retention::cutoff(today, self.retention_days);
+        let cutoff = retention::cutoff(today, self.policy.days);
         let expired_write = ctx.receipt.files.iter().any(|f| f.date < cutoff);
-        if expired_write || retention::due(vault, today, self.retention_days) {
+        if expired_write || retention::due(vault, today, self.policy.days) {
             let append = |entries| {
                 ctx.append(entries)
                     .map(|_| ())
@@ -173,7 +174,7 @@ impl PostWrite for Upkeep {
                 vault,
                 ctx.logger.chain_key(),
                 now,
-                self.retention_days,
+                self.policy,
                 ctx.session_id(),
                 false,
                 &spare,

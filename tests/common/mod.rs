@@ -181,6 +181,8 @@ impl Run {
             "AUDIT_INBOX_GRACE",
             "AUDIT_STRICT",
             "AUDIT_IMPORT_TZ",
+            "AUDIT_RETENTION_DAYS",
+            "AUDIT_ARCHIVE_DAYS",
             "NO_COLOR",
             "CLICOLOR",
             "CLICOLOR_FORCE",
