@@ -163,21 +163,8 @@ pub fn body(batch: &[Record], format: Format, vault: &str) -> String {
         Format::JsonLine => {
             let mut out = String::new();
             for r in batch {
-                let mut obj = match &r.value {
-                    Value::Object(m) => m.clone(),
-                    other => {
-                        let mut m = Map::new();
-                        m.insert("entry".into(), other.clone());
-                        m
-                    }
-                };
+                let mut obj = r.tagged(vault);
                 obj.insert("_msg".into(), summary(r).into());
-                obj.insert("vault".into(), vault.into());
-                obj.insert(
-                    "day_file".into(),
-                    r.date.format("%Y-%m-%d").to_string().into(),
-                );
-                obj.insert("position".into(), r.position.into());
                 out.push_str(&Value::Object(obj).to_string());
                 out.push('\n');
             }
