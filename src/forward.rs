@@ -1,5 +1,5 @@
 //! Forwarding the log to central stores: PostgreSQL, syslog, HTTP log stores,
-//! or any [`Sink`] a Rust user writes.
+//! AWS CloudWatch Logs, or any [`Sink`] a Rust user writes.
 //!
 //! The day files stay the source of truth; forwarding only reads them. Each
 //! sink keeps a durable [`cursor::Cursor`] under `Logs/.audit/sinks/`, advanced
@@ -7,6 +7,8 @@
 //! a restart resumes where it stopped. A sink that fails is retried with
 //! exponential backoff in its own thread; local logging never waits for it.
 
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 pub mod config;
 pub mod cursor;
 #[cfg(feature = "http")]
@@ -176,6 +178,12 @@ pub enum SinkConfigError {
     HeaderName {
         /// The line's number, from 1.
         line: usize,
+    },
+    /// A CloudWatch Logs setting that is not accepted.
+    #[error("{why}")]
+    CloudWatch {
+        /// What is wrong, and what is accepted.
+        why: String,
     },
     /// A PostgreSQL connection string that does not parse.
     #[error("not a PostgreSQL connection string ({reason}); expected postgres://user:password@host:5432/db or key=value pairs")]
