@@ -386,6 +386,36 @@ impl Sink for CloudWatchSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::forward::config::aws::{check_endpoint, parse_target, Credentials};
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the settings say, making the sink and signing a
+        /// request either works or is an error: no panic in our checks or
+        /// in the signer's.
+        #[test]
+        fn no_setting_panics_the_sink_or_the_signer(
+            target in "[ -~]{0,24}",
+            endpoint in prop_oneof!["[ -~]{0,24}", "https?://[ -~]{0,16}"],
+            key in "[ -~]{0,12}",
+        ) {
+            let (Ok(target), Ok(endpoint)) = (parse_target(&target), check_endpoint(&endpoint)) else {
+                return Ok(());
+            };
+            let settings = CloudWatchSettings {
+                target,
+                credentials: Credentials {
+                    access_key_id: key.clone(),
+                    secret_access_key: key.clone(),
+                    session_token: Some(key),
+                },
+                endpoint: Some(endpoint),
+            };
+            if let Ok(sink) = CloudWatchSink::new(&settings, "vault") {
+                let _ = sink.signature("{}", &[("content-type", CONTENT_TYPE)]);
+            }
+        }
+    }
 
     #[test]
     fn error_answers_are_read_from_the_body_or_the_header() {
