@@ -274,6 +274,21 @@ pub struct CatchUp {
     pub skipped: Vec<Skipped>,
 }
 
+/// The blocking HTTP client the HTTP and CloudWatch sinks send with: 10 s
+/// to connect, `timeout` in all, every status an answer (not an error),
+/// and no proxy from `HTTP_PROXY` and friends (the library reads no
+/// environment; the URL says where to go).
+#[cfg(any(feature = "http", feature = "cloudwatch"))]
+fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
+}
+
 /// A system_event entry by the forwarder.
 pub fn event(level: LogLevel, sink: &str, params: Value) -> Option<Entry> {
     let action = ActionType::new("system_event").ok()?;

@@ -32,12 +32,31 @@ fn entry(ts: &str, n: u64, actor: &str, fail: bool) -> String {
 
 /// Logs entries `ns` at `ts` through the command line, every fifth failing.
 fn log(v: &Vault, ts: &str, ns: std::ops::RangeInclusive<u64>, actor: &str) {
-    let lines: String = ns.map(|n| entry(ts, n, actor, n % 5 == 0) + "\n").collect();
+    log_lines(
+        v,
+        ns.map(|n| entry(ts, n, actor, n % 5 == 0) + "\n").collect(),
+    );
+}
+
+/// Logs entries given as JSON lines through the command line.
+fn log_lines(v: &Vault, lines: String) {
     v.cmd()
         .args(["log", "--entry", "-"])
         .stdin(lines)
         .run()
         .assert_code(0);
+}
+
+/// While a store is down: entries 201 to 350 arrive today in five chunks,
+/// then 351 back-dated to yesterday (after the cursor passed that day).
+fn log_during_outage(v: &Vault, now: &str, yesterday: &str) {
+    for chunk in 0..5 {
+        let first = 201 + chunk * 30;
+        log(v, now, first..=first + 29, "email_skill");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    log(v, yesterday, 351..=351, "email_skill");
+    std::thread::sleep(Duration::from_secs(1));
 }
 
 /// Every entry in the vault's day files.
@@ -132,14 +151,7 @@ fn postgres_holds_every_entry_exactly_once_across_an_outage() {
     // The daemon forwards as entries arrive; PostgreSQL goes down meanwhile.
     let d = Daemon::start_with(&v, &["--no-watch-vault"], &env);
     pg.down();
-    for chunk in 0..5 {
-        let first = 201 + chunk * 30;
-        log(&v, &now, first..=first + 29, "email_skill");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // A back-dated entry goes to yesterday's file, after the cursor passed it.
-    log(&v, &yesterday, 351..=351, "email_skill");
-    std::thread::sleep(Duration::from_secs(1));
+    log_during_outage(&v, &now, &yesterday);
     pg.up();
     let mut db = pg.client();
     let count = |db: &mut postgres::Client| -> i64 {
@@ -836,13 +848,7 @@ fn cloudwatch_holds_every_entry_exactly_once_across_an_outage() {
     });
     let before = messages(&moto.events("vault-audit", "ops-vault"));
     moto.down();
-    for chunk in 0..5 {
-        let first = 201 + chunk * 30;
-        log(&v, &now, first..=first + 29, "email_skill");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    log(&v, &yesterday, 351..=351, "email_skill");
-    std::thread::sleep(Duration::from_secs(1));
+    log_during_outage(&v, &now, &yesterday);
     moto.up();
     let after = || messages(&moto.events("vault-audit", "ops-vault"));
     wait_for(
@@ -895,11 +901,7 @@ fn cloudwatch_requests_are_split_at_the_size_limit() {
             e.to_string() + "\n"
         })
         .collect();
-    v.cmd()
-        .args(["log", "--entry", "-"])
-        .stdin(lines)
-        .run()
-        .assert_code(0);
+    log_lines(&v, lines);
     let done = run_with(&v, &["forward", "--once"], &env);
     assert_eq!(done.code, 0, "{}", done.stderr);
     let got = moto.events("big", "batches");

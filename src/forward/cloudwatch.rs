@@ -90,14 +90,7 @@ impl CloudWatchSink {
                 None,
                 "vault-audit",
             ),
-            agent: ureq::Agent::config_builder()
-                .timeout_connect(Some(Duration::from_secs(10)))
-                .timeout_global(Some(TIMEOUT))
-                .http_status_as_error(false)
-                // No proxy from the environment: the library reads none.
-                .proxy(None)
-                .build()
-                .into(),
+            agent: super::http_agent(TIMEOUT),
             skipped: Vec::new(),
         })
     }

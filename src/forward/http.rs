@@ -255,15 +255,7 @@ impl HttpSink {
             format,
             headers,
             vault: vault.to_owned(),
-            agent: ureq::Agent::config_builder()
-                .timeout_connect(Some(Duration::from_secs(10)))
-                .timeout_global(Some(TIMEOUT))
-                .http_status_as_error(false)
-                // As before ureq 3: no proxy from HTTP_PROXY and friends (the
-                // library reads no environment; the URL says where to go).
-                .proxy(None)
-                .build()
-                .into(),
+            agent: super::http_agent(TIMEOUT),
         })
     }
 
