@@ -432,6 +432,69 @@ mod tests {
         );
     }
 
+    fn api(status: u16, kind: &str) -> Failure {
+        Failure::Api {
+            status,
+            kind: kind.into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn throttling_waits_outages_retry_and_the_rest_are_refusals() {
+        assert!(matches!(
+            classify(api(400, "ThrottlingException")),
+            SinkError::RateLimited {
+                retry_after: None,
+                ..
+            }
+        ));
+        for f in [
+            api(503, "ServiceUnavailableException"),
+            api(500, "InternalFailure"),
+            api(502, "UnknownError"),
+            Failure::Transport("refused".into()),
+        ] {
+            assert!(matches!(classify(f), SinkError::Unavailable(_)));
+        }
+        for kind in [
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidParameterException",
+        ] {
+            assert!(matches!(classify(api(400, kind)), SinkError::Rejected(_)));
+        }
+        let settings = CloudWatchSettings {
+            target: parse_target("eu-west-1/audit/ops").expect("target"),
+            credentials: Credentials {
+                access_key_id: "AKID".into(),
+                secret_access_key: "s3cret".into(),
+                session_token: None,
+            },
+            endpoint: None,
+        };
+        let sink = CloudWatchSink::new(&settings, "vault").expect("sink");
+        assert_eq!(sink.url, "https://logs.eu-west-1.amazonaws.com/");
+        let denied = sink.refused_creation(
+            "group",
+            "logs:CreateLogGroup",
+            api(400, "AccessDeniedException"),
+        );
+        assert_eq!(
+            denied.to_string(),
+            "rejected: log group of audit/ops does not exist in eu-west-1 and could not be created \
+             (CloudWatch Logs answered 400 AccessDeniedException: m); create it, or allow \
+             logs:CreateLogGroup (docs/forwarding.md, CloudWatch Logs)"
+        );
+        // A throttled creation is retried like any throttling, not refused.
+        let slow = sink.refused_creation(
+            "stream",
+            "logs:CreateLogStream",
+            api(400, "ThrottlingException"),
+        );
+        assert!(matches!(slow, SinkError::RateLimited { .. }));
+    }
+
     #[test]
     fn refusals_in_an_answer_name_their_events() {
         let answer = json!({"nextSequenceToken": "1", "rejectedLogEventsInfo": {"tooOldLogEventEndIndex": 2, "tooNewLogEventStartIndex": 4}});
