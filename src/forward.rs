@@ -1,5 +1,5 @@
 //! Forwarding the log to central stores: PostgreSQL, syslog, HTTP log stores,
-//! or any [`Sink`] a Rust user writes.
+//! AWS CloudWatch Logs, or any [`Sink`] a Rust user writes.
 //!
 //! The day files stay the source of truth; forwarding only reads them. Each
 //! sink keeps a durable [`cursor::Cursor`] under `Logs/.audit/sinks/`, advanced
@@ -7,6 +7,8 @@
 //! a restart resumes where it stopped. A sink that fails is retried with
 //! exponential backoff in its own thread; local logging never waits for it.
 
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
 pub mod config;
 pub mod cursor;
 #[cfg(feature = "http")]
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use rand::RngExt;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::chain::head::Head;
 use crate::entry::{ActionType, Entry, LogLevel};
@@ -68,6 +70,40 @@ impl Record {
     pub fn level(&self) -> LogLevel {
         self.field("log_level").parse().unwrap_or(LogLevel::Info)
     }
+
+    /// The entry as a JSON object (a line that is not one goes under
+    /// `entry`) with `vault`, `day_file` and `position` added: what the
+    /// log stores that take JSON objects receive.
+    pub fn tagged(&self, vault: &str) -> Map<String, Value> {
+        let mut obj = match &self.value {
+            Value::Object(m) => m.clone(),
+            other => {
+                let mut m = Map::new();
+                m.insert("entry".into(), other.clone());
+                m
+            }
+        };
+        obj.insert("vault".into(), vault.into());
+        obj.insert(
+            "day_file".into(),
+            self.date.format("%Y-%m-%d").to_string().into(),
+        );
+        obj.insert("position".into(), self.position.into());
+        obj
+    }
+}
+
+/// An entry a sink left out for good because its store refuses it whatever
+/// is retried (CloudWatch Logs takes no event older than 14 days). It stays
+/// in its day file; the forwarder records it in a WARNING `forward_skipped`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// The day file it is in.
+    pub date: NaiveDate,
+    /// Its position in that file.
+    pub position: u64,
+    /// Why, in a few words (`older than 14 days`).
+    pub reason: String,
 }
 
 /// Why a batch was not delivered. The batch is kept in every case: the
@@ -143,6 +179,12 @@ pub enum SinkConfigError {
         /// The line's number, from 1.
         line: usize,
     },
+    /// A CloudWatch Logs setting that is not accepted.
+    #[error("{why}")]
+    CloudWatch {
+        /// What is wrong, and what is accepted.
+        why: String,
+    },
     /// A PostgreSQL connection string that does not parse.
     #[error("not a PostgreSQL connection string ({reason}); expected postgres://user:password@host:5432/db or key=value pairs")]
     Postgres {
@@ -187,6 +229,14 @@ pub trait Sink: Send {
     fn health(&mut self) -> Result<(), SinkError> {
         Ok(())
     }
+
+    /// The entries of the last acknowledged batch that the store refuses for
+    /// good and the sink therefore left out; taken once, so a second call
+    /// returns none. The cursor moves past them with the rest of the batch.
+    /// The default leaves none out.
+    fn take_skipped(&mut self) -> Vec<Skipped> {
+        Vec::new()
+    }
 }
 
 /// How the forwarder paces itself.
@@ -220,6 +270,23 @@ pub struct CatchUp {
     pub sent: u64,
     /// Days whose unsent entries retention deleted: (day, entries lost to this sink).
     pub lost: Vec<(NaiveDate, u64)>,
+    /// Entries the sink left out because its store refuses them for good.
+    pub skipped: Vec<Skipped>,
+}
+
+/// The blocking HTTP client the HTTP and CloudWatch sinks send with: 10 s
+/// to connect, `timeout` in all, every status an answer (not an error),
+/// and no proxy from `HTTP_PROXY` and friends (the library reads no
+/// environment; the URL says where to go).
+#[cfg(any(feature = "http", feature = "cloudwatch"))]
+fn http_agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into()
 }
 
 /// A system_event entry by the forwarder.
@@ -239,6 +306,28 @@ pub fn gap_event(sink: &str, date: NaiveDate, entries: u64) -> Option<Entry> {
         sink,
         json!({"event": "forward_gap", "sink": sink, "day": date.format("%Y-%m-%d").to_string(), "entries": entries,
                "detail": "retention deleted this day before these entries were forwarded"}),
+    )
+}
+
+/// At most this many skipped entries are named in one `forward_skipped` event.
+const SKIPPED_NAMED: usize = 100;
+
+/// The WARNING that `sink`'s store refused `skipped` for good: they stay in
+/// the day files and are not sent again.
+pub fn skip_event(sink: &str, skipped: &[Skipped]) -> Option<Entry> {
+    if skipped.is_empty() {
+        return None;
+    }
+    let named: Vec<Value> = skipped
+        .iter()
+        .take(SKIPPED_NAMED)
+        .map(|s| json!({"day": s.date.format("%Y-%m-%d").to_string(), "position": s.position, "reason": s.reason}))
+        .collect();
+    event(
+        LogLevel::Warning,
+        sink,
+        json!({"event": "forward_skipped", "sink": sink, "entries": skipped.len(), "skipped": named,
+               "detail": "the store refuses these entries whatever is retried; they stay in the day files and are not sent again"}),
     )
 }
 
@@ -304,6 +393,7 @@ pub fn catch_up_metered(
             if let Err(e) = sink.send(&batch.records) {
                 return Err((progress, e));
             }
+            progress.skipped.extend(sink.take_skipped());
             cursor.advance(&batch);
             if let Err(e) = cursor.save(vault, &name) {
                 return Err((progress, io(e)));
@@ -436,6 +526,9 @@ pub fn run_sink(
             if let Some(e) = gap_event(&name, *date, *n) {
                 let _ = events.send(e);
             }
+        }
+        if let Some(e) = skip_event(&name, &progress.skipped) {
+            let _ = events.send(e);
         }
         let wait = match failure {
             None => {

@@ -32,12 +32,31 @@ fn entry(ts: &str, n: u64, actor: &str, fail: bool) -> String {
 
 /// Logs entries `ns` at `ts` through the command line, every fifth failing.
 fn log(v: &Vault, ts: &str, ns: std::ops::RangeInclusive<u64>, actor: &str) {
-    let lines: String = ns.map(|n| entry(ts, n, actor, n % 5 == 0) + "\n").collect();
+    log_lines(
+        v,
+        ns.map(|n| entry(ts, n, actor, n % 5 == 0) + "\n").collect(),
+    );
+}
+
+/// Logs entries given as JSON lines through the command line.
+fn log_lines(v: &Vault, lines: String) {
     v.cmd()
         .args(["log", "--entry", "-"])
         .stdin(lines)
         .run()
         .assert_code(0);
+}
+
+/// While a store is down: entries 201 to 350 arrive today in five chunks,
+/// then 351 back-dated to yesterday (after the cursor passed that day).
+fn log_during_outage(v: &Vault, now: &str, yesterday: &str) {
+    for chunk in 0..5 {
+        let first = 201 + chunk * 30;
+        log(v, now, first..=first + 29, "email_skill");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    log(v, yesterday, 351..=351, "email_skill");
+    std::thread::sleep(Duration::from_secs(1));
 }
 
 /// Every entry in the vault's day files.
@@ -132,14 +151,7 @@ fn postgres_holds_every_entry_exactly_once_across_an_outage() {
     // The daemon forwards as entries arrive; PostgreSQL goes down meanwhile.
     let d = Daemon::start_with(&v, &["--no-watch-vault"], &env);
     pg.down();
-    for chunk in 0..5 {
-        let first = 201 + chunk * 30;
-        log(&v, &now, first..=first + 29, "email_skill");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    // A back-dated entry goes to yesterday's file, after the cursor passed it.
-    log(&v, &yesterday, 351..=351, "email_skill");
-    std::thread::sleep(Duration::from_secs(1));
+    log_during_outage(&v, &now, &yesterday);
     pg.up();
     let mut db = pg.client();
     let count = |db: &mut postgres::Client| -> i64 {
@@ -716,4 +728,236 @@ fn sslmode_require_reaches_a_cluster_with_a_self_signed_certificate() {
     // And sslmode=disable is refused by pg_hba for this role.
     let plain = forward_to(&v, &pg.url_as("tls_only", "?sslmode=disable"), &["--once"]);
     assert_ne!(plain.code, 0, "{}", plain.stdout);
+}
+
+/// The variables that send to moto's CloudWatch Logs: keys in the
+/// environment (HOME has no `.aws/credentials`), the endpoint moto's.
+#[cfg(feature = "cloudwatch")]
+fn cloudwatch_env<'a>(endpoint: &'a str, target: &'a str) -> [(&'a str, &'a str); 8] {
+    [
+        ("AUDIT_FORWARD_CLOUDWATCH", target),
+        ("AWS_ACCESS_KEY_ID", "AKIDTESTING"),
+        ("AWS_SECRET_ACCESS_KEY", "s3cretTESTINGkey"),
+        ("AWS_SESSION_TOKEN", "t0kenTESTING"),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AUDIT_FORWARD_BACKOFF_MAX", "1s"),
+        ("AUDIT_VAULT_NAME", "ops-vault"),
+        ("HOME", "/nonexistent"),
+    ]
+}
+
+#[cfg(feature = "cloudwatch")]
+fn run_with(v: &Vault, args: &[&str], env: &[(&str, &str)]) -> common::Done {
+    let mut run = v.cmd().args(args);
+    for (k, val) in env {
+        run = run.env(k, val);
+    }
+    run.run()
+}
+
+/// The messages of CloudWatch events, parsed.
+#[cfg(feature = "cloudwatch")]
+fn messages(events: &[Value]) -> Vec<Value> {
+    events
+        .iter()
+        .map(|e| serde_json::from_str(e["message"].as_str().expect("message")).expect("JSON"))
+        .collect()
+}
+
+#[cfg(feature = "cloudwatch")]
+#[test]
+fn cloudwatch_holds_every_entry_exactly_once_across_an_outage() {
+    use common::servers::{Moto, MOTO_REGION};
+    let Some(mut moto) = Moto::start() else {
+        return;
+    };
+    let v = Vault::new();
+    let endpoint = moto.endpoint();
+    let target = format!("{MOTO_REGION}/vault-audit");
+    let env = cloudwatch_env(&endpoint, &target);
+    let t = chrono::Utc::now();
+    let (old_day, old) = days_before(t, 20);
+    let (_, yesterday) = days_before(t, 1);
+    let (_, now) = days_before(t, 0);
+    log(&v, &old, 0..=0, "email_skill");
+    log(&v, &yesterday, 1..=120, "email_skill");
+    log(&v, &now, 121..=200, "email_skill");
+
+    // Catch-up: moto starts empty, so the group and stream are created.
+    let done = run_with(&v, &["forward", "--once"], &env);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    for secret in ["s3cretTESTINGkey", "t0kenTESTING"] {
+        assert!(!done.stdout.contains(secret) && !done.stderr.contains(secret));
+    }
+    let report: Value = serde_json::from_str(done.stdout.trim()).expect("report");
+    let line = &report["sinks"][0];
+    // Pending: the forward_skipped WARNING logged after the pass.
+    assert_eq!(
+        (
+            &line["sink"],
+            &line["sent"],
+            &line["pending"],
+            &line["skipped"]
+        ),
+        (&json!("cloudwatch"), &json!(201), &json!(1), &json!(1))
+    );
+    let first = moto.events("vault-audit", "ops-vault");
+    let msgs = messages(&first);
+    let expected: BTreeMap<u64, usize> = (1..=200).map(|n| (n, 1)).collect();
+    assert_eq!(ns_of(&msgs, "email_skill"), expected);
+    let by_n: BTreeMap<u64, Value> = stored(&v)
+        .into_iter()
+        .filter(|e| e["actor"] == "email_skill")
+        .map(|e| (e["parameters"]["n"].as_u64().expect("n"), e))
+        .collect();
+    for (e, m) in first.iter().zip(&msgs) {
+        if m["stream"] == "chain_head" {
+            assert!(m["head"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("{\"head\":")));
+            continue;
+        }
+        let ts =
+            chrono::DateTime::parse_from_rfc3339(m["timestamp"].as_str().expect("ts")).expect("ts");
+        assert_eq!(e["timestamp"].as_i64(), Some(ts.timestamp_millis()));
+        assert_eq!(m["vault"], "ops-vault");
+        assert!(m["day_file"].is_string() && m["position"].is_u64(), "{m}");
+        if m["actor"] == "email_skill" {
+            let mut entry = m.clone();
+            for k in ["vault", "day_file", "position"] {
+                entry.as_object_mut().expect("object").remove(k);
+            }
+            let n = m["parameters"]["n"].as_u64().expect("n");
+            assert_eq!(entry, by_n[&n], "the entry as stored, plus where it is");
+        }
+    }
+    assert!(msgs.iter().any(|m| m["stream"] == "chain_head"));
+    // The entry CloudWatch Logs refuses (20 days old) is named, not retried.
+    let skipped = events(&v, "forward_skipped");
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["log_level"], "WARNING");
+    assert_eq!(skipped[0]["parameters"]["skipped"][0]["day"], old_day);
+
+    // The daemon forwards as entries arrive; moto is killed meanwhile, and
+    // comes back empty (the sink creates the group and stream again).
+    let d = Daemon::start_with(&v, &["--no-watch-vault"], &env);
+    wait_for("the daemon to catch up", Duration::from_secs(30), || {
+        run_with(&v, &["forward", "--status"], &env)
+            .stdout
+            .contains("\"pending\":0")
+    });
+    let before = messages(&moto.events("vault-audit", "ops-vault"));
+    moto.down();
+    log_during_outage(&v, &now, &yesterday);
+    moto.up();
+    let after = || messages(&moto.events("vault-audit", "ops-vault"));
+    wait_for(
+        "CloudWatch Logs to catch up",
+        Duration::from_secs(60),
+        || ns_of(&after(), "email_skill").len() == 151,
+    );
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    let all: Vec<Value> = before.into_iter().chain(after()).collect();
+    let expected: BTreeMap<u64, usize> = (1..=351).map(|n| (n, 1)).collect();
+    assert_eq!(
+        ns_of(&all, "email_skill"),
+        expected,
+        "every entry exactly once"
+    );
+    assert_eq!(
+        events(&v, "sink_down").len(),
+        1,
+        "one WARNING when it went down"
+    );
+    assert_eq!(events(&v, "sink_up").len(), 1, "one INFO when it came back");
+}
+
+#[cfg(feature = "cloudwatch")]
+#[test]
+fn cloudwatch_requests_are_split_at_the_size_limit() {
+    use common::servers::{Moto, MOTO_REGION};
+    let Some(moto) = Moto::start() else {
+        return;
+    };
+    let v = Vault::new();
+    let endpoint = moto.endpoint();
+    let target = format!("{MOTO_REGION}/big/batches");
+    let mut env = cloudwatch_env(&endpoint, &target).to_vec();
+    // One catch-up batch of 10,000 entries, the most a request may hold,
+    // 300 of them near 6 KB: about 6 MB for requests of at most 1 MiB.
+    env.push(("AUDIT_FORWARD_BATCH", "10000"));
+    let (_, now) = days_ago(0);
+    let wide = "w".repeat(1900);
+    let lines: String = (1..=10_200u64)
+        .map(|n| {
+            let mut e: Value =
+                serde_json::from_str(&entry(&now, n, "bulk_skill", false)).expect("e");
+            if n % 34 == 0 {
+                for k in ["a", "b", "c"] {
+                    e["parameters"][k] = json!(wide);
+                }
+            }
+            e.to_string() + "\n"
+        })
+        .collect();
+    log_lines(&v, lines);
+    let done = run_with(&v, &["forward", "--once"], &env);
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let got = moto.events("big", "batches");
+    let expected: BTreeMap<u64, usize> = (1..=10_200).map(|n| (n, 1)).collect();
+    assert_eq!(ns_of(&messages(&got), "bulk_skill"), expected);
+    let bytes: usize = got
+        .iter()
+        .map(|e| e["message"].as_str().expect("message").len() + 26)
+        .sum();
+    assert!(bytes > 5 << 20, "{bytes} bytes");
+    // moto counts the PutLogEvents calls in the stream's upload sequence token.
+    let streams = moto.streams("big");
+    let puts: usize = streams[0]["uploadSequenceToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("uploadSequenceToken");
+    let least = bytes.div_ceil(1 << 20);
+    assert!(
+        (least..=least + 3).contains(&puts),
+        "{puts} requests for {bytes} bytes"
+    );
+}
+
+#[test]
+fn cloudwatch_settings_name_what_is_wrong_and_never_a_secret() {
+    let v = Vault::new();
+    let (_, now) = days_ago(0);
+    log(&v, &now, 1..=1, "any");
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("AUDIT_FORWARD_CLOUDWATCH", "eu-west-1")],
+            "AUDIT_FORWARD_CLOUDWATCH=\"eu-west-1\": no log group; expected region/log-group",
+        ),
+        (
+            &[
+                ("AUDIT_FORWARD_CLOUDWATCH", "eu-west-1/g"),
+                ("HOME", "/nonexistent"),
+            ],
+            "AUDIT_FORWARD_CLOUDWATCH is set, but no AWS credentials",
+        ),
+        (
+            &[
+                ("AUDIT_FORWARD_CLOUDWATCH", "eu-west-1/g"),
+                ("AWS_SECRET_ACCESS_KEY", "s3cretKEY"),
+            ],
+            "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set",
+        ),
+    ];
+    for (env, message) in cases {
+        let mut run = v.cmd().args(["forward", "--once"]);
+        for (k, val) in env {
+            run = run.env(k, val);
+        }
+        let done = run.run();
+        assert_eq!(done.code, 2, "{}", done.stderr);
+        assert!(done.stderr.contains(message), "{}", done.stderr);
+        assert!(!done.stderr.contains("s3cret"), "{}", done.stderr);
+    }
 }

@@ -30,7 +30,7 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
     let Setup { sinks, pace, .. } = settings.setup(&vault)?;
     if sinks.is_empty() {
         return Err(CliError::Usage(
-            "no sink is configured: set AUDIT_FORWARD_POSTGRES, AUDIT_FORWARD_SYSLOG or AUDIT_FORWARD_HTTP".into(),
+            "no sink is configured: set AUDIT_FORWARD_POSTGRES, AUDIT_FORWARD_SYSLOG, AUDIT_FORWARD_HTTP or AUDIT_FORWARD_CLOUDWATCH".into(),
         ));
     }
     let mut report = Vec::new();
@@ -67,9 +67,14 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
                 }
             }
         }
+        if let Some(e) = forward::skip_event(&name, &progress.skipped) {
+            if let Err(err) = logger.log(e) {
+                tracing::warn!("could not log the entries a sink skipped: {err}");
+            }
+        }
         let pending = forward::pending(&vault, &name).ok();
-        let mut line =
-            json!({"sink": name, "sent": progress.sent, "pending": pending, "lost": gaps});
+        let mut line = json!({"sink": name, "sent": progress.sent, "pending": pending, "lost": gaps,
+                              "skipped": progress.skipped.len()});
         if let Some(e) = error {
             failed = true;
             tracing::warn!("sink {name}: {e}; the entries stay in the day files and go next time");

@@ -10,6 +10,7 @@
 //! | `AUDIT_FORWARD_HTTP` | the store's URL |
 //! | `AUDIT_FORWARD_HTTP_FORMAT` | `jsonline` (VictoriaLogs, default) or `loki` |
 //! | `AUDIT_FORWARD_HTTP_HEADERS` | a JSON object, or lines of `Name: value` |
+//! | `AUDIT_FORWARD_CLOUDWATCH` | `region/log-group[/log-stream]`, with the AWS variables ([`aws`]) |
 //! | `AUDIT_FORWARD_BATCH` | entries per batch, 1 to 10,000, default 500 |
 //! | `AUDIT_FORWARD_BACKOFF_MAX` | the longest wait between retries, default `5m` |
 //! | `AUDIT_VAULT_NAME` | the vault's name in the stores, default its folder's name |
@@ -19,6 +20,9 @@ use std::fmt;
 use super::{Pace, Sink, SinkConfigError};
 use crate::time::parse_duration;
 use crate::vault::Vault;
+use aws::{CloudWatchSettings, CLOUDWATCH_VAR};
+
+pub mod aws;
 
 /// The PostgreSQL sink's variable.
 pub const POSTGRES_VAR: &str = "AUDIT_FORWARD_POSTGRES";
@@ -47,6 +51,14 @@ pub enum ConfigError {
         /// What the sink refused, and what it accepts.
         #[source]
         source: SinkConfigError,
+    },
+    /// A sink that needs credentials, and found none usable.
+    #[error("{name} is set, but {why}")]
+    Credentials {
+        /// The sink's variable.
+        name: &'static str,
+        /// What is missing, and where it was looked for.
+        why: String,
     },
     /// A sink this build was compiled without.
     #[error(
@@ -110,6 +122,8 @@ pub struct Settings {
     pub syslog: Option<SyslogSettings>,
     /// The HTTP sink.
     pub http: Option<HttpSettings>,
+    /// The CloudWatch Logs sink (its credentials are never shown).
+    pub cloudwatch: Option<CloudWatchSettings>,
     /// Batches and backoff.
     pub pace: Pace,
     /// The vault's name in the stores (default its folder's name).
@@ -124,6 +138,7 @@ impl fmt::Debug for Settings {
             .field("postgres", &self.postgres.as_ref().map(|_| "(set)"))
             .field("syslog", &self.syslog)
             .field("http", &self.http)
+            .field("cloudwatch", &self.cloudwatch)
             .field("pace", &self.pace)
             .field("vault_name", &self.vault_name)
             .field("hostname", &self.hostname)
@@ -133,7 +148,7 @@ impl fmt::Debug for Settings {
 
 /// The sinks the settings ask for, and their pace.
 pub struct Setup {
-    /// The sinks, in the order PostgreSQL, syslog, HTTP.
+    /// The sinks, in the order PostgreSQL, syslog, HTTP, CloudWatch Logs.
     pub sinks: Vec<Box<dyn Sink>>,
     /// Batches and backoff.
     pub pace: Pace,
@@ -181,6 +196,7 @@ impl Settings {
             postgres: get(POSTGRES_VAR).map(|u| u.trim().to_owned()),
             syslog,
             http,
+            cloudwatch: aws::from_vars(&get)?,
             pace,
             vault_name: get("AUDIT_VAULT_NAME"),
             hostname: None,
@@ -189,7 +205,10 @@ impl Settings {
 
     /// Whether any sink is configured.
     pub fn any_sink(&self) -> bool {
-        self.postgres.is_some() || self.syslog.is_some() || self.http.is_some()
+        self.postgres.is_some()
+            || self.syslog.is_some()
+            || self.http.is_some()
+            || self.cloudwatch.is_some()
     }
 
     /// The vault's name in the stores: the configured one, or the name of
@@ -228,6 +247,9 @@ impl Settings {
         }
         if let Some(h) = &self.http {
             sinks.push(http_sink(h, &name)?);
+        }
+        if let Some(c) = &self.cloudwatch {
+            sinks.push(cloudwatch_sink(c, &name)?);
         }
         Ok(Setup {
             sinks,
@@ -304,6 +326,31 @@ fn http_sink(_settings: &HttpSettings, _vault: &str) -> Result<Box<dyn Sink>, Co
         name: "AUDIT_FORWARD_HTTP",
         sink: "HTTP",
         feature: "http",
+    })
+}
+
+#[cfg(feature = "cloudwatch")]
+fn cloudwatch_sink(
+    settings: &CloudWatchSettings,
+    vault: &str,
+) -> Result<Box<dyn Sink>, ConfigError> {
+    super::cloudwatch::CloudWatchSink::new(settings, vault)
+        .map(|s| Box::new(s) as Box<dyn Sink>)
+        .map_err(|source| ConfigError::Sink {
+            name: CLOUDWATCH_VAR,
+            source,
+        })
+}
+
+#[cfg(not(feature = "cloudwatch"))]
+fn cloudwatch_sink(
+    _settings: &CloudWatchSettings,
+    _vault: &str,
+) -> Result<Box<dyn Sink>, ConfigError> {
+    Err(ConfigError::Unsupported {
+        name: CLOUDWATCH_VAR,
+        sink: "CloudWatch Logs",
+        feature: "cloudwatch",
     })
 }
 

@@ -163,21 +163,8 @@ pub fn body(batch: &[Record], format: Format, vault: &str) -> String {
         Format::JsonLine => {
             let mut out = String::new();
             for r in batch {
-                let mut obj = match &r.value {
-                    Value::Object(m) => m.clone(),
-                    other => {
-                        let mut m = Map::new();
-                        m.insert("entry".into(), other.clone());
-                        m
-                    }
-                };
+                let mut obj = r.tagged(vault);
                 obj.insert("_msg".into(), summary(r).into());
-                obj.insert("vault".into(), vault.into());
-                obj.insert(
-                    "day_file".into(),
-                    r.date.format("%Y-%m-%d").to_string().into(),
-                );
-                obj.insert("position".into(), r.position.into());
                 out.push_str(&Value::Object(obj).to_string());
                 out.push('\n');
             }
@@ -268,15 +255,7 @@ impl HttpSink {
             format,
             headers,
             vault: vault.to_owned(),
-            agent: ureq::Agent::config_builder()
-                .timeout_connect(Some(Duration::from_secs(10)))
-                .timeout_global(Some(TIMEOUT))
-                .http_status_as_error(false)
-                // As before ureq 3: no proxy from HTTP_PROXY and friends (the
-                // library reads no environment; the URL says where to go).
-                .proxy(None)
-                .build()
-                .into(),
+            agent: super::http_agent(TIMEOUT),
         })
     }
 

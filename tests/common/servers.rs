@@ -491,3 +491,132 @@ fn check(method: &str, r: &Request) -> Result<(), String> {
         other => Err(format!("{other}: no such endpoint")),
     }
 }
+
+/// moto (the AWS stand-in from PyPI, `pip install 'moto[server]'`) in
+/// server mode on a loopback port: a real implementation of the CloudWatch
+/// Logs API. It keeps its state in memory: killed and started again, it
+/// has forgotten every group and stream.
+pub struct Moto {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+/// The region the tests use.
+pub const MOTO_REGION: &str = "us-east-1";
+
+impl Moto {
+    /// Starts it, or says loudly why it cannot and returns `None` (moto is
+    /// not installed: `.ci/run` installs it).
+    pub fn start() -> Option<Moto> {
+        let probe = Command::new("python3")
+            .args(["-c", "import moto.server, flask, flask_cors"])
+            .output();
+        if !probe.is_ok_and(|o| o.status.success()) {
+            eprintln!(
+                "\n\n########## SKIPPED: moto's server is not installed ##########\n\
+                 the CloudWatch Logs sink was NOT tested: pip install 'moto[server]' (.ci/run does)\n"
+            );
+            return None;
+        }
+        let mut m = Moto {
+            dir: tempfile::tempdir().expect("tempdir"),
+            port: free_port(),
+            child: None,
+        };
+        m.up();
+        Some(m)
+    }
+
+    /// Starts it (again, empty) and waits until it answers.
+    pub fn up(&mut self) {
+        let child = Command::new("python3")
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join("stderr")).expect("stderr"))
+            .spawn()
+            .expect("python3 -m moto.server");
+        self.child = Some(child);
+        let url = format!("{}/moto-api/", self.endpoint());
+        wait_for("moto to answer", Duration::from_secs(60), || {
+            matches!(
+                ureq::get(&url).call(),
+                Ok(_) | Err(ureq::Error::StatusCode(_))
+            )
+        });
+    }
+
+    /// Kills it (SIGKILL): the store goes away mid-flight, with its state.
+    pub fn down(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `AWS_ENDPOINT_URL` for it.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// One call of the Logs API; its answer.
+    pub fn call(&self, action: &str, body: &Value) -> Value {
+        // moto checks no signature; the credential scope names the service and region.
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/{MOTO_REGION}/logs/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        // An error answer (a stream not created yet) is returned as it is.
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent
+            .post(&format!("{}/", self.endpoint()))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header("X-Amz-Target", &format!("Logs_20140328.{action}"))
+            .header("Authorization", &auth)
+            .send(body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("moto {action}: {e}"));
+        let text = resp.body_mut().read_to_string().expect("moto's answer");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("moto {action}: {e}: {text}"))
+    }
+
+    /// Every event of a stream, oldest first (GetLogEvents, page by page);
+    /// none while the stream does not exist.
+    pub fn events(&self, group: &str, stream: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut body = serde_json::json!({"logGroupName": group, "logStreamName": stream,
+                                              "startFromHead": true, "limit": 10000});
+            if let Some(t) = &token {
+                body["nextToken"] = t.clone().into();
+            }
+            let page = self.call("GetLogEvents", &body);
+            let events = page["events"].as_array().cloned().unwrap_or_default();
+            let next = page["nextForwardToken"].as_str().map(str::to_owned);
+            if events.is_empty() || next.is_none() || next == token {
+                out.extend(events);
+                return out;
+            }
+            out.extend(events);
+            token = next;
+        }
+    }
+
+    /// The streams of a group, as DescribeLogStreams gives them.
+    pub fn streams(&self, group: &str) -> Vec<Value> {
+        let answer = self.call(
+            "DescribeLogStreams",
+            &serde_json::json!({"logGroupName": group}),
+        );
+        answer["logStreams"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
