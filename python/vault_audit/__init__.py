@@ -30,7 +30,7 @@ import enum
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time, timezone
 from pathlib import Path, PurePath
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
@@ -222,6 +222,9 @@ class Report:
     """Each with ``file``, ``kind``, ``entry``, ``timestamp`` and ``problem``."""
     kept_aside: List[str]
     notes: List[str]
+    archived_days: int = 0
+    """Days checked in the cold archive (``vault-audit verify --archive``; 0 here)."""
+    archived_entries: int = 0
 
     def __bool__(self) -> bool:
         return self.ok
@@ -418,7 +421,10 @@ class AuditLogger:
 
     def verify(self) -> Report:
         """Checks every day file, its counts and its hash chain."""
-        return Report(**json.loads(self._native.verify()))
+        found = json.loads(self._native.verify())
+        # Fields a newer library adds are left out rather than refused.
+        known = {f.name for f in fields(Report)}
+        return Report(**{k: v for k, v in found.items() if k in known})
 
     def index(self) -> Dict[str, Any]:
         """Rebuilds ``Logs/index.json`` and returns it (in dry run, only
