@@ -374,19 +374,7 @@ fn crash_then_rerun_in(
     )
     .expect("critical");
     if logged {
-        let e = Entry::new(
-            LogLevel::Info,
-            ActionType::new("log_retention").expect("a"),
-            "audit_logger",
-            file.clone(),
-        );
-        AuditLogger::builder(dir.path())
-            .clock(Arc::new(FixedClock::new(now())))
-            .upkeep(false)
-            .build()
-            .expect("raw")
-            .log(e)
-            .expect("log");
+        common::log_retention_entry(dir.path(), &file, now());
     }
     if deleted {
         std::fs::remove_file(vault.day_file(oldest)).expect("rm");

@@ -1,6 +1,8 @@
 //! Retention over months of files: exactly the expired days go, every
 //! CRITICAL entry is archived exactly once, crashes and reruns change nothing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -229,21 +231,7 @@ fn crash_then_rerun(phase: &str, archive_tail: &str, logged: bool, deleted: bool
     let archive_path = dir.path().join("Logs/critical_archive.json");
     std::fs::write(&archive_path, archive_tail.replace("CRIT", critical)).expect("archive");
     if logged {
-        let e = vault_audit::Entry::new(
-            vault_audit::LogLevel::Info,
-            vault_audit::ActionType::new("log_retention").expect("a"),
-            "audit_logger",
-            file.clone(),
-        )
-        .param("retention_days", 90)
-        .param("critical_archived", 1);
-        AuditLogger::builder(dir.path())
-            .clock(Arc::new(FixedClock::new(now())))
-            .upkeep(false)
-            .build()
-            .expect("raw")
-            .log(e)
-            .expect("log");
+        common::log_retention_entry(dir.path(), &file, now());
     }
     if deleted {
         std::fs::remove_file(dir.path().join("Logs").join(&file)).expect("rm");

@@ -394,3 +394,23 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Logs the retention entry for `file` into the vault at `root`, as a purge
+/// does, at `now`, with no upkeep (crash tests build a purge's state by hand).
+pub fn log_retention_entry(root: &Path, file: &str, now: DateTime<Utc>) {
+    let e = vault_audit::Entry::new(
+        vault_audit::LogLevel::Info,
+        vault_audit::ActionType::new("log_retention").expect("a"),
+        "audit_logger",
+        file,
+    )
+    .param("retention_days", 90)
+    .param("critical_archived", 1);
+    vault_audit::AuditLogger::builder(root)
+        .clock(std::sync::Arc::new(vault_audit::FixedClock::new(now)))
+        .upkeep(false)
+        .build()
+        .expect("raw")
+        .log(e)
+        .expect("log");
+}
