@@ -2,7 +2,6 @@
 //! the index and Dashboard current, runs retention and replays
 //! `failed_writes.json` on schedule, and writes alert notes.
 
-pub mod alerts;
 pub mod pidfile;
 pub mod systemd;
 pub mod watch;
@@ -27,7 +26,6 @@ use crate::index;
 use crate::journal::{self, Progress};
 use crate::logger::upkeep::refresh_views;
 use crate::logger::AuditLogger;
-use alerts::{Alerts, Thresholds};
 use watch::{Folders, Snapshot};
 
 /// How the daemon runs.
@@ -39,8 +37,6 @@ pub struct DaemonConfig {
     pub watch_vault: bool,
     /// The workflow folders' names.
     pub folders: Folders,
-    /// When ERROR entries make a burst worth an alert.
-    pub alerts: Thresholds,
     /// How long an inbox file must be quiet (size and modification time
     /// unchanged) before it is claimed, and a claim before it is removed
     /// ([`inbox::DEFAULT_GRACE`] unless set).
@@ -90,7 +86,6 @@ struct Daemon<'a> {
     /// Files that vanished from a scan without turning up elsewhere yet.
     gone: std::collections::BTreeMap<watch::Identity, String>,
     own_notes: BTreeSet<String>,
-    alerts: Alerts,
     dirty: Vec<DayFileState>,
     index_cache: index::Cache,
     last_refresh: Instant,
@@ -184,7 +179,6 @@ impl<'a> Daemon<'a> {
             snapshot: None,
             gone: Default::default(),
             own_notes: BTreeSet::new(),
-            alerts: Alerts::new(cfg.alerts, cfg.folders.needs_action.clone()),
             dirty: Vec::new(),
             index_cache: index::Cache::default(),
             last_refresh: Instant::now() - REFRESH,
@@ -364,18 +358,16 @@ impl Daemon<'_> {
         self.write(vec![e]);
     }
 
+    /// Raises the alerts entries written without the logger's upkeep call
+    /// for (the same rules and state as every other writer's; a replica's
+    /// logger raises none).
     fn observe(&mut self, entries: &[Entry]) {
-        if self.logger.vault().host().is_some() {
-            // Alert notes are the primary's to write.
-            return;
-        }
-        let vault = self.logger.vault().clone();
-        let notes = self.alerts.observe(&vault, entries);
+        let notes = self.logger.raise_alerts(entries);
         self.noted(notes);
     }
 
     /// Reports the alert notes written.
-    fn noted(&mut self, notes: std::io::Result<Vec<String>>) {
+    fn noted(&mut self, notes: Result<Vec<String>, Error>) {
         match notes {
             Ok(notes) => {
                 for note in notes {
@@ -492,19 +484,19 @@ impl Daemon<'_> {
         }
     }
 
-    /// Takes the claims in; alerts are looked at batch by batch, so no
-    /// entry is held longer than its batch.
+    /// Takes the claims in; alerts are raised batch by batch, so no entry
+    /// is held longer than its batch.
     fn take_in(&mut self, claims: &[Claim], stop: &AtomicBool) -> Vec<Intake> {
         let vault = self.logger.vault().clone();
         let mut notes = Vec::new();
-        let alerts = &mut self.alerts;
+        let logger = &self.logger;
         let outcome = inbox::take_in(
-            &self.logger,
+            logger,
             claims,
             &mut self.progress,
             &mut self.reading,
             &|| stop.load(Ordering::SeqCst),
-            &mut |batch| notes.push(alerts.observe(&vault, batch)),
+            &mut |batch| notes.push(logger.raise_alerts(batch)),
         );
         for n in notes {
             self.noted(n);
@@ -731,17 +723,10 @@ impl Repeats {
     }
 }
 
-/// Collects the entries that matter to the alerts (ERROR and CRITICAL) from
+/// Collects the entries that matter to the alerts ([`crate::alert::matters`]) from
 /// each batch taken in, so nothing else is held in memory.
 fn keep_serious(into: &mut Vec<Entry>) -> impl FnMut(&[Entry]) + '_ {
-    move |batch| {
-        into.extend(
-            batch
-                .iter()
-                .filter(|e| e.log_level >= LogLevel::Error)
-                .cloned(),
-        )
-    }
+    move |batch| into.extend(batch.iter().filter(|e| crate::alert::matters(e)).cloned())
 }
 
 /// Sends SIGTERM to the running daemon and waits (up to `wait`) for it to end.

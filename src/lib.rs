@@ -38,7 +38,9 @@
 //! | import | taking in a peer's day files, mapped, in time order, exactly once ([`import`]) |
 //! | chain | the hash chain over stored lines; its record is `Logs/.audit/chain/<day>.bin` |
 //! | views | what is derived from the day files: `Logs/index.json` and the Dashboard table |
-//! | upkeep | what runs after every write: the views, then retention when due ([`logger::upkeep`]) |
+//! | upkeep | what runs after every write: the alerts, the views, then retention when due ([`logger::upkeep`]) |
+//! | alert | a note in `Needs_Action/` that a rule raised over entries just written: a CRITICAL entry, a burst of ERROR entries ([`alert`]) |
+//! | alert state | what the alert rules have seen so far, `Logs/.audit/alerts.json`, shared by every writer ([`alert::State`]) |
 //! | retention | deleting day files older than the kept days, archiving their CRITICAL entries; `rotate` is the command that runs it by hand |
 //! | cold archive | `Logs/archive/YYYY-MM.jsonl.gz`: the stored lines of the day files retention took out of `Logs/`, one gzip **member** per day, kept `AUDIT_ARCHIVE_DAYS` ([`archive`]) |
 //! | purge record | retention's own crash journal for one deletion |
@@ -68,13 +70,14 @@
 //! | 2 | chain, redact |
 //! | 3 | daily, archive |
 //! | 4 | error, journal, index, dashboard, retention, query, replica |
-//! | 5 | verify, forward, hook |
+//! | 5 | verify, forward, hook, alert |
 //! | 6 | logger, repair |
 //! | 7 | inbox, import |
 //! | 8 | daemon |
 //! | 9 | cli |
 #![warn(missing_docs)]
 
+pub mod alert;
 pub mod archive;
 pub mod chain;
 pub mod cli;

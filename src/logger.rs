@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::alert::Rules;
 use crate::chain::ChainKey;
 use crate::daily::{DayFileState, Recovery};
 use crate::entry::{Entry, EntryError, ParseMode};
@@ -113,6 +114,7 @@ pub struct AuditLoggerBuilder {
     parse_mode: ParseMode,
     import_zone: Zone,
     replica: Option<String>,
+    alerts: Option<Rules>,
 }
 
 impl AuditLoggerBuilder {
@@ -125,6 +127,15 @@ impl AuditLoggerBuilder {
     /// `AUDIT_HOST`.
     pub fn replica(mut self, host: Option<String>) -> Self {
         self.replica = host;
+        self
+    }
+
+    /// The alert rules run after every write (default [`Rules::default`];
+    /// `None` raises no alert notes). A replica never raises them: the
+    /// primary does when it takes the replica's entries in. The logger
+    /// never reads the environment: the CLI resolves `AUDIT_ALERT_*`.
+    pub fn alerts(mut self, rules: Option<Rules>) -> Self {
+        self.alerts = rules;
         self
     }
 
@@ -262,8 +273,8 @@ impl AuditLoggerBuilder {
         };
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
-            let upkeep = Upkeep::new(policy);
-            // A replica's views are the primary's to make.
+            let upkeep = Upkeep::new(policy).alerts(self.alerts.clone());
+            // A replica's views and alerts are the primary's to make.
             let upkeep = match vault.host() {
                 Some(_) => upkeep.without_views(),
                 None => upkeep,
@@ -288,6 +299,7 @@ impl AuditLoggerBuilder {
             redactor,
             parse_mode: self.parse_mode,
             import_zone: self.import_zone,
+            alerts: self.alerts,
         })
     }
 }
@@ -310,6 +322,7 @@ pub struct AuditLogger {
     redactor: Redactor,
     parse_mode: ParseMode,
     import_zone: Zone,
+    alerts: Option<Rules>,
 }
 
 impl AuditLogger {
@@ -332,6 +345,7 @@ impl AuditLogger {
             parse_mode: ParseMode::Aliases,
             import_zone: Zone::Local,
             replica: None,
+            alerts: Some(Rules::default()),
         }
     }
 

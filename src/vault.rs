@@ -262,6 +262,12 @@ impl Vault {
         self.state_dir().join("views-stale")
     }
 
+    /// `Logs/.audit/alerts.json`: what the alert rules have seen so far
+    /// (the latest ERROR entries of a burst), shared by every writer.
+    pub fn alert_state(&self) -> PathBuf {
+        self.state_dir().join("alerts.json")
+    }
+
     /// `Logs/.audit/imported.txt`: what `import` took in, one content hash
     /// per line, so that nothing is imported twice.
     pub fn import_record(&self) -> PathBuf {

@@ -240,13 +240,15 @@ pub struct DaemonArgs {
     #[arg(long)]
     pub no_watch_vault: bool,
 
-    /// ERROR entries within AUDIT_ALERT_WINDOW that raise an alert note.
-    #[arg(long, env = "AUDIT_ALERT_ERRORS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
-    pub alert_errors: u32,
+    /// ERROR entries within the alert window that raise an alert note
+    /// (overrides AUDIT_ALERT_ERRORS, default 10; every writer raises alerts,
+    /// the daemon too).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub alert_errors: Option<u32>,
 
-    /// The window for ERROR bursts.
-    #[arg(long, env = "AUDIT_ALERT_WINDOW", default_value = "15m", value_parser = crate::time::parse_duration)]
-    pub alert_window: std::time::Duration,
+    /// The window for ERROR bursts (overrides AUDIT_ALERT_WINDOW, default 15m).
+    #[arg(long, value_parser = crate::time::parse_duration)]
+    pub alert_window: Option<std::time::Duration>,
 
     /// How long an inbox file must be quiet (size and modification time
     /// unchanged) before it is claimed, and a claim before it is removed

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anstream::ColorChoice;
 
+use crate::alert::Rules;
 use crate::chain::{ChainKey, KEY_VAR, SIGNING_KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
@@ -71,6 +72,14 @@ pub struct Config {
     /// Colour on standard output: `NO_COLOR` (any value) turns it off,
     /// `CLICOLOR_FORCE` on; otherwise a terminal gets it and a pipe does not.
     pub colour: ColorChoice,
+    /// The alert rules every writer runs after its writes
+    /// (`AUDIT_ALERT_ERRORS`, `AUDIT_ALERT_WINDOW`,
+    /// `AUDIT_FOLDER_NEEDS_ACTION`); the defaults when one is bad.
+    pub alerts: Rules,
+    /// A bad alert setting: the daemon refuses to start on it; the other
+    /// writers raise alerts by the defaults meanwhile, for a bad alert
+    /// setting must not stop an entry from being recorded.
+    pub alert_problem: Option<String>,
     /// systemd gave the daemon a socket to report readiness on
     /// (`NOTIFY_SOCKET`, a unit with `Type=notify`).
     pub systemd_notify: bool,
@@ -173,6 +182,34 @@ fn host_and_role(env: &impl Fn(&str) -> Option<String>) -> Result<(String, bool)
     Ok((host, replica))
 }
 
+/// The alert rules from `AUDIT_ALERT_ERRORS`, `AUDIT_ALERT_WINDOW` and
+/// `AUDIT_FOLDER_NEEDS_ACTION` (unset or empty: the default).
+fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
+    let mut rules = Rules::default();
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    if let Some(text) = set("AUDIT_ALERT_ERRORS") {
+        rules.errors = match text.trim().parse::<u32>() {
+            Ok(n) if n >= 1 => n as usize,
+            _ => {
+                return Err(format!(
+                    "AUDIT_ALERT_ERRORS={text:?} is not accepted: a whole number, at least 1"
+                ))
+            }
+        };
+    }
+    if let Some(text) = set("AUDIT_ALERT_WINDOW") {
+        let window = crate::time::parse_duration(&text)
+            .ok()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .filter(|d| *d > chrono::Duration::zero());
+        rules.window = window.ok_or_else(|| format!("AUDIT_ALERT_WINDOW={text:?} is not accepted: a duration such as 90s, 15m or 2h, more than 0"))?;
+    }
+    if let Some(folder) = set("AUDIT_FOLDER_NEEDS_ACTION") {
+        rules.folder = folder;
+    }
+    Ok(rules)
+}
+
 /// Whether the command sends entries to the sinks.
 fn forwards(command: &Command) -> bool {
     match command {
@@ -240,7 +277,13 @@ impl Config {
             })?,
         };
         let (host, replica) = host_and_role(&env)?;
+        let (alerts, alert_problem) = match alert_rules(&env) {
+            Ok(rules) => (rules, None),
+            Err(problem) => (Rules::default(), Some(problem)),
+        };
         Ok(Config {
+            alerts,
+            alert_problem,
             host,
             replica,
             vault: args.vault.clone(),
@@ -303,6 +346,7 @@ impl Config {
             .redactor(self.redactor.clone())
             .parse_mode(self.parse_mode)
             .import_zone(self.import_zone)
+            .alerts(Some(self.alerts.clone()))
             .replica(self.replica.then(|| self.host.clone()));
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);

@@ -12,7 +12,7 @@ use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
-use crate::daemon::{self, alerts::Thresholds, pidfile, watch::Folders, DaemonConfig, DaemonError};
+use crate::daemon::{self, pidfile, watch::Folders, DaemonConfig, DaemonError};
 use crate::inbox;
 use crate::journal;
 use crate::vault::Vault;
@@ -88,8 +88,12 @@ fn serve(
         ));
     }
     config.writable_vault(vault.root())?;
+    if let Some(problem) = &config.alert_problem {
+        return Err(CliError::Usage(problem.clone()));
+    }
     let logger = config
         .builder_for(vault.root(), false)
+        .alerts(Some(alert_rules(config, args)))
         .upkeep(false)
         .build()?;
     let cfg = DaemonConfig {
@@ -102,11 +106,6 @@ fn serve(
             pending_approval: args.folder_pending_approval.clone(),
             approved: args.folder_approved.clone(),
             rejected: args.folder_rejected.clone(),
-        },
-        alerts: Thresholds {
-            errors: args.alert_errors as usize,
-            window: chrono::Duration::from_std(args.alert_window)
-                .unwrap_or(chrono::Duration::minutes(15)),
         },
         grace: args.inbox_grace,
         notify: config.systemd_notify,
@@ -222,4 +221,21 @@ fn adopt_orphans(config: &Config, logger: &crate::logger::AuditLogger) -> Result
             .count())
     })?;
     Ok(moved)
+}
+
+/// The alert rules the daemon raises by: the configured ones, with its
+/// flags over them, and its Needs_Action folder.
+fn alert_rules(config: &Config, args: &DaemonArgs) -> crate::alert::Rules {
+    let mut rules = config.alerts.clone();
+    if let Some(n) = args.alert_errors {
+        rules.errors = n as usize;
+    }
+    if let Some(window) = args
+        .alert_window
+        .and_then(|w| chrono::Duration::from_std(w).ok())
+    {
+        rules.window = window;
+    }
+    rules.folder = args.folder_needs_action.clone();
+    rules
 }

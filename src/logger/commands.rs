@@ -53,6 +53,23 @@ impl AuditLogger {
         self.locked(work)
     }
 
+    /// Raises the alerts that entries written another way (the inbox, a
+    /// replay, the replicas taken in) call for, under the writers' lock,
+    /// with the same rules and state as every write's upkeep. Returns the
+    /// notes' vault-relative paths. A replica, a dry run or a logger
+    /// without alert rules raises none.
+    pub fn raise_alerts(&self, entries: &[Entry]) -> Result<Vec<String>, Error> {
+        let Some(rules) = &self.alerts else {
+            return Ok(Vec::new());
+        };
+        let serious = entries.iter().any(crate::alert::matters);
+        if self.vault.host().is_some() || self.dry_run || !serious {
+            return Ok(Vec::new());
+        }
+        let now = self.now();
+        self.with_writer_lock_at(|| crate::alert::raise(&self.vault, rules, entries, now))
+    }
+
     /// Creates `Logs/inbox/` and `Logs/inbox/rejected/` if they are missing
     /// (not in dry run), so that the first file moved into the inbox finds
     /// its folder. `log`, `demo` and the daemon's start call it.

@@ -1,11 +1,13 @@
 //! The built-in post-write step: after every write, in this order, the
-//! index, the Dashboard, and (when due) retention.
+//! replicas taken in, the alert notes, the index, the Dashboard, and (when
+//! due) retention.
 
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
 use super::{PostWrite, StepContext, StepError};
+use crate::alert::{self, Rules};
 use crate::daily::DayFileState;
 use crate::dashboard;
 use crate::fsutil::{at, IoFailure};
@@ -75,6 +77,10 @@ fn refresh_dashboard(vault: &Vault, index: &Index, now: DateTime<Utc>) -> Result
 /// One thing an upkeep run could not do; the write itself stands.
 #[derive(Debug, thiserror::Error)]
 pub enum UpkeepProblem {
+    /// Alert notes could not be raised (the alert state is kept as it was,
+    /// so the next write raises them again).
+    #[error("alerts: {0}")]
+    Alerts(#[source] IoFailure),
     /// The index or the Dashboard could not be refreshed or rebuilt (the
     /// next write rebuilds them whole).
     #[error(transparent)]
@@ -107,8 +113,11 @@ pub struct UpkeepError {
 pub struct Upkeep {
     policy: retention::Policy,
     index: Mutex<index::Cache>,
-    /// False on a replica: no index, no Dashboard, nothing taken in.
+    /// False on a replica: no index, no Dashboard, no alerts, nothing
+    /// taken in.
     views: bool,
+    /// The alert rules (none: no alert notes).
+    alerts: Option<Rules>,
 }
 
 impl Upkeep {
@@ -119,13 +128,45 @@ impl Upkeep {
             policy: policy.into(),
             index: Mutex::default(),
             views: true,
+            alerts: None,
         }
+    }
+
+    /// Upkeep that raises alert notes by `rules` (none: no alert notes).
+    pub fn alerts(mut self, rules: Option<Rules>) -> Self {
+        self.alerts = rules;
+        self
     }
 
     /// Upkeep for a replica: retention of its own days only.
     pub fn without_views(mut self) -> Self {
         self.views = false;
         self
+    }
+}
+
+impl Upkeep {
+    /// The alert notes this write's entries and the replicas' just taken in
+    /// call for.
+    fn raise_alerts(
+        &self,
+        ctx: &StepContext<'_>,
+        synced: &[crate::entry::Entry],
+        notes: &mut Vec<String>,
+        errors: &mut Vec<UpkeepProblem>,
+    ) {
+        let Some(rules) = &self.alerts else {
+            return;
+        };
+        let entries: Vec<_> = (ctx.receipt.entries.iter())
+            .chain(synced)
+            .filter(|e| alert::matters(e))
+            .cloned()
+            .collect();
+        match alert::raise(ctx.vault, rules, &entries, ctx.now) {
+            Ok(raised) => notes.extend(raised.iter().map(|n| format!("alert: wrote {n}"))),
+            Err(e) => errors.push(UpkeepProblem::Alerts(e)),
+        }
     }
 }
 
@@ -144,13 +185,16 @@ impl PostWrite for Upkeep {
         // conflict copies first, so that the views count them.
         let mut written = ctx.receipt.files.clone();
         if self.views {
+            let mut synced_entries = Vec::new();
             match ctx.logger.sync_locked() {
                 Ok(synced) => {
                     super::merge_states(&mut written, synced.files);
                     notes.extend(synced.notes);
+                    synced_entries = synced.entries;
                 }
                 Err(e) => errors.push(UpkeepProblem::Replicas(e.to_string())),
             }
+            self.raise_alerts(ctx, &synced_entries, &mut notes, &mut errors);
             // The index, from the previous index and the days just written.
             let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = refresh_views(vault, &written, now, &mut cache) {

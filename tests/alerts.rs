@@ -1,0 +1,173 @@
+//! Alert notes from every writer: `vault-audit log` with no daemon running
+//! raises them, a burst written by several processes raises one note, and a
+//! replica or a dry run raises none.
+
+mod common;
+
+use std::path::Path;
+
+use common::{days_ago, entry_json, Vault};
+
+/// The alert notes in `Needs_Action/`, sorted.
+fn alert_notes(root: &Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(root.join("Needs_Action")) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ALERT_"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Logs one entry at `level`, stamped a second ago, in its own process.
+fn log(v: &Vault, level: &str, n: u64, envs: &[(&str, &str)]) {
+    let (_, ts) = days_ago(0);
+    let mut run = v.cmd().args(["log", "--entry", &entry_json(&ts, level, n)]);
+    for (k, val) in envs {
+        run = run.env(k, val);
+    }
+    let done = run.run();
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+}
+
+#[test]
+fn a_critical_entry_logged_with_the_cli_and_no_daemon_raises_one_alert_note() {
+    let v = Vault::new();
+    log(&v, "INFO", 1, &[]);
+    assert!(alert_notes(v.path()).is_empty());
+    log(&v, "CRITICAL", 2, &[]);
+    let notes = alert_notes(v.path());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with("_CRITICAL.md"), "{notes:?}");
+    let text =
+        std::fs::read_to_string(v.path().join("Needs_Action").join(&notes[0])).expect("the note");
+    assert!(
+        text.contains("level: CRITICAL") && text.contains("# A CRITICAL entry was logged"),
+        "{text}"
+    );
+    // Another write raises nothing more.
+    log(&v, "INFO", 3, &[]);
+    assert_eq!(alert_notes(v.path()).len(), 1);
+}
+
+#[test]
+fn an_error_burst_written_by_several_processes_raises_one_note() {
+    let v = Vault::new();
+    let burst = [("AUDIT_ALERT_ERRORS", "3")];
+    for n in 0..2 {
+        log(&v, "ERROR", n, &burst);
+    }
+    assert!(alert_notes(v.path()).is_empty(), "two of three is no burst");
+    log(&v, "ERROR", 2, &burst);
+    let notes = alert_notes(v.path());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let text =
+        std::fs::read_to_string(v.path().join("Needs_Action").join(&notes[0])).expect("the note");
+    assert!(
+        text.contains("# 3 ERROR entries within 15 minutes"),
+        "{text}"
+    );
+    // More of the same burst, from yet other processes: still one note.
+    for n in 3..5 {
+        log(&v, "ERROR", n, &burst);
+    }
+    assert_eq!(alert_notes(v.path()).len(), 1);
+}
+
+#[test]
+fn concurrent_writers_of_one_burst_raise_one_note() {
+    let v = Vault::new();
+    let (_, ts) = days_ago(0);
+    let children: Vec<_> = (0..4u64)
+        .map(|n| {
+            std::process::Command::new(common::BIN)
+                .args(["--vault"])
+                .arg(v.path())
+                .args([
+                    "--no-dry-run",
+                    "log",
+                    "--entry",
+                    &entry_json(&ts, "ERROR", n),
+                ])
+                .env("AUDIT_ALERT_ERRORS", "4")
+                .env_remove("AUDIT_ROLE")
+                .env_remove("AUDIT_FOLDER_NEEDS_ACTION")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().expect("wait").success());
+    }
+    let notes = alert_notes(v.path());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+}
+
+#[test]
+fn the_near_miss_raises_no_note() {
+    let v = Vault::new();
+    let burst = [("AUDIT_ALERT_ERRORS", "4")];
+    for n in 0..3 {
+        log(&v, "ERROR", n, &burst);
+    }
+    for n in 3..6 {
+        log(&v, "WARNING", n, &burst);
+    }
+    assert!(
+        alert_notes(v.path()).is_empty(),
+        "{:?}",
+        alert_notes(v.path())
+    );
+}
+
+#[test]
+fn a_replica_and_a_dry_run_raise_no_alert_note() {
+    let v = Vault::new();
+    log(
+        &v,
+        "CRITICAL",
+        1,
+        &[("AUDIT_ROLE", "replica"), ("AUDIT_HOST", "laptop")],
+    );
+    assert!(alert_notes(v.path()).is_empty(), "a replica raised one");
+    let (_, ts) = days_ago(0);
+    let done = v
+        .plain()
+        .args([
+            "--dry-run",
+            "log",
+            "--entry",
+            &entry_json(&ts, "CRITICAL", 2),
+        ])
+        .run();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(alert_notes(v.path()).is_empty(), "a dry run raised one");
+    // The primary raises the replica's CRITICAL once it takes it in.
+    log(&v, "INFO", 3, &[]);
+    assert_eq!(
+        alert_notes(v.path()).len(),
+        1,
+        "{:?}",
+        alert_notes(v.path())
+    );
+}
+
+#[test]
+fn the_alert_folder_follows_the_setting_and_a_bad_setting_does_not_stop_log() {
+    let v = Vault::new();
+    log(
+        &v,
+        "CRITICAL",
+        1,
+        &[("AUDIT_FOLDER_NEEDS_ACTION", "Alerts")],
+    );
+    let moved = std::fs::read_dir(v.path().join("Alerts")).expect("Alerts/");
+    assert_eq!(moved.count(), 1);
+    // A bad threshold: the entry is recorded and alerts go by the defaults.
+    log(&v, "CRITICAL", 2, &[("AUDIT_ALERT_ERRORS", "lots")]);
+    assert_eq!(alert_notes(v.path()).len(), 1);
+}
