@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -195,11 +196,7 @@ pub fn raise(
         return Ok(Vec::new());
     }
     let path = vault.alert_state();
-    let before = match read_no_follow(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => State::default(),
-        Err(e) => return Err(IoFailure::new("read", &path, e)),
-    };
+    let before = load(&path)?;
     let mut state = before.clone();
     let alerts = plan(rules, &mut state, entries, now);
     let mut written = Vec::new();
@@ -211,6 +208,21 @@ pub fn raise(
         at("write", &path, write_atomic(&path, &bytes))?;
     }
     Ok(written)
+}
+
+/// The alert state at `path`. None yet, one that is not JSON, or a
+/// symbolic link planted there (never followed; the save replaces the link
+/// itself) is a fresh start.
+fn load(path: &Path) -> Result<State, IoFailure> {
+    let planted = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    if planted {
+        return Ok(State::default());
+    }
+    match read_no_follow(path) {
+        Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_default()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(State::default()),
+        Err(e) => Err(IoFailure::new("read", path, e)),
+    }
 }
 
 /// The note's text.

@@ -171,3 +171,58 @@ fn the_alert_folder_follows_the_setting_and_a_bad_setting_does_not_stop_log() {
     log(&v, "CRITICAL", 2, &[("AUDIT_ALERT_ERRORS", "lots")]);
     assert_eq!(alert_notes(v.path()).len(), 1);
 }
+
+#[test]
+fn a_replayed_critical_entry_raises_its_note_once() {
+    let v = Vault::new();
+    let (_, ts) = days_ago(0);
+    let line = format!("{}\n", entry_json(&ts, "CRITICAL", 1));
+    std::fs::write(v.logs().join("failed_writes.json"), line).expect("failed writes");
+    let done = v.cmd().arg("replay").run();
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+    assert_eq!(alert_notes(v.path()).len(), 1, "{}", done.stdout);
+    assert!(
+        done.stdout.contains("\"alerts\":[\"Needs_Action/ALERT_"),
+        "{}",
+        done.stdout
+    );
+    let again = v.cmd().arg("replay").run();
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(alert_notes(v.path()).len(), 1);
+}
+
+#[test]
+fn the_daemon_refuses_a_bad_alert_setting() {
+    let v = Vault::new();
+    let done = v
+        .cmd()
+        .arg("daemon")
+        .env("AUDIT_ALERT_WINDOW", "soon")
+        .run();
+    assert_eq!(done.code, 2, "{}\n{}", done.stdout, done.stderr);
+    assert!(
+        done.stderr.contains("AUDIT_ALERT_WINDOW=\"soon\""),
+        "{}",
+        done.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_the_alert_state_is_never_followed() {
+    let v = Vault::new();
+    log(&v, "INFO", 0, &[]);
+    let outside = tempfile::tempdir().expect("tempdir");
+    let target = outside.path().join("victim.json");
+    std::fs::write(&target, "keep me").expect("victim");
+    let state = v.logs().join(".audit").join("alerts.json");
+    let _ = std::fs::remove_file(&state);
+    std::os::unix::fs::symlink(&target, &state).expect("symlink");
+    let burst = [("AUDIT_ALERT_ERRORS", "2")];
+    log(&v, "ERROR", 1, &burst);
+    log(&v, "ERROR", 2, &burst);
+    assert_eq!(std::fs::read_to_string(&target).expect("victim"), "keep me");
+    let meta = std::fs::symlink_metadata(&state).expect("state");
+    assert!(meta.is_file(), "the link was replaced by our own file");
+    assert_eq!(alert_notes(v.path()).len(), 1);
+}

@@ -314,6 +314,9 @@ impl Config {
     /// A logger for `vault`, configured as the rest says.
     pub fn logger_for(&self, vault: &Path, dry_run: bool) -> Result<AuditLogger, CliError> {
         self.writable_vault(vault)?;
+        if let (Some(problem), false) = (&self.alert_problem, dry_run) {
+            tracing::warn!("{problem}; alerts are raised by the default rules meanwhile");
+        }
         Ok(self.builder_for(vault, dry_run).build()?)
     }
 
@@ -500,6 +503,36 @@ mod tests {
         assert!(err.to_string().contains("primary, replica"), "{err}");
         let err = config(&[], &[("AUDIT_HOST", "...")]).expect_err("rejected");
         assert!(err.to_string().contains("AUDIT_HOST"), "{err}");
+    }
+
+    #[test]
+    fn the_alert_rules_come_from_the_given_environment_and_a_bad_one_is_kept_as_a_problem() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.alerts, Rules::default());
+        assert!(plain.alert_problem.is_none());
+        let set = config(
+            &[],
+            &[
+                ("AUDIT_ALERT_ERRORS", "3"),
+                ("AUDIT_ALERT_WINDOW", "2m"),
+                ("AUDIT_FOLDER_NEEDS_ACTION", "Alerts"),
+            ],
+        )
+        .expect("config");
+        assert_eq!(set.alerts.errors, 3);
+        assert_eq!(set.alerts.window, chrono::Duration::minutes(2));
+        assert_eq!(set.alerts.folder, "Alerts");
+        for (name, value) in [
+            ("AUDIT_ALERT_ERRORS", "0"),
+            ("AUDIT_ALERT_ERRORS", "lots"),
+            ("AUDIT_ALERT_WINDOW", "0s"),
+            ("AUDIT_ALERT_WINDOW", "soon"),
+        ] {
+            let bad = config(&[], &[(name, value)]).expect("log is not stopped");
+            assert_eq!(bad.alerts, Rules::default());
+            let problem = bad.alert_problem.expect("kept");
+            assert!(problem.contains(&format!("{name}={value:?}")), "{problem}");
+        }
     }
 
     #[test]

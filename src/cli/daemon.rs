@@ -165,17 +165,24 @@ pub fn replay(config: &Config, args: &ReplayArgs, io: &mut Io<'_>) -> Result<u8,
     let mut progress = journal::load_progress(&vault);
     let mut replayed = 0;
     let mut rejected = Vec::new();
+    let mut alerts = Vec::new();
+    // Alerts batch by batch, as the daemon raises them (the lock is not
+    // held while `seen` runs).
+    let mut seen = |batch: &[crate::entry::Entry]| match logger.raise_alerts(batch) {
+        Ok(notes) => alerts.extend(notes),
+        Err(e) => tracing::warn!("alerts: {e}"),
+    };
     let result = logger
         .with_writer_lock(|| journal::resolve(&vault))
         .and_then(|_| {
-            if let Some(intake) = inbox::replay_failed_writes(&logger, &mut progress, &mut |_| {})?
-            {
+            if let Some(intake) = inbox::replay_failed_writes(&logger, &mut progress, &mut seen)? {
                 replayed += intake.written;
                 rejected.extend(intake.rejected);
             }
             Ok(())
         });
     response.details.insert("replayed".into(), replayed.into());
+    response.details.insert("alerts".into(), alerts.into());
     response.path = Some(vault.relative(&vault.failed_writes()).into_owned());
     if !rejected.is_empty() {
         response.status = "partial";
