@@ -462,6 +462,30 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
 }
 
 #[test]
+fn a_critical_entry_logged_over_mcp_raises_an_alert_note_with_no_daemon() {
+    let v = Vault::new();
+    let mut c = Client::start(&v);
+    c.request(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let acted = c.call(
+        "log_action",
+        json!({"action_type": "payment_sent", "target": "invoice-7", "log_level": "CRITICAL"}),
+    );
+    assert_eq!(acted["isError"], false, "{acted}");
+    drop(c);
+    let notes: Vec<_> = std::fs::read_dir(v.path().join("Needs_Action"))
+        .expect("Needs_Action")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with("_CRITICAL.md"), "{notes:?}");
+}
+
+#[test]
 fn the_mcp_server_negotiates_2025_11_25_and_older_revisions() {
     let v = Vault::new();
     for (asked, agreed) in [
