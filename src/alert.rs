@@ -8,7 +8,7 @@
 //! Planning ([`plan`]) is pure; [`raise`] reads the state, writes the notes,
 //! then saves the state.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::Path;
 
@@ -16,8 +16,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::dashboard::cell;
-use crate::entry::{Entry, LogLevel};
+use crate::entry::{Entry, LogLevel, Outcome};
 use crate::fsutil::{at, read_no_follow, write_atomic, IoFailure};
+use crate::redact::REDACTED;
 use crate::time::format_timestamp;
 use crate::vault::{day_file_name, Vault};
 
@@ -25,8 +26,8 @@ use crate::vault::{day_file_name, Vault};
 /// a late replay of old history is not news.
 pub const STALE: Duration = Duration::hours(24);
 
-/// The alert rules' settings (the CLI resolves `AUDIT_ALERT_ERRORS`,
-/// `AUDIT_ALERT_WINDOW` and `AUDIT_FOLDER_NEEDS_ACTION`).
+/// The alert rules' settings (the CLI resolves `AUDIT_ALERT_*` and
+/// `AUDIT_FOLDER_NEEDS_ACTION`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     /// This many ERROR entries ...
@@ -35,15 +36,30 @@ pub struct Rules {
     pub window: Duration,
     /// The folder alert notes are written to, relative to the vault.
     pub folder: String,
+    /// Sensitive data accessed (an entry that carries `[REDACTED]`, or
+    /// `parameters.sensitive == true`): one note per actor per this window;
+    /// `None` turns the rule off.
+    pub sensitive: Option<Duration>,
+    /// A failure spike: more than this many failures (ERROR, CRITICAL or
+    /// `result: failure`) by one actor within [`Rules::actor_window`];
+    /// `None` turns the rule off.
+    pub actor_failures: Option<usize>,
+    /// The failure spike's window.
+    pub actor_window: Duration,
 }
 
 impl Default for Rules {
-    /// 10 ERROR entries within 15 minutes; notes in `Needs_Action`.
+    /// The specification's thresholds: 10 ERROR entries within 15 minutes;
+    /// sensitive data, one note per actor per 5 minutes; more than 10
+    /// failures by one actor within 15 minutes. Notes in `Needs_Action`.
     fn default() -> Self {
         Rules {
             errors: 10,
             window: Duration::minutes(15),
             folder: "Needs_Action".to_owned(),
+            sensitive: Some(Duration::minutes(5)),
+            actor_failures: Some(10),
+            actor_window: Duration::minutes(15),
         }
     }
 }
@@ -76,17 +92,31 @@ impl Row {
     }
 }
 
-/// What the burst rule has seen: the latest ERROR entries (at most the
-/// threshold, all within the window of the newest), and whether they
-/// already raised their note. Kept in `Logs/.audit/alerts.json`.
+/// The latest entries of one burst (at most its threshold, all within
+/// the window of the newest), and whether they already raised their note.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct State {
-    /// The latest ERROR entries, oldest first.
+pub struct Burst {
+    /// The latest entries, oldest first.
     #[serde(default)]
     pub recent: VecDeque<Row>,
     /// True while the burst in `recent` has had its note.
     #[serde(default)]
     pub in_burst: bool,
+}
+
+/// What the rules have seen so far, kept in `Logs/.audit/alerts.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// The ERROR burst of all actors together.
+    #[serde(default)]
+    pub errors: Burst,
+    /// Each actor's failures (actors with none in the window are dropped).
+    #[serde(default)]
+    pub actors: BTreeMap<String, Burst>,
+    /// When each actor last raised a sensitive-data note (dropped once the
+    /// window has passed).
+    #[serde(default)]
+    pub sensitive: BTreeMap<String, DateTime<Utc>>,
 }
 
 /// Which rule an alert is from.
@@ -96,14 +126,32 @@ pub enum Rule {
     Critical,
     /// A burst of ERROR entries.
     ErrorBurst,
+    /// Sensitive data accessed.
+    Sensitive,
+    /// A failure spike of one actor.
+    ActorFailures,
 }
 
 impl Rule {
-    /// The level the note's name and front matter carry.
+    /// The word the note's name and front matter carry.
     pub fn level(self) -> &'static str {
         match self {
             Rule::Critical => "CRITICAL",
             Rule::ErrorBurst => "ERROR",
+            Rule::Sensitive => "SENSITIVE",
+            Rule::ActorFailures => "FAILURES",
+        }
+    }
+
+    /// How a person turns the rule off (or up).
+    pub fn silence(self) -> &'static str {
+        match self {
+            Rule::Critical => "CRITICAL entries always raise a note; log them at ERROR instead",
+            Rule::ErrorBurst => {
+                "raise the threshold with `AUDIT_ALERT_ERRORS` (and `AUDIT_ALERT_WINDOW`)"
+            }
+            Rule::Sensitive => "set `AUDIT_ALERT_SENSITIVE=off`",
+            Rule::ActorFailures => "set `AUDIT_ALERT_ACTOR_FAILURES=off`, or a higher number",
         }
     }
 }
@@ -122,7 +170,26 @@ pub struct Alert {
 /// Whether an entry may make an alert (what a caller holding entries for
 /// later keeps).
 pub fn matters(e: &Entry) -> bool {
-    e.log_level >= LogLevel::Error
+    failed(e) || sensitive(e)
+}
+
+/// A failure: ERROR, CRITICAL, or `result: failure`.
+fn failed(e: &Entry) -> bool {
+    e.log_level >= LogLevel::Error || e.result == Outcome::Failure
+}
+
+/// Sensitive data accessed: redaction fired (the stored entry carries
+/// `[REDACTED]`), or the entry says `parameters.sensitive: true`.
+pub fn sensitive(e: &Entry) -> bool {
+    let marked = |s: &str| s.contains(REDACTED);
+    e.parameters.get("sensitive") == Some(&serde_json::Value::Bool(true))
+        || marked(&e.actor)
+        || marked(&e.target)
+        || e.error_message.as_deref().is_some_and(marked)
+        || e.action_type.as_str() == "redacted"
+        || e.parameters
+            .values()
+            .any(|v| v.to_string().contains(REDACTED))
 }
 
 /// The alerts `entries` (just written, in the order written) call for,
@@ -134,52 +201,86 @@ pub fn plan(rules: &Rules, state: &mut State, entries: &[Entry], now: DateTime<U
         let Some(ts) = e.timestamp.filter(|t| now - *t <= STALE) else {
             continue;
         };
-        match e.log_level {
-            LogLevel::Critical => alerts.push(Alert {
+        let row = || Row::of(e, ts);
+        if e.log_level == LogLevel::Critical {
+            alerts.push(Alert {
                 rule: Rule::Critical,
                 at: ts,
-                rows: vec![Row::of(e, ts)],
-            }),
-            LogLevel::Error => alerts.extend(burst(rules, state, Row::of(e, ts))),
-            _ => {}
+                rows: vec![row()],
+            });
+        }
+        if e.log_level == LogLevel::Error {
+            let fired = state.errors.add(row(), rules.errors, rules.window);
+            alerts.extend(fired.map(|rows| Alert {
+                rule: Rule::ErrorBurst,
+                at: ts,
+                rows,
+            }));
+        }
+        if let (Some(n), true) = (rules.actor_failures, failed(e)) {
+            let burst = state.actors.entry(e.actor.clone()).or_default();
+            let fired = burst.add(row(), n.saturating_add(1), rules.actor_window);
+            alerts.extend(fired.map(|rows| Alert {
+                rule: Rule::ActorFailures,
+                at: ts,
+                rows,
+            }));
+        }
+        if let (Some(window), true) = (rules.sensitive, sensitive(e)) {
+            let last = state.sensitive.get(&e.actor);
+            if last.is_none_or(|t| (ts - *t).abs() > window) {
+                state.sensitive.insert(e.actor.clone(), ts);
+                alerts.push(Alert {
+                    rule: Rule::Sensitive,
+                    at: ts,
+                    rows: vec![row()],
+                });
+            }
         }
     }
+    prune(rules, state, now);
     alerts
 }
 
-/// Adds one ERROR entry to the burst rule's state; the alert, if this one
-/// makes a burst that has had no note yet.
-fn burst(rules: &Rules, state: &mut State, row: Row) -> Option<Alert> {
-    // In time order, whichever process wrote first.
-    let at = state.recent.partition_point(|r| r.time <= row.time);
-    state.recent.insert(at, row);
-    let newest = state.recent.back().map(|r| r.time)?;
-    while state
-        .recent
-        .front()
-        .is_some_and(|f| newest - f.time > rules.window)
-    {
-        state.recent.pop_front();
+/// Drops what no rule needs any more, so the state file stays small: an
+/// actor's failures and last sensitive note once no entry that may still
+/// raise an alert (stamped within [`STALE`] of now) could join them.
+fn prune(rules: &Rules, state: &mut State, now: DateTime<Utc>) {
+    let horizon = STALE + rules.actor_window;
+    state
+        .actors
+        .retain(|_, b| b.recent.back().is_some_and(|r| now - r.time <= horizon));
+    let horizon = STALE + rules.sensitive.unwrap_or_else(Duration::zero);
+    state.sensitive.retain(|_, t| now - *t <= horizon);
+}
+
+impl Burst {
+    /// Adds one entry; the burst's entries, if this one makes a burst of
+    /// `threshold` within `window` that has had no note yet.
+    fn add(&mut self, row: Row, threshold: usize, window: Duration) -> Option<Vec<Row>> {
+        // In time order, whichever process wrote first.
+        let at = self.recent.partition_point(|r| r.time <= row.time);
+        self.recent.insert(at, row);
+        let newest = self.recent.back().map(|r| r.time)?;
+        while (self.recent.front()).is_some_and(|f| newest - f.time > window) {
+            self.recent.pop_front();
+        }
+        // Only the latest `threshold` matter: there are that many within
+        // the window exactly when the latest that many are.
+        while self.recent.len() > threshold.max(1) {
+            self.recent.pop_front();
+        }
+        if self.recent.len() < threshold {
+            // The window has thinned out: the next burst is a new one.
+            self.in_burst = false;
+            return None;
+        }
+        if self.in_burst {
+            return None;
+        }
+        self.in_burst = true;
+        Some(self.recent.iter().cloned().collect())
     }
-    // Only the latest `errors` matter: there are that many within the
-    // window exactly when the latest that many are.
-    while state.recent.len() > rules.errors.max(1) {
-        state.recent.pop_front();
-    }
-    if state.recent.len() < rules.errors {
-        // The window has thinned out: the next burst is a new one.
-        state.in_burst = false;
-        return None;
-    }
-    if state.in_burst {
-        return None;
-    }
-    state.in_burst = true;
-    Some(Alert {
-        rule: Rule::ErrorBurst,
-        at: newest,
-        rows: state.recent.iter().cloned().collect(),
-    })
 }
 
 /// Raises the alerts `entries` call for: reads the state, writes one note
@@ -235,6 +336,12 @@ pub fn render(rules: &Rules, alert: &Alert) -> String {
             alert.rows.len(),
             rules.window.num_minutes()
         ),
+        Rule::Sensitive => "Sensitive data was accessed".to_owned(),
+        Rule::ActorFailures => format!(
+            "{} failures by one actor within {} minutes",
+            alert.rows.len(),
+            rules.actor_window.num_minutes()
+        ),
     };
     let mut text = format!(
         "---\ntype: alert\nlevel: {level}\ncreated: {}\n---\n\n# {title}\n\n| Time | Action | Actor | Target | Error |\n|------|--------|-------|--------|-------|\n",
@@ -260,8 +367,9 @@ pub fn render(rules: &Rules, alert: &Alert) -> String {
         .map(|d| format!("[[Logs/{}]]", day_file_name(*d)))
         .collect();
     text.push_str(&format!(
-        "\nThe entries are in {}. Move this note to `Done/` once handled.\n",
-        links.join(", ")
+        "\nThe entries are in {}. Move this note to `Done/` once handled.\n\nTo silence this rule: {}.\n",
+        links.join(", "),
+        alert.rule.silence()
     ));
     text
 }
@@ -367,6 +475,70 @@ mod tests {
         let mut state = State::default();
         let apart = [at(LogLevel::Error, 0), at(LogLevel::Error, 16 * 60)];
         assert!(plan(&self::rules(2), &mut state, &apart, now).is_empty());
+    }
+
+    fn by(actor: &str, level: LogLevel, secs: i64) -> Entry {
+        let mut e = at(level, secs);
+        e.actor = actor.to_owned();
+        e
+    }
+
+    #[test]
+    fn more_than_n_failures_by_one_actor_raise_one_note_and_n_none() {
+        let rules = Rules {
+            errors: 1000,
+            actor_failures: Some(3),
+            ..Rules::default()
+        };
+        let now = base() + Duration::minutes(30);
+        let mut state = State::default();
+        // Three by one actor and three by another: a near miss each.
+        let mut entries: Vec<Entry> = (0..3).map(|i| by("a", LogLevel::Error, i)).collect();
+        entries.extend((0..3).map(|i| by("b", LogLevel::Error, i)));
+        assert!(plan(&rules, &mut state, &entries, now).is_empty());
+        let mut failed = by("a", LogLevel::Info, 10);
+        failed.result = Outcome::Failure;
+        let fired = plan(&rules, &mut state, &[failed], now);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].rule, Rule::ActorFailures);
+        assert_eq!(fired[0].rows.len(), 4);
+        let text = render(&rules, &fired[0]);
+        assert!(
+            text.contains("# 4 failures by one actor within 15 minutes"),
+            "{text}"
+        );
+        assert!(text.contains("AUDIT_ALERT_ACTOR_FAILURES=off"), "{text}");
+        let more = plan(&rules, &mut state, &[by("a", LogLevel::Error, 11)], now);
+        assert!(more.is_empty(), "the same spike: {more:?}");
+        // Much later, the actors are forgotten.
+        let later = base() + Duration::days(2);
+        plan(&rules, &mut state, &[], later);
+        assert!(state.actors.is_empty(), "{:?}", state.actors);
+    }
+
+    #[test]
+    fn sensitive_entries_raise_one_note_per_actor_per_window() {
+        let rules = Rules::default();
+        let now = base() + Duration::hours(1);
+        let mut state = State::default();
+        let mut marked = at(LogLevel::Info, 0);
+        marked
+            .parameters
+            .insert("sensitive".into(), serde_json::Value::Bool(true));
+        let mut redacted = at(LogLevel::Info, 60);
+        redacted.target = format!("token {REDACTED}");
+        let plain = at(LogLevel::Info, 61);
+        let fired = plan(&rules, &mut state, &[marked, redacted.clone(), plain], now);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].rule, Rule::Sensitive);
+        let mut later = redacted;
+        later.timestamp = Some(base() + Duration::minutes(6));
+        assert_eq!(plan(&rules, &mut state, &[later.clone()], now).len(), 1);
+        let off = Rules {
+            sensitive: None,
+            ..Rules::default()
+        };
+        assert!(plan(&off, &mut State::default(), &[later], now).is_empty());
     }
 
     #[test]

@@ -226,3 +226,97 @@ fn a_link_planted_at_the_alert_state_is_never_followed() {
     assert!(meta.is_file(), "the link was replaced by our own file");
     assert_eq!(alert_notes(v.path()).len(), 1);
 }
+
+/// `entry_json` with `change` applied.
+fn entry_with(n: u64, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let (_, ts) = days_ago(0);
+    let mut e: serde_json::Value = serde_json::from_str(&entry_json(&ts, "INFO", n)).expect("json");
+    change(&mut e);
+    e.to_string()
+}
+
+fn log_json(v: &Vault, json: &str, envs: &[(&str, &str)]) {
+    let mut run = v.cmd().args(["log", "--entry", json]);
+    for (k, val) in envs {
+        run = run.env(k, val);
+    }
+    let done = run.run();
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+}
+
+#[test]
+fn more_than_n_failures_by_one_actor_raise_one_note_and_n_none() {
+    let v = Vault::new();
+    let spike = [("AUDIT_ALERT_ACTOR_FAILURES", "3")];
+    let failure = |n, actor: &'static str| {
+        entry_with(n, move |e| {
+            e["result"] = "failure".into();
+            e["actor"] = actor.into();
+        })
+    };
+    for n in 0..3 {
+        log_json(&v, &failure(n, "skill-a"), &spike);
+        log_json(&v, &failure(10 + n, "skill-b"), &spike);
+    }
+    assert!(
+        alert_notes(v.path()).is_empty(),
+        "{:?}",
+        alert_notes(v.path())
+    );
+    log_json(&v, &failure(3, "skill-a"), &spike);
+    let notes = alert_notes(v.path());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with("_FAILURES.md"), "{notes:?}");
+    let text =
+        std::fs::read_to_string(v.path().join("Needs_Action").join(&notes[0])).expect("the note");
+    assert!(text.contains("# 4 failures by one actor"), "{text}");
+}
+
+#[test]
+fn sensitive_data_accessed_raises_one_note_per_actor_and_plain_entries_none() {
+    let v = Vault::new();
+    log_json(
+        &v,
+        &entry_with(0, |e| e["parameters"]["sensitive"] = false.into()),
+        &[],
+    );
+    assert!(alert_notes(v.path()).is_empty());
+    log_json(
+        &v,
+        &entry_with(1, |e| e["parameters"]["sensitive"] = true.into()),
+        &[],
+    );
+    log_json(
+        &v,
+        &entry_with(2, |e| e["parameters"]["sensitive"] = true.into()),
+        &[],
+    );
+    assert_eq!(alert_notes(v.path()).len(), 1, "one per actor per window");
+    // Redaction fired for another actor: a note of its own.
+    log_json(
+        &v,
+        &entry_with(3, |e| {
+            e["actor"] = "skill-b".into();
+            e["parameters"]["password"] = "hunter2".into();
+        }),
+        &[],
+    );
+    let notes = alert_notes(v.path());
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    assert!(
+        notes.iter().all(|n| n.ends_with("_SENSITIVE.md")),
+        "{notes:?}"
+    );
+    for n in &notes {
+        let text = std::fs::read_to_string(v.path().join("Needs_Action").join(n)).expect("note");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
+    // Off: none.
+    let quiet = Vault::new();
+    log_json(
+        &quiet,
+        &entry_with(4, |e| e["parameters"]["sensitive"] = true.into()),
+        &[("AUDIT_ALERT_SENSITIVE", "off")],
+    );
+    assert!(alert_notes(quiet.path()).is_empty());
+}

@@ -28,12 +28,15 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
-const SETTINGS: [&str; 11] = [
+const SETTINGS: [&str; 14] = [
     "AUDIT_RETENTION_DAYS",
     "AUDIT_ARCHIVE_DAYS",
     "AUDIT_LOCK_TIMEOUT_MS",
     "AUDIT_ALERT_ERRORS",
     "AUDIT_ALERT_WINDOW",
+    "AUDIT_ALERT_SENSITIVE",
+    "AUDIT_ALERT_ACTOR_FAILURES",
+    "AUDIT_ALERT_ACTOR_WINDOW",
     "AUDIT_MAX_FIELD_CHARS",
     "AUDIT_REDACTION",
     "AUDIT_REDACT_PATTERNS",

@@ -182,27 +182,65 @@ fn host_and_role(env: &impl Fn(&str) -> Option<String>) -> Result<(String, bool)
     Ok((host, replica))
 }
 
-/// The alert rules from `AUDIT_ALERT_ERRORS`, `AUDIT_ALERT_WINDOW` and
-/// `AUDIT_FOLDER_NEEDS_ACTION` (unset or empty: the default).
+/// A whole number of at least 1 for the alert setting `name`.
+fn alert_count(name: &str, text: &str) -> Result<usize, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n as usize),
+        _ => Err(format!(
+            "{name}={text:?} is not accepted: a whole number, at least 1"
+        )),
+    }
+}
+
+/// A duration of more than 0 for the alert setting `name`.
+fn alert_window(name: &str, text: &str) -> Result<chrono::Duration, String> {
+    crate::time::parse_duration(text)
+        .ok()
+        .and_then(|d| chrono::Duration::from_std(d).ok())
+        .filter(|d| *d > chrono::Duration::zero())
+        .ok_or_else(|| {
+            format!(
+                "{name}={text:?} is not accepted: a duration such as 90s, 15m or 2h, more than 0"
+            )
+        })
+}
+
+/// Whether an alert setting turns its rule off.
+fn alert_off(text: &str) -> bool {
+    matches!(
+        text.trim().to_ascii_lowercase().as_str(),
+        "off" | "false" | "no" | "0"
+    )
+}
+
+/// The alert rules from `AUDIT_ALERT_ERRORS`, `AUDIT_ALERT_WINDOW`,
+/// `AUDIT_ALERT_SENSITIVE` (a window, or `off`),
+/// `AUDIT_ALERT_ACTOR_FAILURES` (a number, or `off`),
+/// `AUDIT_ALERT_ACTOR_WINDOW` and `AUDIT_FOLDER_NEEDS_ACTION` (unset or
+/// empty: the default).
 fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
     let mut rules = Rules::default();
     let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     if let Some(text) = set("AUDIT_ALERT_ERRORS") {
-        rules.errors = match text.trim().parse::<u32>() {
-            Ok(n) if n >= 1 => n as usize,
-            _ => {
-                return Err(format!(
-                    "AUDIT_ALERT_ERRORS={text:?} is not accepted: a whole number, at least 1"
-                ))
-            }
-        };
+        rules.errors = alert_count("AUDIT_ALERT_ERRORS", &text)?;
     }
     if let Some(text) = set("AUDIT_ALERT_WINDOW") {
-        let window = crate::time::parse_duration(&text)
-            .ok()
-            .and_then(|d| chrono::Duration::from_std(d).ok())
-            .filter(|d| *d > chrono::Duration::zero());
-        rules.window = window.ok_or_else(|| format!("AUDIT_ALERT_WINDOW={text:?} is not accepted: a duration such as 90s, 15m or 2h, more than 0"))?;
+        rules.window = alert_window("AUDIT_ALERT_WINDOW", &text)?;
+    }
+    if let Some(text) = set("AUDIT_ALERT_SENSITIVE") {
+        rules.sensitive = match alert_off(&text) {
+            true => None,
+            false => Some(alert_window("AUDIT_ALERT_SENSITIVE", &text)?),
+        };
+    }
+    if let Some(text) = set("AUDIT_ALERT_ACTOR_FAILURES") {
+        rules.actor_failures = match alert_off(&text) {
+            true => None,
+            false => Some(alert_count("AUDIT_ALERT_ACTOR_FAILURES", &text)?),
+        };
+    }
+    if let Some(text) = set("AUDIT_ALERT_ACTOR_WINDOW") {
+        rules.actor_window = alert_window("AUDIT_ALERT_ACTOR_WINDOW", &text)?;
     }
     if let Some(folder) = set("AUDIT_FOLDER_NEEDS_ACTION") {
         rules.folder = folder;
@@ -522,11 +560,36 @@ mod tests {
         assert_eq!(set.alerts.errors, 3);
         assert_eq!(set.alerts.window, chrono::Duration::minutes(2));
         assert_eq!(set.alerts.folder, "Alerts");
+        let off = config(
+            &[],
+            &[
+                ("AUDIT_ALERT_SENSITIVE", "off"),
+                ("AUDIT_ALERT_ACTOR_FAILURES", "OFF"),
+                ("AUDIT_ALERT_ACTOR_WINDOW", "1h"),
+            ],
+        )
+        .expect("config");
+        assert_eq!(off.alerts.sensitive, None);
+        assert_eq!(off.alerts.actor_failures, None);
+        assert_eq!(off.alerts.actor_window, chrono::Duration::hours(1));
+        let on = config(
+            &[],
+            &[
+                ("AUDIT_ALERT_SENSITIVE", "10m"),
+                ("AUDIT_ALERT_ACTOR_FAILURES", "4"),
+            ],
+        )
+        .expect("config");
+        assert_eq!(on.alerts.sensitive, Some(chrono::Duration::minutes(10)));
+        assert_eq!(on.alerts.actor_failures, Some(4));
         for (name, value) in [
             ("AUDIT_ALERT_ERRORS", "0"),
             ("AUDIT_ALERT_ERRORS", "lots"),
             ("AUDIT_ALERT_WINDOW", "0s"),
             ("AUDIT_ALERT_WINDOW", "soon"),
+            ("AUDIT_ALERT_SENSITIVE", "always"),
+            ("AUDIT_ALERT_ACTOR_FAILURES", "-1"),
+            ("AUDIT_ALERT_ACTOR_WINDOW", "0ms"),
         ] {
             let bad = config(&[], &[(name, value)]).expect("log is not stopped");
             assert_eq!(bad.alerts, Rules::default());
