@@ -462,6 +462,22 @@ fn the_mcp_server_logs_decisions_and_answers_queries_over_stdio() {
 }
 
 #[test]
+fn a_failure_spike_recorded_by_the_hook_raises_one_alert_note_with_no_daemon() {
+    let v = Vault::new();
+    let spike = [("AUDIT_ALERT_ACTOR_FAILURES", "1")];
+    let first = hook(&v, "post-tool-use-failure-bash.json", &spike).expect("logged");
+    assert!(
+        first["log_level"] == "ERROR" || first["result"] == "failure",
+        "{first}"
+    );
+    let notes =
+        || -> usize { std::fs::read_dir(v.path().join("Needs_Action")).map_or(0, |d| d.count()) };
+    assert_eq!(notes(), 0, "one failure is no spike");
+    hook(&v, "post-tool-use-failure-bash.json", &spike).expect("logged");
+    assert_eq!(notes(), 1);
+}
+
+#[test]
 fn a_critical_entry_logged_over_mcp_raises_an_alert_note_with_no_daemon() {
     let v = Vault::new();
     let mut c = Client::start(&v);
