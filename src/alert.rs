@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::cell;
 use crate::entry::{Entry, LogLevel, Outcome};
-use crate::fsutil::{at, read_no_follow, write_atomic, IoFailure};
+use crate::fsutil::{at, read_no_follow, write_atomic, write_replace, IoFailure};
 use crate::redact::REDACTED;
 use crate::time::format_timestamp;
 use crate::vault::{day_file_name, Vault};
@@ -28,7 +28,7 @@ pub const STALE: Duration = Duration::hours(24);
 
 /// The alert rules' settings (the CLI resolves `AUDIT_ALERT_*` and
 /// `AUDIT_FOLDER_NEEDS_ACTION`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     /// This many ERROR entries ...
     pub errors: usize,
@@ -46,12 +46,20 @@ pub struct Rules {
     pub actor_failures: Option<usize>,
     /// The failure spike's window.
     pub actor_window: Duration,
+    /// Unusual activity: an actor's entries in the last hour above this
+    /// many times its hourly average (`None` turns the rule off) ...
+    pub unusual: Option<f64>,
+    /// ... and at least this many of them (so that 3 entries against an
+    /// average of 0.5 are not news).
+    pub unusual_min: u32,
 }
 
 impl Default for Rules {
     /// The specification's thresholds: 10 ERROR entries within 15 minutes;
     /// sensitive data, one note per actor per 5 minutes; more than 10
-    /// failures by one actor within 15 minutes. Notes in `Needs_Action`.
+    /// failures by one actor within 15 minutes; unusual activity, above 3x
+    /// the hourly average (and at least 10 entries). Notes in
+    /// `Needs_Action`.
     fn default() -> Self {
         Rules {
             errors: 10,
@@ -60,6 +68,8 @@ impl Default for Rules {
             sensitive: Some(Duration::minutes(5)),
             actor_failures: Some(10),
             actor_window: Duration::minutes(15),
+            unusual: Some(3.0),
+            unusual_min: 10,
         }
     }
 }
@@ -117,7 +127,33 @@ pub struct State {
     /// window has passed).
     #[serde(default)]
     pub sensitive: BTreeMap<String, DateTime<Utc>>,
+    /// Each actor's entries per hour over the last week.
+    #[serde(default)]
+    pub activity: BTreeMap<String, Activity>,
 }
+
+/// One actor's entries per hour (hours since the Unix epoch) over the last
+/// [`WEEK`] hours and the one under way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// The first hour the actor was seen in (while it stayed in the state).
+    pub since: i64,
+    /// Entries per hour.
+    #[serde(default)]
+    pub hours: BTreeMap<i64, u32>,
+    /// When the actor last raised an unusual-activity note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noted: Option<DateTime<Utc>>,
+}
+
+/// The hours the unusual-activity rule averages over.
+pub const WEEK: i64 = 7 * 24;
+
+/// The most entries an unusual-activity note lists.
+const UNUSUAL_ROWS: usize = 20;
+
+/// The hours of history an actor needs before its activity can be unusual.
+pub const HISTORY: i64 = 24;
 
 /// Which rule an alert is from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +166,8 @@ pub enum Rule {
     Sensitive,
     /// A failure spike of one actor.
     ActorFailures,
+    /// An actor far busier than usual.
+    Unusual,
 }
 
 impl Rule {
@@ -140,6 +178,7 @@ impl Rule {
             Rule::ErrorBurst => "ERROR",
             Rule::Sensitive => "SENSITIVE",
             Rule::ActorFailures => "FAILURES",
+            Rule::Unusual => "UNUSUAL",
         }
     }
 
@@ -152,6 +191,7 @@ impl Rule {
             }
             Rule::Sensitive => "set `AUDIT_ALERT_SENSITIVE=off`",
             Rule::ActorFailures => "set `AUDIT_ALERT_ACTOR_FAILURES=off`, or a higher number",
+            Rule::Unusual => "set `AUDIT_ALERT_UNUSUAL=off`, or a higher factor",
         }
     }
 }
@@ -167,10 +207,12 @@ pub struct Alert {
     pub rows: Vec<Row>,
 }
 
-/// Whether an entry may make an alert (what a caller holding entries for
-/// later keeps).
-pub fn matters(e: &Entry) -> bool {
-    failed(e) || sensitive(e)
+impl Rules {
+    /// Whether an entry may make an alert (what a caller holding entries
+    /// for later keeps): with the unusual-activity rule on, every entry.
+    pub fn matters(&self, e: &Entry) -> bool {
+        self.unusual.is_some() || failed(e) || sensitive(e)
+    }
 }
 
 /// A failure: ERROR, CRITICAL, or `result: failure`.
@@ -238,7 +280,75 @@ pub fn plan(rules: &Rules, state: &mut State, entries: &[Entry], now: DateTime<U
             }
         }
     }
+    if let Some(factor) = rules.unusual {
+        alerts.extend(unusual(rules, factor, state, entries, now));
+    }
     prune(rules, state, now);
+    alerts
+}
+
+/// Counts `entries` per actor and hour; an alert for each actor whose
+/// entries in the last hour are above `factor` times its hourly average
+/// over the [`WEEK`] before the hour under way (once an hour per actor,
+/// after [`HISTORY`] hours of history).
+///
+/// The last hour is the hour under way plus the part of the hour before it
+/// that is still within 60 minutes (counted in proportion), so that the
+/// state keeps counts per hour, never each entry.
+fn unusual(
+    rules: &Rules,
+    factor: f64,
+    state: &mut State,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> Vec<Alert> {
+    let hour = now.timestamp().div_euclid(3600);
+    let mut touched: BTreeMap<&str, Vec<Row>> = BTreeMap::new();
+    // Older entries (an import of last week, say) count toward the
+    // average; only those of the last hour make an actor worth a look.
+    for e in entries {
+        let Some(ts) = e
+            .timestamp
+            .filter(|t| now - *t <= Duration::hours(WEEK + 1))
+        else {
+            continue;
+        };
+        let h = ts.timestamp().div_euclid(3600);
+        let a = state.activity.entry(e.actor.clone()).or_insert(Activity {
+            since: h,
+            ..Activity::default()
+        });
+        a.since = a.since.min(h);
+        *a.hours.entry(h).or_default() += 1;
+        if now - ts <= Duration::hours(1) {
+            touched.entry(&e.actor).or_default().push(Row::of(e, ts));
+        }
+    }
+    let into = (now.timestamp().rem_euclid(3600)) as f64 / 3600.0;
+    let mut alerts = Vec::new();
+    for (actor, rows) in touched {
+        let Some(a) = state.activity.get_mut(actor) else {
+            continue;
+        };
+        let count = |h: i64| f64::from(a.hours.get(&h).copied().unwrap_or(0));
+        let last_hour = count(hour) + count(hour - 1) * (1.0 - into);
+        let span = (hour - a.since).min(WEEK);
+        let recently = a.noted.is_some_and(|t| now - t < Duration::hours(1));
+        if span < HISTORY || recently || last_hour < f64::from(rules.unusual_min) {
+            continue;
+        }
+        let average = (1..=span).map(|back| count(hour - back)).sum::<f64>() / span as f64;
+        if last_hour > factor * average {
+            a.noted = Some(now);
+            // The latest few are example enough.
+            let rows = rows[rows.len().saturating_sub(UNUSUAL_ROWS)..].to_vec();
+            alerts.push(Alert {
+                rule: Rule::Unusual,
+                at: now,
+                rows,
+            });
+        }
+    }
     alerts
 }
 
@@ -252,6 +362,11 @@ fn prune(rules: &Rules, state: &mut State, now: DateTime<Utc>) {
         .retain(|_, b| b.recent.back().is_some_and(|r| now - r.time <= horizon));
     let horizon = STALE + rules.sensitive.unwrap_or_else(Duration::zero);
     state.sensitive.retain(|_, t| now - *t <= horizon);
+    let oldest = now.timestamp().div_euclid(3600) - WEEK - 1;
+    for a in state.activity.values_mut() {
+        a.hours.retain(|h, _| *h >= oldest);
+    }
+    state.activity.retain(|_, a| !a.hours.is_empty());
 }
 
 impl Burst {
@@ -293,7 +408,7 @@ pub fn raise(
     entries: &[Entry],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, IoFailure> {
-    if !entries.iter().any(matters) {
+    if !entries.iter().any(|e| rules.matters(e)) {
         return Ok(Vec::new());
     }
     let path = vault.alert_state();
@@ -305,8 +420,10 @@ pub fn raise(
         written.push(write_note(vault, rules, alert)?);
     }
     if state != before {
+        // Renamed into place, not synced: after a crash the state is the
+        // old one or a fresh start, never a torn one that is read.
         let bytes = serde_json::to_vec(&state).unwrap_or_default();
-        at("write", &path, write_atomic(&path, &bytes))?;
+        at("write", &path, write_replace(&path, &bytes, false))?;
     }
     Ok(written)
 }
@@ -341,6 +458,10 @@ pub fn render(rules: &Rules, alert: &Alert) -> String {
             "{} failures by one actor within {} minutes",
             alert.rows.len(),
             rules.actor_window.num_minutes()
+        ),
+        Rule::Unusual => format!(
+            "Unusual activity: {} far busier than its hourly average",
+            alert.rows.first().map_or("an actor", |r| r.actor.as_str())
         ),
     };
     let mut text = format!(
@@ -539,6 +660,58 @@ mod tests {
             ..Rules::default()
         };
         assert!(plan(&off, &mut State::default(), &[later], now).is_empty());
+    }
+
+    /// An actor with `per_hour` entries in each of the 48 hours before
+    /// 10:00, then `now_count` in the half hour since, planned at 10:30.
+    fn busy(per_hour: u32, now_count: i64) -> Vec<Alert> {
+        let rules = Rules {
+            unusual_min: 1,
+            ..Rules::default()
+        };
+        let mut state = State::default();
+        let mut history = Vec::new();
+        for back in 1..=48 {
+            for k in 0..per_hour {
+                let secs = -back * 3600 + i64::from(k) * 60;
+                history.push(by("busy", LogLevel::Info, secs));
+            }
+        }
+        let now = base() + Duration::minutes(30);
+        assert!(plan(&rules, &mut state, &history, now).is_empty());
+        let burst: Vec<Entry> = (0..now_count)
+            .map(|i| by("busy", LogLevel::Info, i))
+            .collect();
+        plan(&rules, &mut state, &burst, now)
+    }
+
+    #[test]
+    fn activity_above_three_times_the_hourly_average_raises_one_note_and_2_9_times_none() {
+        // 10 an hour before; the last hour is 10:00-10:30 plus half of
+        // 9:00-10:00 (5): 24 + 5 = 29 is 2.9 times, 26 + 5 = 31 is 3.1 times.
+        assert!(busy(10, 24).is_empty());
+        let fired = busy(10, 26);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(fired[0].rule, Rule::Unusual);
+        assert_eq!(fired[0].rows.len(), UNUSUAL_ROWS);
+        let text = render(&Rules::default(), &fired[0]);
+        assert!(text.contains("# Unusual activity: busy"), "{text}");
+        assert!(text.contains("AUDIT_ALERT_UNUSUAL=off"), "{text}");
+    }
+
+    #[test]
+    fn a_new_actor_is_never_unusual() {
+        let rules = Rules {
+            unusual_min: 1,
+            ..Rules::default()
+        };
+        let mut state = State::default();
+        let now = base() + Duration::minutes(30);
+        let burst: Vec<Entry> = (0..100).map(|i| by("new", LogLevel::Info, i)).collect();
+        assert!(plan(&rules, &mut state, &burst, now).is_empty());
+        // A week later the counts are gone.
+        plan(&rules, &mut state, &[], now + Duration::days(8));
+        assert!(state.activity.is_empty());
     }
 
     #[test]

@@ -548,13 +548,15 @@ impl Daemon<'_> {
     }
 
     fn replay(&mut self) {
-        let mut serious = Vec::new();
-        let outcome = inbox::replay_failed_writes(
-            &self.logger,
-            &mut self.progress,
-            &mut keep_serious(&mut serious),
-        );
-        self.observe(&serious);
+        // Alerts batch by batch, as for the inbox.
+        let mut notes = Vec::new();
+        let logger = &self.logger;
+        let outcome = inbox::replay_failed_writes(logger, &mut self.progress, &mut |batch| {
+            notes.push(logger.raise_alerts(batch))
+        });
+        for n in notes {
+            self.noted(n);
+        }
         match outcome {
             Ok(Some(intake)) => {
                 self.say(
@@ -721,12 +723,6 @@ impl Repeats {
     fn clear(&mut self, key: &str) {
         self.0.remove(key);
     }
-}
-
-/// Collects the entries that matter to the alerts ([`crate::alert::matters`]) from
-/// each batch taken in, so nothing else is held in memory.
-fn keep_serious(into: &mut Vec<Entry>) -> impl FnMut(&[Entry]) + '_ {
-    move |batch| into.extend(batch.iter().filter(|e| crate::alert::matters(e)).cloned())
 }
 
 /// Sends SIGTERM to the running daemon and waits (up to `wait`) for it to end.

@@ -320,3 +320,68 @@ fn sensitive_data_accessed_raises_one_note_per_actor_and_plain_entries_none() {
     );
     assert!(alert_notes(quiet.path()).is_empty());
 }
+
+/// JSON Lines of `per_hour` entries by `actor` in each of the 48 hours
+/// before the real now.
+fn history(actor: &str, per_hour: i64) -> String {
+    let now = chrono::Utc::now();
+    let mut lines = String::new();
+    for back in 1..=48 {
+        for k in 0..per_hour {
+            let t = now - chrono::Duration::hours(back) - chrono::Duration::seconds(k);
+            let ts = t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            let mut e: serde_json::Value =
+                serde_json::from_str(&entry_json(&ts, "INFO", (back * 100 + k) as u64))
+                    .expect("json");
+            e["actor"] = actor.into();
+            lines.push_str(&format!("{e}\n"));
+        }
+    }
+    lines
+}
+
+/// `count` entries by `actor` now, in one call.
+fn now_entries(actor: &str, count: u64) -> String {
+    (0..count)
+        .map(|n| {
+            let (_, ts) = days_ago(0);
+            let mut e: serde_json::Value =
+                serde_json::from_str(&entry_json(&ts, "INFO", 10_000 + n)).expect("json");
+            e["actor"] = actor.into();
+            format!("{e}\n")
+        })
+        .collect()
+}
+
+fn log_stdin(v: &Vault, lines: String) {
+    let done = v.cmd().args(["log", "--entry", "-"]).stdin(lines).run();
+    assert_eq!(done.code, 0, "{}\n{}", done.stdout, done.stderr);
+}
+
+#[test]
+fn an_actor_far_busier_than_its_hourly_average_raises_one_note_and_a_little_busier_none() {
+    let v = Vault::new();
+    // 10 an hour for two days (an import of the history counts toward the
+    // average and raises nothing itself).
+    log_stdin(&v, history("skill-a", 10));
+    log_stdin(&v, history("skill-b", 10));
+    assert!(
+        alert_notes(v.path()).is_empty(),
+        "{:?}",
+        alert_notes(v.path())
+    );
+    // 15 now: with at most the 10 of the hour before, 2.5 times at most.
+    log_stdin(&v, now_entries("skill-b", 15));
+    assert!(
+        alert_notes(v.path()).is_empty(),
+        "{:?}",
+        alert_notes(v.path())
+    );
+    // 60 now: six times and more.
+    log_stdin(&v, now_entries("skill-a", 60));
+    let notes = alert_notes(v.path());
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].ends_with("_UNUSUAL.md"), "{notes:?}");
+    log_stdin(&v, now_entries("skill-a", 60));
+    assert_eq!(alert_notes(v.path()).len(), 1, "once an hour per actor");
+}

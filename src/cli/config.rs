@@ -205,6 +205,16 @@ fn alert_window(name: &str, text: &str) -> Result<chrono::Duration, String> {
         })
 }
 
+/// A factor of more than 1 (`3`, `2.5`) for the alert setting `name`.
+fn alert_factor(name: &str, text: &str) -> Result<f64, String> {
+    match text.trim().trim_end_matches(['x', 'X']).parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 1.0 && f <= 1000.0 => Ok(f),
+        _ => Err(format!(
+            "{name}={text:?} is not accepted: a factor more than 1 and at most 1000, such as 3 or 2.5, or off"
+        )),
+    }
+}
+
 /// Whether an alert setting turns its rule off.
 fn alert_off(text: &str) -> bool {
     matches!(
@@ -216,7 +226,8 @@ fn alert_off(text: &str) -> bool {
 /// The alert rules from `AUDIT_ALERT_ERRORS`, `AUDIT_ALERT_WINDOW`,
 /// `AUDIT_ALERT_SENSITIVE` (a window, or `off`),
 /// `AUDIT_ALERT_ACTOR_FAILURES` (a number, or `off`),
-/// `AUDIT_ALERT_ACTOR_WINDOW` and `AUDIT_FOLDER_NEEDS_ACTION` (unset or
+/// `AUDIT_ALERT_ACTOR_WINDOW`, `AUDIT_ALERT_UNUSUAL` (a factor, or `off`),
+/// `AUDIT_ALERT_UNUSUAL_MIN` and `AUDIT_FOLDER_NEEDS_ACTION` (unset or
 /// empty: the default).
 fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
     let mut rules = Rules::default();
@@ -241,6 +252,15 @@ fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
     }
     if let Some(text) = set("AUDIT_ALERT_ACTOR_WINDOW") {
         rules.actor_window = alert_window("AUDIT_ALERT_ACTOR_WINDOW", &text)?;
+    }
+    if let Some(text) = set("AUDIT_ALERT_UNUSUAL") {
+        rules.unusual = match alert_off(&text) {
+            true => None,
+            false => Some(alert_factor("AUDIT_ALERT_UNUSUAL", &text)?),
+        };
+    }
+    if let Some(text) = set("AUDIT_ALERT_UNUSUAL_MIN") {
+        rules.unusual_min = alert_count("AUDIT_ALERT_UNUSUAL_MIN", &text)? as u32;
     }
     if let Some(folder) = set("AUDIT_FOLDER_NEEDS_ACTION") {
         rules.folder = folder;
@@ -572,6 +592,18 @@ mod tests {
         assert_eq!(off.alerts.sensitive, None);
         assert_eq!(off.alerts.actor_failures, None);
         assert_eq!(off.alerts.actor_window, chrono::Duration::hours(1));
+        let unusual = config(
+            &[],
+            &[
+                ("AUDIT_ALERT_UNUSUAL", "2.5x"),
+                ("AUDIT_ALERT_UNUSUAL_MIN", "4"),
+            ],
+        )
+        .expect("config");
+        assert_eq!(unusual.alerts.unusual, Some(2.5));
+        assert_eq!(unusual.alerts.unusual_min, 4);
+        let quiet = config(&[], &[("AUDIT_ALERT_UNUSUAL", "off")]).expect("config");
+        assert_eq!(quiet.alerts.unusual, None);
         let on = config(
             &[],
             &[
@@ -590,6 +622,9 @@ mod tests {
             ("AUDIT_ALERT_SENSITIVE", "always"),
             ("AUDIT_ALERT_ACTOR_FAILURES", "-1"),
             ("AUDIT_ALERT_ACTOR_WINDOW", "0ms"),
+            ("AUDIT_ALERT_UNUSUAL", "1"),
+            ("AUDIT_ALERT_UNUSUAL", "NaN"),
+            ("AUDIT_ALERT_UNUSUAL_MIN", "0"),
         ] {
             let bad = config(&[], &[(name, value)]).expect("log is not stopped");
             assert_eq!(bad.alerts, Rules::default());

@@ -62,7 +62,7 @@ impl AuditLogger {
         let Some(rules) = &self.alerts else {
             return Ok(Vec::new());
         };
-        let serious = entries.iter().any(crate::alert::matters);
+        let serious = entries.iter().any(|e| rules.matters(e));
         if self.vault.host().is_some() || self.dry_run || !serious {
             return Ok(Vec::new());
         }

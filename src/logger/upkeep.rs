@@ -160,7 +160,7 @@ impl Upkeep {
         };
         let entries: Vec<_> = (ctx.receipt.entries.iter())
             .chain(synced)
-            .filter(|e| alert::matters(e))
+            .filter(|e| rules.matters(e))
             .cloned()
             .collect();
         match alert::raise(ctx.vault, rules, &entries, ctx.now) {

@@ -196,6 +196,8 @@ impl Run {
             "AUDIT_ALERT_SENSITIVE",
             "AUDIT_ALERT_ACTOR_FAILURES",
             "AUDIT_ALERT_ACTOR_WINDOW",
+            "AUDIT_ALERT_UNUSUAL",
+            "AUDIT_ALERT_UNUSUAL_MIN",
             "AUDIT_FOLDER_NEEDS_ACTION",
             "AUDIT_ROLE",
             "AUDIT_HOST",
