@@ -1,10 +1,12 @@
-//! Alert notes in `Needs_Action/`: one per CRITICAL entry, one per burst of
-//! ERROR entries, so the human sees them in Obsidian.
+//! Alert notes in `Needs_Action/`, so the human sees them in Obsidian: one
+//! per CRITICAL entry, one per burst of ERROR entries, and the agent-audit
+//! specification's three rules (sensitive data accessed, a failure spike of
+//! one actor, unusual activity).
 //!
 //! Raised after every write by whichever process wrote (the logger's
 //! upkeep, the daemon for what it takes in), with the writers' lock held.
-//! What the burst rule has seen so far lives in `Logs/.audit/alerts.json`,
-//! so a burst raises one note however many processes wrote its entries.
+//! What the rules have seen so far lives in `Logs/.audit/alerts.json`, so a
+//! burst raises one note however many processes wrote its entries.
 //! Planning ([`plan`]) is pure; [`raise`] reads the state, writes the notes,
 //! then saves the state.
 

@@ -39,7 +39,7 @@
 //! | chain | the hash chain over stored lines; its record is `Logs/.audit/chain/<day>.bin` |
 //! | views | what is derived from the day files: `Logs/index.json` and the Dashboard table |
 //! | upkeep | what runs after every write: the alerts, the views, then retention when due ([`logger::upkeep`]) |
-//! | alert | a note in `Needs_Action/` that a rule raised over entries just written: a CRITICAL entry, a burst of ERROR entries ([`alert`]) |
+//! | alert | a note in `Needs_Action/` that a rule raised over entries just written: a CRITICAL entry, a burst of ERROR entries, sensitive data accessed, a failure spike of one actor, unusual activity ([`alert`]) |
 //! | alert state | what the alert rules have seen so far, `Logs/.audit/alerts.json`, shared by every writer ([`alert::State`]) |
 //! | retention | deleting day files older than the kept days, archiving their CRITICAL entries; `rotate` is the command that runs it by hand |
 //! | cold archive | `Logs/archive/YYYY-MM.jsonl.gz`: the stored lines of the day files retention took out of `Logs/`, one gzip **member** per day, kept `AUDIT_ARCHIVE_DAYS` ([`archive`]) |
