@@ -445,6 +445,16 @@ fn load(path: &Path) -> Result<State, IoFailure> {
     }
 }
 
+/// Whether the vault-relative path `rel` names an alert note in `folder`
+/// (`<folder>/ALERT_....md`), whichever writer raised it.
+pub fn is_note(folder: &str, rel: &str) -> bool {
+    rel.strip_prefix(folder)
+        .and_then(|r| r.strip_prefix('/'))
+        .is_some_and(|name| {
+            name.starts_with("ALERT_") && name.ends_with(".md") && !name.contains('/')
+        })
+}
+
 /// The note's text.
 pub fn render(rules: &Rules, alert: &Alert) -> String {
     let level = alert.rule.level();
@@ -714,6 +724,20 @@ mod tests {
         // A week later the counts are gone.
         plan(&rules, &mut state, &[], now + Duration::days(8));
         assert!(state.activity.is_empty());
+    }
+
+    #[test]
+    fn alert_notes_are_known_by_folder_and_name() {
+        assert!(is_note(
+            "Needs_Action",
+            "Needs_Action/ALERT_20261122T100000000Z_ERROR.md"
+        ));
+        assert!(!is_note("Needs_Action", "Needs_Action/task.md"));
+        assert!(!is_note(
+            "Needs_Action",
+            "Done/ALERT_20261122T100000000Z_ERROR.md"
+        ));
+        assert!(!is_note("Needs_Action", "Needs_Action/x/ALERT_1.md"));
     }
 
     #[test]

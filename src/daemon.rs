@@ -649,7 +649,12 @@ impl Daemon<'_> {
             let _ = now.save(&vault);
             return;
         };
-        let changes = watch::diff(&before, &now, &self.own_notes, &mut self.gone);
+        let mut changes = watch::diff(&before, &now, &self.own_notes, &mut self.gone);
+        // Alert notes other writers raised are not vault activity either.
+        let folder = &self.cfg.folders.needs_action;
+        changes.retain(
+            |c| !matches!(c, watch::Change::Created(p) if crate::alert::is_note(folder, p)),
+        );
         if changes.is_empty() {
             return;
         }

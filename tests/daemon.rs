@@ -546,3 +546,35 @@ fn systemd_hears_ready_watchdog_and_stopping_on_its_notify_socket() {
     }
     assert!(last.contains("STOPPING=1"), "{last:?}");
 }
+
+#[test]
+fn an_alert_note_another_writer_raised_is_not_recorded_as_vault_activity() {
+    let v = Vault::new();
+    let (date, ts) = days_ago(0);
+    let d = Daemon::start(&v, &["--poll", "200ms"]);
+    let done = v
+        .cmd()
+        .args(["log", "--entry", &entry_json(&ts, "CRITICAL", 1)])
+        .run();
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    // A note of the user's own, after it: once it is recorded, the alert
+    // note was seen too.
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(v.path().join("Needs_Action").join("task.md"), "# task").expect("task");
+    let drops = || -> Vec<String> {
+        entries(&v, &date)
+            .iter()
+            .filter(|e| e["action_type"] == "file_drop")
+            .map(|e| e["target"].as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    wait_for("the task recorded", Duration::from_secs(10), || {
+        drops().iter().any(|t| t == "Needs_Action/task.md")
+    });
+    d.terminate();
+    let recorded = drops();
+    assert!(
+        !recorded.iter().any(|t| t.contains("ALERT_")),
+        "{recorded:?}"
+    );
+}
