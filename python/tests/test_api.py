@@ -130,3 +130,12 @@ def test_the_gil_is_released_while_a_call_waits_for_the_lock(
         fcntl.flock(held, fcntl.LOCK_UN)
     worker.join()
     assert outcome == ["written"]
+
+
+def test_a_critical_entry_raises_one_alert_note_with_no_daemon(vault: Path) -> None:
+    logger = AuditLogger(vault, dry_run=False)
+    logger.log(seed_entry(log_level="CRITICAL", result="failure", error_message="payment failed"))
+    logger.log(seed_entry())
+    notes = sorted((vault / "Needs_Action").glob("ALERT_*_CRITICAL.md"))
+    assert len(notes) == 1, notes
+    assert "# A CRITICAL entry was logged" in notes[0].read_text("utf-8")
