@@ -10,7 +10,7 @@
 //! Planning ([`plan`]) is pure; [`raise`] reads the state, writes the notes,
 //! then saves the state.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io;
 use std::path::Path;
 
@@ -455,8 +455,38 @@ pub fn is_note(folder: &str, rel: &str) -> bool {
         })
 }
 
-/// The note's text.
-pub fn render(rules: &Rules, alert: &Alert) -> String {
+/// The targets of `alert`'s entries that name a note in the vault: a
+/// relative `.md` path, with no `..`, no character that would break a
+/// wiki-link or a table cell, and a regular file there (a symbolic link is
+/// not followed).
+fn existing_notes(vault: &Vault, alert: &Alert) -> BTreeSet<String> {
+    let linkable = |t: &str| {
+        t.ends_with(".md")
+            && !t.starts_with('/')
+            && !t.split('/').any(|part| part.is_empty() || part == "..")
+            && !t.contains(['|', '[', ']', '#', '^', '\\', '\n', '\r'])
+    };
+    alert
+        .rows
+        .iter()
+        .map(|r| r.target.as_str())
+        .filter(|t| linkable(t))
+        .filter(|t| std::fs::symlink_metadata(vault.root().join(t)).is_ok_and(|m| m.is_file()))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A target as a wiki-link when it is one of `notes`, else as text.
+fn target_cell(target: &str, notes: &BTreeSet<String>) -> String {
+    match notes.contains(target) {
+        true => format!("[[{}]]", target.trim_end_matches(".md")),
+        false => cell(target),
+    }
+}
+
+/// The note's text; the targets in `notes` (notes that exist in the vault)
+/// are wiki-linked.
+pub fn render(rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String {
     let level = alert.rule.level();
     let title = match alert.rule {
         Rule::Critical => "A CRITICAL entry was logged".to_owned(),
@@ -487,7 +517,7 @@ pub fn render(rules: &Rules, alert: &Alert) -> String {
             cell(&format_timestamp(&r.time)),
             cell(&r.action),
             cell(&r.actor),
-            cell(&r.target),
+            target_cell(&r.target, notes),
             cell(r.error.as_deref().unwrap_or("")),
         ));
         let day = r.time.date_naive();
@@ -522,10 +552,11 @@ fn write_note(vault: &Vault, rules: &Rules, alert: &Alert) -> Result<String, IoF
     if let Some(dir) = path.parent() {
         at("create folder", dir, crate::fsutil::ensure_dir(dir))?;
     }
+    let notes = existing_notes(vault, alert);
     at(
         "write",
         &path,
-        write_atomic(&path, render(rules, alert).as_bytes()),
+        write_atomic(&path, render(rules, alert, &notes).as_bytes()),
     )?;
     Ok(rel)
 }
@@ -635,7 +666,7 @@ mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].rule, Rule::ActorFailures);
         assert_eq!(fired[0].rows.len(), 4);
-        let text = render(&rules, &fired[0]);
+        let text = render(&rules, &fired[0], &BTreeSet::new());
         assert!(
             text.contains("# 4 failures by one actor within 15 minutes"),
             "{text}"
@@ -706,7 +737,7 @@ mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].rule, Rule::Unusual);
         assert_eq!(fired[0].rows.len(), UNUSUAL_ROWS);
-        let text = render(&Rules::default(), &fired[0]);
+        let text = render(&Rules::default(), &fired[0], &BTreeSet::new());
         assert!(text.contains("# Unusual activity: busy"), "{text}");
         assert!(text.contains("AUDIT_ALERT_UNUSUAL=off"), "{text}");
     }
@@ -738,6 +769,39 @@ mod tests {
             "Done/ALERT_20261122T100000000Z_ERROR.md"
         ));
         assert!(!is_note("Needs_Action", "Needs_Action/x/ALERT_1.md"));
+    }
+
+    #[test]
+    fn a_target_that_is_a_note_in_the_vault_is_wiki_linked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vault = Vault::new(dir.path());
+        std::fs::create_dir_all(vault.state_dir()).expect("Logs/.audit");
+        std::fs::create_dir_all(dir.path().join("Plans")).expect("Plans");
+        std::fs::write(dir.path().join("Plans/p.md"), "# plan").expect("note");
+        let mut linked = at(LogLevel::Critical, 0);
+        linked.target = "Plans/p.md".into();
+        let mut missing = at(LogLevel::Critical, 1);
+        missing.target = "Plans/gone.md".into();
+        let mut escaping = at(LogLevel::Critical, 2);
+        escaping.target = "../outside.md".into();
+        let now = base() + Duration::minutes(1);
+        let notes = raise(&vault, &rules(10), &[linked, missing, escaping], now).expect("raise");
+        let read = |n: &String| std::fs::read_to_string(dir.path().join(n)).expect("note");
+        assert!(
+            read(&notes[0]).contains("| [[Plans/p]] |"),
+            "{}",
+            read(&notes[0])
+        );
+        assert!(
+            read(&notes[1]).contains("| Plans/gone.md |"),
+            "{}",
+            read(&notes[1])
+        );
+        assert!(
+            read(&notes[2]).contains("| ../outside.md |"),
+            "{}",
+            read(&notes[2])
+        );
     }
 
     #[test]
