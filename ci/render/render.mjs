@@ -204,6 +204,9 @@ async function renderBlocks(sources) {
       await mermaid.parse(sources[i]);
       const { svg } = await mermaid.render(`mermaid-${i + 1}`, sources[i]);
       if (svg.includes('Syntax error in text')) throw new Error('Mermaid drew its "Syntax error in text" graphic');
+      if (/\s(?:x|y|width|height|d|transform|cx|cy|r)="[^"]*NaN/.test(svg) || svg.includes('>NaN%<')) {
+        throw new Error('Mermaid drew NaN coordinates (a series shorter than its x-axis? a pie of zeros?)');
+      }
       slot.className = 'mermaid';
       slot.innerHTML = svg;
       const drawn = slot.querySelectorAll('svg rect, svg path, svg text, svg circle, svg line').length;

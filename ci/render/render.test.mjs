@@ -146,15 +146,17 @@ test('hostile actor names fail raw and render once sanitised', async () => {
   }
 });
 
-test('a chart with no categories or no series is an error: the report must omit it', async () => {
+test('a chart with no categories, no series or too few values is an error', async () => {
   const file = note('empty-data.md', [
     '```mermaid\nxychart-beta\n  x-axis []\n  bar []\n```',
     '```mermaid\nxychart-beta\n  x-axis ["a", "b"]\n```',
+    '```mermaid\nxychart-beta\n  x-axis ["a", "b", "c"]\n  bar [1, 2]\n```',
   ].join('\n\n'));
   const { code, stdout } = await render([file, ...OBSIDIAN_ONLY]);
   assert.equal(code, 1);
   assert.match(stdout, /^block 1 \(line 1 of .*got 'SQUARE_BRACES_END'/s);
   assert.match(stdout, /^block 2 \(line 7 of /m);
+  assert.match(stdout, /^block 3 \(line 12 of .*: \[mermaid 11\.13\.0\] Mermaid drew NaN coordinates/m);
 });
 
 test('usage errors and a missing Chromium exit 2', async () => {
