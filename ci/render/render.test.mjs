@@ -4,11 +4,11 @@
 // and Debian's chromium).
 
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TOOL = path.join(HERE, 'render.mjs');
 const OBSIDIAN_ONLY = ['--mermaid', path.join(HERE, 'node_modules', 'mermaid-obsidian')];
 const tmp = mkdtempSync(path.join(tmpdir(), 'render-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function render(args, env = {}) {
   return new Promise((resolve) => {
@@ -64,107 +65,110 @@ function hostileCharts(label) {
   ].join('\n\n');
 }
 
-test('the sample renders, with a screenshot', async () => {
-  const png = path.join(tmp, 'sample.png');
-  const { code, stdout, stderr } = await render([path.join(HERE, 'sample.md'), '--screenshot', png]);
-  assert.equal(code, 0, stdout + stderr);
-  assert.match(stdout, /^rendered 8 mermaid blocks with mermaid 11\.13\.0 \(as bundled in Obsidian\) and 12\.3\.0/);
-  const image = readFileSync(png);
-  assert.equal(image.subarray(1, 4).toString(), 'PNG');
-  assert.ok(image.readUInt32BE(20) > 2000, 'a full-page screenshot');
-});
+// Each test starts its own Chromium; two at a time keep a 2-core machine busy.
+describe('render.mjs', { concurrency: 2 }, () => {
+  test('the sample renders, with a screenshot', async () => {
+    const png = path.join(tmp, 'sample.png');
+    const { code, stdout, stderr } = await render([path.join(HERE, 'sample.md'), '--screenshot', png]);
+    assert.equal(code, 0, stdout + stderr);
+    assert.match(stdout, /^rendered 8 mermaid blocks with mermaid 11\.13\.0 \(as bundled in Obsidian\) and 12\.3\.0/);
+    const image = readFileSync(png);
+    assert.equal(image.subarray(1, 4).toString(), 'PNG');
+    assert.ok(image.readUInt32BE(20) > 2000, 'a full-page screenshot');
+  });
 
-test('a broken block fails, named by number and line, in both Mermaids', async () => {
-  const file = path.join(HERE, 'test', 'broken.md');
-  const { code, stdout } = await render([file]);
-  assert.equal(code, 1, stdout);
-  for (const version of ['11.13.0', '12.3.0']) {
-    assert.ok(stdout.includes(`block 2 (line 12 of ${file}): [mermaid ${version}] Parse error on line 3`), stdout);
-    assert.ok(stdout.includes(`block 4 (line 27 of ${file}): [mermaid ${version}] No diagram type detected`), stdout);
-  }
-  assert.doesNotMatch(stdout, /^block [13] /m);
-  assert.match(stdout, /^2 of 4 mermaid blocks failed/m);
-});
+  test('a broken block fails, named by number and line, in both Mermaids', async () => {
+    const file = path.join(HERE, 'test', 'broken.md');
+    const { code, stdout } = await render([file]);
+    assert.equal(code, 1, stdout);
+    for (const version of ['11.13.0', '12.3.0']) {
+      assert.ok(stdout.includes(`block 2 (line 12 of ${file}): [mermaid ${version}] Parse error on line 3`), stdout);
+      assert.ok(stdout.includes(`block 4 (line 27 of ${file}): [mermaid ${version}] No diagram type detected`), stdout);
+    }
+    assert.doesNotMatch(stdout, /^block [13] /m);
+    assert.match(stdout, /^2 of 4 mermaid blocks failed/m);
+  });
 
-test('a note without mermaid blocks passes and says 0', async () => {
-  const { code, stdout } = await render([path.join(HERE, 'test', 'no-charts.md'), ...OBSIDIAN_ONLY]);
-  assert.equal(code, 0);
-  assert.match(stdout, /^rendered 0 mermaid blocks/);
-});
+  test('a note without mermaid blocks passes and says 0', async () => {
+    const { code, stdout } = await render([path.join(HERE, 'test', 'no-charts.md'), ...OBSIDIAN_ONLY]);
+    assert.equal(code, 0);
+    assert.match(stdout, /^rendered 0 mermaid blocks/);
+  });
 
-test('raw HTML is not run and nothing remote is fetched', async () => {
-  const hits = [];
-  const server = createServer((req, res) => { hits.push(req.url); res.end('x'); });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${server.address().port}`;
-  const file = note('hostile-text.md', [
-    '# <script>document.title = "ran"</script>',
-    '',
-    `Inline <script>fetch("${base}/inline-script")</script> and <img src="${base}/raw-img" onerror="alert(1)">.`,
-    '',
-    '<script>',
-    `fetch("${base}/block-script"); document.body.innerHTML = "PWNED";`,
-    '</script>',
-    '',
-    `<iframe src="${base}/iframe"></iframe>`,
-    '',
-    `![remote image](${base}/markdown-image.png) and [a link](${base}/link) and [js](javascript:alert(1)).`,
-    '',
-    `<link rel="stylesheet" href="${base}/style.css"><style>@import "${base}/import.css";</style>`,
-    '',
-    '```mermaid',
-    'pie title Fine',
-    '  "a" : 1',
-    '```',
-  ].join('\n'));
-  const dump = path.join(tmp, 'hostile-text.html');
-  const { code, stdout, stderr } = await render([file, '--html', dump]);
-  server.close();
-  assert.equal(code, 0, stdout + stderr);
-  assert.deepEqual(hits, []);
-  const html = readFileSync(dump, 'utf8');
-  const body = html.slice(html.indexOf('<body>'));
-  assert.doesNotMatch(body, /<(script|iframe|img|link|style)\b[^>]*(src|href)=/i);
-  assert.doesNotMatch(body, /<script/i);
-  assert.match(body, /&lt;script&gt;fetch/);
-  assert.match(body, /class="mermaid"/, 'the chart still rendered');
-  assert.doesNotMatch(body, /PWNED<\/body>/);
-});
+  test('raw HTML is not run and nothing remote is fetched', async () => {
+    const hits = [];
+    const server = createServer((req, res) => { hits.push(req.url); res.end('x'); });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${server.address().port}`;
+    const file = note('hostile-text.md', [
+      '# <script>document.title = "ran"</script>',
+      '',
+      `Inline <script>fetch("${base}/inline-script")</script> and <img src="${base}/raw-img" onerror="alert(1)">.`,
+      '',
+      '<script>',
+      `fetch("${base}/block-script"); document.body.innerHTML = "PWNED";`,
+      '</script>',
+      '',
+      `<iframe src="${base}/iframe"></iframe>`,
+      '',
+      `![remote image](${base}/markdown-image.png) and [a link](${base}/link) and [js](javascript:alert(1)).`,
+      '',
+      `<link rel="stylesheet" href="${base}/style.css"><style>@import "${base}/import.css";</style>`,
+      '',
+      '```mermaid',
+      'pie title Fine',
+      '  "a" : 1',
+      '```',
+    ].join('\n'));
+    const dump = path.join(tmp, 'hostile-text.html');
+    const { code, stdout, stderr } = await render([file, '--html', dump, ...OBSIDIAN_ONLY]);
+    server.close();
+    assert.equal(code, 0, stdout + stderr);
+    assert.deepEqual(hits, []);
+    const html = readFileSync(dump, 'utf8');
+    const body = html.slice(html.indexOf('<body>'));
+    assert.doesNotMatch(body, /<(script|iframe|img|link|style)\b[^>]*(src|href)=/i);
+    assert.doesNotMatch(body, /<script/i);
+    assert.match(body, /&lt;script&gt;fetch/);
+    assert.match(body, /class="mermaid"/, 'the chart still rendered');
+    assert.doesNotMatch(body, /PWNED<\/body>/);
+  });
 
-test('hostile actor names fail raw and render once sanitised', async () => {
-  const raw = note('labels-raw.md', hostileCharts((name) => name));
-  const clean = note('labels-clean.md', hostileCharts(chartLabel));
-  const dump = path.join(tmp, 'labels-clean.html');
-  const bad = await render([raw, ...OBSIDIAN_ONLY]);
-  assert.equal(bad.code, 1, 'unsanitised names break the charts');
-  const good = await render([clean, '--html', dump]);
-  assert.equal(good.code, 0, good.stdout + good.stderr);
-  assert.match(good.stdout, /^rendered 3 mermaid blocks/);
-  const html = readFileSync(dump, 'utf8');
-  for (const label of ['a_b', '_ bar _999', 'unnamed', 'unnamed-2', 'bob_', 'bob_-2', 'svc/ci@host:1', 'Jos_ _and_']) {
-    assert.ok(html.includes(`>${label}</text>`) || html.includes(`>${label} [`), `label ${label} drawn`);
-  }
-});
+  test('hostile actor names fail raw and render once sanitised', async () => {
+    const raw = note('labels-raw.md', hostileCharts((name) => name));
+    const clean = note('labels-clean.md', hostileCharts(chartLabel));
+    const dump = path.join(tmp, 'labels-clean.html');
+    const bad = await render([raw, ...OBSIDIAN_ONLY]);
+    assert.equal(bad.code, 1, 'unsanitised names break the charts');
+    const good = await render([clean, '--html', dump]);
+    assert.equal(good.code, 0, good.stdout + good.stderr);
+    assert.match(good.stdout, /^rendered 3 mermaid blocks/);
+    const html = readFileSync(dump, 'utf8');
+    for (const label of ['a_b', '_ bar _999', 'unnamed', 'unnamed-2', 'bob_', 'bob_-2', 'svc/ci@host:1', 'Jos_ _and_']) {
+      assert.ok(html.includes(`>${label}</text>`) || html.includes(`>${label} [`), `label ${label} drawn`);
+    }
+  });
 
-test('a chart with no categories, no series or too few values is an error', async () => {
-  const file = note('empty-data.md', [
-    '```mermaid\nxychart-beta\n  x-axis []\n  bar []\n```',
-    '```mermaid\nxychart-beta\n  x-axis ["a", "b"]\n```',
-    '```mermaid\nxychart-beta\n  x-axis ["a", "b", "c"]\n  bar [1, 2]\n```',
-  ].join('\n\n'));
-  const { code, stdout } = await render([file, ...OBSIDIAN_ONLY]);
-  assert.equal(code, 1);
-  assert.match(stdout, /^block 1 \(line 1 of .*got 'SQUARE_BRACES_END'/s);
-  assert.match(stdout, /^block 2 \(line 7 of /m);
-  assert.match(stdout, /^block 3 \(line 12 of .*: \[mermaid 11\.13\.0\] Mermaid drew NaN coordinates/m);
-});
+  test('a chart with no categories, no series or too few values is an error', async () => {
+    const file = note('empty-data.md', [
+      '```mermaid\nxychart-beta\n  x-axis []\n  bar []\n```',
+      '```mermaid\nxychart-beta\n  x-axis ["a", "b"]\n```',
+      '```mermaid\nxychart-beta\n  x-axis ["a", "b", "c"]\n  bar [1, 2]\n```',
+    ].join('\n\n'));
+    const { code, stdout } = await render([file, ...OBSIDIAN_ONLY]);
+    assert.equal(code, 1);
+    assert.match(stdout, /^block 1 \(line 1 of .*got 'SQUARE_BRACES_END'/s);
+    assert.match(stdout, /^block 2 \(line 7 of /m);
+    assert.match(stdout, /^block 3 \(line 12 of .*: \[mermaid 11\.13\.0\] Mermaid drew NaN coordinates/m);
+  });
 
-test('usage errors and a missing Chromium exit 2', async () => {
-  assert.equal((await render([])).code, 2);
-  assert.equal((await render(['--bogus', 'x.md'])).code, 2);
-  assert.equal((await render([path.join(tmp, 'no-such-note.md')])).code, 2);
-  assert.equal((await render([path.join(HERE, 'sample.md'), '--screenshot'])).code, 2);
-  const noChromium = await render([path.join(HERE, 'sample.md')], { CHROMIUM: path.join(tmp, 'no-chromium') });
-  assert.equal(noChromium.code, 2);
-  assert.match(noChromium.stderr, /no Chromium at/);
+  test('usage errors and a missing Chromium exit 2', async () => {
+    assert.equal((await render([])).code, 2);
+    assert.equal((await render(['--bogus', 'x.md'])).code, 2);
+    assert.equal((await render([path.join(tmp, 'no-such-note.md')])).code, 2);
+    assert.equal((await render([path.join(HERE, 'sample.md'), '--screenshot'])).code, 2);
+    const noChromium = await render([path.join(HERE, 'sample.md')], { CHROMIUM: path.join(tmp, 'no-chromium') });
+    assert.equal(noChromium.code, 2);
+    assert.match(noChromium.stderr, /no Chromium at/);
+  });
 });
