@@ -199,7 +199,7 @@ async function renderBlocks(sources) {
   mermaid.initialize({ startOnLoad: false, securityLevel: 'strict', theme: 'default', logLevel: 'fatal' });
   const results = [];
   for (let i = 0; i < sources.length; i++) {
-    const slot = document.querySelector(`[data-block="${i + 1}"]`);
+    const slot = document.querySelector(`[data-block="${i + 1}"]`) ?? document.body.appendChild(document.createElement('div'));
     try {
       await mermaid.parse(sources[i]);
       const { svg } = await mermaid.render(`mermaid-${i + 1}`, sources[i]);
