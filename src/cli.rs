@@ -24,6 +24,7 @@ pub mod maintain;
 pub mod mcp;
 pub mod messages;
 pub mod query;
+pub mod report;
 pub mod response;
 pub mod sync;
 pub mod verify;
@@ -193,6 +194,7 @@ fn dispatch(config: &Config, command: &Command, io: &mut Io<'_>) -> Result<u8, C
         Command::Rotate(r) => maintain::run(config, maintain::Task::Rotate(r.days), io),
         Command::Query(q) => query::run(config, q, io),
         Command::Tail(t) => query::tail(config, t, io),
+        Command::Report(r) => report::run(config, r, io),
         Command::Daemon(d) => daemon::run(config, d, io),
         Command::Replay(r) => daemon::replay(config, r, io),
         Command::Hook(h) => agent::hook(config, h, io),

@@ -42,6 +42,7 @@
 //! | alert | a note in `Needs_Action/` that a rule raised over entries just written: a CRITICAL entry, a burst of ERROR entries, sensitive data accessed, a failure spike of one actor, unusual activity ([`alert`]) |
 //! | alert state | what the alert rules have seen so far, `Logs/.audit/alerts.json`, shared by every writer ([`alert::State`]) |
 //! | retention | deleting day files older than the kept days, archiving their CRITICAL entries; `rotate` is the command that runs it by hand |
+//! | report | a Markdown note over a period (a week by default) with Mermaid charts, for a person to read in Obsidian ([`report`]) |
 //! | cold archive | `Logs/archive/YYYY-MM.jsonl.gz`: the stored lines of the day files retention took out of `Logs/`, one gzip **member** per day, kept `AUDIT_ARCHIVE_DAYS` ([`archive`]) |
 //! | purge record | retention's own crash journal for one deletion |
 //! | journal | the inbox's write-ahead record of a batch being appended ([`journal`]) |
@@ -71,7 +72,7 @@
 //! | 3 | daily, archive |
 //! | 4 | error, journal, index, dashboard, retention, query, replica |
 //! | 5 | verify, forward, hook, alert |
-//! | 6 | logger, repair |
+//! | 6 | logger, repair, report |
 //! | 7 | inbox, import |
 //! | 8 | daemon |
 //! | 9 | cli |
@@ -100,6 +101,7 @@ pub mod query;
 pub mod redact;
 pub mod repair;
 pub mod replica;
+pub mod report;
 pub mod retention;
 pub mod time;
 pub mod vault;

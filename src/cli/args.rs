@@ -79,6 +79,8 @@ pub enum Command {
     Query(QueryArgs),
     /// Show the last entries, and with -f follow new ones.
     Tail(TailArgs),
+    /// Write an audit report note with Mermaid charts (default: the last 7 days, into Briefings/).
+    Report(ReportArgs),
     /// Run the daemon in the foreground (or: daemon status, daemon stop).
     Daemon(DaemonArgs),
     /// Append the entries saved in Logs/failed_writes.json to their day files, exactly once.
@@ -160,6 +162,24 @@ pub struct ForwardArgs {
     /// Print the PostgreSQL table's DDL; with AUDIT_FORWARD_POSTGRES set (and no dry run), create it.
     #[arg(long)]
     pub init_postgres: bool,
+}
+
+/// `vault-audit report`.
+#[derive(Debug, ClapArgs)]
+pub struct ReportArgs {
+    /// From this time: a duration back from now (7d, 24h), an RFC 3339 time, or a date.
+    #[arg(long, value_name = "WHEN", default_value = "7d")]
+    pub since: String,
+    /// Up to this time (same forms; a date means its end; default: now).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// Write the note here (relative to the working folder; `-` prints it)
+    /// instead of <AUDIT_FOLDER_BRIEFINGS>/YYYY-MM-DD_Audit_Report.md in the vault.
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<std::path::PathBuf>,
+    /// Replace the file --out names if it exists (else it is refused).
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 /// `vault-audit query`.

@@ -80,6 +80,11 @@ pub struct Config {
     /// writers raise alerts by the defaults meanwhile, for a bad alert
     /// setting must not stop an entry from being recorded.
     pub alert_problem: Option<String>,
+    /// Where reports go and when the daemon writes them
+    /// (`AUDIT_FOLDER_BRIEFINGS`, `AUDIT_REPORT_SCHEDULE`), or what is wrong
+    /// with them: `report` and the daemon refuse a bad one; other commands
+    /// never read it.
+    pub reports: Result<crate::report::Settings, String>,
     /// systemd gave the daemon a socket to report readiness on
     /// (`NOTIFY_SOCKET`, a unit with `Type=notify`).
     pub systemd_notify: bool,
@@ -268,6 +273,34 @@ fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
     Ok(rules)
 }
 
+/// `AUDIT_FOLDER_BRIEFINGS` and `AUDIT_REPORT_SCHEDULE` (unset or empty:
+/// the defaults), every problem at once.
+fn report_settings(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<crate::report::Settings, String> {
+    let mut settings = crate::report::Settings::default();
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let mut problems = Vec::new();
+    if let Some(folder) = set("AUDIT_FOLDER_BRIEFINGS") {
+        if crate::report::folder_ok(&folder) {
+            settings.folder = folder.trim_end_matches('/').to_owned();
+        } else {
+            problems.push(format!("AUDIT_FOLDER_BRIEFINGS={folder:?} is not accepted: a folder inside the vault (a relative path, no `..`, not under Logs/)"));
+        }
+    }
+    if let Some(text) = set("AUDIT_REPORT_SCHEDULE") {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "weekly" => settings.weekly = true,
+            "off" | "none" | "never" => settings.weekly = false,
+            _ => problems.push(format!("AUDIT_REPORT_SCHEDULE={text:?} is not accepted: weekly (Mondays 07:00 local time) or off")),
+        }
+    }
+    match problems.is_empty() {
+        true => Ok(settings),
+        false => Err(problems.join("; ")),
+    }
+}
+
 /// Whether the command sends entries to the sinks.
 fn forwards(command: &Command) -> bool {
     match command {
@@ -342,6 +375,7 @@ impl Config {
         Ok(Config {
             alerts,
             alert_problem,
+            reports: report_settings(&env),
             host,
             replica,
             vault: args.vault.clone(),

@@ -1,0 +1,222 @@
+//! The audit report: a Markdown note over a period (a week by default) that
+//! reads well in Obsidian. Front matter with the period and its counts, a
+//! summary paragraph, Mermaid charts (entries per day by level, actions by
+//! type, failures per actor, approvals, durations per skill), tables of the
+//! failures and CRITICAL entries, and the alert notes raised.
+//!
+//! Counted in one pass over the period's day files ([`crate::query::scan`]),
+//! so its cost grows with the period, never with the whole log.
+
+mod chart;
+mod facts;
+mod note;
+
+use std::io;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+pub use chart::label;
+pub use facts::{Approvals, Facts, Newest, Row, LIST_MAX};
+
+use crate::alert;
+use crate::fsutil::IoFailure;
+use crate::query::{self, Filter};
+use crate::vault::Vault;
+
+/// The folder reports go to when none is set (`AUDIT_FOLDER_BRIEFINGS`).
+pub const DEFAULT_FOLDER: &str = "Briefings";
+
+/// Where reports go and when the daemon writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The vault-relative folder reports go to (`AUDIT_FOLDER_BRIEFINGS`).
+    pub folder: String,
+    /// The daemon writes a report every Monday at 07:00 local time, over
+    /// the 7 days before (`AUDIT_REPORT_SCHEDULE=weekly`).
+    pub weekly: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            folder: DEFAULT_FOLDER.to_owned(),
+            weekly: false,
+        }
+    }
+}
+
+/// Whether `folder` can hold reports: a relative path inside the vault,
+/// with no `..`, no `Logs` at its start, and no control character.
+pub fn folder_ok(folder: &str) -> bool {
+    let path = Path::new(folder);
+    !folder.trim().is_empty()
+        && !folder.chars().any(char::is_control)
+        && path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        && path
+            .components()
+            .next()
+            .is_some_and(|c| c.as_os_str() != "Logs")
+}
+
+/// An alert note raised in the period.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertNote {
+    /// Its vault-relative path.
+    pub note: String,
+    /// When it was raised (from its name).
+    pub at: DateTime<Utc>,
+    /// Its level (from its name).
+    pub level: String,
+}
+
+/// What a report covers and where its alert notes are looked for.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The period's start.
+    pub since: DateTime<Utc>,
+    /// The period's end.
+    pub until: DateTime<Utc>,
+    /// When the report is made (its front matter says so).
+    pub generated_at: DateTime<Utc>,
+    /// The folders alert notes are in: where they are raised
+    /// (`Needs_Action`) and where people move them once handled (`Done`).
+    pub alert_folders: Vec<String>,
+}
+
+/// Counts the entries of the period.
+pub fn gather(vault: &Vault, since: DateTime<Utc>, until: DateTime<Utc>) -> io::Result<Facts> {
+    let filter = Filter {
+        since: Some(since),
+        until: Some(until),
+        ..Filter::default()
+    };
+    let mut facts = Facts::new(since, until);
+    query::scan(vault, &filter, true, |_, e| {
+        facts.add(e);
+        ControlFlow::Continue(())
+    })?;
+    Ok(facts)
+}
+
+/// When an alert note's name (`ALERT_20261122T110640000Z_CRITICAL.md`, or
+/// `..._CRITICAL_2.md`) says it was raised, and its level.
+fn alert_stamp(name: &str) -> Option<(DateTime<Utc>, String)> {
+    let rest = name.strip_prefix("ALERT_")?.strip_suffix(".md")?;
+    let (stamp, level) = rest.split_once('_')?;
+    let at = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%3fZ").ok()?;
+    let level = level.split('_').next()?.to_owned();
+    Some((at.and_utc(), level))
+}
+
+/// The alert notes in `folders` raised within the period, oldest first.
+/// A folder that is a symbolic link, or missing, is passed over.
+pub fn alert_notes(vault: &Vault, req: &Request) -> io::Result<Vec<AlertNote>> {
+    let mut found = Vec::new();
+    for folder in &req.alert_folders {
+        let dir = vault.root().join(folder);
+        if !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+            continue;
+        }
+        for item in std::fs::read_dir(&dir)? {
+            let item = item?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let rel = format!("{folder}/{name}");
+            if !alert::is_note(folder, &rel) || !item.file_type()?.is_file() {
+                continue;
+            }
+            if let Some((at, level)) = alert_stamp(&name) {
+                if at >= req.since && at <= req.until {
+                    found.push(AlertNote {
+                        note: rel,
+                        at,
+                        level,
+                    });
+                }
+            }
+        }
+    }
+    found.sort_by(|a, b| (a.at, &a.note).cmp(&(b.at, &b.note)));
+    Ok(found)
+}
+
+/// The report's text: counted, then written out.
+pub fn build(vault: &Vault, req: &Request) -> io::Result<String> {
+    let facts = gather(vault, req.since, req.until)?;
+    let alerts = alert_notes(vault, req)?;
+    Ok(note::render(&note::Parts {
+        facts: &facts,
+        alerts: &alerts,
+        generated_at: req.generated_at,
+        vault: vault.root(),
+    }))
+}
+
+/// The default note for a report made on `date`:
+/// `<folder>/YYYY-MM-DD_Audit_Report.md`, vault-relative.
+pub fn default_note(folder: &str, date: NaiveDate) -> String {
+    format!("{folder}/{}_Audit_Report.md", date.format("%Y-%m-%d"))
+}
+
+/// A path like `path` that nothing is at yet: `path` itself, else
+/// `<stem>_2.md`, `<stem>_3.md`, ... (a report never replaces a note).
+pub fn free_path(path: &Path) -> PathBuf {
+    let taken = |p: &Path| std::fs::symlink_metadata(p).is_ok();
+    if !taken(path) {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (2..)
+        .map(|n| path.with_file_name(format!("{stem}_{n}.md")))
+        .find(|p| !taken(p))
+        .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Writes `text` at `path` (creating its folder), atomically: a symbolic
+/// link at `path` is replaced, never followed.
+pub fn write(path: &Path, text: &str) -> Result<(), IoFailure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsutil::at("create folder", dir, crate::fsutil::ensure_dir(dir))?;
+    }
+    crate::fsutil::at(
+        "write",
+        path,
+        crate::fsutil::write_atomic(path, text.as_bytes()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_note_names_give_their_time_and_level() {
+        let (at, level) = alert_stamp("ALERT_20261122T110640123Z_CRITICAL_2.md").expect("name");
+        assert_eq!(
+            crate::time::format_timestamp(&at),
+            "2026-11-22T11:06:40.123Z"
+        );
+        assert_eq!(level, "CRITICAL");
+        assert!(alert_stamp("ALERT_nope_ERROR.md").is_none());
+        assert!(alert_stamp("notes.md").is_none());
+    }
+
+    #[test]
+    fn a_taken_name_gets_a_number() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("2026-11-23_Audit_Report.md");
+        assert_eq!(free_path(&p), p);
+        std::fs::write(&p, "mine").expect("write");
+        let second = free_path(&p);
+        assert_eq!(
+            second.file_name().and_then(|n| n.to_str()),
+            Some("2026-11-23_Audit_Report_2.md")
+        );
+    }
+}
