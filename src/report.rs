@@ -178,9 +178,32 @@ pub fn free_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
+/// Refuses `path` when a folder between `root` and it is a symbolic link
+/// (a planted `Briefings -> /elsewhere` would send the note out of the
+/// vault). A path outside `root` is not checked: the user named it.
+fn refuse_linked_folders_in(root: &Path, path: &Path) -> io::Result<()> {
+    let Ok(rel) = path.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut folder = root.to_path_buf();
+    let parts: Vec<_> = rel.components().collect();
+    for part in parts.iter().take(parts.len().saturating_sub(1)) {
+        folder.push(part);
+        if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(io::Error::other(format!(
+                "{} is a symbolic link: reports are written only into real folders of the vault",
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Writes `text` at `path` (creating its folder), atomically: a symbolic
-/// link at `path` is replaced, never followed.
-pub fn write(path: &Path, text: &str) -> Result<(), IoFailure> {
+/// link at `path` is replaced, never followed, and one at a folder between
+/// `root` and `path` is refused.
+pub fn write(root: &Path, path: &Path, text: &str) -> Result<(), IoFailure> {
+    crate::fsutil::at("write", path, refuse_linked_folders_in(root, path))?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::fsutil::at("create folder", dir, crate::fsutil::ensure_dir(dir))?;
     }

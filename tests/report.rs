@@ -190,3 +190,175 @@ fn the_report_over_a_fixed_fortnight_matches_the_golden_note() {
         std::fs::read_to_string(golden).expect("golden file (UPDATE_GOLDEN=1 writes it)");
     assert_eq!(text, expected);
 }
+
+/// The notes in `Briefings/`, sorted.
+fn briefings(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("Briefings"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn the_command_writes_a_new_note_each_time_and_never_replaces_one() {
+    let v = common::Vault::new();
+    let (_, ts) = common::days_ago(0);
+    v.cmd()
+        .args(["log", "--entry", &common::entry_json(&ts, "ERROR", 1)])
+        .run()
+        .assert_code(0);
+    let first = v.cmd().arg("report").run();
+    first.assert_code(0);
+    let rel = first.response()["path"].as_str().expect("path").to_owned();
+    assert!(
+        rel.starts_with("Briefings/") && rel.ends_with("_Audit_Report.md"),
+        "{rel}"
+    );
+    let text = std::fs::read_to_string(v.path().join(&rel)).expect("note");
+    assert!(text.starts_with("---\ntype: audit-report\n"), "{text}");
+    assert!(
+        text.contains("\nentries: 1\n") && text.contains("\nerrors: 1\n"),
+        "{text}"
+    );
+    std::fs::write(v.path().join(&rel), "my own notes").expect("edit");
+    let second = v.cmd().arg("report").run();
+    second.assert_code(0);
+    assert_eq!(briefings(v.path()).len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(v.path().join(&rel)).expect("kept"),
+        "my own notes"
+    );
+}
+
+#[test]
+fn a_dry_run_prints_the_note_and_writes_nothing() {
+    let v = common::Vault::new();
+    let before = v.snapshot();
+    let done = v.plain().args(["report", "--since", "2d"]).run();
+    done.assert_code(0);
+    assert!(
+        done.stdout.starts_with("---\ntype: audit-report\n"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        done.stdout.contains("No entries were recorded"),
+        "{}",
+        done.stdout
+    );
+    assert_eq!(v.snapshot(), before);
+    assert!(!v.path().join("Briefings").exists());
+}
+
+#[test]
+fn an_existing_out_file_is_refused_unless_forced() {
+    let v = common::Vault::new();
+    let out = v.path().join("mine.md");
+    std::fs::write(&out, "keep").expect("write");
+    let refused = v.cmd().args(["report", "--out"]).arg(&out).run();
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(&out).expect("kept"), "keep");
+    v.cmd()
+        .args(["report", "--force", "--out"])
+        .arg(&out)
+        .run()
+        .assert_code(0);
+    assert!(std::fs::read_to_string(&out)
+        .expect("report")
+        .starts_with("---\ntype: audit-report"));
+}
+
+#[test]
+fn bad_periods_and_settings_are_named_and_do_not_stop_logging() {
+    let v = common::Vault::new();
+    let bad = v
+        .cmd()
+        .args(["report", "--since", "last week", "--until", "soon"])
+        .run();
+    bad.assert_code(2);
+    assert!(
+        bad.stderr.contains("--since") && bad.stderr.contains("--until"),
+        "{}",
+        bad.stderr
+    );
+    let backwards = v
+        .cmd()
+        .args(["report", "--since", "1d", "--until", "3d"])
+        .run();
+    backwards.assert_code(2);
+    assert!(
+        backwards.stderr.contains("is after"),
+        "{}",
+        backwards.stderr
+    );
+    for (var, value) in [
+        ("AUDIT_FOLDER_BRIEFINGS", "../outside"),
+        ("AUDIT_FOLDER_BRIEFINGS", "Logs/x"),
+        ("AUDIT_REPORT_SCHEDULE", "hourly"),
+    ] {
+        let refused = v.cmd().arg("report").env(var, value).run();
+        refused.assert_code(2);
+        assert!(
+            refused.stderr.contains(var) && refused.stderr.contains(value),
+            "{}",
+            refused.stderr
+        );
+        let (_, ts) = common::days_ago(0);
+        v.cmd()
+            .args(["log", "--entry", &common::entry_json(&ts, "INFO", 1)])
+            .env(var, value)
+            .run()
+            .assert_code(0);
+    }
+    assert!(!v.path().join("outside").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_linked_reports_folder_is_refused_and_a_link_at_the_note_is_never_followed() {
+    let v = common::Vault::new();
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(elsewhere.path(), v.path().join("Briefings")).expect("link");
+    let refused = v.cmd().arg("report").run();
+    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("symbolic link"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(std::fs::read_dir(elsewhere.path()).expect("dir").count(), 0);
+
+    std::fs::remove_file(v.path().join("Briefings")).expect("unlink");
+    std::fs::create_dir(v.path().join("Briefings")).expect("mkdir");
+    let secret = elsewhere.path().join("secret");
+    std::fs::write(&secret, "do not touch").expect("secret");
+    // The binary names the note by its own clock: one UTC day throughout.
+    let (planted, done) = common::on_one_utc_day(|now| {
+        let planted = v.path().join(format!(
+            "Briefings/{}_Audit_Report.md",
+            now.format("%Y-%m-%d")
+        ));
+        let _ = std::fs::remove_file(&planted);
+        std::os::unix::fs::symlink(&secret, &planted).expect("link");
+        (planted, v.cmd().arg("report").run())
+    });
+    done.assert_code(0);
+    assert!(done.response()["path"]
+        .as_str()
+        .expect("path")
+        .ends_with("_Audit_Report_2.md"));
+    assert_eq!(
+        std::fs::read_to_string(&secret).expect("secret"),
+        "do not touch"
+    );
+    assert!(std::fs::symlink_metadata(&planted)
+        .expect("link")
+        .file_type()
+        .is_symlink());
+}
