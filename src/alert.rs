@@ -22,7 +22,7 @@ use crate::entry::{Entry, LogLevel, Outcome};
 use crate::fsutil::{at, read_no_follow, write_atomic, write_replace, IoFailure};
 use crate::redact::REDACTED;
 use crate::time::format_timestamp;
-use crate::vault::{day_file_name, Vault};
+use crate::vault::Vault;
 
 /// Entries stamped this long before the write raise no alert: an import or
 /// a late replay of old history is not news.
@@ -485,8 +485,10 @@ fn target_cell(target: &str, notes: &BTreeSet<String>) -> String {
 }
 
 /// The note's text; the targets in `notes` (notes that exist in the vault)
-/// are wiki-linked.
-pub fn render(rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String {
+/// are wiki-linked. The day files are named as code (`Logs/2026-11-22.json`),
+/// never linked: Obsidian does not open `.json` files, so a wiki-link to
+/// one would show as unresolved.
+pub fn render(vault: &Vault, rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String {
     let level = alert.rule.level();
     let title = match alert.rule {
         Rule::Critical => "A CRITICAL entry was logged".to_owned(),
@@ -525,13 +527,13 @@ pub fn render(rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String 
             days.push(day);
         }
     }
-    let links: Vec<String> = days
+    let files: Vec<String> = days
         .iter()
-        .map(|d| format!("[[Logs/{}]]", day_file_name(*d)))
+        .map(|d| format!("`{}`", vault.day_file_relative(*d)))
         .collect();
     text.push_str(&format!(
         "\nThe entries are in {}. Move this note to `Done/` once handled.\n\nTo silence this rule: {}.\n",
-        links.join(", "),
+        files.join(", "),
         alert.rule.silence()
     ));
     text
@@ -556,7 +558,7 @@ fn write_note(vault: &Vault, rules: &Rules, alert: &Alert) -> Result<String, IoF
     at(
         "write",
         &path,
-        write_atomic(&path, render(rules, alert, &notes).as_bytes()),
+        write_atomic(&path, render(vault, rules, alert, &notes).as_bytes()),
     )?;
     Ok(rel)
 }
@@ -602,7 +604,11 @@ mod tests {
             text.contains("# 3 ERROR entries within 15 minutes") && text.contains("agent \\| x"),
             "{text}"
         );
-        assert!(text.contains("[[Logs/2026-11-22.json]]"));
+        assert!(
+            text.contains("The entries are in `Logs/2026-11-22.json`.")
+                && !text.contains("[[Logs/"),
+            "{text}"
+        );
         // Much later, a new burst is a new note; a CRITICAL is always one.
         let later: Vec<Entry> = (0..3).map(|i| at(LogLevel::Error, 3600 + i)).collect();
         assert_eq!(raise(&vault, &rules, &later, now).expect("raise").len(), 1);
@@ -666,7 +672,7 @@ mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].rule, Rule::ActorFailures);
         assert_eq!(fired[0].rows.len(), 4);
-        let text = render(&rules, &fired[0], &BTreeSet::new());
+        let text = render(&Vault::new("v"), &rules, &fired[0], &BTreeSet::new());
         assert!(
             text.contains("# 4 failures by one actor within 15 minutes"),
             "{text}"
@@ -737,7 +743,12 @@ mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].rule, Rule::Unusual);
         assert_eq!(fired[0].rows.len(), UNUSUAL_ROWS);
-        let text = render(&Rules::default(), &fired[0], &BTreeSet::new());
+        let text = render(
+            &Vault::new("v"),
+            &Rules::default(),
+            &fired[0],
+            &BTreeSet::new(),
+        );
         assert!(text.contains("# Unusual activity: busy"), "{text}");
         assert!(text.contains("AUDIT_ALERT_UNUSUAL=off"), "{text}");
     }
