@@ -1,19 +1,21 @@
 //! The `## Recent Activity` table of `Dashboard.md`: the ten newest entries,
 //! written into that section only, every other byte of the note untouched.
+//! Times are shown in one zone ([`Settings::zone`], UTC unless the CLI's
+//! `AUDIT_DASHBOARD_TZ` says otherwise), which the Time column's header names.
 
 mod cell;
 
 use std::fs;
 use std::io;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde_json::Value;
 
 pub use cell::{cell, wiki_link, MAX_CELL_CHARS};
 
 use crate::daily;
 use crate::fsutil::replace_if_unchanged;
-use crate::time::parse_timestamp;
+use crate::time::{parse_timestamp, Zone};
 use crate::vault::Vault;
 
 /// The section's heading.
@@ -23,8 +25,76 @@ pub const ROWS: usize = 10;
 /// How often a refresh re-reads and redoes when the note changes under it.
 const ATTEMPTS: usize = 5;
 
-const HEADER: &str = "| Time | Level | Action | Actor | Target | Result |";
 const RULE: &str = "|------|-------|--------|-------|--------|--------|";
+
+/// How the Dashboard is drawn (the library never reads the environment:
+/// the CLI resolves `AUDIT_DASHBOARD_TZ`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The zone times are shown in (default UTC).
+    pub zone: Zone,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { zone: Zone::utc() }
+    }
+}
+
+/// How times are shown at one refresh: in one offset from UTC (the zone's
+/// offset at the refresh, so the header is true of every row), with
+/// "today" the date there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    offset: FixedOffset,
+    today: NaiveDate,
+}
+
+impl Shown {
+    /// Times in `zone` as it is at `now`.
+    pub fn new(zone: Zone, now: DateTime<Utc>) -> Shown {
+        let offset = zone.offset_at(now);
+        Shown {
+            offset,
+            today: now.with_timezone(&offset).date_naive(),
+        }
+    }
+
+    /// The offset times are shown in.
+    pub fn offset(&self) -> FixedOffset {
+        self.offset
+    }
+
+    /// Today's date in that offset.
+    pub fn today(&self) -> NaiveDate {
+        self.today
+    }
+
+    /// The zone as the header names it: `UTC`, or `UTC+05:30`, `UTC-08:00`.
+    pub fn label(&self) -> String {
+        match self.offset.local_minus_utc() {
+            0 => "UTC".to_owned(),
+            _ => format!("UTC{}", self.offset),
+        }
+    }
+
+    /// `HH:MM:SS` for a time today, else `YYYY-MM-DD HH:MM:SS`.
+    pub fn time(&self, t: DateTime<Utc>) -> String {
+        let local = t.with_timezone(&self.offset);
+        match local.date_naive() == self.today {
+            true => local.format("%H:%M:%S").to_string(),
+            false => local.format("%Y-%m-%d %H:%M:%S").to_string(),
+        }
+    }
+
+    /// The table's header, naming the zone: `| Time (UTC) | Level | ...`.
+    pub fn header(&self) -> String {
+        format!(
+            "| Time ({}) | Level | Action | Actor | Target | Result |",
+            self.label()
+        )
+    }
+}
 
 /// The newest `n` entries over the given days (any order): read from the
 /// tails of the newest day files only, returned newest first.
@@ -64,13 +134,12 @@ fn text<'a>(entry: &'a Value, key: &str) -> &'a str {
 }
 
 /// The table's lines (no line endings): header, rule, one row per entry.
-pub fn table_lines(entries: &[Value], vault: &Vault, today: NaiveDate) -> Vec<String> {
-    let mut lines = vec![HEADER.to_owned(), RULE.to_owned()];
+pub fn table_lines(entries: &[Value], vault: &Vault, shown: &Shown) -> Vec<String> {
+    let mut lines = vec![shown.header(), RULE.to_owned()];
     for e in entries {
         let raw_time = text(e, "timestamp");
         let time = match parse_timestamp(raw_time) {
-            Ok(t) if t.date_naive() == today => t.format("%H:%M:%S").to_string(),
-            Ok(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Ok(t) => shown.time(t),
             Err(_) => cell(raw_time),
         };
         let target = text(e, "target");
@@ -240,13 +309,15 @@ pub enum Refresh {
     WouldWrite,
 }
 
-/// Refreshes the table from the given days' newest entries. With `write`
-/// false nothing is written. A change made to the note between our read and
-/// our write makes us read again and redo, never overwrite it.
+/// Refreshes the table from the given days' newest entries, as `settings`
+/// say and the time is `now`. With `write` false nothing is written. A
+/// change made to the note between our read and our write makes us read
+/// again and redo, never overwrite it.
 pub fn refresh(
     vault: &Vault,
     dates: &[NaiveDate],
-    today: NaiveDate,
+    now: DateTime<Utc>,
+    settings: &Settings,
     write: bool,
 ) -> io::Result<(Refresh, Vec<String>)> {
     let path = vault.dashboard();
@@ -255,7 +326,7 @@ pub fn refresh(
         return Ok((Refresh::NoDashboard, Vec::new()));
     }
     let entries = newest_entries(vault, dates, ROWS)?;
-    let table = table_lines(&entries, vault, today);
+    let table = table_lines(&entries, vault, &Shown::new(settings.zone, now));
     if linked {
         // Never read through a link (it could point at a secret): the link
         // is replaced by a note holding just the table.
@@ -293,10 +364,42 @@ pub fn refresh(
 mod tests {
     use super::*;
 
+    const HEADER: &str = "| Time (UTC) | Level | Action | Actor | Target | Result |";
+
     fn table(n: usize) -> Vec<String> {
         let mut t = vec![HEADER.to_owned(), RULE.to_owned()];
         t.extend((0..n).map(|i| format!("| 10:00:0{i} | INFO | x | a | t | success |")));
         t
+    }
+
+    fn ts(text: &str) -> DateTime<Utc> {
+        parse_timestamp(text).expect("ts")
+    }
+
+    #[test]
+    fn times_are_shown_in_the_zone_and_today_is_its_date() {
+        let now = ts("2026-11-22T20:00:05Z");
+        let utc = Shown::new(Zone::utc(), now);
+        assert_eq!(utc.header(), HEADER);
+        assert_eq!(utc.time(ts("2026-11-22T20:00:00Z")), "20:00:00");
+        // In Kolkata it is already the 23rd: the 22nd's evening (UTC) is
+        // today there, its afternoon yesterday.
+        let kolkata = Shown::new(Zone::parse("+05:30").expect("zone"), now);
+        assert_eq!(kolkata.label(), "UTC+05:30");
+        assert_eq!(
+            kolkata.today(),
+            NaiveDate::from_ymd_opt(2026, 11, 23).expect("d")
+        );
+        assert_eq!(kolkata.time(ts("2026-11-22T20:00:00Z")), "01:30:00");
+        assert_eq!(
+            kolkata.time(ts("2026-11-22T18:00:00Z")),
+            "2026-11-22 23:30:00"
+        );
+        let west = Shown::new(Zone::parse("-08:00").expect("zone"), now);
+        assert_eq!(west.label(), "UTC-08:00");
+        assert_eq!(west.time(ts("2026-11-22T07:59:59Z")), "2026-11-21 23:59:59");
+        assert_eq!(west.time(ts("2026-11-22T08:00:00Z")), "00:00:00");
+        assert!(west.header().starts_with("| Time (UTC-08:00) | Level |"));
     }
 
     #[test]
@@ -306,7 +409,7 @@ mod tests {
         let out = String::from_utf8(replace_section(doc.as_bytes(), &table(1))).expect("utf-8");
         assert_eq!(
             out,
-            "# Dash\n\nintro\n\n## Recent Activity\n\n| Time | Level | Action | Actor | Target | Result |\n|------|-------|--------|-------|--------|--------|\n| 10:00:00 | INFO | x | a | t | success |\n\n## Notes\nkeep me\n"
+            "# Dash\n\nintro\n\n## Recent Activity\n\n| Time (UTC) | Level | Action | Actor | Target | Result |\n|------|-------|--------|-------|--------|--------|\n| 10:00:00 | INFO | x | a | t | success |\n\n## Notes\nkeep me\n"
         );
     }
 

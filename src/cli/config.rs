@@ -9,6 +9,7 @@ use crate::alert::Rules;
 use crate::chain::{ChainKey, KEY_VAR, SIGNING_KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
+use crate::dashboard;
 use crate::entry::ParseMode;
 use crate::forward::config::Settings as ForwardSettings;
 use crate::hook::{self, HookSettings};
@@ -80,6 +81,14 @@ pub struct Config {
     /// writers raise alerts by the defaults meanwhile, for a bad alert
     /// setting must not stop an entry from being recorded.
     pub alert_problem: Option<String>,
+    /// How the Dashboard is drawn (`AUDIT_DASHBOARD_TZ`); the defaults when
+    /// a setting is bad.
+    pub dashboard: dashboard::Settings,
+    /// A bad Dashboard setting: like [`Config::alert_problem`], the daemon
+    /// refuses to start on it and the other writers warn and draw the
+    /// Dashboard by the defaults, for a display setting must not stop an
+    /// entry from being recorded.
+    pub dashboard_problem: Option<String>,
     /// systemd gave the daemon a socket to report readiness on
     /// (`NOTIFY_SOCKET`, a unit with `Type=notify`).
     pub systemd_notify: bool,
@@ -268,6 +277,22 @@ fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
     Ok(rules)
 }
 
+/// The Dashboard's settings from `AUDIT_DASHBOARD_TZ`: `utc` (also when
+/// unset or empty), `local` (the machine's zone), or a fixed offset.
+fn dashboard_settings(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<dashboard::Settings, String> {
+    let mut settings = dashboard::Settings::default();
+    if let Some(text) = env("AUDIT_DASHBOARD_TZ").filter(|v| !v.trim().is_empty()) {
+        settings.zone = Zone::parse(&text).ok_or_else(|| {
+            format!(
+                "AUDIT_DASHBOARD_TZ={text:?} is not accepted: utc (the default), local (the machine's zone), or an offset such as +05:30 or -08:00"
+            )
+        })?;
+    }
+    Ok(settings)
+}
+
 /// Whether the command sends entries to the sinks.
 fn forwards(command: &Command) -> bool {
     match command {
@@ -339,9 +364,15 @@ impl Config {
             Ok(rules) => (rules, None),
             Err(problem) => (Rules::default(), Some(problem)),
         };
+        let (dashboard, dashboard_problem) = match dashboard_settings(&env) {
+            Ok(settings) => (settings, None),
+            Err(problem) => (dashboard::Settings::default(), Some(problem)),
+        };
         Ok(Config {
             alerts,
             alert_problem,
+            dashboard,
+            dashboard_problem,
             host,
             replica,
             vault: args.vault.clone(),
@@ -374,6 +405,9 @@ impl Config {
         self.writable_vault(vault)?;
         if let (Some(problem), false) = (&self.alert_problem, dry_run) {
             tracing::warn!("{problem}; alerts are raised by the default rules meanwhile");
+        }
+        if let (Some(problem), false) = (&self.dashboard_problem, dry_run) {
+            tracing::warn!("{problem}; the Dashboard is drawn by the defaults meanwhile");
         }
         Ok(self.builder_for(vault, dry_run).build()?)
     }
@@ -408,6 +442,7 @@ impl Config {
             .parse_mode(self.parse_mode)
             .import_zone(self.import_zone)
             .alerts(Some(self.alerts.clone()))
+            .dashboard(self.dashboard.clone())
             .replica(self.replica.then(|| self.host.clone()));
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
@@ -630,6 +665,35 @@ mod tests {
             assert_eq!(bad.alerts, Rules::default());
             let problem = bad.alert_problem.expect("kept");
             assert!(problem.contains(&format!("{name}={value:?}")), "{problem}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_zone_comes_from_the_given_environment_and_a_bad_one_is_kept_as_a_problem() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.dashboard.zone, Zone::utc());
+        assert!(plain.dashboard_problem.is_none());
+        for (value, zone) in [
+            ("local", Zone::Local),
+            ("LOCAL", Zone::Local),
+            ("utc", Zone::utc()),
+            ("", Zone::utc()),
+            ("+05:30", Zone::parse("+0530").expect("zone")),
+            ("-08:00", Zone::parse("-08").expect("zone")),
+        ] {
+            let set = config(&[], &[("AUDIT_DASHBOARD_TZ", value)]).expect("config");
+            assert_eq!(set.dashboard.zone, zone, "{value:?}");
+            assert!(set.dashboard_problem.is_none(), "{value:?}");
+        }
+        for value in ["Asia/Kolkata", "+25:00", "+05:75", "5:30", "tomorrow"] {
+            let bad = config(&[], &[("AUDIT_DASHBOARD_TZ", value)]).expect("log is not stopped");
+            assert_eq!(bad.dashboard.zone, Zone::utc());
+            let problem = bad.dashboard_problem.expect("kept");
+            assert!(
+                problem.contains(&format!("AUDIT_DASHBOARD_TZ={value:?}"))
+                    && problem.contains("utc (the default), local"),
+                "{problem}"
+            );
         }
     }
 

@@ -121,12 +121,10 @@ impl AuditLogger {
         let path = self.vault.dashboard();
         self.by_hand(|| {
             let dates = at("read", &self.vault.logs(), self.vault.day_files())?;
-            let today = self.clock.now().date_naive();
-            at(
-                "write",
-                &path,
-                dashboard::refresh(&self.vault, &dates, today, !self.dry_run),
-            )
+            let now = self.clock.now();
+            let refreshed =
+                dashboard::refresh(&self.vault, &dates, now, &self.dashboard, !self.dry_run);
+            at("write", &path, refreshed)
         })
     }
 
@@ -166,7 +164,7 @@ impl AuditLogger {
                 ),
             )?;
             if !self.dry_run && report.deleted > 0 && self.vault.host().is_none() {
-                super::upkeep::rebuild_views(&self.vault, now)?;
+                super::upkeep::rebuild_views(&self.vault, now, &self.dashboard)?;
             }
             Ok(report)
         })
