@@ -12,6 +12,7 @@ use common::{
 };
 use serde_json::Value;
 use vault_audit::daily::{render_file, Trailer};
+use vault_audit::dashboard::HEADING;
 use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel, Outcome};
 
 /// The day the golden files were made on: `golden_vault` puts its entries
@@ -444,6 +445,7 @@ fn hostile_strings_cannot_change_the_dashboard_structure() {
     // What the headings are after a refresh with harmless rows.
     let benign = String::from_utf8(vault_audit::dashboard::replace_section(
         REALISTIC.as_bytes(),
+        HEADING,
         &[],
     ))
     .expect("utf-8");
@@ -512,15 +514,15 @@ mod property {
             let shown = Shown::new(vault_audit::time::Zone::utc(), at("2026-11-22T10:00:05Z"));
             let table = table_lines(&entries, &vault, &shown);
             let before = if crlf { REALISTIC.replace('\n', "\r\n") } else { REALISTIC.to_owned() };
-            let after = String::from_utf8(replace_section(before.as_bytes(), &table)).expect("utf-8");
+            let after = String::from_utf8(replace_section(before.as_bytes(), HEADING, &table)).expect("utf-8");
             let (headings, tables) = structure(&after);
-            let benign = replace_section(before.as_bytes(), &table_lines(&[], &vault, &shown));
+            let benign = replace_section(before.as_bytes(), HEADING, &table_lines(&[], &vault, &shown));
             prop_assert_eq!(headings, structure(&String::from_utf8(benign).expect("utf-8")).0);
             prop_assert_eq!(tables.len(), 2, "{}", after);
             prop_assert_eq!(tables[1], entries.len(), "{}", after);
             prop_assert!(tables[1] <= 10);
             // Refreshing with the same rows is a no-op.
-            prop_assert_eq!(replace_section(after.as_bytes(), &table), after.as_bytes());
+            prop_assert_eq!(replace_section(after.as_bytes(), HEADING, &table), after.as_bytes());
         }
     }
 }
