@@ -17,7 +17,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dashboard::cell;
+use crate::dashboard::{cell, LastAlert};
 use crate::entry::{Entry, LogLevel, Outcome};
 use crate::fsutil::{at, read_no_follow, write_atomic, write_replace, IoFailure};
 use crate::redact::REDACTED;
@@ -132,6 +132,19 @@ pub struct State {
     /// Each actor's entries per hour over the last week.
     #[serde(default)]
     pub activity: BTreeMap<String, Activity>,
+    /// The newest alert note raised (by the time of its entry): the
+    /// Dashboard's "Last alert". None in a state saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Noted>,
+}
+
+/// An alert note as the state remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Noted {
+    /// Its vault-relative path, `Needs_Action/ALERT_....md`.
+    pub note: String,
+    /// The time of the entry that raised it.
+    pub at: DateTime<Utc>,
 }
 
 /// One actor's entries per hour (hours since the Unix epoch) over the last
@@ -419,7 +432,14 @@ pub fn raise(
     let alerts = plan(rules, &mut state, entries, now);
     let mut written = Vec::new();
     for alert in &alerts {
-        written.push(write_note(vault, rules, alert)?);
+        let note = write_note(vault, rules, alert)?;
+        if state.last.as_ref().is_none_or(|last| alert.at >= last.at) {
+            state.last = Some(Noted {
+                note: note.clone(),
+                at: alert.at,
+            });
+        }
+        written.push(note);
     }
     if state != before {
         // Renamed into place, not synced: after a crash the state is the
@@ -428,6 +448,16 @@ pub fn raise(
         at("write", &path, write_replace(&path, &bytes, false))?;
     }
     Ok(written)
+}
+
+/// The newest alert note the alert state knows (one small read; none when
+/// the state is missing, unreadable, or from before it was kept).
+pub fn last_alert(vault: &Vault) -> Option<LastAlert> {
+    let last = load(&vault.alert_state()).ok()?.last?;
+    Some(LastAlert {
+        note: last.note,
+        at: last.at,
+    })
 }
 
 /// The alert state at `path`. None yet, one that is not JSON, or a
@@ -625,6 +655,13 @@ mod tests {
             crit[0].starts_with("Needs_Action/ALERT_20261122T110640000Z_CRITICAL"),
             "{crit:?}"
         );
+        // The Dashboard's "Last alert": the newest by its entry's time, even
+        // when an older one is raised after it.
+        let last = last_alert(&vault).expect("kept");
+        assert_eq!(last.note, crit[1]);
+        let older = raise(&vault, &rules, &[at(LogLevel::Critical, 3990)], now).expect("raise");
+        assert_eq!(older.len(), 1);
+        assert_eq!(last_alert(&vault).expect("kept").note, crit[1]);
     }
 
     #[test]

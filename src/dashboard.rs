@@ -2,9 +2,12 @@
 //! written into that section only, every other byte of the note untouched.
 //! Times are shown in one zone ([`Settings::zone`], UTC unless the CLI's
 //! `AUDIT_DASHBOARD_TZ` says otherwise), which the Time column's header names.
+//! When the note has a `## Audit Summary` heading, that section is kept
+//! current in the same write (see [`gather`]); it is never added.
 
 mod cell;
 mod section;
+mod summary;
 
 use std::fs;
 use std::io;
@@ -14,6 +17,7 @@ use serde_json::Value;
 
 pub use cell::{cell, wiki_link, MAX_CELL_CHARS};
 pub use section::{has_section, replace_existing_section, replace_section};
+pub use summary::{gather, summary_lines, Facts, LastAlert, SUMMARY_HEADING};
 
 use crate::daily;
 use crate::fsutil::replace_if_unchanged;
@@ -30,16 +34,24 @@ const ATTEMPTS: usize = 5;
 const RULE: &str = "|------|-------|--------|-------|--------|--------|";
 
 /// How the Dashboard is drawn (the library never reads the environment:
-/// the CLI resolves `AUDIT_DASHBOARD_TZ`).
+/// the CLI resolves `AUDIT_DASHBOARD_TZ` and
+/// `AUDIT_FOLDER_PENDING_APPROVAL`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    /// The zone times are shown in (default UTC).
+    /// The zone times are shown in, and whose days "today" and "the last 7
+    /// days" are (default UTC).
     pub zone: Zone,
+    /// The folder, relative to the vault, whose notes wait for a person's
+    /// approval: the Audit Summary counts them (default `Pending_Approval`).
+    pub pending_folder: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { zone: Zone::utc() }
+        Settings {
+            zone: Zone::utc(),
+            pending_folder: "Pending_Approval".to_owned(),
+        }
     }
 }
 
@@ -87,6 +99,13 @@ impl Shown {
             true => local.format("%H:%M:%S").to_string(),
             false => local.format("%Y-%m-%d %H:%M:%S").to_string(),
         }
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` whatever the day.
+    pub fn stamp(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.offset)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string()
     }
 
     /// The table's header, naming the zone: `| Time (UTC) | Level | ...`.
@@ -171,14 +190,17 @@ pub enum Refresh {
 }
 
 /// Refreshes the table from the given days' newest entries, as `settings`
-/// say and the time is `now`. With `write` false nothing is written. A
-/// change made to the note between our read and our write makes us read
-/// again and redo, never overwrite it.
+/// say and the time is `now`, and the Audit Summary section when the note
+/// has its heading (`last_alert` is asked only then), in one read and one
+/// write of the note. With `write` false nothing is written. A change made
+/// to the note between our read and our write makes us read again and
+/// redo, never overwrite it.
 pub fn refresh(
     vault: &Vault,
     dates: &[NaiveDate],
     now: DateTime<Utc>,
     settings: &Settings,
+    last_alert: &dyn Fn() -> Option<LastAlert>,
     write: bool,
 ) -> io::Result<(Refresh, Vec<String>)> {
     let path = vault.dashboard();
@@ -186,8 +208,9 @@ pub fn refresh(
     if !linked && !path.is_file() {
         return Ok((Refresh::NoDashboard, Vec::new()));
     }
+    let shown = Shown::new(settings.zone, now);
     let entries = newest_entries(vault, dates, ROWS)?;
-    let table = table_lines(&entries, vault, &Shown::new(settings.zone, now));
+    let table = table_lines(&entries, vault, &shown);
     if linked {
         // Never read through a link (it could point at a secret): the link
         // is replaced by a note holding just the table.
@@ -196,6 +219,7 @@ pub fn refresh(
         }
         return Ok((Refresh::Written, table));
     }
+    let mut summary: Option<Vec<String>> = None;
     for _ in 0..ATTEMPTS {
         let before = match fs::read(&path) {
             Ok(bytes) => bytes,
@@ -204,7 +228,15 @@ pub fn refresh(
             }
             Err(e) => return Err(e),
         };
-        let after = replace_section(&before, HEADING, &table);
+        let mut after = replace_section(&before, HEADING, &table);
+        if has_section(&after, SUMMARY_HEADING) {
+            // Gathered once, however many tries the note takes.
+            let lines = summary.get_or_insert_with(|| {
+                let facts = gather(vault, dates, &shown, settings, last_alert);
+                summary_lines(&facts, &shown, settings)
+            });
+            after = replace_existing_section(&after, SUMMARY_HEADING, lines).unwrap_or(after);
+        }
         if after == before {
             return Ok((Refresh::Unchanged, table));
         }

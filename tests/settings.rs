@@ -28,7 +28,7 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
-const SETTINGS: [&str; 17] = [
+const SETTINGS: [&str; 18] = [
     "AUDIT_RETENTION_DAYS",
     "AUDIT_ARCHIVE_DAYS",
     "AUDIT_LOCK_TIMEOUT_MS",
@@ -40,6 +40,7 @@ const SETTINGS: [&str; 17] = [
     "AUDIT_ALERT_UNUSUAL",
     "AUDIT_ALERT_UNUSUAL_MIN",
     "AUDIT_DASHBOARD_TZ",
+    "AUDIT_FOLDER_PENDING_APPROVAL",
     "AUDIT_MAX_FIELD_CHARS",
     "AUDIT_REDACTION",
     "AUDIT_REDACT_PATTERNS",

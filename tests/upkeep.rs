@@ -215,11 +215,13 @@ fn dashboard_golden_in_a_zone_ahead_of_utc() {
     let vault = vault_audit::Vault::new(v.path());
     let settings = vault_audit::dashboard::Settings {
         zone: vault_audit::time::Zone::parse("+05:30").expect("zone"),
+        ..Default::default()
     };
     let dates = vault.day_files().expect("day files");
     let now = at(&format!("{GOLDEN_DAY}T10:00:05Z"));
     let (result, _) =
-        vault_audit::dashboard::refresh(&vault, &dates, now, &settings, true).expect("refresh");
+        vault_audit::dashboard::refresh(&vault, &dates, now, &settings, &|| None, true)
+            .expect("refresh");
     assert_eq!(result, vault_audit::dashboard::Refresh::Written);
     let after = std::fs::read(v.path().join("Dashboard.md")).expect("read");
     assert_golden("dashboard/realistic.plus0530.after.md", &after);

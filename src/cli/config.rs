@@ -277,18 +277,40 @@ fn alert_rules(env: &impl Fn(&str) -> Option<String>) -> Result<Rules, String> {
     Ok(rules)
 }
 
-/// The Dashboard's settings from `AUDIT_DASHBOARD_TZ`: `utc` (also when
-/// unset or empty), `local` (the machine's zone), or a fixed offset.
+/// A workflow folder setting: a folder inside the vault, named relative to
+/// it (`Pending_Approval`, `Work/Pending`), never outside it.
+fn vault_folder(name: &str, text: &str) -> Result<String, String> {
+    let folder = text.trim().trim_end_matches(['/', '\\']);
+    let inside = !folder.is_empty()
+        && Path::new(folder)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    match inside {
+        true => Ok(folder.to_owned()),
+        false => Err(format!(
+            "{name}={text:?} is not accepted: a folder inside the vault, relative to it, such as Pending_Approval (no `..`, not absolute)"
+        )),
+    }
+}
+
+/// The Dashboard's settings from `AUDIT_DASHBOARD_TZ` (`utc`, also when
+/// unset or empty; `local`, the machine's zone; or a fixed offset) and
+/// `AUDIT_FOLDER_PENDING_APPROVAL` (the folder whose notes wait for
+/// approval, which the daemon also watches).
 fn dashboard_settings(
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<dashboard::Settings, String> {
     let mut settings = dashboard::Settings::default();
-    if let Some(text) = env("AUDIT_DASHBOARD_TZ").filter(|v| !v.trim().is_empty()) {
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    if let Some(text) = set("AUDIT_DASHBOARD_TZ") {
         settings.zone = Zone::parse(&text).ok_or_else(|| {
             format!(
                 "AUDIT_DASHBOARD_TZ={text:?} is not accepted: utc (the default), local (the machine's zone), or an offset such as +05:30 or -08:00"
             )
         })?;
+    }
+    if let Some(text) = set("AUDIT_FOLDER_PENDING_APPROVAL") {
+        settings.pending_folder = vault_folder("AUDIT_FOLDER_PENDING_APPROVAL", &text)?;
     }
     Ok(settings)
 }
@@ -684,6 +706,20 @@ mod tests {
             let set = config(&[], &[("AUDIT_DASHBOARD_TZ", value)]).expect("config");
             assert_eq!(set.dashboard.zone, zone, "{value:?}");
             assert!(set.dashboard_problem.is_none(), "{value:?}");
+        }
+        let folder =
+            config(&[], &[("AUDIT_FOLDER_PENDING_APPROVAL", " Work/Waiting/ ")]).expect("config");
+        assert_eq!(folder.dashboard.pending_folder, "Work/Waiting");
+        for value in ["../outside", "/etc", "a/../../b", "./x", "/"] {
+            let bad =
+                config(&[], &[("AUDIT_FOLDER_PENDING_APPROVAL", value)]).expect("not stopped");
+            assert_eq!(bad.dashboard, dashboard::Settings::default(), "{value:?}");
+            let problem = bad.dashboard_problem.expect("kept");
+            assert!(
+                problem.contains(&format!("AUDIT_FOLDER_PENDING_APPROVAL={value:?}"))
+                    && problem.contains("a folder inside the vault"),
+                "{problem}"
+            );
         }
         for value in ["Asia/Kolkata", "+25:00", "+05:75", "5:30", "tomorrow"] {
             let bad = config(&[], &[("AUDIT_DASHBOARD_TZ", value)]).expect("log is not stopped");

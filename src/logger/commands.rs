@@ -122,8 +122,10 @@ impl AuditLogger {
         self.by_hand(|| {
             let dates = at("read", &self.vault.logs(), self.vault.day_files())?;
             let now = self.clock.now();
+            let last_alert = || crate::alert::last_alert(&self.vault);
+            let (vault, settings) = (&self.vault, &self.dashboard);
             let refreshed =
-                dashboard::refresh(&self.vault, &dates, now, &self.dashboard, !self.dry_run);
+                dashboard::refresh(vault, &dates, now, settings, &last_alert, !self.dry_run);
             at("write", &path, refreshed)
         })
     }

@@ -80,7 +80,8 @@ fn refresh_dashboard(
     settings: &dashboard::Settings,
 ) -> Result<(), IoFailure> {
     let path = vault.dashboard();
-    let refreshed = dashboard::refresh(vault, &index.dates(), now, settings, true);
+    let last_alert = || alert::last_alert(vault);
+    let refreshed = dashboard::refresh(vault, &index.dates(), now, settings, &last_alert, true);
     at("write", &path, refreshed).map(|_| ())
 }
 
