@@ -502,3 +502,92 @@ fn the_cli_keeps_the_summary_current_after_each_write() {
     by_hand.assert_code(0);
     assert_eq!(by_hand.response()["details"]["result"], "unchanged");
 }
+
+#[test]
+fn extreme_offsets_and_a_last_alert_at_the_end_of_time_panic_nowhere() {
+    let v = Vault::new();
+    std::fs::write(v.path().join("Dashboard.md"), "## Audit Summary\n").expect("dashboard");
+    std::fs::create_dir_all(v.logs().join(".audit")).expect("state dir");
+    for at in [
+        "9999-12-31T23:59:59Z",
+        "0000-01-01T00:00:00Z",
+        "+262143-12-31T23:59:59Z",
+    ] {
+        let state = serde_json::json!({"last": {"note": "Needs_Action/ALERT_x.md", "at": at}});
+        std::fs::write(v.logs().join(".audit/alerts.json"), state.to_string()).expect("state");
+        for zone in ["+23:59", "-23:59", "local"] {
+            let done = v
+                .cmd()
+                .env("AUDIT_DASHBOARD_TZ", zone)
+                .env("TZ", "Pacific/Kiritimati")
+                .arg("dashboard")
+                .run();
+            assert!(
+                done.code == 0 && !done.stderr.contains("panicked"),
+                "{at} in {zone}: exit {}\n{}",
+                done.code,
+                done.stderr
+            );
+            assert!(
+                dash(&v).contains("| Today | 0 | 0 | 0 | 0 |"),
+                "{}",
+                dash(&v)
+            );
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_day_file_that_is_a_link_is_never_read_nor_counted() {
+    let v = Vault::new();
+    std::fs::write(v.path().join("Dashboard.md"), "## Audit Summary\n").expect("dashboard");
+    let outside = tempfile::tempdir().expect("outside");
+    let secret = outside.path().join("2026-11-21.json");
+    // A file in our layout with a big count: if it were followed, it would show.
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 21).expect("date");
+    let trailer = vault_audit::daily::Trailer {
+        total_entries: 999,
+        summary: vault_audit::daily::Summary([999, 0, 0, 0]),
+        chain: None,
+    };
+    std::fs::write(
+        &secret,
+        vault_audit::daily::render_file(date, None, [], &trailer),
+    )
+    .expect("secret");
+    std::os::unix::fs::symlink(&secret, v.logs().join("2026-11-21.json")).expect("link");
+    refresh(&v, &Settings::default(), None);
+    let text = dash(&v);
+    // Like the index, the Dashboard knows day files that are files, not links.
+    assert!(text.contains("| Last 7 days | 0 | 0 | 0 | 0 |"), "{text}");
+    assert!(!text.contains("999"), "{text}");
+}
+
+#[test]
+fn a_note_the_user_changes_while_the_summary_is_gathered_is_redone_never_overwritten() {
+    let v = Vault::new();
+    let path = v.path().join("Dashboard.md");
+    std::fs::write(&path, "## Audit Summary\n\n## Recent Activity\n\n## Mine\n")
+        .expect("dashboard");
+    let vault = vault_audit::Vault::new(v.path());
+    let calls = std::cell::Cell::new(0);
+    // Asked between our read of the note and our write: the user types.
+    let last = || {
+        calls.set(calls.get() + 1);
+        let mut text = std::fs::read_to_string(&path).expect("read");
+        text.push_str("- typed meanwhile\n");
+        std::fs::write(&path, text).expect("user edit");
+        None
+    };
+    let (done, _) = dashboard::refresh(&vault, &[], parse(NOW), &Settings::default(), &last, true)
+        .expect("refresh");
+    assert_eq!(done, Refresh::Written);
+    assert_eq!(calls.get(), 1, "gathered once, however many tries");
+    let text = dash(&v);
+    assert!(text.ends_with("## Mine\n- typed meanwhile\n"), "{text}");
+    assert!(
+        text.contains("| Today | 0 | 0 | 0 | 0 |") && text.contains("| Time (UTC) |"),
+        "{text}"
+    );
+}

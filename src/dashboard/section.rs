@@ -327,4 +327,24 @@ mod tests {
             Some(end.into_bytes())
         );
     }
+
+    #[test]
+    fn the_summary_heading_is_found_as_markdown_reads_it() {
+        for found in [
+            "## Audit Summary ##\n",
+            "   ## Audit Summary\n",
+            "##  Audit Summary  \n",
+        ] {
+            assert!(has_section(found.as_bytes(), S), "{found:?}");
+        }
+        // Four spaces make code; `#` alone or another level is another heading.
+        for not in [
+            "    ## Audit Summary\n",
+            "# Audit Summary\n",
+            "##Audit Summary\n",
+            "> ## Audit Summary\n",
+        ] {
+            assert!(!has_section(not.as_bytes(), S), "{not:?}");
+        }
+    }
 }
