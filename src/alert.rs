@@ -17,12 +17,12 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dashboard::cell;
+use crate::dashboard::{cell, LastAlert};
 use crate::entry::{Entry, LogLevel, Outcome};
 use crate::fsutil::{at, read_no_follow, write_atomic, write_replace, IoFailure};
 use crate::redact::REDACTED;
 use crate::time::format_timestamp;
-use crate::vault::{day_file_name, Vault};
+use crate::vault::Vault;
 
 /// Entries stamped this long before the write raise no alert: an import or
 /// a late replay of old history is not news.
@@ -132,6 +132,19 @@ pub struct State {
     /// Each actor's entries per hour over the last week.
     #[serde(default)]
     pub activity: BTreeMap<String, Activity>,
+    /// The newest alert note raised (by the time of its entry): the
+    /// Dashboard's "Last alert". None in a state saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Noted>,
+}
+
+/// An alert note as the state remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Noted {
+    /// Its vault-relative path, `Needs_Action/ALERT_....md`.
+    pub note: String,
+    /// The time of the entry that raised it.
+    pub at: DateTime<Utc>,
 }
 
 /// One actor's entries per hour (hours since the Unix epoch) over the last
@@ -419,7 +432,14 @@ pub fn raise(
     let alerts = plan(rules, &mut state, entries, now);
     let mut written = Vec::new();
     for alert in &alerts {
-        written.push(write_note(vault, rules, alert)?);
+        let note = write_note(vault, rules, alert)?;
+        if state.last.as_ref().is_none_or(|last| alert.at >= last.at) {
+            state.last = Some(Noted {
+                note: note.clone(),
+                at: alert.at,
+            });
+        }
+        written.push(note);
     }
     if state != before {
         // Renamed into place, not synced: after a crash the state is the
@@ -428,6 +448,16 @@ pub fn raise(
         at("write", &path, write_replace(&path, &bytes, false))?;
     }
     Ok(written)
+}
+
+/// The newest alert note the alert state knows (one small read; none when
+/// the state is missing, unreadable, or from before it was kept).
+pub fn last_alert(vault: &Vault) -> Option<LastAlert> {
+    let last = load(&vault.alert_state()).ok()?.last?;
+    Some(LastAlert {
+        note: last.note,
+        at: last.at,
+    })
 }
 
 /// The alert state at `path`. None yet, one that is not JSON, or a
@@ -485,8 +515,10 @@ fn target_cell(target: &str, notes: &BTreeSet<String>) -> String {
 }
 
 /// The note's text; the targets in `notes` (notes that exist in the vault)
-/// are wiki-linked.
-pub fn render(rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String {
+/// are wiki-linked. The day files are named as code (`Logs/2026-11-22.json`),
+/// never linked: Obsidian does not open `.json` files, so a wiki-link to
+/// one would show as unresolved.
+pub fn render(vault: &Vault, rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String {
     let level = alert.rule.level();
     let title = match alert.rule {
         Rule::Critical => "A CRITICAL entry was logged".to_owned(),
@@ -525,13 +557,13 @@ pub fn render(rules: &Rules, alert: &Alert, notes: &BTreeSet<String>) -> String 
             days.push(day);
         }
     }
-    let links: Vec<String> = days
+    let files: Vec<String> = days
         .iter()
-        .map(|d| format!("[[Logs/{}]]", day_file_name(*d)))
+        .map(|d| format!("`{}`", vault.day_file_relative(*d)))
         .collect();
     text.push_str(&format!(
         "\nThe entries are in {}. Move this note to `Done/` once handled.\n\nTo silence this rule: {}.\n",
-        links.join(", "),
+        files.join(", "),
         alert.rule.silence()
     ));
     text
@@ -556,7 +588,7 @@ fn write_note(vault: &Vault, rules: &Rules, alert: &Alert) -> Result<String, IoF
     at(
         "write",
         &path,
-        write_atomic(&path, render(rules, alert, &notes).as_bytes()),
+        write_atomic(&path, render(vault, rules, alert, &notes).as_bytes()),
     )?;
     Ok(rel)
 }
@@ -602,7 +634,11 @@ mod tests {
             text.contains("# 3 ERROR entries within 15 minutes") && text.contains("agent \\| x"),
             "{text}"
         );
-        assert!(text.contains("[[Logs/2026-11-22.json]]"));
+        assert!(
+            text.contains("The entries are in `Logs/2026-11-22.json`.")
+                && !text.contains("[[Logs/"),
+            "{text}"
+        );
         // Much later, a new burst is a new note; a CRITICAL is always one.
         let later: Vec<Entry> = (0..3).map(|i| at(LogLevel::Error, 3600 + i)).collect();
         assert_eq!(raise(&vault, &rules, &later, now).expect("raise").len(), 1);
@@ -619,6 +655,13 @@ mod tests {
             crit[0].starts_with("Needs_Action/ALERT_20261122T110640000Z_CRITICAL"),
             "{crit:?}"
         );
+        // The Dashboard's "Last alert": the newest by its entry's time, even
+        // when an older one is raised after it.
+        let last = last_alert(&vault).expect("kept");
+        assert_eq!(last.note, crit[1]);
+        let older = raise(&vault, &rules, &[at(LogLevel::Critical, 3990)], now).expect("raise");
+        assert_eq!(older.len(), 1);
+        assert_eq!(last_alert(&vault).expect("kept").note, crit[1]);
     }
 
     #[test]
@@ -666,7 +709,7 @@ mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].rule, Rule::ActorFailures);
         assert_eq!(fired[0].rows.len(), 4);
-        let text = render(&rules, &fired[0], &BTreeSet::new());
+        let text = render(&Vault::new("v"), &rules, &fired[0], &BTreeSet::new());
         assert!(
             text.contains("# 4 failures by one actor within 15 minutes"),
             "{text}"
@@ -737,7 +780,12 @@ mod tests {
         assert_eq!(fired.len(), 1, "{fired:?}");
         assert_eq!(fired[0].rule, Rule::Unusual);
         assert_eq!(fired[0].rows.len(), UNUSUAL_ROWS);
-        let text = render(&Rules::default(), &fired[0], &BTreeSet::new());
+        let text = render(
+            &Vault::new("v"),
+            &Rules::default(),
+            &fired[0],
+            &BTreeSet::new(),
+        );
         assert!(text.contains("# Unusual activity: busy"), "{text}");
         assert!(text.contains("AUDIT_ALERT_UNUSUAL=off"), "{text}");
     }

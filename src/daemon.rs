@@ -693,9 +693,10 @@ impl Daemon<'_> {
         let vault = self.logger.vault().clone();
         let now = self.logger.now();
         let cache = &mut self.index_cache;
+        let settings = self.logger.dashboard_settings();
         let done = self
             .logger
-            .with_writer_lock_at(|| refresh_views(&vault, &states, now, cache));
+            .with_writer_lock_at(|| refresh_views(&vault, &states, now, cache, settings));
         if let Err(e) = done {
             self.say(Level::WARN, &format!("index and Dashboard: {e}"));
         }

@@ -362,6 +362,75 @@ pub fn tail_entries(path: &std::path::Path, date: NaiveDate, n: usize) -> io::Re
     }
 }
 
+/// How many entries a day file holds, and of which level.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Entries.
+    pub entries: u64,
+    /// Entries by level.
+    pub levels: Summary,
+}
+
+impl std::ops::AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        self.entries += other.entries;
+        for (mine, theirs) in self.levels.0.iter_mut().zip(other.levels.0) {
+            *mine += theirs;
+        }
+    }
+}
+
+/// The two fields [`count_levels`] reads of each entry line.
+#[derive(Deserialize)]
+struct Stamp<'a> {
+    #[serde(borrow, default)]
+    timestamp: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    log_level: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// A day file's counts in our layout: with `since` none, from its trailer
+/// alone (a small tail read); else those of its entries stamped at or
+/// after `since`, read line by line between the header and the trailer
+/// (for a day that a period starts part-way through). `None` when the file
+/// is not in our layout (another program's, or damaged): only the one
+/// reader, [`read_entries`], knows those, and it reads them whole.
+pub fn count_levels(
+    path: &std::path::Path,
+    date: NaiveDate,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+) -> io::Result<Option<Counts>> {
+    let mut file = crate::fsutil::open_read(path)?;
+    let state = match inspect(&mut file, date)? {
+        Inspection::Ours(state) => state,
+        Inspection::Empty => return Ok(Some(Counts::default())),
+        Inspection::NeedsRecovery => return Ok(None),
+    };
+    let Some(since) = since else {
+        return Ok(Some(Counts {
+            entries: state.trailer.total_entries,
+            levels: state.trailer.summary,
+        }));
+    };
+    let start = state.head.len;
+    let body = read_at(&mut file, start, state.trailer_offset.saturating_sub(start))?;
+    let mut counts = Counts::default();
+    for (json, _) in split_lines(&body, true) {
+        let Ok(stamp) = serde_json::from_slice::<Stamp>(json) else {
+            continue;
+        };
+        let at = stamp.timestamp.as_deref().map(crate::time::parse_timestamp);
+        if !matches!(at, Some(Ok(t)) if t >= since) {
+            continue;
+        }
+        counts.entries += 1;
+        if let Some(level) = stamp.log_level.and_then(|l| l.parse::<LogLevel>().ok()) {
+            counts.levels.add(level);
+        }
+    }
+    Ok(Some(counts))
+}
+
 /// Splits the bytes after an entry (or after the header) into entry lines:
 /// each is `,`? `\n    ` JSON. Returns each line's JSON and its end, relative
 /// to `bytes`; `complete` says the bytes run to the trailer, so the last
@@ -480,6 +549,51 @@ mod tests {
         let whole = split_lines(b",\n    {\"a\":1},\n    {\"b\":2}", true);
         assert_eq!(whole.len(), 2);
         assert_eq!(whole[1].1, 26, "the end of the bytes");
+    }
+
+    #[test]
+    fn counts_come_from_the_trailer_or_from_the_lines_since_a_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("2026-11-22.json");
+        let key = ChainKey::none();
+        for (n, (time, level)) in [
+            ("09:00:00", LogLevel::Info),
+            ("18:29:59", LogLevel::Error),
+            ("18:30:00", LogLevel::Critical),
+            // Written late, stamped earlier: still counted by its time.
+            ("10:00:00", LogLevel::Error),
+            ("23:00:00", LogLevel::Info),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let json = format!(
+                "{{\"timestamp\":\"2026-11-22T{time}.000Z\",\"log_level\":\"{}\",\"n\":{n}}}",
+                level.as_str()
+            );
+            let (mut file, ready, _) = open_for_append(&path, date(), 0, &key).expect("open");
+            let plan = plan_append(date(), &ready, &[Line { json, level }], &key).expect("plan");
+            write_planned(&mut file, &path, &plan).expect("append");
+        }
+        let all = count_levels(&path, date(), None)
+            .expect("read")
+            .expect("ours");
+        assert_eq!(all.entries, 5);
+        assert_eq!(all.levels, Summary([2, 0, 2, 1]));
+        let since = crate::time::parse_timestamp("2026-11-22T18:30:00Z").expect("ts");
+        let evening = count_levels(&path, date(), Some(since))
+            .expect("read")
+            .expect("ours");
+        assert_eq!(evening.entries, 2);
+        assert_eq!(evening.levels, Summary([1, 0, 0, 1]));
+        // Another program's layout: not counted, said so.
+        std::fs::write(&path, "[{\"timestamp\":\"2026-11-22T10:00:00Z\"}]").expect("foreign");
+        assert_eq!(count_levels(&path, date(), None).expect("read"), None);
+        std::fs::write(&path, "").expect("empty");
+        assert_eq!(
+            count_levels(&path, date(), Some(since)).expect("read"),
+            Some(Counts::default())
+        );
     }
 
     #[test]

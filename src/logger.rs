@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::alert::Rules;
 use crate::chain::ChainKey;
 use crate::daily::{DayFileState, Recovery};
+use crate::dashboard;
 use crate::entry::{Entry, EntryError, ParseMode};
 use crate::error::Error;
 use crate::fsutil::{append_durable, at, ensure_dir};
@@ -115,6 +116,7 @@ pub struct AuditLoggerBuilder {
     import_zone: Zone,
     replica: Option<String>,
     alerts: Option<Rules>,
+    dashboard: dashboard::Settings,
 }
 
 impl AuditLoggerBuilder {
@@ -136,6 +138,14 @@ impl AuditLoggerBuilder {
     /// never reads the environment: the CLI resolves `AUDIT_ALERT_*`.
     pub fn alerts(mut self, rules: Option<Rules>) -> Self {
         self.alerts = rules;
+        self
+    }
+
+    /// How the Dashboard is drawn (default [`dashboard::Settings::default`]:
+    /// times in UTC). The logger never reads the environment: the CLI
+    /// resolves `AUDIT_DASHBOARD_TZ`.
+    pub fn dashboard(mut self, settings: dashboard::Settings) -> Self {
+        self.dashboard = settings;
         self
     }
 
@@ -273,7 +283,9 @@ impl AuditLoggerBuilder {
         };
         let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
         if self.upkeep {
-            let upkeep = Upkeep::new(policy).alerts(self.alerts.clone());
+            let upkeep = Upkeep::new(policy)
+                .alerts(self.alerts.clone())
+                .dashboard(self.dashboard.clone());
             // A replica's views and alerts are the primary's to make.
             let upkeep = match vault.host() {
                 Some(_) => upkeep.without_views(),
@@ -300,6 +312,7 @@ impl AuditLoggerBuilder {
             parse_mode: self.parse_mode,
             import_zone: self.import_zone,
             alerts: self.alerts,
+            dashboard: self.dashboard,
         })
     }
 }
@@ -323,6 +336,7 @@ pub struct AuditLogger {
     parse_mode: ParseMode,
     import_zone: Zone,
     alerts: Option<Rules>,
+    dashboard: dashboard::Settings,
 }
 
 impl AuditLogger {
@@ -346,7 +360,13 @@ impl AuditLogger {
             import_zone: Zone::Local,
             replica: None,
             alerts: Some(Rules::default()),
+            dashboard: dashboard::Settings::default(),
         }
+    }
+
+    /// How the Dashboard is drawn.
+    pub fn dashboard_settings(&self) -> &dashboard::Settings {
+        &self.dashboard
     }
 
     /// The hash chain's key.

@@ -190,11 +190,29 @@ impl Zone {
             return None;
         }
         let hours: i32 = digits[..2].parse().ok()?;
-        let minutes: i32 = digits.get(2..).map_or(Some(0), |m| m.parse().ok())?;
+        let minutes: i32 = match &digits[2..] {
+            "" => 0,
+            m => m.parse().ok()?,
+        };
         if minutes >= 60 {
             return None;
         }
         FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).map(Zone::Fixed)
+    }
+
+    /// UTC itself (`+00:00`).
+    pub fn utc() -> Zone {
+        Zone::Fixed(chrono::Offset::fix(&Utc))
+    }
+
+    /// The offset from UTC this zone has at `at` (the machine's local zone:
+    /// the one in force then, daylight saving time included).
+    pub fn offset_at(self, at: DateTime<Utc>) -> FixedOffset {
+        use chrono::TimeZone;
+        match self {
+            Zone::Fixed(offset) => offset,
+            Zone::Local => chrono::Local.offset_from_utc_datetime(&at.naive_utc()),
+        }
     }
 
     /// The UTC time of a wall-clock time in this zone (in a daylight saving
@@ -332,6 +350,18 @@ mod tests {
         ] {
             assert!(parse_day(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_fixed_zone_has_its_offset_at_any_time() {
+        let at = parse_timestamp("2026-11-22T10:00:00Z").expect("ts");
+        assert_eq!(Zone::utc().offset_at(at).local_minus_utc(), 0);
+        assert_eq!(Zone::parse("utc"), Some(Zone::utc()));
+        // `+HH` alone was refused although documented (regression).
+        assert_eq!(Zone::parse("-08"), Zone::parse("-08:00"));
+        assert!(Zone::parse("-08").is_some());
+        let kolkata = Zone::parse("+05:30").expect("zone");
+        assert_eq!(kolkata.offset_at(at).local_minus_utc(), 5 * 3600 + 1800);
     }
 
     #[test]

@@ -113,6 +113,15 @@ impl Vault {
         self.logs().join(day_file_name(date))
     }
 
+    /// `Logs/YYYY-MM-DD.json` as notes name it: relative to the vault, with
+    /// `/` between folders (a replica's under `Logs/hosts/<host>/`).
+    pub fn day_file_relative(&self, date: NaiveDate) -> String {
+        match &self.host {
+            Some(host) => format!("Logs/hosts/{host}/{}", day_file_name(date)),
+            None => format!("Logs/{}", day_file_name(date)),
+        }
+    }
+
     /// `Dashboard.md`.
     pub fn dashboard(&self) -> PathBuf {
         self.root.join("Dashboard.md")

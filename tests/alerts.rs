@@ -54,6 +54,30 @@ fn a_critical_entry_logged_with_the_cli_and_no_daemon_raises_one_alert_note() {
 }
 
 #[test]
+fn an_alert_note_names_its_day_file_as_code_never_as_a_link_obsidian_cannot_resolve() {
+    // Obsidian does not open `.json` files: `[[Logs/<day>.json]]` showed as
+    // an unresolved link.
+    let v = Vault::new();
+    let (date, ts) = days_ago(0);
+    let done = v
+        .cmd()
+        .args(["log", "--entry", &entry_json(&ts, "CRITICAL", 1)])
+        .run();
+    done.assert_code(0);
+    let notes = alert_notes(v.path());
+    let text =
+        std::fs::read_to_string(v.path().join("Needs_Action").join(&notes[0])).expect("the note");
+    assert!(
+        text.contains(&format!("The entries are in `Logs/{date}.json`.")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("[[Logs/") && !text.contains(".json]]"),
+        "{text}"
+    );
+}
+
+#[test]
 fn an_error_burst_written_by_several_processes_raises_one_note() {
     let v = Vault::new();
     let burst = [("AUDIT_ALERT_ERRORS", "3")];

@@ -28,7 +28,7 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
-const SETTINGS: [&str; 16] = [
+const SETTINGS: [&str; 18] = [
     "AUDIT_RETENTION_DAYS",
     "AUDIT_ARCHIVE_DAYS",
     "AUDIT_LOCK_TIMEOUT_MS",
@@ -39,6 +39,8 @@ const SETTINGS: [&str; 16] = [
     "AUDIT_ALERT_ACTOR_WINDOW",
     "AUDIT_ALERT_UNUSUAL",
     "AUDIT_ALERT_UNUSUAL_MIN",
+    "AUDIT_DASHBOARD_TZ",
+    "AUDIT_FOLDER_PENDING_APPROVAL",
     "AUDIT_MAX_FIELD_CHARS",
     "AUDIT_REDACTION",
     "AUDIT_REDACT_PATTERNS",

@@ -7,9 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use common::{days_ago, days_before, entry_json, on_one_utc_day, Run, Vault};
+use common::{
+    assert_golden, days_ago, days_before, entry_json, golden, on_one_utc_day, Run, Vault,
+};
 use serde_json::Value;
 use vault_audit::daily::{render_file, Trailer};
+use vault_audit::dashboard::HEADING;
 use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel, Outcome};
 
 /// The day the golden files were made on: `golden_vault` puts its entries
@@ -45,27 +48,6 @@ fn entry(level: LogLevel, action: &str, actor: &str, target: &str, ts: &str) -> 
         target,
     )
     .at(at(ts))
-}
-
-fn golden(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/golden")
-        .join(name)
-}
-
-/// Compares with a golden file (rewritten when UPDATE_GOLDEN is set).
-fn assert_golden(name: &str, actual: &[u8]) {
-    let path = golden(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        std::fs::write(&path, actual).expect("update golden");
-    }
-    let expected = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(
-        String::from_utf8_lossy(actual),
-        String::from_utf8_lossy(&expected),
-        "{name}"
-    );
 }
 
 /// A golden Dashboard as it reads when made on `today` instead of
@@ -223,6 +205,26 @@ fn dashboard_goldens_realistic_crlf_missing_and_last() {
         assert_eq!(std::fs::read(&path).expect("read"), after);
         assert_eq!(mtime(&path), modified);
     }
+}
+
+#[test]
+fn dashboard_golden_in_a_zone_ahead_of_utc() {
+    // At 10:00:05 UTC it is 15:30:05 in +05:30: yesterday's 23:59 UTC
+    // entries are today there, shown by their time alone.
+    let v = golden_vault(Some(REALISTIC.as_bytes()));
+    let vault = vault_audit::Vault::new(v.path());
+    let settings = vault_audit::dashboard::Settings {
+        zone: vault_audit::time::Zone::parse("+05:30").expect("zone"),
+        ..Default::default()
+    };
+    let dates = vault.day_files().expect("day files");
+    let now = at(&format!("{GOLDEN_DAY}T10:00:05Z"));
+    let (result, _) =
+        vault_audit::dashboard::refresh(&vault, &dates, now, &settings, &|| None, true)
+            .expect("refresh");
+    assert_eq!(result, vault_audit::dashboard::Refresh::Written);
+    let after = std::fs::read(v.path().join("Dashboard.md")).expect("read");
+    assert_golden("dashboard/realistic.plus0530.after.md", &after);
 }
 
 #[test]
@@ -445,6 +447,7 @@ fn hostile_strings_cannot_change_the_dashboard_structure() {
     // What the headings are after a refresh with harmless rows.
     let benign = String::from_utf8(vault_audit::dashboard::replace_section(
         REALISTIC.as_bytes(),
+        HEADING,
         &[],
     ))
     .expect("utf-8");
@@ -482,7 +485,7 @@ fn hostile_strings_cannot_change_the_dashboard_structure() {
 mod property {
     use super::*;
     use proptest::prelude::*;
-    use vault_audit::dashboard::{replace_section, table_lines};
+    use vault_audit::dashboard::{replace_section, table_lines, Shown};
 
     fn hostile() -> impl Strategy<Value = String> {
         prop_oneof![
@@ -510,17 +513,18 @@ mod property {
                     "actor": actor, "target": target, "result": result,
                 }))
                 .collect();
-            let table = table_lines(&entries, &vault, NaiveDate::from_ymd_opt(2026, 11, 22).expect("date"));
+            let shown = Shown::new(vault_audit::time::Zone::utc(), at("2026-11-22T10:00:05Z"));
+            let table = table_lines(&entries, &vault, &shown);
             let before = if crlf { REALISTIC.replace('\n', "\r\n") } else { REALISTIC.to_owned() };
-            let after = String::from_utf8(replace_section(before.as_bytes(), &table)).expect("utf-8");
+            let after = String::from_utf8(replace_section(before.as_bytes(), HEADING, &table)).expect("utf-8");
             let (headings, tables) = structure(&after);
-            let benign = replace_section(before.as_bytes(), &table_lines(&[], &vault, NaiveDate::from_ymd_opt(2026, 11, 22).expect("date")));
+            let benign = replace_section(before.as_bytes(), HEADING, &table_lines(&[], &vault, &shown));
             prop_assert_eq!(headings, structure(&String::from_utf8(benign).expect("utf-8")).0);
             prop_assert_eq!(tables.len(), 2, "{}", after);
             prop_assert_eq!(tables[1], entries.len(), "{}", after);
             prop_assert!(tables[1] <= 10);
             // Refreshing with the same rows is a no-op.
-            prop_assert_eq!(replace_section(after.as_bytes(), &table), after.as_bytes());
+            prop_assert_eq!(replace_section(after.as_bytes(), HEADING, &table), after.as_bytes());
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::alert::Rules;
 use crate::chain::{ChainKey, KEY_VAR, SIGNING_KEY_VAR};
 use crate::cli::args::{Args, Command};
 use crate::cli::CliError;
+use crate::dashboard;
 use crate::entry::ParseMode;
 use crate::forward::config::Settings as ForwardSettings;
 use crate::hook::{self, HookSettings};
@@ -85,6 +86,14 @@ pub struct Config {
     /// with them: `report` and the daemon refuse a bad one; other commands
     /// never read it.
     pub reports: Result<crate::report::Settings, String>,
+    /// How the Dashboard is drawn (`AUDIT_DASHBOARD_TZ`); the defaults when
+    /// a setting is bad.
+    pub dashboard: dashboard::Settings,
+    /// A bad Dashboard setting: like [`Config::alert_problem`], the daemon
+    /// refuses to start on it and the other writers warn and draw the
+    /// Dashboard by the defaults, for a display setting must not stop an
+    /// entry from being recorded.
+    pub dashboard_problem: Option<String>,
     /// systemd gave the daemon a socket to report readiness on
     /// (`NOTIFY_SOCKET`, a unit with `Type=notify`).
     pub systemd_notify: bool,
@@ -301,6 +310,44 @@ fn report_settings(
     }
 }
 
+/// A workflow folder setting: a folder inside the vault, named relative to
+/// it (`Pending_Approval`, `Work/Pending`), never outside it.
+fn vault_folder(name: &str, text: &str) -> Result<String, String> {
+    let folder = text.trim().trim_end_matches(['/', '\\']);
+    let inside = !folder.is_empty()
+        && Path::new(folder)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+    match inside {
+        true => Ok(folder.to_owned()),
+        false => Err(format!(
+            "{name}={text:?} is not accepted: a folder inside the vault, relative to it, such as Pending_Approval (no `..`, not absolute)"
+        )),
+    }
+}
+
+/// The Dashboard's settings from `AUDIT_DASHBOARD_TZ` (`utc`, also when
+/// unset or empty; `local`, the machine's zone; or a fixed offset) and
+/// `AUDIT_FOLDER_PENDING_APPROVAL` (the folder whose notes wait for
+/// approval, which the daemon also watches).
+fn dashboard_settings(
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<dashboard::Settings, String> {
+    let mut settings = dashboard::Settings::default();
+    let set = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    if let Some(text) = set("AUDIT_DASHBOARD_TZ") {
+        settings.zone = Zone::parse(&text).ok_or_else(|| {
+            format!(
+                "AUDIT_DASHBOARD_TZ={text:?} is not accepted: utc (the default), local (the machine's zone), or an offset such as +05:30 or -08:00"
+            )
+        })?;
+    }
+    if let Some(text) = set("AUDIT_FOLDER_PENDING_APPROVAL") {
+        settings.pending_folder = vault_folder("AUDIT_FOLDER_PENDING_APPROVAL", &text)?;
+    }
+    Ok(settings)
+}
+
 /// Whether the command sends entries to the sinks.
 fn forwards(command: &Command) -> bool {
     match command {
@@ -372,10 +419,16 @@ impl Config {
             Ok(rules) => (rules, None),
             Err(problem) => (Rules::default(), Some(problem)),
         };
+        let (dashboard, dashboard_problem) = match dashboard_settings(&env) {
+            Ok(settings) => (settings, None),
+            Err(problem) => (dashboard::Settings::default(), Some(problem)),
+        };
         Ok(Config {
             alerts,
             alert_problem,
             reports: report_settings(&env),
+            dashboard,
+            dashboard_problem,
             host,
             replica,
             vault: args.vault.clone(),
@@ -408,6 +461,9 @@ impl Config {
         self.writable_vault(vault)?;
         if let (Some(problem), false) = (&self.alert_problem, dry_run) {
             tracing::warn!("{problem}; alerts are raised by the default rules meanwhile");
+        }
+        if let (Some(problem), false) = (&self.dashboard_problem, dry_run) {
+            tracing::warn!("{problem}; the Dashboard is drawn by the defaults meanwhile");
         }
         Ok(self.builder_for(vault, dry_run).build()?)
     }
@@ -442,6 +498,7 @@ impl Config {
             .parse_mode(self.parse_mode)
             .import_zone(self.import_zone)
             .alerts(Some(self.alerts.clone()))
+            .dashboard(self.dashboard.clone())
             .replica(self.replica.then(|| self.host.clone()));
         if let Some(id) = &self.session_id {
             builder = builder.session_id(id);
@@ -664,6 +721,49 @@ mod tests {
             assert_eq!(bad.alerts, Rules::default());
             let problem = bad.alert_problem.expect("kept");
             assert!(problem.contains(&format!("{name}={value:?}")), "{problem}");
+        }
+    }
+
+    #[test]
+    fn the_dashboard_zone_comes_from_the_given_environment_and_a_bad_one_is_kept_as_a_problem() {
+        let plain = config(&[], &[]).expect("config");
+        assert_eq!(plain.dashboard.zone, Zone::utc());
+        assert!(plain.dashboard_problem.is_none());
+        for (value, zone) in [
+            ("local", Zone::Local),
+            ("LOCAL", Zone::Local),
+            ("utc", Zone::utc()),
+            ("", Zone::utc()),
+            ("+05:30", Zone::parse("+0530").expect("zone")),
+            ("-08:00", Zone::parse("-08").expect("zone")),
+        ] {
+            let set = config(&[], &[("AUDIT_DASHBOARD_TZ", value)]).expect("config");
+            assert_eq!(set.dashboard.zone, zone, "{value:?}");
+            assert!(set.dashboard_problem.is_none(), "{value:?}");
+        }
+        let folder =
+            config(&[], &[("AUDIT_FOLDER_PENDING_APPROVAL", " Work/Waiting/ ")]).expect("config");
+        assert_eq!(folder.dashboard.pending_folder, "Work/Waiting");
+        for value in ["../outside", "/etc", "a/../../b", "./x", "/"] {
+            let bad =
+                config(&[], &[("AUDIT_FOLDER_PENDING_APPROVAL", value)]).expect("not stopped");
+            assert_eq!(bad.dashboard, dashboard::Settings::default(), "{value:?}");
+            let problem = bad.dashboard_problem.expect("kept");
+            assert!(
+                problem.contains(&format!("AUDIT_FOLDER_PENDING_APPROVAL={value:?}"))
+                    && problem.contains("a folder inside the vault"),
+                "{problem}"
+            );
+        }
+        for value in ["Asia/Kolkata", "+25:00", "+05:75", "5:30", "tomorrow"] {
+            let bad = config(&[], &[("AUDIT_DASHBOARD_TZ", value)]).expect("log is not stopped");
+            assert_eq!(bad.dashboard.zone, Zone::utc());
+            let problem = bad.dashboard_problem.expect("kept");
+            assert!(
+                problem.contains(&format!("AUDIT_DASHBOARD_TZ={value:?}"))
+                    && problem.contains("utc (the default), local"),
+                "{problem}"
+            );
         }
     }
 

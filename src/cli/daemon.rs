@@ -88,7 +88,11 @@ fn serve(
         ));
     }
     config.writable_vault(vault.root())?;
-    if let Some(problem) = &config.alert_problem {
+    if let Some(problem) = config
+        .alert_problem
+        .as_ref()
+        .or(config.dashboard_problem.as_ref())
+    {
         return Err(CliError::Usage(problem.clone()));
     }
     let logger = config

@@ -121,12 +121,12 @@ impl AuditLogger {
         let path = self.vault.dashboard();
         self.by_hand(|| {
             let dates = at("read", &self.vault.logs(), self.vault.day_files())?;
-            let today = self.clock.now().date_naive();
-            at(
-                "write",
-                &path,
-                dashboard::refresh(&self.vault, &dates, today, !self.dry_run),
-            )
+            let now = self.clock.now();
+            let last_alert = || crate::alert::last_alert(&self.vault);
+            let (vault, settings) = (&self.vault, &self.dashboard);
+            let refreshed =
+                dashboard::refresh(vault, &dates, now, settings, &last_alert, !self.dry_run);
+            at("write", &path, refreshed)
         })
     }
 
@@ -166,7 +166,7 @@ impl AuditLogger {
                 ),
             )?;
             if !self.dry_run && report.deleted > 0 && self.vault.host().is_none() {
-                super::upkeep::rebuild_views(&self.vault, now)?;
+                super::upkeep::rebuild_views(&self.vault, now, &self.dashboard)?;
             }
             Ok(report)
         })

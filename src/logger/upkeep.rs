@@ -26,17 +26,18 @@ pub fn refresh_views(
     written: &[DayFileState],
     now: DateTime<Utc>,
     cache: &mut index::Cache,
+    settings: &dashboard::Settings,
 ) -> Result<Index, IoFailure> {
     let stale = vault.views_stale();
     let result = if stale.exists() {
-        rebuild_views(vault, now)
+        rebuild_views(vault, now, settings)
     } else {
         at(
             "write",
             &vault.index(),
             index::update(vault, written, now, cache),
         )
-        .and_then(|index| refresh_dashboard(vault, &index, now).map(|()| index))
+        .and_then(|index| refresh_dashboard(vault, &index, now, settings).map(|()| index))
     };
     if result.is_err() {
         // Best effort: if even this empty file cannot be made, the daily
@@ -55,10 +56,14 @@ pub fn refresh_views(
 
 /// The derived views from scratch: the index rebuilt from the day files and
 /// saved, then the Dashboard.
-pub fn rebuild_views(vault: &Vault, now: DateTime<Utc>) -> Result<Index, IoFailure> {
+pub fn rebuild_views(
+    vault: &Vault,
+    now: DateTime<Utc>,
+    settings: &dashboard::Settings,
+) -> Result<Index, IoFailure> {
     let index = at("read", &vault.logs(), index::rebuild(vault, now))?;
     at("write", &vault.index(), index::save(vault, &index))?;
-    refresh_dashboard(vault, &index, now)?;
+    refresh_dashboard(vault, &index, now, settings)?;
     let stale = vault.views_stale();
     match std::fs::remove_file(&stale) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -68,9 +73,15 @@ pub fn rebuild_views(vault: &Vault, now: DateTime<Utc>) -> Result<Index, IoFailu
     }
 }
 
-fn refresh_dashboard(vault: &Vault, index: &Index, now: DateTime<Utc>) -> Result<(), IoFailure> {
+fn refresh_dashboard(
+    vault: &Vault,
+    index: &Index,
+    now: DateTime<Utc>,
+    settings: &dashboard::Settings,
+) -> Result<(), IoFailure> {
     let path = vault.dashboard();
-    let refreshed = dashboard::refresh(vault, &index.dates(), now.date_naive(), true);
+    let last_alert = || alert::last_alert(vault);
+    let refreshed = dashboard::refresh(vault, &index.dates(), now, settings, &last_alert, true);
     at("write", &path, refreshed).map(|_| ())
 }
 
@@ -118,6 +129,8 @@ pub struct Upkeep {
     views: bool,
     /// The alert rules (none: no alert notes).
     alerts: Option<Rules>,
+    /// How the Dashboard is drawn.
+    dashboard: dashboard::Settings,
 }
 
 impl Upkeep {
@@ -129,7 +142,14 @@ impl Upkeep {
             index: Mutex::default(),
             views: true,
             alerts: None,
+            dashboard: dashboard::Settings::default(),
         }
+    }
+
+    /// Upkeep that draws the Dashboard as `settings` say.
+    pub fn dashboard(mut self, settings: dashboard::Settings) -> Self {
+        self.dashboard = settings;
+        self
     }
 
     /// Upkeep that raises alert notes by `rules` (none: no alert notes).
@@ -197,7 +217,7 @@ impl PostWrite for Upkeep {
             self.raise_alerts(ctx, &synced_entries, &mut notes, &mut errors);
             // The index, from the previous index and the days just written.
             let mut cache = self.index.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = refresh_views(vault, &written, now, &mut cache) {
+            if let Err(e) = refresh_views(vault, &written, now, &mut cache, &self.dashboard) {
                 errors.push(UpkeepProblem::Views(e));
             }
         }
@@ -237,7 +257,7 @@ impl PostWrite for Upkeep {
                     // Once a day the index is checked against the files on
                     // disk (a file removed or added by hand is caught here).
                     let rebuilt = match self.views {
-                        true => rebuild_views(vault, now).map(|_| ()),
+                        true => rebuild_views(vault, now, &self.dashboard).map(|_| ()),
                         false => Ok(()),
                     };
                     if let Err(e) = rebuilt {

@@ -199,6 +199,8 @@ impl Run {
             "AUDIT_ALERT_UNUSUAL",
             "AUDIT_ALERT_UNUSUAL_MIN",
             "AUDIT_FOLDER_NEEDS_ACTION",
+            "AUDIT_FOLDER_PENDING_APPROVAL",
+            "AUDIT_DASHBOARD_TZ",
             "AUDIT_ROLE",
             "AUDIT_HOST",
             "NO_COLOR",
@@ -423,4 +425,26 @@ pub fn log_retention_entry(root: &Path, file: &str, now: DateTime<Utc>) {
         .expect("raw")
         .log(e)
         .expect("log");
+}
+
+/// The path of a golden file under `fixtures/golden/`.
+pub fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/golden")
+        .join(name)
+}
+
+/// Compares with a golden file (rewritten when UPDATE_GOLDEN is set).
+pub fn assert_golden(name: &str, actual: &[u8]) {
+    let path = golden(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, actual).expect("update golden");
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        String::from_utf8_lossy(actual),
+        String::from_utf8_lossy(&expected),
+        "{name}"
+    );
 }
