@@ -3,6 +3,7 @@
 //! `failed_writes.json` on schedule, and writes alert notes.
 
 pub mod pidfile;
+pub mod schedule;
 pub mod systemd;
 pub mod watch;
 
@@ -43,6 +44,19 @@ pub struct DaemonConfig {
     pub grace: Duration,
     /// Tell systemd when ready, alive and stopping (it gave `NOTIFY_SOCKET`).
     pub notify: bool,
+    /// The weekly report, when scheduled (`AUDIT_REPORT_SCHEDULE=weekly`).
+    pub weekly_report: Option<WeeklyReport>,
+}
+
+/// Where the weekly report goes and by which clock it is due.
+#[derive(Debug, Clone)]
+pub struct WeeklyReport {
+    /// The vault-relative folder of reports (`AUDIT_FOLDER_BRIEFINGS`).
+    pub folder: String,
+    /// The folders alert notes are in (`Needs_Action`, `Done`).
+    pub alert_folders: Vec<String>,
+    /// The zone whose Monday 07:00 it is due at (the machine's).
+    pub zone: crate::time::Zone,
 }
 
 /// The longest the vault goes without a full rescan, events or not.
@@ -51,6 +65,8 @@ const RESCAN: Duration = Duration::from_secs(30);
 const SETTLE: Duration = Duration::from_millis(300);
 /// How often `failed_writes.json` is replayed.
 const REPLAY: Duration = Duration::from_secs(300);
+/// How often the weekly report's schedule is looked at.
+const REPORT_CHECK: Duration = Duration::from_secs(60);
 /// How often the primary looks for replicas' new entries and conflict copies.
 const SYNC: Duration = Duration::from_secs(2);
 /// The index and Dashboard are refreshed at most this often.
@@ -107,6 +123,9 @@ struct Timers {
     last_scan: Instant,
     last_replay: Instant,
     last_sync: Instant,
+    /// When the weekly report's schedule was last looked at (never yet:
+    /// `None`, so a missed week is caught up at the start).
+    last_report: Option<Instant>,
     pending_since: Option<Instant>,
 }
 
@@ -145,6 +164,7 @@ pub fn run(
         last_scan: Instant::now(),
         last_replay: Instant::now(),
         last_sync: Instant::now(),
+        last_report: None,
         pending_since: None,
     };
     while !stop.load(Ordering::SeqCst) {
@@ -289,6 +309,13 @@ impl<'a> Daemon<'a> {
             self.sync_replicas();
             timers.last_sync = Instant::now();
         }
+        if timers
+            .last_report
+            .is_none_or(|t| t.elapsed() >= REPORT_CHECK)
+        {
+            self.weekly_report();
+            timers.last_report = Some(Instant::now());
+        }
         let today = self.logger.now().date_naive();
         if today != self.day {
             self.day = today;
@@ -343,6 +370,58 @@ impl Daemon<'_> {
                 self.dirty.extend(receipt.files);
             }
             Err(e) => self.say(Level::WARN, &format!("{e}")),
+        }
+    }
+
+    /// Writes the week's report when it is due and not written yet, and
+    /// records it (a `system_event` entry, `Logs/.audit/report.json`). The
+    /// primary's job: a replica, or a dry run, writes none.
+    fn weekly_report(&mut self) {
+        let Some(job) = &self.cfg.weekly_report else {
+            return;
+        };
+        let vault = self.logger.vault().clone();
+        let now = self.logger.now();
+        if vault.host().is_some() || self.logger.is_dry_run() {
+            return;
+        }
+        let Some(due) = schedule::pending(&vault, now, job.zone) else {
+            return;
+        };
+        let request = crate::report::Request {
+            since: due - chrono::Duration::days(7),
+            until: due - chrono::Duration::milliseconds(1),
+            generated_at: now,
+            alert_folders: job.alert_folders.clone(),
+        };
+        let day = (due.naive_utc() + job.zone.offset_at(due)).date();
+        let path = crate::report::free_path(
+            &vault
+                .root()
+                .join(crate::report::default_note(&job.folder, day)),
+        );
+        let written = crate::report::build(&vault, &request)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                crate::report::write(vault.root(), &path, &text).map_err(|e| e.to_string())
+            })
+            .and_then(|()| schedule::record(&vault, due).map_err(|e| e.to_string()));
+        let rel = vault.relative(&path).into_owned();
+        match written {
+            Ok(()) => {
+                self.own_notes.insert(rel.clone());
+                self.say(Level::INFO, &format!("report: wrote {rel}"));
+                let params = serde_json::json!({
+                    "event": "report_written",
+                    "since": crate::time::format_timestamp(&request.since),
+                    "until": crate::time::format_timestamp(&request.until),
+                });
+                self.event(LogLevel::Info, &rel, params);
+            }
+            Err(e) => self.warn_repeating(
+                "report",
+                &format!("could not write the weekly report {rel}: {e}"),
+            ),
         }
     }
 

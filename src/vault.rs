@@ -277,6 +277,12 @@ impl Vault {
         self.state_dir().join("alerts.json")
     }
 
+    /// `Logs/.audit/report.json`: the last week the daemon's weekly report
+    /// was written for.
+    pub fn report_state(&self) -> PathBuf {
+        self.state_dir().join("report.json")
+    }
+
     /// `Logs/.audit/imported.txt`: what `import` took in, one content hash
     /// per line, so that nothing is imported twice.
     pub fn import_record(&self) -> PathBuf {

@@ -326,7 +326,7 @@ fn a_linked_reports_folder_is_refused_and_a_link_at_the_note_is_never_followed()
     let elsewhere = tempfile::tempdir().expect("tempdir");
     std::os::unix::fs::symlink(elsewhere.path(), v.path().join("Briefings")).expect("link");
     let refused = v.cmd().arg("report").run();
-    assert_ne!(refused.code, 0, "{}", refused.stdout);
+    refused.assert_code(4);
     assert!(
         refused.stderr.contains("symbolic link"),
         "{}",
@@ -361,4 +361,57 @@ fn a_linked_reports_folder_is_refused_and_a_link_at_the_note_is_never_followed()
         .expect("link")
         .file_type()
         .is_symlink());
+}
+
+#[test]
+fn the_daemon_writes_the_weekly_report_once_and_catches_up_a_missed_monday() {
+    use vault_audit::daemon::schedule;
+    use vault_audit::time::Zone;
+    let v = common::Vault::new();
+    let name = |now| {
+        let due = schedule::due(now, Zone::utc()).expect("due");
+        format!("{}_Audit_Report.md", due.format("%Y-%m-%d"))
+    };
+    let before = name(chrono::Utc::now());
+    let envs = [("AUDIT_REPORT_SCHEDULE", "weekly"), ("TZ", "UTC")];
+    let d = common::Daemon::start_with(&v, &[], &envs);
+    common::wait_for(
+        "the weekly report",
+        std::time::Duration::from_secs(30),
+        || !briefings(v.path()).is_empty(),
+    );
+    let after = name(chrono::Utc::now());
+    let notes = briefings(v.path());
+    assert!(notes == [before.clone()] || notes == [after], "{notes:?}");
+    let text = std::fs::read_to_string(v.path().join("Briefings").join(&notes[0])).expect("note");
+    assert!(text.starts_with("---\ntype: audit-report\n"), "{text}");
+    d.terminate();
+    let recorded = v
+        .all_entries()
+        .into_iter()
+        .filter(|e| e["parameters"]["event"] == "report_written")
+        .count();
+    assert_eq!(recorded, 1);
+    // A restart in the same week writes no second report.
+    let d = common::Daemon::start_with(&v, &[], &envs);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    d.terminate();
+    assert_eq!(briefings(v.path()).len(), 1);
+    assert!(v.logs().join(".audit/report.json").is_file());
+}
+
+#[test]
+fn the_daemon_refuses_a_bad_report_setting() {
+    let v = common::Vault::new();
+    let done = v
+        .cmd()
+        .args(["daemon"])
+        .env("AUDIT_REPORT_SCHEDULE", "fortnightly")
+        .run();
+    done.assert_code(2);
+    assert!(
+        done.stderr.contains("AUDIT_REPORT_SCHEDULE"),
+        "{}",
+        done.stderr
+    );
 }

@@ -95,6 +95,7 @@ fn serve(
     {
         return Err(CliError::Usage(problem.clone()));
     }
+    let reports = config.reports.clone().map_err(CliError::Usage)?;
     let logger = config
         .builder_for(vault.root(), false)
         .alerts(Some(alert_rules(config, args)))
@@ -113,6 +114,11 @@ fn serve(
         },
         grace: args.inbox_grace,
         notify: config.systemd_notify,
+        weekly_report: reports.weekly.then(|| daemon::WeeklyReport {
+            folder: reports.folder.clone(),
+            alert_folders: vec![args.folder_needs_action.clone(), "Done".to_owned()],
+            zone: crate::time::Zone::Local,
+        }),
     };
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
