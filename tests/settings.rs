@@ -40,6 +40,8 @@ const SETTINGS: [&str; 18] = [
     "AUDIT_ALERT_UNUSUAL",
     "AUDIT_ALERT_UNUSUAL_MIN",
     "AUDIT_DASHBOARD_TZ",
+    "AUDIT_FOLDER_BRIEFINGS",
+    "AUDIT_REPORT_SCHEDULE",
     "AUDIT_FOLDER_PENDING_APPROVAL",
     "AUDIT_MAX_FIELD_CHARS",
     "AUDIT_REDACTION",
@@ -56,11 +58,12 @@ proptest! {
     fn no_setting_value_panics(which in 0..SETTINGS.len(), v in value(), flag in value()) {
         let vault = Vault::new();
         let (_, ts) = days_ago(0);
-        let runs: [Vec<String>; 4] = [
+        let runs: [Vec<String>; 5] = [
             vec!["log".into(), "--entry".into(), entry_json(&ts, "INFO", 1)],
             vec!["rotate".into(), "--days".into(), flag.clone()],
             vec!["query".into(), "--since".into(), flag.clone()],
             vec!["tail".into(), "-n".into(), flag.clone()],
+            vec!["report".into(), "--until".into(), flag.clone()],
         ];
         for args in runs {
             let done = vault.cmd().env(SETTINGS[which], &v).args(&args).run();

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const USAGE = 'usage: node ci/render/render.mjs NOTE.md [--screenshot OUT.png] [--html OUT.html] [--mermaid DIR]...';
+const USAGE = 'usage: node ci/render/render.mjs NOTE.md [--screenshot OUT.png [--height PX]] [--html OUT.html] [--mermaid DIR]...';
 const DEFAULT_MERMAIDS = [
   { dir: path.join(HERE, 'node_modules', 'mermaid-obsidian'), label: 'as bundled in Obsidian' },
   { dir: path.join(HERE, 'node_modules', 'mermaid'), label: 'current' },
@@ -39,13 +39,17 @@ function fail(code, message) {
 }
 
 function parseArgs(argv) {
-  const opts = { note: null, screenshot: null, html: null, mermaids: [] };
+  const opts = { note: null, screenshot: null, height: null, html: null, mermaids: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
-    if (arg === '--screenshot' || arg === '--html' || arg === '--mermaid') {
+    if (arg === '--screenshot' || arg === '--html' || arg === '--mermaid' || arg === '--height') {
       const value = argv[++i];
       if (!value) fail(2, `${arg} needs a value\n${USAGE}`);
       if (arg === '--screenshot') opts.screenshot = value;
+      else if (arg === '--height') {
+        opts.height = Number.parseInt(value, 10);
+        if (!(opts.height > 0)) fail(2, `--height takes a number of pixels, not ${value}\n${USAGE}`);
+      }
       else if (arg === '--html') opts.html = value;
       else opts.mermaids.push({ dir: path.resolve(value), label: '' });
     } else if (arg === '-h' || arg === '--help') {
@@ -272,7 +276,11 @@ async function run(opts) {
       });
       if (n === 0 && opts.screenshot) {
         await tab.evaluate(() => document.fonts.ready);
-        await tab.screenshot({ path: opts.screenshot, fullPage: true });
+        // --height: only the top of the page (a picture for a README).
+        const shot = opts.height
+          ? { path: opts.screenshot, fullPage: true, clip: { x: 0, y: 0, width: tab.viewportSize().width, height: opts.height } }
+          : { path: opts.screenshot, fullPage: true };
+        await tab.screenshot(shot);
       }
       if (n === 0 && opts.html) writeFileSync(opts.html, await tab.content());
       await context.close();

@@ -201,6 +201,8 @@ impl Run {
             "AUDIT_FOLDER_NEEDS_ACTION",
             "AUDIT_FOLDER_PENDING_APPROVAL",
             "AUDIT_DASHBOARD_TZ",
+            "AUDIT_FOLDER_BRIEFINGS",
+            "AUDIT_REPORT_SCHEDULE",
             "AUDIT_ROLE",
             "AUDIT_HOST",
             "NO_COLOR",
