@@ -8,7 +8,7 @@
 //! Run: `cargo bench --bench alert_pair`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use vault_audit::{ActionType, AuditLogger, Entry, FixedClock, LogLevel};
 
@@ -62,20 +62,12 @@ fn main() {
         log.log(support::entry(7).at(now)).expect("log");
         started.elapsed()
     };
-    for _ in 0..WARM_UP {
-        time(&without);
-        time(&with);
-    }
-    let (mut off, mut on): (Vec<Duration>, Vec<Duration>) =
-        (0..PAIRS).map(|_| (time(&without), time(&with))).unzip();
-    off.sort();
-    on.sort();
-    let median = |v: &[Duration]| v[v.len() / 2];
+    let (off, on) = support::alternate(WARM_UP, PAIRS, || time(&without), || time(&with));
     println!("log() with upkeep, {PAIRS} alternating pairs, alert state {state} bytes ({ACTORS} actors x {HOURS} h):");
-    println!("  alert rules off:  median {:?}", median(&off));
-    println!("  alert rules on:   median {:?}", median(&on));
+    println!("  alert rules off:  median {:?}", off);
+    println!("  alert rules on:   median {:?}", on);
     println!(
         "  ratio on/off: {:.2}",
-        median(&on).as_secs_f64() / median(&off).as_secs_f64()
+        on.as_secs_f64() / off.as_secs_f64()
     );
 }

@@ -123,3 +123,22 @@ pub fn start_daemon(vault: &Path) -> std::process::Child {
     }
     daemon
 }
+
+/// The medians of `a` and `b`, timed in alternation (A B A B ...) after
+/// `warm_up` untimed rounds, so the machine's drift weighs on both alike.
+#[allow(dead_code)]
+pub fn alternate(
+    warm_up: usize,
+    pairs: usize,
+    mut a: impl FnMut() -> std::time::Duration,
+    mut b: impl FnMut() -> std::time::Duration,
+) -> (std::time::Duration, std::time::Duration) {
+    for _ in 0..warm_up {
+        a();
+        b();
+    }
+    let (mut xs, mut ys): (Vec<_>, Vec<_>) = (0..pairs).map(|_| (a(), b())).unzip();
+    xs.sort();
+    ys.sort();
+    (xs[xs.len() / 2], ys[ys.len() / 2])
+}

@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench upkeep_pair`.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[path = "support.rs"]
 mod support;
@@ -24,24 +24,16 @@ fn main() {
         log.log(support::entry(7)).expect("log");
         started.elapsed()
     };
-    for _ in 0..WARM_UP {
-        time(&small);
-        time(&big);
-    }
-    let (mut s, mut b): (Vec<Duration>, Vec<Duration>) =
-        (0..PAIRS).map(|_| (time(&small), time(&big))).unzip();
-    s.sort();
-    b.sort();
-    let median = |v: &[Duration]| v[v.len() / 2];
-    let ratio = median(&b).as_secs_f64() / median(&s).as_secs_f64();
+    let (s, b) = support::alternate(WARM_UP, PAIRS, || time(&small), || time(&big));
+    let ratio = b.as_secs_f64() / s.as_secs_f64();
     println!("log() with upkeep, {PAIRS} alternating pairs:");
     println!(
         "  day of 10 entries, 1 day file:              median {:?}",
-        median(&s)
+        s
     );
     println!(
         "  day of 100,000 entries, 90 earlier files:   median {:?}",
-        median(&b)
+        b
     );
     println!("  ratio of medians (100,000 / 10):            {ratio:.2}");
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::{cell, LastAlert};
 use crate::entry::{Entry, LogLevel, Outcome};
-use crate::fsutil::{at, read_no_follow, write_atomic, write_replace, IoFailure};
+use crate::fsutil::{at, overwrite_in_place, read_no_follow, write_atomic, IoFailure};
 use crate::redact::REDACTED;
 use crate::time::format_timestamp;
 use crate::vault::Vault;
@@ -150,19 +150,78 @@ pub struct Noted {
 /// One actor's entries per hour (hours since the Unix epoch) over the last
 /// [`WEEK`] hours and the one under way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "SavedActivity", into = "SavedActivity")]
 pub struct Activity {
     /// The first hour the actor was seen in (while it stayed in the state).
     pub since: i64,
-    /// Entries per hour.
-    #[serde(default)]
+    /// Entries per hour (saved densely: the first hour and the counts).
     pub hours: BTreeMap<i64, u32>,
     /// When the actor last raised an unusual-activity note.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noted: Option<DateTime<Utc>>,
 }
 
 /// The hours the unusual-activity rule averages over.
 pub const WEEK: i64 = 7 * 24;
+
+/// An [`Activity`] as saved: the hour counts dense, `"from": 493920,
+/// "counts": [3, 0, 5]`, a fifth the size of a map keyed by hour and
+/// quicker to read and write on every entry (`benches/alert_pair.rs`). A
+/// map (`"hours"`, as saved before) is read too, and is what is saved for
+/// hours too far apart to list densely (only a hand-edited state has them).
+#[derive(Serialize, Deserialize)]
+struct SavedActivity {
+    since: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    counts: Vec<u32>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    hours: BTreeMap<i64, u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    noted: Option<DateTime<Utc>>,
+}
+
+impl From<SavedActivity> for Activity {
+    fn from(saved: SavedActivity) -> Activity {
+        let mut hours = saved.hours;
+        if let Some(from) = saved.from {
+            let dense = saved
+                .counts
+                .into_iter()
+                .zip(0_i64..)
+                .filter(|(n, _)| *n > 0);
+            hours.extend(dense.filter_map(|(n, i)| Some((from.checked_add(i)?, n))));
+        }
+        Activity {
+            since: saved.since,
+            hours,
+            noted: saved.noted,
+        }
+    }
+}
+
+impl From<Activity> for SavedActivity {
+    fn from(a: Activity) -> SavedActivity {
+        let span = (a.hours.keys().next(), a.hours.keys().next_back());
+        let mut saved = SavedActivity {
+            since: a.since,
+            from: None,
+            counts: Vec::new(),
+            hours: BTreeMap::new(),
+            noted: a.noted,
+        };
+        match span {
+            (Some(&from), Some(&to)) if to.saturating_sub(from) <= 2 * WEEK => {
+                saved.from = Some(from);
+                saved.counts = (from..=to)
+                    .map(|h| a.hours.get(&h).copied().unwrap_or(0))
+                    .collect();
+            }
+            _ => saved.hours = a.hours,
+        }
+        saved
+    }
+}
 
 /// The most entries an unusual-activity note lists.
 const UNUSUAL_ROWS: usize = 20;
@@ -442,10 +501,11 @@ pub fn raise(
         written.push(note);
     }
     if state != before {
-        // Renamed into place, not synced: after a crash the state is the
-        // old one or a fresh start, never a torn one that is read.
+        // Overwritten in place under the lock, not synced: after a crash
+        // the state is the old one, the new one, or (cut, so not JSON) a
+        // fresh start; never a torn one that is read.
         let bytes = serde_json::to_vec(&state).unwrap_or_default();
-        at("write", &path, write_replace(&path, &bytes, false))?;
+        at("write", &path, overwrite_in_place(&path, &bytes))?;
     }
     Ok(written)
 }
@@ -850,6 +910,27 @@ mod tests {
             "{}",
             read(&notes[2])
         );
+    }
+
+    #[test]
+    fn hour_counts_are_saved_densely_and_the_old_map_still_reads() {
+        let mut a = Activity {
+            since: 10,
+            ..Activity::default()
+        };
+        a.hours.extend([(493_920, 3), (493_922, 5)]);
+        let text = serde_json::to_string(&a).expect("json");
+        assert!(text.contains(r#""from":493920,"counts":[3,0,5]"#), "{text}");
+        assert_eq!(serde_json::from_str::<Activity>(&text).expect("back"), a);
+        let old = r#"{"since":10,"hours":{"493920":3,"493922":5}}"#;
+        assert_eq!(serde_json::from_str::<Activity>(old).expect("old"), a);
+        let hostile = r#"{"since":0,"from":9223372036854775807,"counts":[1,2]}"#;
+        let read = serde_json::from_str::<Activity>(hostile).expect("read");
+        assert_eq!(read.hours.len(), 1);
+        a.hours.insert(i64::MAX, 1);
+        assert!(serde_json::to_string(&a)
+            .expect("json")
+            .contains(r#""hours":{"#));
     }
 
     #[test]

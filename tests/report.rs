@@ -193,15 +193,7 @@ fn the_report_over_a_fixed_fortnight_matches_the_golden_note() {
 
 /// The notes in `Briefings/`, sorted.
 fn briefings(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root.join("Briefings"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
+    common::files_in(&root.join("Briefings"))
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{days_before, entry_json, on_one_utc_day, wait_for, Daemon, Run, Vault};
+use common::{days_before, entry_json, files_in, on_one_utc_day, wait_for, Daemon, Run, Vault};
 use serde_json::Value;
 
 const HOST: &str = "cloud-vm";
@@ -45,18 +45,6 @@ fn taken(v: &Vault, host: &str) -> BTreeMap<u64, u64> {
         }
     }
     seen
-}
-
-fn files_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 #[test]

@@ -450,3 +450,16 @@ pub fn assert_golden(name: &str, actual: &[u8]) {
         "{name}"
     );
 }
+
+/// The names in `dir`, sorted (none when it is missing).
+pub fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
