@@ -178,6 +178,39 @@ pub fn free_path(path: &Path) -> PathBuf {
         .unwrap_or_else(|| path.to_path_buf())
 }
 
+/// Whether `path` lands in the vault's `Logs/` folder, however it is
+/// spelled: relative, with `..`, through a linked folder, or in another
+/// letter case (which a case-insensitive disk reads as `Logs`). The bytes
+/// under `Logs/` are the log's: a report never goes there.
+pub fn in_logs(vault: &Vault, path: &Path) -> bool {
+    use std::path::Component;
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    let (Some(logs), Ok(path)) = (real(&vault.primary().logs()), std::path::absolute(path)) else {
+        return false;
+    };
+    // The nearest folder that exists, resolved; the rest is made as named.
+    let Some((mut at, base)) = path.ancestors().find_map(|a| real(a).map(|r| (r, a))) else {
+        return false;
+    };
+    for part in path
+        .strip_prefix(base)
+        .map(Path::components)
+        .into_iter()
+        .flatten()
+    {
+        match part {
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::Normal(name) => at.push(name),
+            _ => {}
+        }
+    }
+    let fold = |p: &Path| p.to_string_lossy().to_lowercase();
+    let (at, logs) = (fold(&at), fold(&logs));
+    at == logs || at.starts_with(&format!("{logs}{}", std::path::MAIN_SEPARATOR))
+}
+
 /// Refuses `path` when a folder between `root` and it is a symbolic link
 /// (a planted `Briefings -> /elsewhere` would send the note out of the
 /// vault). A path outside `root` is not checked: the user named it.

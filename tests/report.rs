@@ -415,3 +415,30 @@ fn the_daemon_refuses_a_bad_report_setting() {
         done.stderr
     );
 }
+
+#[test]
+fn out_into_the_logs_folder_is_refused_even_forced_however_spelled() {
+    let v = common::Vault::new();
+    let (day, ts) = common::days_ago(0);
+    v.cmd()
+        .args(["log", "--entry", &common::entry_json(&ts, "INFO", 1)])
+        .run()
+        .assert_code(0);
+    let day_file = v.logs().join(format!("{day}.json"));
+    let before = std::fs::read(&day_file).expect("day file");
+    std::fs::create_dir(v.path().join("Notes")).expect("mkdir");
+    for out in [
+        day_file.clone(),
+        v.logs().join("index.json"),
+        v.logs().join("new.md"),
+        v.path().join("Notes/../Logs/x.md"),
+        v.path().join("gone/../Logs/y.md"),
+    ] {
+        let refused = v.cmd().args(["report", "--force", "--out"]).arg(&out).run();
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("Logs"), "{}", refused.stderr);
+    }
+    assert_eq!(std::fs::read(&day_file).expect("day file"), before);
+    assert!(!v.logs().join("new.md").exists() && !v.logs().join("x.md").exists());
+    assert!(!v.logs().join("y.md").exists());
+}
