@@ -103,13 +103,16 @@ pub fn gather(vault: &Vault, since: DateTime<Utc>, until: DateTime<Utc>) -> io::
 }
 
 /// When an alert note's name (`ALERT_20261122T110640000Z_CRITICAL.md`, or
-/// `..._CRITICAL_2.md`) says it was raised, and its level.
+/// `..._CRITICAL_2.md`) says it was raised, and its level. Only a name of
+/// exactly that form counts: anyone can make a file in `Needs_Action/`, and
+/// its name goes into the note as a link.
 fn alert_stamp(name: &str) -> Option<(DateTime<Utc>, String)> {
     let rest = name.strip_prefix("ALERT_")?.strip_suffix(".md")?;
-    let (stamp, level) = rest.split_once('_')?;
+    let (stamp, rest) = rest.split_once('_')?;
     let at = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%3fZ").ok()?;
-    let level = level.split('_').next()?.to_owned();
-    Some((at.and_utc(), level))
+    let (level, n) = rest.split_once('_').unwrap_or((rest, "2"));
+    let numbered = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    (facts::LEVELS.contains(&level) && numbered).then(|| (at.and_utc(), level.to_owned()))
 }
 
 /// The alert notes in `folders` raised within the period, oldest first.
@@ -260,6 +263,21 @@ mod tests {
         );
         assert_eq!(level, "CRITICAL");
         assert!(alert_stamp("ALERT_nope_ERROR.md").is_none());
+    }
+
+    #[test]
+    fn alert_notes_with_hostile_names_are_not_listed() {
+        for name in [
+            "ALERT_20261122T110640123Z_<img src=x onerror=alert(1)>]]|[[evil.md",
+            "ALERT_20261122T110640123Z_CRITICAL ]]![[Secret.md",
+            "ALERT_20261122T110640123Z_%%hide.md",
+            "ALERT_20261122T110640123Z_CRITICAL\n## Injected.md",
+            "ALERT_20261122T110640123Z_CRITICAL_2]].md",
+            "ALERT_20261122T110640123Z_CRITICAL_.md",
+        ] {
+            assert!(alert_stamp(name).is_none(), "{name}");
+        }
+        assert!(alert_stamp("ALERT_20261122T110640123Z_WARNING.md").is_some());
         assert!(alert_stamp("notes.md").is_none());
     }
 
