@@ -28,6 +28,18 @@ use crate::vault::Vault;
 /// The folder reports go to when none is set (`AUDIT_FOLDER_BRIEFINGS`).
 pub const DEFAULT_FOLDER: &str = "Briefings";
 
+/// The longest period a report covers, in UTC days: it has a bar and a
+/// table row for each.
+pub const MAX_DAYS: i64 = 366;
+
+/// Why a period cannot be reported on, if it cannot: longer than
+/// [`MAX_DAYS`] UTC days.
+pub fn period_problem(since: DateTime<Utc>, until: DateTime<Utc>) -> Option<String> {
+    let days = (until.date_naive() - since.date_naive()).num_days() + 1;
+    (days > MAX_DAYS)
+        .then(|| format!("the period spans {days} days; a report covers at most {MAX_DAYS} days"))
+}
+
 /// Where reports go and when the daemon writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -146,8 +158,12 @@ pub fn alert_notes(vault: &Vault, req: &Request) -> io::Result<Vec<AlertNote>> {
     Ok(found)
 }
 
-/// The report's text: counted, then written out.
+/// The report's text: counted, then written out. A period longer than
+/// [`MAX_DAYS`] is refused.
 pub fn build(vault: &Vault, req: &Request) -> io::Result<String> {
+    if let Some(problem) = period_problem(req.since, req.until) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, problem));
+    }
     let facts = gather(vault, req.since, req.until)?;
     let alerts = alert_notes(vault, req)?;
     Ok(note::render(&note::Parts {

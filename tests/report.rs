@@ -442,3 +442,24 @@ fn out_into_the_logs_folder_is_refused_even_forced_however_spelled() {
     assert!(!v.logs().join("new.md").exists() && !v.logs().join("x.md").exists());
     assert!(!v.logs().join("y.md").exists());
 }
+
+#[test]
+fn a_period_of_centuries_is_refused_at_once_not_counted_day_by_day() {
+    let v = common::Vault::new();
+    for (since, until) in [("0001-01-01", "0d"), ("1d", "9999-12-31"), ("367d", "0d")] {
+        let refused = v
+            .cmd()
+            .args(["report", "--since", since, "--until", until])
+            .run();
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("366 days"), "{}", refused.stderr);
+    }
+    v.cmd()
+        .args(["report", "--since", "365d"])
+        .run()
+        .assert_code(0);
+    let mut long = request();
+    long.since = at("0001-01-01T00:00:00Z");
+    let err = report::build(&Paths::new(v.path()), &long).expect_err("too long");
+    assert!(err.to_string().contains("366 days"), "{err}");
+}

@@ -68,6 +68,13 @@ pub fn run(config: &Config, args: &ReportArgs, io: &mut Io<'_>) -> Result<u8, Cl
             args.until.as_deref().unwrap_or("(now)")
         )));
     }
+    if let Some(problem) = report::period_problem(since, until) {
+        return Err(CliError::Usage(format!(
+            "--since {} --until {}: {problem}",
+            args.since,
+            args.until.as_deref().unwrap_or("(now)")
+        )));
+    }
     let folders = vec![config.alerts.folder.clone(), "Done".to_owned()];
     let where_to = destination(config, args, &vault, now.date_naive())?;
     let request = Request {
