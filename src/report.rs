@@ -60,7 +60,8 @@ impl Default for Settings {
 }
 
 /// Whether `folder` can hold reports: a relative path inside the vault,
-/// with no `..`, no `Logs` at its start, and no control character.
+/// with no `..`, no `Logs` at its start (in any letter case: a
+/// case-insensitive disk reads `logs` as `Logs`), and no control character.
 pub fn folder_ok(folder: &str) -> bool {
     let path = Path::new(folder);
     !folder.trim().is_empty()
@@ -71,7 +72,7 @@ pub fn folder_ok(folder: &str) -> bool {
         && path
             .components()
             .next()
-            .is_some_and(|c| c.as_os_str() != "Logs")
+            .is_some_and(|c| !c.as_os_str().eq_ignore_ascii_case("Logs"))
 }
 
 /// An alert note raised in the period.
@@ -295,6 +296,18 @@ mod tests {
         }
         assert!(alert_stamp("ALERT_20261122T110640123Z_WARNING.md").is_some());
         assert!(alert_stamp("notes.md").is_none());
+    }
+
+    #[test]
+    fn the_reports_folder_is_never_the_logs_folder_in_any_case() {
+        for bad in [
+            "Logs", "logs/x", "LOGS", "./x", "a/../b", "/abs", "x\ny", " ", "",
+        ] {
+            assert!(!folder_ok(bad), "{bad:?}");
+        }
+        for good in ["Briefings", "Reports/Audit", "Logbook", "x/Logs"] {
+            assert!(folder_ok(good), "{good:?}");
+        }
     }
 
     #[test]
