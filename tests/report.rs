@@ -191,12 +191,14 @@ fn the_report_over_a_fixed_fortnight_matches_the_golden_note() {
     assert_eq!(text, expected);
 }
 
-/// The notes in `Briefings/`, sorted.
+/// The notes in `Briefings/`, sorted (not a writer's hidden temporary
+/// file, which the daemon's write shows for a moment).
 fn briefings(root: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(root.join("Briefings"))
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
                 .collect()
         })
         .unwrap_or_default();
