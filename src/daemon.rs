@@ -106,6 +106,8 @@ struct Daemon<'a> {
     index_cache: index::Cache,
     last_refresh: Instant,
     day: NaiveDate,
+    /// The week whose report this daemon wrote last.
+    weekly_written: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Sinks the daemon forwards to, each in its own thread.
@@ -203,6 +205,7 @@ impl<'a> Daemon<'a> {
             index_cache: index::Cache::default(),
             last_refresh: Instant::now() - REFRESH,
             day: today,
+            weekly_written: None,
         };
         let pid = std::process::id();
         d.say(
@@ -388,6 +391,11 @@ impl Daemon<'_> {
         let Some(due) = schedule::pending(&vault, now, job.zone) else {
             return;
         };
+        if self.weekly_written == Some(due) {
+            // Written, but its record could not be saved (warned then):
+            // never a second note for the week from this process.
+            return;
+        }
         let request = crate::report::Request {
             since: due - chrono::Duration::days(7),
             until: due - chrono::Duration::milliseconds(1),
@@ -404,11 +412,14 @@ impl Daemon<'_> {
             .map_err(|e| e.to_string())
             .and_then(|text| {
                 crate::report::write(vault.root(), &path, &text).map_err(|e| e.to_string())
-            })
-            .and_then(|()| schedule::record(&vault, due).map_err(|e| e.to_string()));
+            });
         let rel = vault.relative(&path).into_owned();
         match written {
             Ok(()) => {
+                self.weekly_written = Some(due);
+                if let Err(e) = schedule::record(&vault, due) {
+                    self.say(Level::WARN, &format!("could not record the weekly report in {}: {e}; this daemon writes no other for the week", vault.report_state().display()));
+                }
                 self.own_notes.insert(rel.clone());
                 self.say(Level::INFO, &format!("report: wrote {rel}"));
                 let params = serde_json::json!({

@@ -28,6 +28,18 @@ use crate::vault::Vault;
 /// The folder reports go to when none is set (`AUDIT_FOLDER_BRIEFINGS`).
 pub const DEFAULT_FOLDER: &str = "Briefings";
 
+/// The longest period a report covers, in UTC days: it has a bar and a
+/// table row for each.
+pub const MAX_DAYS: i64 = 366;
+
+/// Why a period cannot be reported on, if it cannot: longer than
+/// [`MAX_DAYS`] UTC days.
+pub fn period_problem(since: DateTime<Utc>, until: DateTime<Utc>) -> Option<String> {
+    let days = (until.date_naive() - since.date_naive()).num_days() + 1;
+    (days > MAX_DAYS)
+        .then(|| format!("the period spans {days} days; a report covers at most {MAX_DAYS} days"))
+}
+
 /// Where reports go and when the daemon writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -48,7 +60,8 @@ impl Default for Settings {
 }
 
 /// Whether `folder` can hold reports: a relative path inside the vault,
-/// with no `..`, no `Logs` at its start, and no control character.
+/// with no `..`, no `Logs` at its start (in any letter case: a
+/// case-insensitive disk reads `logs` as `Logs`), and no control character.
 pub fn folder_ok(folder: &str) -> bool {
     let path = Path::new(folder);
     !folder.trim().is_empty()
@@ -59,7 +72,7 @@ pub fn folder_ok(folder: &str) -> bool {
         && path
             .components()
             .next()
-            .is_some_and(|c| c.as_os_str() != "Logs")
+            .is_some_and(|c| !c.as_os_str().eq_ignore_ascii_case("Logs"))
 }
 
 /// An alert note raised in the period.
@@ -103,13 +116,16 @@ pub fn gather(vault: &Vault, since: DateTime<Utc>, until: DateTime<Utc>) -> io::
 }
 
 /// When an alert note's name (`ALERT_20261122T110640000Z_CRITICAL.md`, or
-/// `..._CRITICAL_2.md`) says it was raised, and its level.
+/// `..._CRITICAL_2.md`) says it was raised, and its level. Only a name of
+/// exactly that form counts: anyone can make a file in `Needs_Action/`, and
+/// its name goes into the note as a link.
 fn alert_stamp(name: &str) -> Option<(DateTime<Utc>, String)> {
     let rest = name.strip_prefix("ALERT_")?.strip_suffix(".md")?;
-    let (stamp, level) = rest.split_once('_')?;
+    let (stamp, rest) = rest.split_once('_')?;
     let at = NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%S%3fZ").ok()?;
-    let level = level.split('_').next()?.to_owned();
-    Some((at.and_utc(), level))
+    let (level, n) = rest.split_once('_').unwrap_or((rest, "2"));
+    let numbered = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    (facts::LEVELS.contains(&level) && numbered).then(|| (at.and_utc(), level.to_owned()))
 }
 
 /// The alert notes in `folders` raised within the period, oldest first.
@@ -143,8 +159,12 @@ pub fn alert_notes(vault: &Vault, req: &Request) -> io::Result<Vec<AlertNote>> {
     Ok(found)
 }
 
-/// The report's text: counted, then written out.
+/// The report's text: counted, then written out. A period longer than
+/// [`MAX_DAYS`] is refused.
 pub fn build(vault: &Vault, req: &Request) -> io::Result<String> {
+    if let Some(problem) = period_problem(req.since, req.until) {
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, problem));
+    }
     let facts = gather(vault, req.since, req.until)?;
     let alerts = alert_notes(vault, req)?;
     Ok(note::render(&note::Parts {
@@ -176,6 +196,39 @@ pub fn free_path(path: &Path) -> PathBuf {
         .map(|n| path.with_file_name(format!("{stem}_{n}.md")))
         .find(|p| !taken(p))
         .unwrap_or_else(|| path.to_path_buf())
+}
+
+/// Whether `path` lands in the vault's `Logs/` folder, however it is
+/// spelled: relative, with `..`, through a linked folder, or in another
+/// letter case (which a case-insensitive disk reads as `Logs`). The bytes
+/// under `Logs/` are the log's: a report never goes there.
+pub fn in_logs(vault: &Vault, path: &Path) -> bool {
+    use std::path::Component;
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    let (Some(logs), Ok(path)) = (real(&vault.primary().logs()), std::path::absolute(path)) else {
+        return false;
+    };
+    // The nearest folder that exists, resolved; the rest is made as named.
+    let Some((mut at, base)) = path.ancestors().find_map(|a| real(a).map(|r| (r, a))) else {
+        return false;
+    };
+    for part in path
+        .strip_prefix(base)
+        .map(Path::components)
+        .into_iter()
+        .flatten()
+    {
+        match part {
+            Component::ParentDir => {
+                at.pop();
+            }
+            Component::Normal(name) => at.push(name),
+            _ => {}
+        }
+    }
+    let fold = |p: &Path| p.to_string_lossy().to_lowercase();
+    let (at, logs) = (fold(&at), fold(&logs));
+    at == logs || at.starts_with(&format!("{logs}{}", std::path::MAIN_SEPARATOR))
 }
 
 /// Refuses `path` when a folder between `root` and it is a symbolic link
@@ -227,7 +280,34 @@ mod tests {
         );
         assert_eq!(level, "CRITICAL");
         assert!(alert_stamp("ALERT_nope_ERROR.md").is_none());
+    }
+
+    #[test]
+    fn alert_notes_with_hostile_names_are_not_listed() {
+        for name in [
+            "ALERT_20261122T110640123Z_<img src=x onerror=alert(1)>]]|[[evil.md",
+            "ALERT_20261122T110640123Z_CRITICAL ]]![[Secret.md",
+            "ALERT_20261122T110640123Z_%%hide.md",
+            "ALERT_20261122T110640123Z_CRITICAL\n## Injected.md",
+            "ALERT_20261122T110640123Z_CRITICAL_2]].md",
+            "ALERT_20261122T110640123Z_CRITICAL_.md",
+        ] {
+            assert!(alert_stamp(name).is_none(), "{name}");
+        }
+        assert!(alert_stamp("ALERT_20261122T110640123Z_WARNING.md").is_some());
         assert!(alert_stamp("notes.md").is_none());
+    }
+
+    #[test]
+    fn the_reports_folder_is_never_the_logs_folder_in_any_case() {
+        for bad in [
+            "Logs", "logs/x", "LOGS", "./x", "a/../b", "/abs", "x\ny", " ", "",
+        ] {
+            assert!(!folder_ok(bad), "{bad:?}");
+        }
+        for good in ["Briefings", "Reports/Audit", "Logbook", "x/Logs"] {
+            assert!(folder_ok(good), "{good:?}");
+        }
     }
 
     #[test]

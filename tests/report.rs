@@ -191,9 +191,14 @@ fn the_report_over_a_fixed_fortnight_matches_the_golden_note() {
     assert_eq!(text, expected);
 }
 
-/// The notes in `Briefings/`, sorted.
+/// The notes in `Briefings/`, sorted (not a writer's hidden temporary
+/// file, which the daemon's write shows for a moment).
 fn briefings(root: &Path) -> Vec<String> {
+    // Hidden files (a write's temporary file) are not notes.
     common::files_in(&root.join("Briefings"))
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect()
 }
 
 #[test]
@@ -406,4 +411,52 @@ fn the_daemon_refuses_a_bad_report_setting() {
         "{}",
         done.stderr
     );
+}
+
+#[test]
+fn out_into_the_logs_folder_is_refused_even_forced_however_spelled() {
+    let v = common::Vault::new();
+    let (day, ts) = common::days_ago(0);
+    v.cmd()
+        .args(["log", "--entry", &common::entry_json(&ts, "INFO", 1)])
+        .run()
+        .assert_code(0);
+    let day_file = v.logs().join(format!("{day}.json"));
+    let before = std::fs::read(&day_file).expect("day file");
+    std::fs::create_dir(v.path().join("Notes")).expect("mkdir");
+    for out in [
+        day_file.clone(),
+        v.logs().join("index.json"),
+        v.logs().join("new.md"),
+        v.path().join("Notes/../Logs/x.md"),
+        v.path().join("gone/../Logs/y.md"),
+    ] {
+        let refused = v.cmd().args(["report", "--force", "--out"]).arg(&out).run();
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("Logs"), "{}", refused.stderr);
+    }
+    assert_eq!(std::fs::read(&day_file).expect("day file"), before);
+    assert!(!v.logs().join("new.md").exists() && !v.logs().join("x.md").exists());
+    assert!(!v.logs().join("y.md").exists());
+}
+
+#[test]
+fn a_period_of_centuries_is_refused_at_once_not_counted_day_by_day() {
+    let v = common::Vault::new();
+    for (since, until) in [("0001-01-01", "0d"), ("1d", "9999-12-31"), ("367d", "0d")] {
+        let refused = v
+            .cmd()
+            .args(["report", "--since", since, "--until", until])
+            .run();
+        refused.assert_code(2);
+        assert!(refused.stderr.contains("366 days"), "{}", refused.stderr);
+    }
+    v.cmd()
+        .args(["report", "--since", "365d"])
+        .run()
+        .assert_code(0);
+    let mut long = request();
+    long.since = at("0001-01-01T00:00:00Z");
+    let err = report::build(&Paths::new(v.path()), &long).expect_err("too long");
+    assert!(err.to_string().contains("366 days"), "{err}");
 }

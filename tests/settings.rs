@@ -28,7 +28,7 @@ fn value() -> impl Strategy<Value = String> {
     ]
 }
 
-const SETTINGS: [&str; 18] = [
+const SETTINGS: [&str; 20] = [
     "AUDIT_RETENTION_DAYS",
     "AUDIT_ARCHIVE_DAYS",
     "AUDIT_LOCK_TIMEOUT_MS",

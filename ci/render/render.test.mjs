@@ -32,12 +32,13 @@ function note(name, text) {
 }
 
 // The rule the report generator uses for an actor or skill name in a chart
-// label: keep [A-Za-z0-9 _.:/@-], replace anything else with `_`, squeeze
+// label: keep letters and digits of any script and [ _.:/@-], replace
+// anything else with `_`, squeeze
 // runs, cap the length, never empty, never a duplicate (Mermaid merges equal
 // categories and pie slices), and always write the label in double quotes.
 function chartLabel(raw, used, max = 24) {
-  let label = raw.replace(/[^A-Za-z0-9 _.:/@-]/g, '_').replace(/ +/g, ' ').replace(/_+/g, '_').trim();
-  if (!/[A-Za-z0-9]/.test(label)) label = 'unnamed';
+  let label = raw.replace(/[^\p{Alphabetic}\p{N} _.:/@-]/gu, '_').replace(/ +/g, ' ').replace(/_+/g, '_').trim();
+  if (!/[\p{Alphabetic}\p{N}]/u.test(label)) label = 'unnamed';
   if (label.length > max) label = `${label.slice(0, max - 3)}...`;
   let unique = label;
   for (let n = 2; used.has(unique); n++) unique = `${label}-${n}`;
@@ -48,7 +49,7 @@ function chartLabel(raw, used, max = 24) {
 const HOSTILE = [
   'claude-code', 'a"b', '"]; bar [999', 'x-axis ["pwn"]', '%%{init: {"theme": "dark"}}%%', '%% comment',
   '<script>alert(1)</script>', '<img src=x onerror=alert(1)>', '#quot;#35;#59;', 'a;b', 'a#b', 'a,b',
-  'line one\nbar [1, 2]', '```', '[[Wiki|link]]', '\u202eevil', 'José Ñandú', '日本語', 'bot🤖', '   ', '',
+  'line one\nbar [1, 2]', '```', '[[Wiki|link]]', '\u202eevil', 'José Ñandú', '日本語', 'ёжик', 'हिन्दी', 'العربية', 'ⓐⓑ', 'bot🤖', '   ', '',
   'x'.repeat(300), 'bob?', 'bob!', 'title', 'bar', '--> 5', 'svc/ci@host:1', 'a\\b', 'a`b', '{x}', 'a|b',
 ];
 
@@ -144,7 +145,7 @@ describe('render.mjs', { concurrency: 2 }, () => {
     assert.equal(good.code, 0, good.stdout + good.stderr);
     assert.match(good.stdout, /^rendered 3 mermaid blocks/);
     const html = readFileSync(dump, 'utf8');
-    for (const label of ['a_b', '_ bar _999', 'unnamed', 'unnamed-2', 'bob_', 'bob_-2', 'svc/ci@host:1', 'Jos_ _and_']) {
+    for (const label of ['a_b', '_ bar _999', 'unnamed', 'unnamed-2', 'bob_', 'bob_-2', 'svc/ci@host:1', 'José Ñandú', 'ёжик', '日本語']) {
       assert.ok(html.includes(`>${label}</text>`) || html.includes(`>${label} [`), `label ${label} drawn`);
     }
   });

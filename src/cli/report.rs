@@ -1,6 +1,6 @@
 //! `vault-audit report`: the audit report note over a period.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::Utc;
 
@@ -10,6 +10,7 @@ use crate::cli::response::Response;
 use crate::cli::{exit, CliError, Io};
 use crate::query::{Filter, FilterSpec};
 use crate::report::{self, Request};
+use crate::vault::Vault;
 
 /// Where the note goes: printed, the path `--out` names, or a free name
 /// in the reports folder of the vault.
@@ -21,7 +22,7 @@ enum Destination {
 fn destination(
     config: &Config,
     args: &ReportArgs,
-    root: &Path,
+    vault: &Vault,
     today: chrono::NaiveDate,
 ) -> Result<Destination, CliError> {
     let folder = &config
@@ -32,6 +33,10 @@ fn destination(
     match &args.out {
         _ if config.dry_run => Ok(Destination::Print),
         Some(out) if out.as_os_str() == "-" => Ok(Destination::Print),
+        Some(out) if report::in_logs(vault, out) => Err(CliError::Usage(format!(
+            "--out {} is in the vault's Logs/ folder, which holds only the log's own files; name a path outside Logs/",
+            out.display()
+        ))),
         Some(out) if !args.force && std::fs::symlink_metadata(out).is_ok() => {
             Err(CliError::Usage(format!(
                 "{} exists; name another --out, or add --force to replace it",
@@ -40,7 +45,7 @@ fn destination(
         }
         Some(out) => Ok(Destination::File(out.clone())),
         None => Ok(Destination::File(report::free_path(
-            &root.join(report::default_note(folder, today)),
+            &vault.root().join(report::default_note(folder, today)),
         ))),
     }
 }
@@ -63,8 +68,15 @@ pub fn run(config: &Config, args: &ReportArgs, io: &mut Io<'_>) -> Result<u8, Cl
             args.until.as_deref().unwrap_or("(now)")
         )));
     }
+    if let Some(problem) = report::period_problem(since, until) {
+        return Err(CliError::Usage(format!(
+            "--since {} --until {}: {problem}",
+            args.since,
+            args.until.as_deref().unwrap_or("(now)")
+        )));
+    }
     let folders = vec![config.alerts.folder.clone(), "Done".to_owned()];
-    let where_to = destination(config, args, vault.root(), now.date_naive())?;
+    let where_to = destination(config, args, &vault, now.date_naive())?;
     let request = Request {
         since,
         until,

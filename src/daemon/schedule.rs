@@ -34,14 +34,20 @@ pub fn due(now: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
     }
 }
 
-/// The week whose report is due and not written yet, if there is one.
+/// The week whose report is due and not written yet, if there is one. A
+/// recorded week after `now` (a clock that was set ahead, a planted state)
+/// cannot have been written: it counts as none, or the schedule would stop
+/// until then.
 pub fn pending(vault: &Vault, now: DateTime<Utc>, zone: Zone) -> Option<DateTime<Utc>> {
     let due = due(now, zone)?;
     let written: Written = crate::fsutil::read_no_follow(&vault.report_state())
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
-    written.last.is_none_or(|last| last < due).then_some(due)
+    written
+        .last
+        .is_none_or(|last| last < due || last > now)
+        .then_some(due)
 }
 
 /// Records that the week due at `due` was written.
@@ -103,5 +109,18 @@ mod tests {
         );
         std::fs::write(vault.report_state(), "not json").expect("write");
         assert_eq!(pending(&vault, now, Zone::utc()), Some(week));
+    }
+
+    #[test]
+    fn a_week_recorded_in_the_future_does_not_stop_the_schedule() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("Logs")).expect("mkdir");
+        let vault = Vault::new(dir.path());
+        let now = at("2026-11-25T12:00:00Z");
+        record(&vault, at("9999-12-27T07:00:00Z")).expect("record");
+        let week = pending(&vault, now, Zone::utc()).expect("due");
+        assert_eq!(week, at("2026-11-23T07:00:00Z"));
+        record(&vault, week).expect("record");
+        assert_eq!(pending(&vault, now, Zone::utc()), None);
     }
 }

@@ -12,13 +12,14 @@ pub const MAX_CATEGORIES: usize = 10;
 
 /// `text` as a label safe inside a Mermaid double-quoted string in every
 /// Mermaid that Obsidian has shipped (11.4 on; `ci/render/CHARTS.md` has
-/// the measurements): ASCII letters and digits, space and `_ . : / @ -`
-/// kept, every other character `_`; runs of spaces or `_` folded; long text
-/// shortened with `...`; `unnamed` when no letter or digit is left.
+/// the measurements): letters and digits of any script, space and
+/// `_ . : / @ -` kept, every other character `_`; runs of spaces or `_`
+/// folded; long text shortened with `...`; `unnamed` when no letter or
+/// digit is left.
 pub fn label(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
-        let c = if c.is_ascii_alphanumeric() || " _.:/@-".contains(c) {
+        let c = if c.is_alphanumeric() || " _.:/@-".contains(c) {
             c
         } else {
             '_'
@@ -28,7 +29,7 @@ pub fn label(text: &str) -> String {
         }
     }
     let out = out.trim().to_owned();
-    if !out.chars().any(|c| c.is_ascii_alphanumeric()) {
+    if !out.chars().any(char::is_alphanumeric) {
         return "unnamed".to_owned();
     }
     if out.chars().count() > MAX_LABEL_CHARS {
@@ -201,7 +202,9 @@ mod tests {
         );
         assert_eq!(label("  "), "unnamed");
         assert_eq!(label("\"\"%%"), "unnamed");
-        assert_eq!(label("café"), "caf_");
+        assert_eq!(label("café"), "café");
+        assert_eq!(label("e\u{301}\u{202e}x"), "e_x");
+        assert_eq!(label("😀🔥"), "unnamed");
         assert_eq!(label("email-sender@v2 / eu"), "email-sender@v2 / eu");
         assert_eq!(label("line\nbreak\ttab"), "line_break_tab");
         let long = label(&"x".repeat(100));
@@ -223,6 +226,14 @@ mod tests {
     #[test]
     fn labels_that_collide_are_numbered() {
         assert_eq!(labels(["a#", "a$", "b"]), ["a_", "a_-2", "b"]);
+    }
+
+    #[test]
+    fn names_in_other_scripts_keep_their_letters_not_collapse_to_unnamed() {
+        assert_eq!(
+            labels(["ёжик", "ёжик2", "日本", "Ελλάδα"]),
+            ["ёжик", "ёжик2", "日本", "Ελλάδα"]
+        );
     }
 
     #[test]

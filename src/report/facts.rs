@@ -11,6 +11,11 @@ use crate::time::parse_timestamp;
 /// are counted and named by the query that shows them.
 pub const LIST_MAX: usize = 25;
 
+/// The longest `parameters.duration_ms` counted, about 31 years: a
+/// negative or larger value is not a run's duration, and would stretch the
+/// chart's axis and the table past reading.
+pub const MAX_DURATION_MS: f64 = 1e12;
+
 /// The four levels, in the order of a day's counts.
 pub const LEVELS: [&str; 4] = ["INFO", "WARNING", "ERROR", "CRITICAL"];
 
@@ -211,7 +216,10 @@ impl Facts {
         }
         self.approvals
             .add(&action, e.target.as_deref().unwrap_or(""), time);
-        if let Some(ms) = e.duration_ms().filter(|ms| ms.is_finite()) {
+        if let Some(ms) = e
+            .duration_ms()
+            .filter(|ms| (0.0..=MAX_DURATION_MS).contains(ms))
+        {
             self.durations.entry(actor).or_default().push(ms);
         }
     }
@@ -280,6 +288,20 @@ mod tests {
         assert_eq!(f.failure_total(), 2);
         assert_eq!(f.failures_by_actor.get("b"), Some(&1));
         assert_eq!(f.durations.get("b"), Some(&vec![12.0]));
+    }
+
+    #[test]
+    fn negative_and_absurd_durations_are_not_counted() {
+        let mut f = Facts::new(at("2026-11-01T07:00:00Z"), at("2026-11-03T07:00:00Z"));
+        for ms in [
+            "1e308", "-5", "-1e308", "1e13", "\"12\"", "true", "0", "1e12",
+        ] {
+            f.add(&lite(&format!(
+                r#"{{"timestamp":"2026-11-02T01:00:00Z","log_level":"INFO","actor":"a","parameters":{{"duration_ms":{ms}}}}}"#
+            )));
+        }
+        assert_eq!(f.total, 8);
+        assert_eq!(f.durations.get("a"), Some(&vec![0.0, 1e12]));
     }
 
     #[test]
