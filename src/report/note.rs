@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 
 use super::chart::{self, Bars, Series, MAX_CATEGORIES};
 use super::facts::{percentile, Facts, Newest, LEVELS};
@@ -148,7 +148,16 @@ fn per_day(f: &Facts) -> String {
     let bars = Bars {
         title: "Entries per day by level",
         across: &across,
-        categories: f.days.keys().map(|d| d.format("%d").to_string()).collect(),
+        // The day of the month alone reads best; over more than a month
+        // (where days would repeat) the month is shown too.
+        categories: f
+            .days
+            .keys()
+            .map(|d| {
+                d.format(if f.days.len() > 31 { "%m-%d" } else { "%d" })
+                    .to_string()
+            })
+            .collect(),
         axis: "entries",
         series,
         colours: &LEVEL_COLOURS,
@@ -368,7 +377,11 @@ pub fn render(p: &Parts<'_>) -> String {
     );
     let title = format!(
         "# Audit report: {} to {}\n",
-        f.since.format("%-d %b"),
+        // The start's year too when the period crosses into another.
+        f.since.format(match f.since.year() == f.until.year() {
+            true => "%-d %b",
+            false => "%-d %b %Y",
+        }),
         f.until.format("%-d %b %Y")
     );
     if f.total == 0 {
@@ -406,6 +419,35 @@ pub fn render(p: &Parts<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn note_over(since: &str, until: &str) -> String {
+        let at = |t| crate::time::parse_timestamp(t).expect("time");
+        let mut facts = Facts::new(at(since), at(until));
+        let e = format!(r#"{{"timestamp":"{until}","log_level":"INFO","actor":"a"}}"#);
+        facts.add(&serde_json::from_str(&e).expect("entry"));
+        render(&Parts {
+            facts: &facts,
+            alerts: &[],
+            generated_at: at(until),
+            vault: Path::new("/nonexistent"),
+        })
+    }
+
+    #[test]
+    fn long_periods_name_both_years_and_months_on_the_axis() {
+        let note = note_over("2025-12-01T00:00:00Z", "2026-01-31T00:00:00Z");
+        assert!(
+            note.contains("# Audit report: 1 Dec 2025 to 31 Jan 2026\n"),
+            "{note}"
+        );
+        assert!(note.contains(r#"["12-01", "12-02""#), "{note}");
+        let short = note_over("2026-11-09T00:00:00Z", "2026-11-22T00:00:00Z");
+        assert!(
+            short.contains("# Audit report: 9 Nov to 22 Nov 2026\n"),
+            "{short}"
+        );
+        assert!(short.contains(r#"["09", "10""#), "{short}");
+    }
 
     #[test]
     fn minutes_read_as_a_person_says_them() {
