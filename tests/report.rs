@@ -460,3 +460,21 @@ fn a_period_of_centuries_is_refused_at_once_not_counted_day_by_day() {
     let err = report::build(&Paths::new(v.path()), &long).expect_err("too long");
     assert!(err.to_string().contains("366 days"), "{err}");
 }
+
+#[test]
+fn an_out_path_that_is_a_folder_fails_with_exit_4_naming_it() {
+    let v = common::Vault::new();
+    let folder = v.path().join("Plans");
+    let done = v
+        .cmd()
+        .args(["report", "--force", "--out"])
+        .arg(&folder)
+        .run();
+    done.assert_code(4);
+    assert!(
+        done.stderr.contains("could not write") && done.stderr.contains("Plans"),
+        "{}",
+        done.stderr
+    );
+    assert!(!done.stderr.contains("entries"), "{}", done.stderr);
+}

@@ -33,6 +33,9 @@ pub enum CliError {
         #[source]
         source: io::Error,
     },
+    /// A file that is not an entry (a report) could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::fsutil::IoFailure),
     /// The library refused or failed (boxed: it carries the entries).
     #[error(transparent)]
     Library(Box<crate::Error>),

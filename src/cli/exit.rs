@@ -34,6 +34,7 @@ pub fn code(error: &CliError) -> u8 {
         | CliError::Filter(_)
         | CliError::Hook(_)
         | CliError::Unavailable { .. } => USAGE,
+        CliError::Write(_) => IO,
         CliError::Library(e) | CliError::Saved { source: e, .. } => for_error(e),
     }
 }

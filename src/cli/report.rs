@@ -95,8 +95,7 @@ pub fn run(config: &Config, args: &ReportArgs, io: &mut Io<'_>) -> Result<u8, Cl
             Ok(exit::OK)
         }
         Destination::File(path) => {
-            report::write(vault.root(), &path, &text)
-                .map_err(|e| CliError::Library(Box::new(e.into())))?;
+            report::write(vault.root(), &path, &text)?;
             let mut r = Response::new("success");
             r.path = Some(vault.relative(&path).into_owned());
             r.details
