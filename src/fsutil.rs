@@ -64,6 +64,23 @@ pub fn refuse_linked_folders(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Refuses `path` when a folder between `root` (the vault) and it is a
+/// symbolic link: a planted `Briefings -> /elsewhere` must not send a note
+/// out of the vault. A path outside `root` is not checked: the user named it.
+pub fn refuse_linked_folders_below(root: &Path, path: &Path) -> io::Result<()> {
+    let folders = path.ancestors().skip(1);
+    match folders
+        .take_while(|f| f.starts_with(root) && *f != root)
+        .find(|f| is_link(f))
+    {
+        Some(link) => Err(io::Error::other(format!(
+            "{} is a symbolic link: vault-audit writes notes only into real folders of the vault",
+            link.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Opens `path` with `options` without following a symbolic link at it
 /// (`O_NOFOLLOW`) or at a folder between it and `Logs/`.
 pub fn open_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {

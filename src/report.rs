@@ -100,6 +100,15 @@ pub struct Request {
     pub alert_folders: Vec<String>,
 }
 
+/// Where people move alert notes once handled (the alert notes say so).
+pub const DONE_FOLDER: &str = "Done";
+
+/// The folders a report looks for alert notes in: where they are raised,
+/// and [`DONE_FOLDER`].
+pub fn alert_folders(needs_action: &str) -> Vec<String> {
+    vec![needs_action.to_owned(), DONE_FOLDER.to_owned()]
+}
+
 /// Counts the entries of the period.
 pub fn gather(vault: &Vault, since: DateTime<Utc>, until: DateTime<Utc>) -> io::Result<Facts> {
     let filter = Filter {
@@ -231,32 +240,12 @@ pub fn in_logs(vault: &Vault, path: &Path) -> bool {
     at == logs || at.starts_with(&format!("{logs}{}", std::path::MAIN_SEPARATOR))
 }
 
-/// Refuses `path` when a folder between `root` and it is a symbolic link
-/// (a planted `Briefings -> /elsewhere` would send the note out of the
-/// vault). A path outside `root` is not checked: the user named it.
-fn refuse_linked_folders_in(root: &Path, path: &Path) -> io::Result<()> {
-    let Ok(rel) = path.strip_prefix(root) else {
-        return Ok(());
-    };
-    let mut folder = root.to_path_buf();
-    let parts: Vec<_> = rel.components().collect();
-    for part in parts.iter().take(parts.len().saturating_sub(1)) {
-        folder.push(part);
-        if std::fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(io::Error::other(format!(
-                "{} is a symbolic link: reports are written only into real folders of the vault",
-                folder.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Writes `text` at `path` (creating its folder), atomically: a symbolic
 /// link at `path` is replaced, never followed, and one at a folder between
 /// `root` and `path` is refused.
 pub fn write(root: &Path, path: &Path, text: &str) -> Result<(), IoFailure> {
-    crate::fsutil::at("write", path, refuse_linked_folders_in(root, path))?;
+    let linked = crate::fsutil::refuse_linked_folders_below(root, path);
+    crate::fsutil::at("write", path, linked)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::fsutil::at("create folder", dir, crate::fsutil::ensure_dir(dir))?;
     }

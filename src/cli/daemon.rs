@@ -116,7 +116,7 @@ fn serve(
         notify: config.systemd_notify,
         weekly_report: reports.weekly.then(|| daemon::WeeklyReport {
             folder: reports.folder.clone(),
-            alert_folders: vec![args.folder_needs_action.clone(), "Done".to_owned()],
+            alert_folders: crate::report::alert_folders(&args.folder_needs_action),
             zone: crate::time::Zone::Local,
         }),
     };

@@ -75,7 +75,7 @@ pub fn run(config: &Config, args: &ReportArgs, io: &mut Io<'_>) -> Result<u8, Cl
             args.until.as_deref().unwrap_or("(now)")
         )));
     }
-    let folders = vec![config.alerts.folder.clone(), "Done".to_owned()];
+    let folders = report::alert_folders(&config.alerts.folder);
     let where_to = destination(config, args, &vault, now.date_naive())?;
     let request = Request {
         since,
