@@ -25,9 +25,11 @@
 //! read to find it.
 
 mod append;
+mod cursor;
 mod merge;
 mod read;
 mod recover;
+mod scan;
 
 use std::fs::File;
 use std::io;
@@ -44,9 +46,11 @@ pub use append::{
     append, chain_references, chain_start, open_day, open_for_append, plan_append, restore,
     write_planned, Appended, Line, PlannedAppend, Ready,
 };
+pub use cursor::{end_of, mtime_ns, read_after, seek, After, DayCursor, Limit, Lines};
 pub use merge::{conflict_sides, merged, missing_from, Sides};
 pub use read::{parse_entries, read_entries, salvage_entries, DayEntries, Layout};
 pub use recover::{convert_aside, copy_extras, fix_counts, recover, rewrite, Recovery, Rewritten};
+pub use scan::{scan_entries, stored_lines, ScanEnd, Scanned};
 
 /// What separates the last entry from the trailer.
 pub const TRAILER_MARK: &[u8] = b"\n  ],\n";
@@ -435,7 +439,7 @@ pub fn count_levels(
 /// each is `,`? `\n    ` JSON. Returns each line's JSON and its end, relative
 /// to `bytes`; `complete` says the bytes run to the trailer, so the last
 /// line needs no newline after it.
-pub fn split_lines(bytes: &[u8], complete: bool) -> Vec<(&[u8], usize)> {
+fn split_lines(bytes: &[u8], complete: bool) -> Vec<(&[u8], usize)> {
     let mut out = Vec::new();
     let mut pos = 0;
     loop {

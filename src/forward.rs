@@ -50,13 +50,12 @@ pub struct Record {
 impl Record {
     /// A stored line read at `position` of `date`'s file (a line that does
     /// not parse is kept as a JSON string, so it is still forwarded).
-    pub fn from_json(date: NaiveDate, position: u64, json: &[u8]) -> Record {
-        let line = String::from_utf8_lossy(json).into_owned();
-        let value = serde_json::from_str(&line).unwrap_or(Value::String(line.clone()));
+    pub fn from_line(date: NaiveDate, position: u64, line: &str) -> Record {
+        let value = serde_json::from_str(line).unwrap_or(Value::String(line.to_owned()));
         Record {
             date,
             position,
-            line,
+            line: line.to_owned(),
             value,
         }
     }
@@ -375,7 +374,7 @@ pub fn catch_up_metered(
     let behind = cursor
         .days
         .values()
-        .map(|d| d.total.saturating_sub(d.sent))
+        .map(|d| d.total.saturating_sub(d.count))
         .sum();
     meter.start(&format!("sending to {name}"), behind);
     for date in days {
@@ -423,13 +422,10 @@ fn add_new_days(vault: &Vault, cursor: &mut Cursor, days: &[NaiveDate]) -> bool 
     let mut seen_new = false;
     for date in days {
         if !cursor.days.contains_key(date) {
-            let total = match cursor::look(vault, *date) {
-                Ok(cursor::DayLook::Ready { total, .. }) => total,
-                _ => 0,
-            };
+            let total = cursor::total(vault, *date).unwrap_or(0);
             cursor.days.insert(
                 *date,
-                cursor::DayCursor {
+                crate::daily::DayCursor {
                     total,
                     ..Default::default()
                 },
@@ -474,8 +470,8 @@ fn forget_deleted(vault: &Vault, cursor: &mut Cursor, days: &[NaiveDate]) -> Vec
         let total = anchors
             .get(&date.format("%Y-%m-%d").to_string())
             .map_or(day.total, |a| a.total_entries.max(day.total));
-        if total > day.sent {
-            lost.push((date, total - day.sent));
+        if total > day.count {
+            lost.push((date, total - day.count));
         }
     }
     lost
@@ -664,10 +660,9 @@ pub fn pending(vault: &Vault, name: &str) -> std::io::Result<u64> {
     let cursor = Cursor::load(vault, name)?;
     let mut behind = 0;
     for date in vault.day_files()? {
-        if let cursor::DayLook::Ready { total, .. } = cursor::look(vault, date)? {
-            let sent = cursor.days.get(&date).map_or(0, |d| d.sent);
-            behind += total.saturating_sub(sent);
-        }
+        let total = cursor::total(vault, date)?;
+        let sent = cursor.days.get(&date).map_or(0, |d| d.count);
+        behind += total.saturating_sub(sent);
     }
     Ok(behind)
 }

@@ -52,7 +52,7 @@
 //! | set aside | an inbox file that cannot be taken in, moved whole to `Logs/inbox/rejected/` with its reason ([`inbox::set_aside`]) |
 //! | take in | read claims and append their lines ([`inbox::take_in`]); the daemon drains the inbox with it |
 //! | catch-up | one forwarding pass of a sink from its cursor ([`forward::CatchUp`]) |
-//! | cursor | how far a sink has sent, per day file; or how far the primary has taken in a replica's day file ([`replica::DayCursor`]) |
+//! | cursor | where a reader stands in one day file: entries passed, the offset after the last, that line's length and hash, the file's identity ([`daily::DayCursor`]); sinks keep one per day (how far they have sent), the primary one per replica day (how far it has taken in), `tail -f` one for today |
 //! | role | what a machine sharing a synced vault does: the one **primary** writes the main day files and the views; each **replica** writes only its own files under `Logs/hosts/<host>/` |
 //! | host | a machine's name as a folder under `Logs/hosts/` ([`vault::host_name`]) |
 //! | merge | two versions of a day made one by stored line: Git conflict markers, a sync tool's conflict copy, the Git merge driver ([`daily::Recovery::Merged`]) |

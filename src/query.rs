@@ -10,7 +10,7 @@ mod filter;
 pub mod output;
 
 use std::borrow::Cow;
-use std::io::{self, BufRead, BufReader};
+use std::io;
 use std::ops::ControlFlow;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -164,7 +164,7 @@ impl Prefilter {
     /// False when the line surely does not match.
     fn may_match(&self, line: &[u8]) -> bool {
         // Our lines start with the timestamp, in a form whose text order is time order.
-        const LEAD: &[u8] = b"    {\"timestamp\":\"";
+        const LEAD: &[u8] = b"{\"timestamp\":\"";
         if let Some(ts) = line.strip_prefix(LEAD).and_then(|rest| rest.get(..24)) {
             if self.since.as_deref().is_some_and(|s| ts < s.as_bytes())
                 || self.until.as_deref().is_some_and(|u| ts > u.as_bytes())
@@ -288,21 +288,20 @@ pub fn scan_days(
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let ours = daily::read_head(&mut file, date)?.is_some();
-        if ours {
-            let mut reader = BufReader::with_capacity(1 << 16, crate::fsutil::open_read(&path)?);
-            let mut raw = Vec::new();
-            while reader.read_until(b'\n', &mut raw)? > 0 {
-                let line = raw.strip_suffix(b"\n").unwrap_or(&raw);
-                let line = line.strip_suffix(b",").unwrap_or(line);
-                if line.starts_with(b"    {") && pre.may_match(line) {
-                    if let Ok(json) = std::str::from_utf8(&line[4..]) {
-                        if day.visit(json).is_break() {
-                            return Ok(());
-                        }
+        if let Some(head) = daily::read_head(&mut file, date)? {
+            let end = daily::scan_entries(&mut file, &head, |line| match line {
+                daily::Scanned::Entry {
+                    json: Some(json), ..
+                } if json.first() == Some(&b'{') && pre.may_match(json) => {
+                    match std::str::from_utf8(json) {
+                        Ok(json) => day.visit(json),
+                        Err(_) => ControlFlow::Continue(()),
                     }
                 }
-                raw.clear();
+                _ => ControlFlow::Continue(()),
+            })?;
+            if end == daily::ScanEnd::Stopped {
+                return Ok(());
             }
         } else {
             for entry in daily::read_entries(&path)?.entries {
@@ -513,53 +512,43 @@ pub fn last(vault: &Vault, n: usize) -> io::Result<Vec<String>> {
     Ok(found)
 }
 
-/// Where a follower stands in a day file: the trailer's offset after the
-/// last entry it has shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a follower stands: a day, and its cursor in that day's file.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Position {
     /// The day.
     pub date: NaiveDate,
-    /// The trailer offset seen last.
-    pub offset: u64,
+    /// The cursor in its file.
+    pub at: daily::DayCursor,
 }
 
 /// The position at the end of `date`'s file now.
 pub fn end_of(vault: &Vault, date: NaiveDate) -> io::Result<Position> {
-    let offset = match crate::fsutil::open_read(&vault.day_file(date)) {
-        Ok(mut f) => match daily::inspect(&mut f, date)? {
-            daily::Inspection::Ours(state) => state.trailer_offset,
-            _ => 0,
-        },
-        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
-        Err(e) => return Err(e),
-    };
-    Ok(Position { date, offset })
+    Ok(Position {
+        date,
+        at: daily::end_of(&vault.day_file(date), date)?,
+    })
 }
 
 /// Entries appended to the position's day since it was taken, and the new
 /// position. Reads only the new bytes.
 pub fn since(vault: &Vault, at: Position) -> io::Result<(Vec<String>, Position)> {
-    let now = end_of(vault, at.date)?;
-    if now.offset <= at.offset {
-        // Nothing new (or the file was repaired shorter: go on from its end).
-        return Ok((Vec::new(), now));
-    }
-    let mut file = crate::fsutil::open_read(&vault.day_file(at.date))?;
-    let start = if at.offset == 0 {
-        daily::read_head(&mut file, at.date)?.map_or(0, |h| h.len)
-    } else {
-        at.offset
-    };
-    let bytes = crate::fsutil::read_range(&mut file, start, now.offset - start)?;
-    let lines = bytes
-        .split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let line = line.strip_suffix(b",").unwrap_or(line);
-            let json = line.strip_prefix(b"    ")?;
-            (json.first() == Some(&b'{')).then(|| String::from_utf8_lossy(json).into_owned())
-        })
-        .collect();
-    Ok((lines, now))
+    let path = vault.day_file(at.date);
+    Ok(
+        match daily::read_after(&path, at.date, &at.at, daily::Limit::ALL)? {
+            daily::After::Lines(read) => (
+                read.lines,
+                Position {
+                    date: at.date,
+                    at: read.next,
+                },
+            ),
+            // Repaired shorter or rewritten: go on from its end.
+            daily::After::Moved { .. } => (Vec::new(), end_of(vault, at.date)?),
+            daily::After::Unchanged | daily::After::Missing | daily::After::NotOurs => {
+                (Vec::new(), at)
+            }
+        },
+    )
 }
 
 /// One step of following: the entries written since `at`, and where to go
@@ -577,7 +566,7 @@ pub fn follow(
             vault,
             Position {
                 date: day,
-                offset: 0,
+                at: daily::DayCursor::default(),
             },
         )?;
         return Ok((more, moved));

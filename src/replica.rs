@@ -18,31 +18,27 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::Path;
-use std::time::UNIX_EPOCH;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::chain::short_hash;
-use crate::daily::{self, Inspection};
-use crate::fsutil::{ensure_dir, read_range, write_atomic};
+use crate::daily::{self, After, DayCursor, Limit};
+use crate::fsutil::{ensure_dir, write_atomic};
 use crate::vault::Vault;
 
 /// The parameter that names the machine a taken-in entry was written on.
 pub const HOST_PARAM: &str = "host";
 
-/// How far one replica day file has been taken in.
+/// How far one replica day file has been taken in: where the primary
+/// stands in it ([`daily::DayCursor`], whose `count` is the entries passed:
+/// taken in, or refused as invalid), and what makes the take-in exactly once.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DayCursor {
-    /// Entries of the file passed (taken in, or refused as invalid).
-    pub count: u64,
-    /// Hash of the last of them (as stored, see [`short_hash`]).
-    pub last: String,
-    /// The file's length when it was read.
-    pub len: u64,
-    /// Its modification time then, in nanoseconds since 1970.
-    pub mtime_ns: u64,
+pub struct HostDay {
+    /// Where the primary stands in the file.
+    #[serde(flatten)]
+    pub at: DayCursor,
     /// Entries of the file taken in (appended to the main files).
     #[serde(default)]
     pub taken: u64,
@@ -54,21 +50,13 @@ pub struct DayCursor {
     /// Set while a take-in is under way: the next one matches by identity.
     #[serde(default)]
     pub pending: bool,
-    /// In a file of our layout, the byte offset just after the last entry
-    /// passed (0: unknown): the next read starts there, once the line
-    /// before it is found to be the one passed.
-    #[serde(default)]
-    pub offset: u64,
-    /// The length of that line.
-    #[serde(default)]
-    pub last_len: u64,
 }
 
 /// One replica's cursors, per day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cursors {
     /// Per day file of the replica.
-    pub days: BTreeMap<NaiveDate, DayCursor>,
+    pub days: BTreeMap<NaiveDate, HostDay>,
 }
 
 /// A replica's cursors; none (or unreadable) is an empty set, which only
@@ -150,9 +138,9 @@ pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
-            let (len, mtime_ns) = (meta.len(), mtime_ns(&meta));
+            let (len, mtime_ns) = (meta.len(), daily::mtime_ns(&meta));
             let old = before.days.get(&date);
-            if old.is_some_and(|c| c.len == len && c.mtime_ns == mtime_ns && !c.pending) {
+            if old.is_some_and(|c| c.at.unchanged(&path) && !c.pending) {
                 continue;
             }
             let Some(read) = read_day(&path, date, old) else {
@@ -169,11 +157,14 @@ pub fn plan(vault: &Vault, stored: Stored<'_>) -> io::Result<Plan> {
             let cursor = day.take(vault, stored, &mut main, &mut plan);
             after.days.insert(
                 date,
-                DayCursor {
-                    len,
-                    mtime_ns,
-                    offset: read.end.0,
-                    last_len: read.end.1,
+                HostDay {
+                    at: DayCursor {
+                        len,
+                        mtime_ns,
+                        offset: read.end.0,
+                        last_len: read.end.1,
+                        ..cursor.at
+                    },
                     ..cursor
                 },
             );
@@ -221,7 +212,7 @@ struct Day<'a> {
     entries: &'a [Value],
     /// The file position of the first of them.
     base: usize,
-    old: Option<&'a DayCursor>,
+    old: Option<&'a HostDay>,
 }
 
 impl Day<'_> {
@@ -232,10 +223,10 @@ impl Day<'_> {
         stored: Stored<'_>,
         main: &mut MainLines,
         plan: &mut Plan,
-    ) -> DayCursor {
+    ) -> HostDay {
         let n = self.base + self.entries.len();
         let from = self.fast_start();
-        let seen = self.old.map_or(0, |c| c.high.max(c.count) as usize);
+        let seen = self.old.map_or(0, |c| c.high.max(c.at.count) as usize);
         // Taken before: what the cursor says, or what is found in the main files.
         let mut taken = match from {
             Some(_) => self.old.map_or(0, |c| c.taken),
@@ -265,16 +256,21 @@ impl Day<'_> {
                 Err(_) => {}
             }
         }
-        DayCursor {
-            count: n as u64,
-            last: match self.entries.last() {
-                Some(value) => line_hash(value),
-                None if self.base > 0 => self.old.map(|c| c.last.clone()).unwrap_or_default(),
-                None => String::new(),
+        HostDay {
+            at: DayCursor {
+                count: n as u64,
+                last_hash: match self.entries.last() {
+                    Some(value) => line_hash(value),
+                    None if self.base > 0 => {
+                        self.old.map(|c| c.at.last_hash.clone()).unwrap_or_default()
+                    }
+                    None => String::new(),
+                },
+                ..DayCursor::default()
             },
-            high: self.old.map_or(0, |c| c.high.max(c.count)).max(n as u64),
+            high: self.old.map_or(0, |c| c.high.max(c.at.count)).max(n as u64),
             taken,
-            ..DayCursor::default()
+            ..HostDay::default()
         }
     }
 
@@ -288,11 +284,11 @@ impl Day<'_> {
             // Read from the cursor's offset: checked there already.
             return Some(0);
         }
-        let count = old.count as usize;
+        let count = old.at.count as usize;
         let holds = !old.pending
-            && old.count >= old.high
+            && old.at.count >= old.high
             && count <= self.entries.len()
-            && (count == 0 || line_hash(&self.entries[count - 1]) == old.last);
+            && (count == 0 || line_hash(&self.entries[count - 1]) == old.at.last_hash);
         holds.then_some(count)
     }
 }
@@ -310,7 +306,7 @@ struct Read {
 
 /// The entries of a replica day file: those after the cursor's offset when
 /// it still holds (a file of our layout that only grew), else all of them.
-fn read_day(path: &Path, date: NaiveDate, old: Option<&DayCursor>) -> Option<Read> {
+fn read_day(path: &Path, date: NaiveDate, old: Option<&HostDay>) -> Option<Read> {
     if let Some(after) = old.and_then(|c| read_after(path, date, c)) {
         return Some(after);
     }
@@ -326,14 +322,8 @@ fn read_day(path: &Path, date: NaiveDate, old: Option<&DayCursor>) -> Option<Rea
 /// Where the entries of a file of our layout end, and the last one's
 /// length, when the file holds exactly `entries` (else unknown).
 fn ours_end(path: &Path, date: NaiveDate, entries: &[Value]) -> (u64, u64) {
-    let Ok(mut file) = crate::fsutil::open_read(path) else {
-        return (0, 0);
-    };
-    match daily::inspect(&mut file, date) {
-        Ok(Inspection::Ours(state)) if state.trailer.total_entries == entries.len() as u64 => (
-            state.trailer_offset,
-            entries.last().map_or(0, |v| v.to_string().len() as u64),
-        ),
+    match daily::seek(path, date, entries.len() as u64) {
+        Ok(Some(end)) if end.total == entries.len() as u64 => (end.offset, end.last_len),
         _ => (0, 0),
     }
 }
@@ -341,43 +331,28 @@ fn ours_end(path: &Path, date: NaiveDate, entries: &[Value]) -> (u64, u64) {
 /// The entries after the cursor's offset, read from there, when the file
 /// is of our layout, the line before the offset is the one the cursor
 /// passed, and the file's count agrees.
-fn read_after(path: &Path, date: NaiveDate, old: &DayCursor) -> Option<Read> {
-    if old.pending || old.count < old.high || old.offset == 0 {
+fn read_after(path: &Path, date: NaiveDate, old: &HostDay) -> Option<Read> {
+    if old.pending || old.at.count < old.high || old.at.offset == 0 {
         return None;
     }
-    let mut file = crate::fsutil::open_read(path).ok()?;
-    let Inspection::Ours(state) = daily::inspect(&mut file, date).ok()? else {
+    // The identity is checked by the caller; read past it.
+    let at = DayCursor {
+        len: 0,
+        ..old.at.clone()
+    };
+    let After::Lines(read) = daily::read_after(path, date, &at, Limit::ALL).ok()? else {
         return None;
     };
-    let (start, end) = (old.offset, state.trailer_offset);
-    let fits = start <= end
-        && start >= state.head.len + old.last_len
-        && (old.count > 0 || start == state.head.len);
-    if !fits {
-        return None;
-    }
-    if old.count > 0 {
-        let line = read_range(&mut file, start - old.last_len, old.last_len).ok()?;
-        if short_hash(&line) != old.last {
-            return None;
-        }
-    }
-    let bytes = read_range(&mut file, start, end - start).ok()?;
-    let lines = daily::split_lines(&bytes, true);
-    let entries: Vec<Value> = lines
-        .iter()
-        .map(|(json, _)| serde_json::from_slice(json).ok())
+    let entries: Vec<Value> = (read.lines.iter())
+        .map(|line| serde_json::from_str(line).ok())
         .collect::<Option<_>>()?;
-    if old.count + entries.len() as u64 != state.trailer.total_entries {
+    if read.next.count != read.total {
         return None;
     }
-    let last_len = lines
-        .last()
-        .map_or(old.last_len, |(json, _)| json.len() as u64);
     Some(Read {
         entries,
-        base: old.count as usize,
-        end: (end, last_len),
+        base: old.at.count as usize,
+        end: (read.next.offset, read.next.last_len),
     })
 }
 
@@ -438,13 +413,6 @@ fn timestamp(value: &Value) -> &str {
     value["timestamp"].as_str().unwrap_or("")
 }
 
-fn mtime_ns(meta: &std::fs::Metadata) -> u64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 /// The replicas' entries the primary has not taken in yet (those after
 /// its cursor in each replica day file, all of a day it has no cursor
 /// for), each with `parameters.host` set as it will be when taken in, in
@@ -459,7 +427,7 @@ pub fn untaken(vault: &Vault) -> io::Result<Vec<String>> {
             let Ok(read) = daily::read_entries(&replica.day_file(date)) else {
                 continue;
             };
-            let from = cursors.days.get(&date).map_or(0, |c| c.count as usize);
+            let from = cursors.days.get(&date).map_or(0, |c| c.at.count as usize);
             for mut value in read.entries.into_iter().skip(from) {
                 if let Some(params) = value.get_mut("parameters").and_then(Value::as_object_mut) {
                     params.insert(HOST_PARAM.into(), host.as_str().into());
@@ -500,7 +468,7 @@ pub fn check_taken(
             let Ok(read) = daily::read_entries(&path) else {
                 continue;
             };
-            for value in read.entries.iter().take(cursor.count as usize) {
+            for value in read.entries.iter().take(cursor.at.count as usize) {
                 let Ok(line) = stored(&host, value) else {
                     continue;
                 };
@@ -562,13 +530,16 @@ mod tests {
         std::fs::write(&path, file(2)).expect("write");
         let first = read_day(&path, date(), None).expect("read");
         assert_eq!((first.base, ns(&first)), (0, vec![1, 2]));
-        let cursor = DayCursor {
-            count: 2,
-            last: line_hash(&first.entries[1]),
+        let cursor = HostDay {
+            at: DayCursor {
+                count: 2,
+                last_hash: line_hash(&first.entries[1]),
+                offset: first.end.0,
+                last_len: first.end.1,
+                ..DayCursor::default()
+            },
             high: 2,
-            offset: first.end.0,
-            last_len: first.end.1,
-            ..DayCursor::default()
+            ..HostDay::default()
         };
         std::fs::write(&path, file(4)).expect("grow");
         let grown = read_day(&path, date(), Some(&cursor)).expect("read");

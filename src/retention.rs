@@ -24,7 +24,7 @@ use crate::archive::{self, ArchivedDay};
 use crate::chain::{self, head, ChainKey};
 use crate::daily::{self, Inspection};
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel};
-use crate::fsutil::{append_durable, read_range, sync_dir, write_atomic, write_replace};
+use crate::fsutil::{append_durable, sync_dir, write_atomic, write_replace};
 use crate::time::parse_day;
 use crate::vault::{day_file_name, Vault};
 
@@ -442,21 +442,13 @@ impl Purging<'_> {
 /// byte for byte with its chain values; in another layout that parses, its
 /// entries as compact JSON, unchained. `None` when it does not parse.
 fn archived_day(path: &std::path::Path, day: NaiveDate) -> Option<ArchivedDay> {
-    let mut file = crate::fsutil::open_read(path).ok()?;
-    if let Inspection::Ours(s) = daily::inspect(&mut file, day).ok()? {
-        let bytes = read_range(&mut file, s.head.len, s.trailer_offset - s.head.len).ok()?;
-        let lines: Option<Vec<String>> = daily::split_lines(&bytes, true)
-            .into_iter()
-            .map(|(json, _)| String::from_utf8(json.to_vec()).ok())
-            .collect();
-        if let Some(lines) = lines.filter(|l| l.len() as u64 == s.trailer.total_entries) {
-            return Some(ArchivedDay {
-                day,
-                start: s.head.start,
-                end: s.trailer.chain,
-                lines,
-            });
-        }
+    if let Some((s, lines)) = daily::stored_lines(path, day).ok()? {
+        return Some(ArchivedDay {
+            day,
+            start: s.head.start,
+            end: s.trailer.chain,
+            lines,
+        });
     }
     Some(ArchivedDay {
         day,

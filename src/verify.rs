@@ -12,7 +12,8 @@ pub use archive::check_archive;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufReader};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use chrono::NaiveDate;
@@ -20,7 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::chain::{self, Alg, ChainKey, ChainValue, Folder, Start};
-use crate::daily::{self, Head, Summary, Trailer};
+use crate::daily::{self, Head, Scanned, Summary, Trailer};
 use crate::entry::{Entry, EntryError, LogLevel, FIELDS};
 use crate::index;
 use crate::meter::Meter;
@@ -453,7 +454,6 @@ fn check_day(
         ..Day::default()
     };
     let folder = chain_folder(&mut day, name, &head, key);
-    file.seek(SeekFrom::Start(head.len))?;
     let mut walk = Walk::new(path, head, folder, wanted);
     walk.pure_wanted = recorded.clone();
     if recorded.contains(&0) {
@@ -521,35 +521,26 @@ fn walk_entries(
     day: &mut Day,
     name: &str,
     date: NaiveDate,
-    file: File,
+    mut file: File,
     walk: &mut Walk,
 ) -> io::Result<Option<Vec<u8>>> {
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut line = Vec::new();
-    let mut first = true;
-    let mut trailer_text: Option<Vec<u8>> = None;
-    while reader.read_until(b'\n', &mut line)? > 0 {
-        let text = line.strip_suffix(b"\n").unwrap_or(&line);
-        if let Some(t) = trailer_text.as_mut() {
-            t.extend_from_slice(&line);
-        } else if first {
-            first = false;
-            if !text.is_empty() {
-                day.problem(
-                    name,
-                    Kind::Unparseable,
-                    None,
-                    "does not parse: unexpected bytes after the header".into(),
-                );
-            }
-        } else if text == b"  ]," {
-            trailer_text = Some(Vec::new());
-        } else {
-            walk.entry(day, name, date, text);
+    let head = walk.head;
+    let end = daily::scan_entries(&mut file, &head, |line| {
+        match line {
+            Scanned::UnexpectedAfterHeader => day.problem(
+                name,
+                Kind::Unparseable,
+                None,
+                "does not parse: unexpected bytes after the header".into(),
+            ),
+            Scanned::Entry { json, comma } => walk.entry(day, name, date, json, comma),
         }
-        line.clear();
-    }
-    Ok(trailer_text)
+        ControlFlow::Continue(())
+    })?;
+    Ok(match end {
+        daily::ScanEnd::Trailer(text) => Some(text),
+        daily::ScanEnd::Torn | daily::ScanEnd::Stopped => None,
+    })
 }
 
 /// Checks the trailer's counts against the entries.
@@ -633,13 +624,16 @@ impl Walk {
         }
     }
 
-    fn entry(&mut self, day: &mut Day, name: &str, date: NaiveDate, text: &[u8]) {
+    fn entry(
+        &mut self,
+        day: &mut Day,
+        name: &str,
+        date: NaiveDate,
+        json: Option<&[u8]>,
+        comma: bool,
+    ) {
         self.count += 1;
         let n = self.count;
-        let (json, comma) = match text.strip_suffix(b",") {
-            Some(j) => (j, true),
-            None => (text, false),
-        };
         if n > 1 && !self.last_had_comma {
             day.problem(
                 name,
@@ -649,7 +643,7 @@ impl Walk {
             );
         }
         self.last_had_comma = comma;
-        let Some(json) = json.strip_prefix(b"    ") else {
+        let Some(json) = json else {
             day.problem(
                 name,
                 Kind::Unparseable,

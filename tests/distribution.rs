@@ -14,6 +14,7 @@ fn demo_runs_from_an_installed_copy_far_from_the_source_tree() {
     std::fs::create_dir(&bin_dir).expect("mkdir");
     let installed = bin_dir.join("vault-audit");
     std::fs::copy(BIN, &installed).expect("copy the binary");
+    wait_until_executable(&installed);
     let elsewhere = dir.path().join("elsewhere");
     std::fs::create_dir(&elsewhere).expect("mkdir");
     let into = dir.path().join("demo-vault");
@@ -91,5 +92,23 @@ fn the_manual_page_is_roff_naming_every_command() {
             done.stdout.contains(command),
             "{command} missing from the page"
         );
+    }
+}
+
+/// Waits until a freshly copied binary can be run: while another test
+/// thread forks, the child may hold the copy's write descriptor a moment,
+/// and exec fails with "Text file busy" (ETXTBSY).
+fn wait_until_executable(path: &std::path::Path) {
+    for _ in 0..100 {
+        match std::process::Command::new(path)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()
+        {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => return,
+        }
     }
 }

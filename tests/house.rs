@@ -209,3 +209,83 @@ fn the_length_check_sees_a_long_function() {
         vec![("long".to_owned(), 3, MAX_FN_LINES + 2)]
     );
 }
+
+/// What only `src/daily*` may spell: the marks of a day file's line layout
+/// (how entry lines are indented, split and closed by the trailer).
+const LAYOUT_MARKS: [&str; 7] = [
+    "split_lines",
+    "trailer_offset",
+    "TRAILER_MARK",
+    "head.len",
+    "b\"    ",
+    "\"    {",
+    "\"  ],",
+];
+
+/// The lines of `text` (outside tests and comments) that spell a layout mark.
+fn layout_marks(text: &str) -> Vec<(usize, &'static str)> {
+    let mut out = Vec::new();
+    for (i, line) in without_tests(text).lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        out.extend(
+            LAYOUT_MARKS
+                .iter()
+                .filter(|mark| line.contains(*mark))
+                .map(|mark| (i + 1, *mark)),
+        );
+    }
+    out
+}
+
+#[test]
+fn no_module_outside_daily_parses_a_stored_line() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut wrong = Vec::new();
+    for item in walkdir::WalkDir::new(&src) {
+        let item = item.expect("walk src");
+        let file = item.path();
+        if file.extension().is_none_or(|e| e != "rs")
+            || module_of(&src, file).as_deref() == Some("daily")
+        {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).expect("read");
+        for (line, mark) in layout_marks(&text) {
+            wrong.push(format!("{}:{line} spells {mark:?}", file.display()));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "only daily/ knows how a day file lays out its lines (use daily::read_after, scan_entries, stored_lines):\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn the_layout_check_sees_a_planted_parser() {
+    let text = "fn f(l: &[u8]) -> bool {\n    // \"    {\" in a comment is fine\n    l.starts_with(b\"    {\")\n}\n";
+    assert_eq!(layout_marks(text), vec![(3, "b\"    "), (3, "\"    {")]);
+}
+
+#[test]
+fn one_cursor_type_lives_in_daily() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    for item in walkdir::WalkDir::new(&src) {
+        let item = item.expect("walk src");
+        if item.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(item.path()).expect("read");
+        if without_tests(&text).contains("struct DayCursor") {
+            found.push(item.path().display().to_string());
+        }
+    }
+    assert_eq!(
+        found,
+        vec![src.join("daily/cursor.rs").display().to_string()],
+        "one DayCursor, in daily/cursor.rs"
+    );
+}
