@@ -3,8 +3,9 @@
 //! specification's three rules (sensitive data accessed, a failure spike of
 //! one actor, unusual activity).
 //!
-//! Raised after every write by whichever process wrote (the logger's
-//! upkeep, the daemon for what it takes in), with the writers' lock held.
+//! Raised by the logger's upkeep over the entries
+//! written since it last ran, whichever process wrote them, by the one
+//! process running it at a time.
 //! What the rules have seen so far lives in `Logs/.audit/alerts.json`, so a
 //! burst raises one note however many processes wrote its entries.
 //! Planning ([`plan`]) is pure; [`raise`] reads the state, writes the notes,

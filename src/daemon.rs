@@ -23,9 +23,7 @@ use crate::entry::{ActionType, Entry, LogLevel};
 use crate::error::Error;
 use crate::forward::{Forwarder, Pace, Sink};
 use crate::inbox::{self, Claim, Intake, Readiness, Reading};
-use crate::index;
 use crate::journal::{self, Progress};
-use crate::logger::upkeep::refresh_views;
 use crate::logger::AuditLogger;
 use watch::{Folders, Snapshot};
 
@@ -103,7 +101,6 @@ struct Daemon<'a> {
     gone: std::collections::BTreeMap<watch::Identity, String>,
     own_notes: BTreeSet<String>,
     dirty: Vec<DayFileState>,
-    index_cache: index::Cache,
     last_refresh: Instant,
     day: NaiveDate,
     /// The week whose report this daemon wrote last.
@@ -202,7 +199,6 @@ impl<'a> Daemon<'a> {
             gone: Default::default(),
             own_notes: BTreeSet::new(),
             dirty: Vec::new(),
-            index_cache: index::Cache::default(),
             last_refresh: Instant::now() - REFRESH,
             day: today,
             weekly_written: None,
@@ -368,10 +364,7 @@ impl Daemon<'_> {
             return;
         }
         match self.logger.log_batch(entries) {
-            Ok(receipt) => {
-                self.observe(&receipt.entries);
-                self.dirty.extend(receipt.files);
-            }
+            Ok(receipt) => self.dirty.extend(receipt.files),
             Err(e) => self.say(Level::WARN, &format!("{e}")),
         }
     }
@@ -446,14 +439,6 @@ impl Daemon<'_> {
             e.parameters = map;
         }
         self.write(vec![e]);
-    }
-
-    /// Raises the alerts entries written without the logger's upkeep call
-    /// for (the same rules and state as every other writer's; a replica's
-    /// logger raises none).
-    fn observe(&mut self, entries: &[Entry]) {
-        let notes = self.logger.raise_alerts(entries);
-        self.noted(notes);
     }
 
     /// Reports the alert notes written.
@@ -578,7 +563,6 @@ impl Daemon<'_> {
     /// is held longer than its batch.
     fn take_in(&mut self, claims: &[Claim], stop: &AtomicBool) -> Vec<Intake> {
         let vault = self.logger.vault().clone();
-        let mut notes = Vec::new();
         let logger = &self.logger;
         let outcome = inbox::take_in(
             logger,
@@ -586,11 +570,8 @@ impl Daemon<'_> {
             &mut self.progress,
             &mut self.reading,
             &|| stop.load(Ordering::SeqCst),
-            &mut |batch| notes.push(logger.raise_alerts(batch)),
+            &mut |_| {},
         );
-        for n in notes {
-            self.noted(n);
-        }
         match outcome {
             Ok(intakes) => {
                 self.repeats.clear("take in");
@@ -638,15 +619,7 @@ impl Daemon<'_> {
     }
 
     fn replay(&mut self) {
-        // Alerts batch by batch, as for the inbox.
-        let mut notes = Vec::new();
-        let logger = &self.logger;
-        let outcome = inbox::replay_failed_writes(logger, &mut self.progress, &mut |batch| {
-            notes.push(logger.raise_alerts(batch))
-        });
-        for n in notes {
-            self.noted(n);
-        }
+        let outcome = inbox::replay_failed_writes(&self.logger, &mut self.progress, &mut |_| {});
         match outcome {
             Ok(Some(intake)) => {
                 self.say(
@@ -671,8 +644,6 @@ impl Daemon<'_> {
                 for note in &synced.notes {
                     self.say(Level::INFO, note);
                 }
-                // Alerts see every machine's entries.
-                self.observe(&synced.entries);
                 self.dirty.extend(synced.files);
             }
             Err(e) => self.warn_repeating("replicas", &format!("warning: replicas: {e}")),
@@ -769,26 +740,29 @@ impl Daemon<'_> {
         }
     }
 
-    /// Index and Dashboard, at most once a second (or now, with `force`).
+    /// The upkeep (alerts, index, Dashboard) for what was written, at most
+    /// once a second (or now, with `force`): the same code every writer
+    /// runs after its writes.
     fn refresh(&mut self, force: bool) {
-        if self.logger.vault().host().is_some() {
-            // A replica's views are the primary's to make.
-            self.dirty.clear();
-            return;
-        }
         if self.dirty.is_empty() || (!force && self.last_refresh.elapsed() < REFRESH) {
             return;
         }
-        let states = std::mem::take(&mut self.dirty);
-        let vault = self.logger.vault().clone();
-        let now = self.logger.now();
-        let cache = &mut self.index_cache;
-        let settings = self.logger.dashboard_settings();
-        let done = self
-            .logger
-            .with_writer_lock_at(|| refresh_views(&vault, &states, now, cache, settings));
-        if let Err(e) = done {
-            self.say(Level::WARN, &format!("index and Dashboard: {e}"));
+        self.dirty.clear();
+        if self.logger.vault().host().is_some() {
+            // A replica's views are the primary's to make.
+            return;
+        }
+        let notes = self.logger.settle_upkeep().map_err(|e| e.to_string());
+        match notes {
+            Ok(notes) => {
+                let raised = notes
+                    .iter()
+                    .filter_map(|n| n.strip_prefix("alert: wrote "))
+                    .map(str::to_owned)
+                    .collect();
+                self.noted(Ok(raised));
+            }
+            Err(e) => self.say(Level::WARN, &format!("upkeep: {e}")),
         }
         self.last_refresh = Instant::now();
     }

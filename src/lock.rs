@@ -92,6 +92,13 @@ pub struct HeldLock {
 }
 
 impl HeldLock {
+    /// Takes the lock at `path` if it is free now; `None` if another
+    /// process holds it.
+    pub fn try_hold(path: &Path) -> io::Result<Option<HeldLock>> {
+        let file = open(path)?;
+        Ok(try_exclusive(&file)?.then_some(HeldLock { _file: file }))
+    }
+
     /// Takes the lock, waiting as long as needed.
     pub fn hold(path: &Path) -> io::Result<HeldLock> {
         let file = open(path)?;

@@ -225,8 +225,10 @@ impl AuditLoggerBuilder {
         self
     }
 
-    /// Whether every write is followed by the index, Dashboard and retention
-    /// upkeep (default true; false leaves just the day files).
+    /// Whether every write is followed by the upkeep (alerts, index,
+    /// Dashboard, retention when due), run after the writers' lock is let
+    /// go (default true). False leaves it to a later write or to
+    /// [`AuditLogger::settle_upkeep`] (the daemon runs it on a timer).
     pub fn upkeep(mut self, on: bool) -> Self {
         self.upkeep = on;
         self
@@ -281,19 +283,15 @@ impl AuditLoggerBuilder {
                 }
             },
         };
-        let mut steps: Vec<Box<dyn PostWrite>> = Vec::new();
-        if self.upkeep {
-            let upkeep = Upkeep::new(policy)
-                .alerts(self.alerts.clone())
-                .dashboard(self.dashboard.clone());
-            // A replica's views and alerts are the primary's to make.
-            let upkeep = match vault.host() {
-                Some(_) => upkeep.without_views(),
-                None => upkeep,
-            };
-            steps.push(Box::new(upkeep));
-        }
-        steps.extend(self.steps);
+        let upkeep = Upkeep::new(policy)
+            .alerts(self.alerts.clone())
+            .dashboard(self.dashboard.clone());
+        // A replica's views and alerts are the primary's to make.
+        let upkeep = match vault.host() {
+            Some(_) => upkeep.without_views(),
+            None => upkeep,
+        };
+        let steps = self.steps;
         Ok(AuditLogger {
             vault,
             dry_run: self.dry_run,
@@ -303,6 +301,8 @@ impl AuditLoggerBuilder {
             archive_days: self.archive_days,
             clock: self.clock,
             steps,
+            upkeep,
+            upkeep_after_write: self.upkeep,
             dry_run_output: self.dry_run_output,
             chain_key: match self.signing_key {
                 Some(key) => self.chain_key.with_signer(Some(key)),
@@ -330,6 +330,8 @@ pub struct AuditLogger {
     archive_days: Option<u32>,
     clock: Arc<dyn Clock>,
     steps: Vec<Box<dyn PostWrite>>,
+    upkeep: Upkeep,
+    upkeep_after_write: bool,
     dry_run_output: Option<DryRunOutput>,
     chain_key: ChainKey,
     redactor: Redactor,
@@ -545,7 +547,16 @@ impl AuditLogger {
             Ok(receipt)
         });
         match outcome {
-            Ok(result) => result,
+            Ok(Ok(mut receipt)) => {
+                if self.upkeep_after_write {
+                    match self.upkeep.settle(self) {
+                        Ok(notes) => receipt.notes.extend(notes),
+                        Err(e) => receipt.post_write_errors.push(format!("upkeep: {e}")),
+                    }
+                }
+                Ok(receipt)
+            }
+            Ok(Err(e)) => Err(e),
             Err(LockFailure::TimedOut(waited)) => {
                 self.fall_back(held.unwrap_or_default(), &lines, waited)
             }
@@ -623,9 +634,19 @@ impl AuditLogger {
         }
     }
 
+    /// Brings the views up to date with every write so far (see
+    /// [`upkeep`]): alerts, index, Dashboard, retention when due. Leaves at
+    /// once when another process is running it. Nothing in dry run.
+    pub fn settle_upkeep(&self) -> Result<Vec<String>, upkeep::UpkeepError> {
+        if self.dry_run {
+            return Ok(Vec::new());
+        }
+        self.upkeep.settle(self)
+    }
+
     /// Validates and writes entries with the lock already held, running no
     /// post-write steps (for the steps themselves).
-    fn append_locked(&self, entries: Vec<Entry>) -> Result<Written, Error> {
+    pub(crate) fn append_locked(&self, entries: Vec<Entry>) -> Result<Written, Error> {
         let (prepared, lines) = self.prepare_all(entries)?;
         self.write_prepared(&prepared, &lines)
     }

@@ -271,6 +271,25 @@ impl Vault {
         self.state_dir().join("views-stale")
     }
 
+    /// `Logs/.audit/upkeep-due`: one line per append, `YYYY-MM-DD N` (the
+    /// day written and its entry count before), which the upkeep reads to
+    /// know which day files to bring the views up to date with.
+    pub fn upkeep_due(&self) -> PathBuf {
+        self.state_dir().join("upkeep-due")
+    }
+
+    /// `Logs/.audit/upkeep.lock`: held by the one process running the
+    /// upkeep; writers never wait for it.
+    pub fn upkeep_lock(&self) -> PathBuf {
+        self.state_dir().join("upkeep.lock")
+    }
+
+    /// `Logs/.audit/upkeep.json`: how far the upkeep has read the due marks
+    /// and each day file.
+    pub fn upkeep_state(&self) -> PathBuf {
+        self.state_dir().join("upkeep.json")
+    }
+
     /// `Logs/.audit/alerts.json`: what the alert rules have seen so far
     /// (the latest ERROR entries of a burst), shared by every writer.
     pub fn alert_state(&self) -> PathBuf {

@@ -73,6 +73,9 @@ pub fn append(
         head::advance(vault, key, before, &recorded),
     )
     .err();
+    // Best effort: a lost mark only delays the views (the upkeep looks at
+    // today's file on every run, and rebuilds them daily).
+    let _ = mark_due(vault, date, plan.before.total_entries);
     let state = DayFileState {
         date,
         path,
@@ -85,6 +88,18 @@ pub fn append(
         recovery,
         head_failure,
     })
+}
+
+/// Tells the upkeep that `date`'s file grew from `before` entries: one line
+/// appended to [`Vault::upkeep_due`], not synced (the views are derived).
+fn mark_due(vault: &Vault, date: NaiveDate, before: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mark = format!("{} {before}\n", date.format("%Y-%m-%d"));
+    crate::fsutil::open_no_follow(
+        &vault.upkeep_due(),
+        std::fs::OpenOptions::new().append(true).create(true),
+    )?
+    .write_all(mark.as_bytes())
 }
 
 /// One entry ready to store: its compact JSON line and its level.
