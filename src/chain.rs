@@ -38,12 +38,6 @@ pub type ChainValue = [u8; 32];
 /// The value a chain with nothing before it starts from.
 pub const GENESIS: ChainValue = [0; 32];
 
-/// The environment variable the command line reads the key from.
-pub const KEY_VAR: &str = "AUDIT_CHAIN_KEY";
-
-/// The environment variable naming the signing key's file.
-pub const SIGNING_KEY_VAR: &str = "AUDIT_SIGNING_KEY";
-
 /// How a file's chain is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Alg {
@@ -159,7 +153,7 @@ impl ChainKey {
             ))),
             (Alg::HmacSha256, None) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("this day file is chained with HMAC-SHA-256: set {KEY_VAR} to the key it was written with"),
+                "this day file is chained with HMAC-SHA-256: set AUDIT_CHAIN_KEY to the key it was written with",
             )),
         }
     }

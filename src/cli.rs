@@ -1,33 +1,31 @@
 //! The command-line interface: arguments, configuration, one file per command.
 //!
 //! Two stages, as ripgrep has them: clap parses the raw [`args::Args`]
-//! (flags with an environment variable read it there), then
-//! [`config::Config::new`] resolves them, with the rest of the environment,
-//! once into a checked [`config::Config`]. Every command takes the `Config`
-//! and its own arguments, never the environment, and returns an exit code or
-//! a [`CliError`], which `fail` reports and [`exit::code`] maps.
+//! (flags only), then [`Config::new`] resolves them, as
+//! [`crate::config::Overrides`], with the environment (the process's over
+//! the `.env` file's) once into a checked [`Config`]. Every command takes the
+//! `Config` and its own arguments, never the environment, and returns an
+//! exit code or a [`CliError`], which `fail` reports and [`exit::code`] maps.
 
-pub mod agent;
-pub mod args;
-pub mod bar;
-pub mod config;
-pub mod daemon;
-pub mod demo;
-pub mod envfile;
-pub mod error;
-pub mod exit;
-pub mod forward;
-pub mod generate;
-pub mod import;
-pub mod log;
-pub mod maintain;
-pub mod mcp;
-pub mod messages;
-pub mod query;
-pub mod report;
-pub mod response;
-pub mod sync;
-pub mod verify;
+pub(crate) mod agent;
+pub(crate) mod args;
+pub(crate) mod bar;
+pub(crate) mod daemon;
+pub(crate) mod demo;
+pub(crate) mod error;
+pub(crate) mod exit;
+pub(crate) mod forward;
+pub(crate) mod generate;
+pub(crate) mod import;
+pub(crate) mod log;
+pub(crate) mod maintain;
+pub(crate) mod mcp;
+pub(crate) mod messages;
+pub(crate) mod query;
+pub(crate) mod report;
+pub(crate) mod response;
+pub(crate) mod sync;
+pub(crate) mod verify;
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
@@ -36,14 +34,14 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 
+use crate::config::{self, Config};
 use crate::redact::Redactor;
 use args::{Args, Command};
-use config::Config;
-pub use error::CliError;
+pub(crate) use error::CliError;
 use response::Response;
 
 /// The streams a command talks to.
-pub struct Io<'a> {
+pub(crate) struct Io<'a> {
     /// Standard input.
     pub stdin: &'a mut dyn BufRead,
     /// Standard output.
@@ -106,9 +104,9 @@ impl Write for Locked {
     }
 }
 
-/// A variable of the process environment (after `.env` was loaded). A value
-/// that is not UTF-8 is read lossily rather than taken as unset, so that a
-/// key in it is never silently dropped.
+/// A variable of the process environment. A value that is not UTF-8 is
+/// read lossily rather than taken as unset, so that a key in it is never
+/// silently dropped.
 fn process_env(name: &str) -> Option<String> {
     std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
 }
@@ -124,41 +122,51 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
         stdout: &mut Locked::Stdout(None),
         stderr: &mut io::stderr(),
     };
-    // The env file fills variables the real environment does not set, before
-    // clap reads them (see `envfile` for which file).
+    // The env file's settings go under the real environment (see
+    // `config::dotenv` for which file).
     let (command, explicit) = early(&argv);
     let mut notes = Vec::new();
-    if let Some(file) = envfile::choose(command.as_deref(), explicit.as_deref()) {
-        match envfile::load(&file, explicit.is_some()) {
-            Ok(said) => notes = said,
+    let mut file = Vec::new();
+    if let Some(path) = config::dotenv::choose(command.as_deref(), explicit.as_deref()) {
+        match config::dotenv::read(&path) {
+            Ok(pairs) if explicit.is_some() => file = pairs,
+            Ok(pairs) => {
+                notes = config::weakening_notes(process_env, &pairs, &path);
+                file = pairs;
+            }
             Err(e) => {
-                let code = exit::code(&e);
+                let e = CliError::from(e);
                 // The parser quotes the line it refused.
-                let message = early_redactor().text(&e.to_string()).into_owned();
+                let message = early_redactor(&process_env)
+                    .text(&e.to_string())
+                    .into_owned();
                 let _ = writeln!(io.stderr, "vault-audit: {message}");
-                return if command.as_deref() == Some("hook") {
-                    exit::OK
-                } else {
-                    code
+                return match command.as_deref() {
+                    Some("hook") => exit::OK,
+                    _ => exit::code(&e),
                 };
             }
         }
     }
+    let env = config::layered(process_env, file);
     let parsed = Args::try_parse_from(&argv);
-    messages::init(&message_settings(parsed.as_ref().ok()), early_redactor());
+    messages::init(
+        &message_settings(parsed.as_ref().ok(), &env),
+        early_redactor(&env),
+    );
     for note in notes {
         tracing::warn!("{note}");
     }
     let args = match parsed {
         Ok(args) => args,
-        Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), io),
+        Err(e) => return bad_usage(&e, subcommand(&argv).as_deref(), &env, io),
     };
     if let Some(code) = generate::run(&args.command, io.stdout, io.stderr) {
         return code;
     }
-    let config = match Config::new(&args, process_env) {
+    let config = match Config::new(&args.overrides(), &env) {
         Ok(config) => config,
-        Err(e) => return fail(&args.command, &e, &early_redactor(), io),
+        Err(e) => return fail(&args.command, &e.into(), &early_redactor(&env), io),
     };
     match dispatch(&config, &args.command, io) {
         Ok(code) => code,
@@ -168,21 +176,23 @@ pub fn run<I: IntoIterator<Item = OsString>>(argv: I) -> u8 {
 
 /// How operational messages are shown: `-v`/`-q` (none when the arguments
 /// did not parse), `RUST_LOG`, colour on a terminal unless `NO_COLOR`.
-fn message_settings(args: Option<&Args>) -> messages::Settings {
+fn message_settings(
+    args: Option<&Args>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> messages::Settings {
     use std::io::IsTerminal;
-    let no_color = process_env("NO_COLOR").is_some_and(|v| !v.is_empty());
     messages::Settings {
         verbose: args.map_or(0, |a| a.verbose),
         quiet: args.map_or(0, |a| a.quiet),
-        filter: process_env("RUST_LOG"),
-        color: io::stderr().is_terminal() && !no_color,
+        filter: config::log_filter(env),
+        color: io::stderr().is_terminal() && !config::no_color(env),
     }
 }
 
 /// The redactor for messages written before the configuration is known
 /// (or when it is not accepted): the environment's, else the built-in one.
-fn early_redactor() -> Redactor {
-    Redactor::from_vars(process_env).unwrap_or_default()
+fn early_redactor(env: &impl Fn(&str) -> Option<String>) -> Redactor {
+    config::redactor(env).unwrap_or_default()
 }
 
 /// Runs the command.
@@ -275,7 +285,7 @@ fn subcommand(argv: &[OsString]) -> Option<String> {
 }
 
 /// The subcommand and `--env-file`, as far as clap can parse `argv`
-/// before the environment is filled.
+/// before the environment is read.
 fn early(argv: &[OsString]) -> (Option<String>, Option<PathBuf>) {
     let Ok(matches) = Args::command()
         .ignore_errors(true)
@@ -293,13 +303,18 @@ fn early(argv: &[OsString]) -> (Option<String>, Option<PathBuf>) {
 
 /// Reports arguments clap did not accept (or help and version, which it
 /// asked for) and returns the exit code.
-fn bad_usage(e: &clap::Error, command: Option<&str>, io: &mut Io<'_>) -> u8 {
+fn bad_usage(
+    e: &clap::Error,
+    command: Option<&str>,
+    env: &impl Fn(&str) -> Option<String>,
+    io: &mut Io<'_>,
+) -> u8 {
     if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let _ = e.print();
         return exit::OK;
     }
     // clap quotes the value it refused: redacted, as every message is.
-    let text = early_redactor().text(&e.to_string()).into_owned();
+    let text = early_redactor(env).text(&e.to_string()).into_owned();
     let _ = write!(io.stderr, "{text}");
     match command {
         // These promise a response line on stdout, even for bad usage.

@@ -434,27 +434,6 @@ fn cut_all(v: Value) -> Value {
     }
 }
 
-/// The settings from the environment: `AUDIT_AGENT_ID`,
-/// `AUDIT_HOOK_PRE_TOOL_USE`, `AUDIT_HOOK_PROMPT_TEXT` (true/false).
-pub fn settings_from(var: impl Fn(&str) -> Option<String>) -> HookSettings {
-    let flag = |k: &str| {
-        var(k).is_some_and(|v| {
-            matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "1" | "true" | "yes" | "on"
-            )
-        })
-    };
-    HookSettings {
-        actor: var("AUDIT_AGENT_ID")
-            .filter(|a| !a.trim().is_empty())
-            .unwrap_or_else(|| "claude_code".into()),
-        pre_tool_use: flag("AUDIT_HOOK_PRE_TOOL_USE"),
-        prompt_text: flag("AUDIT_HOOK_PROMPT_TEXT"),
-        redactor: Redactor::default(),
-    }
-}
-
 /// The `.claude/settings.json` hooks that turn recording on.
 pub fn settings_snippet() -> Value {
     let hook = json!([{"matcher": "*", "hooks": [{"type": "command", "command": "vault-audit --no-dry-run --vault \"$CLAUDE_PROJECT_DIR\" hook claude-code"}]}]);

@@ -75,13 +75,15 @@
 //! | 6 | logger, repair, report |
 //! | 7 | inbox, import |
 //! | 8 | daemon |
-//! | 9 | cli |
+//! | 9 | config |
+//! | 10 | cli |
 #![warn(missing_docs)]
 
 pub mod alert;
 pub mod archive;
 pub mod chain;
 pub mod cli;
+pub mod config;
 pub mod daemon;
 pub mod daily;
 pub mod dashboard;

@@ -151,7 +151,8 @@ impl AuditLoggerBuilder {
 
     /// How entries are redacted and cut (default [`Redactor::default`]:
     /// the built-in patterns, strings cut at 2,000 characters). The logger
-    /// never reads the environment; see [`Redactor::from_vars`].
+    /// never reads the environment; the configuration (`config::redactor`)
+    /// builds one from the settings.
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = Some(redactor);
         self

@@ -50,7 +50,8 @@ pub const DEFAULT_MAX_FIELD_CHARS: usize = 2000;
 /// How many layers of `%XX` escapes are undone when searching a string.
 const MAX_DECODES: usize = 3;
 
-/// A bad `AUDIT_REDACT_PATTERNS` or `AUDIT_MAX_FIELD_CHARS`.
+/// A pattern that is not a regular expression; the configuration names
+/// the setting it came from (`AUDIT_REDACT_PATTERNS`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
@@ -95,9 +96,7 @@ impl Redactor {
         for p in patterns {
             let p = p.as_ref();
             let re = Regex::new(p).map_err(|e| {
-                ConfigError(format!(
-                    "AUDIT_REDACT_PATTERNS: {p:?} is not a valid regular expression: {e}"
-                ))
+                ConfigError(format!("{p:?} is not a valid regular expression: {e}"))
             })?;
             self.extra.push(re);
         }
@@ -108,51 +107,6 @@ impl Redactor {
     pub fn max_chars(mut self, n: usize) -> Self {
         self.max_chars = n.max(100);
         self
-    }
-
-    /// From `AUDIT_REDACTION` (`on`/`off`), `AUDIT_REDACT_PATTERNS` (a JSON
-    /// array of regexes, or one regex per line) and `AUDIT_MAX_FIELD_CHARS`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut r = Redactor::new();
-        match var("AUDIT_REDACTION").as_deref().map(str::trim) {
-            None | Some("") => {}
-            Some(v) if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("true") => {}
-            Some(v) if v.eq_ignore_ascii_case("off") || v.eq_ignore_ascii_case("false") => {
-                r = r.off();
-            }
-            Some(v) => {
-                return Err(ConfigError(format!(
-                    "AUDIT_REDACTION: {v:?} is not accepted; use on or off"
-                )))
-            }
-        }
-        if let Some(text) = var("AUDIT_REDACT_PATTERNS") {
-            let text = text.trim();
-            let list: Vec<String> = if text.starts_with('[') {
-                serde_json::from_str(text).map_err(|e| {
-                    ConfigError(format!(
-                        "AUDIT_REDACT_PATTERNS: not a JSON array of strings ({e}); give a JSON array or one pattern per line"
-                    ))
-                })?
-            } else {
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            };
-            r = r.patterns(&list)?;
-        }
-        if let Some(n) = var("AUDIT_MAX_FIELD_CHARS") {
-            let parsed = n.trim().parse::<usize>().ok().filter(|n| *n >= 100);
-            let Some(n) = parsed else {
-                return Err(ConfigError(format!(
-                    "AUDIT_MAX_FIELD_CHARS: {n:?} is not accepted; give a whole number of at least 100"
-                )));
-            };
-            r = r.max_chars(n);
-        }
-        Ok(r)
     }
 
     /// A string with secrets redacted and, if too long, cut.
@@ -611,23 +565,5 @@ mod tests {
         assert!(out.starts_with(&"é".repeat(60)));
         assert!(out.ends_with("…[truncated 84 of 150 characters]"), "{out}");
         assert_eq!(r.text(&out), out, "cutting twice changes nothing");
-    }
-
-    #[test]
-    fn bad_settings_are_clear_errors() {
-        let vars =
-            |k: &'static str, v: &'static str| move |name: &str| (name == k).then(|| v.to_owned());
-        let e = Redactor::from_vars(vars("AUDIT_REDACT_PATTERNS", "(unclosed")).unwrap_err();
-        assert!(
-            e.0.contains("\"(unclosed\" is not a valid regular expression"),
-            "{e}"
-        );
-        let e = Redactor::from_vars(vars("AUDIT_MAX_FIELD_CHARS", "ten")).unwrap_err();
-        assert!(e.0.contains("AUDIT_MAX_FIELD_CHARS"), "{e}");
-        let e = Redactor::from_vars(vars("AUDIT_REDACTION", "maybe")).unwrap_err();
-        assert!(e.0.contains("use on or off"), "{e}");
-        let r =
-            Redactor::from_vars(vars("AUDIT_REDACT_PATTERNS", r#"["CUST-[0-9]+"]"#)).expect("ok");
-        assert_eq!(r.text("id CUST-42 x"), "id [REDACTED] x");
     }
 }

@@ -505,9 +505,8 @@ fn chain_folder(day: &mut Day, name: &str, head: &daily::Head, key: &ChainKey) -
                 Kind::KeyMissing,
                 None,
                 format!(
-                    "chained with {}: set {} to the key it was written with to check its chain",
+                    "chained with {}: set AUDIT_CHAIN_KEY to the key it was written with to check its chain",
                     Alg::HmacSha256.as_str(),
-                    chain::KEY_VAR
                 ),
             );
             None

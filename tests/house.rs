@@ -1,6 +1,7 @@
 //! The house rules: the layering of `src/lib.rs` holds (every `crate::` path in a
-//! module's files names a module on a lower floor), and no function outside
-//! tests runs past 80 lines.
+//! module's files names a module on a lower floor), no function outside
+//! tests runs past 80 lines, every setting is named in `src/config.rs` alone
+//! and only the front ends read the process environment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -287,5 +288,132 @@ fn one_cursor_type_lives_in_daily() {
         found,
         vec![src.join("daily/cursor.rs").display().to_string()],
         "one DayCursor, in daily/cursor.rs"
+    );
+}
+
+/// Settings named by a prefix: any variable that starts with one.
+const SETTING_PREFIXES: [&str; 2] = ["AUDIT_", "AWS_"];
+
+/// Settings named whole.
+const SETTINGS: [&str; 14] = [
+    "VAULT_PATH",
+    "DRY_RUN",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "CLICOLOR",
+    "TERM",
+    "HOME",
+    "USERPROFILE",
+    "XDG_STATE_HOME",
+    "CLAUDE_PROJECT_DIR",
+    "NOTIFY_SOCKET",
+    "HOSTNAME",
+    "RUST_LOG",
+    "SHELL",
+];
+
+/// Whether `text` starts with a setting's name (and the name ends there).
+fn starts_with_setting(text: &str) -> bool {
+    let name_len = text
+        .find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+        .unwrap_or(text.len());
+    let name = &text[..name_len];
+    SETTINGS.contains(&name)
+        || SETTING_PREFIXES
+            .iter()
+            .any(|p| name.len() > p.len() && name.starts_with(p))
+}
+
+/// The lines of code (not comments, not tests) of `text` with a string
+/// literal that starts with a setting's name: (line number, line).
+fn settings_named(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in without_tests(text).lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        if line
+            .match_indices('"')
+            .any(|(at, _)| starts_with_setting(&line[at + 1..]))
+        {
+            out.push((i + 1, line.trim().to_owned()));
+        }
+    }
+    out
+}
+
+/// Every `.rs` file under `src/`, with its text.
+fn sources() -> Vec<(std::path::PathBuf, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    for item in walkdir::WalkDir::new(&src) {
+        let item = item.expect("walk src");
+        if item.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(item.path()).expect("read");
+        out.push((item.path().to_path_buf(), text));
+    }
+    out
+}
+
+#[test]
+fn no_module_but_config_names_a_setting() {
+    let home = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config.rs");
+    let mut found = Vec::new();
+    for (file, text) in sources() {
+        if file == home {
+            continue;
+        }
+        for (line, code) in settings_named(&text) {
+            found.push(format!("{}:{line}: {code}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "settings named outside src/config.rs:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_reader_catches_a_setting_named_in_code() {
+    let text = concat!(
+        "//! Reads `AUDIT_DRY_RUN`.\n",
+        "/// `VAULT_PATH` in a doc comment is fine.\n",
+        "fn f(env: impl Fn(&str) -> Option<String>) {\n",
+        "    let _ = env(\"AUDIT_CHAIN_KEY\");\n",
+        "    let _ = env(\"HOME\");\n",
+        "    let _ = \"HOMER\";\n",
+        "    let _ = format!(\"set AUDIT_CHAIN_KEY to the key\");\n",
+        "    // env(\"NO_COLOR\") in a comment is fine\n",
+        "    let _ = [\"AWS_PROFILE\", \"x\"];\n",
+        "}\n",
+        "#[cfg(test)]\nmod tests {\n    const K: &str = \"AUDIT_HOST\";\n}\n",
+    );
+    let lines: Vec<usize> = settings_named(text).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(lines, vec![4, 5, 9]);
+}
+
+#[test]
+fn only_the_front_ends_read_the_process_environment() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let front = [src.join("main.rs"), src.join("cli.rs"), src.join("cli")];
+    let mut found = Vec::new();
+    for (file, text) in sources() {
+        if front.iter().any(|f| file.starts_with(f)) {
+            continue;
+        }
+        for (i, line) in without_tests(&text).lines().enumerate() {
+            let code = !line.trim_start().starts_with("//");
+            if code && (line.contains("env::var") || line.contains("env::set_var")) {
+                found.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the environment read outside the front ends:\n{}",
+        found.join("\n")
     );
 }

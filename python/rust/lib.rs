@@ -1,7 +1,7 @@
 //! `vault_audit._native`: the vault-audit library, in-process, for Python.
 //!
-//! A thin layer: settings are resolved by the CLI's own [`Config`] (the same
-//! flags and environment variables), entries are parsed, validated, redacted
+//! A thin layer: settings are resolved by the library's own [`Config`]
+//! (the same environment variables as the CLI), entries are parsed, validated, redacted
 //! and appended by the same [`AuditLogger`], queries run the same
 //! [`Filter`]. The pure-Python part (`vault_audit/__init__.py`) gives the
 //! skill specification's `AuditLogger` its names and types; the exceptions
@@ -9,20 +9,16 @@
 //!
 //! Every call that touches the disk releases the GIL.
 
-use std::ffi::OsString;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::TryLockError;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use clap::Parser;
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use vault_audit::cli::args::Args;
-use vault_audit::cli::config::Config;
-use vault_audit::cli::{envfile, CliError};
+use vault_audit::config::{self, Config, ConfigError, Overrides};
 use vault_audit::entry::EntryError;
 use vault_audit::query::{self, Filter, FilterSpec};
 use vault_audit::{verify, AuditLogger, Entry, Error, Receipt};
@@ -46,7 +42,7 @@ where
     }
 }
 
-fn config_error(py: Python<'_>, e: CliError) -> PyErr {
+fn config_error(py: Python<'_>, e: ConfigError) -> PyErr {
     raise(py, "ConfigError", (e.to_string(),))
 }
 
@@ -57,65 +53,25 @@ struct Logger {
     config: Config,
 }
 
-/// `--name=value` as one argument: a value that starts with `-` (a vault
-/// folder `-x`, a session id `--help`) stays a value.
-fn option(name: &str, value: impl AsRef<std::ffi::OsStr>) -> OsString {
-    let mut arg = OsString::from(format!("--{name}="));
-    arg.push(value);
-    arg
-}
-
-/// The argument list the CLI would be given for these settings: the same
-/// parser then reads the same environment variables.
-fn argv(vault: Option<&Path>, dry_run: bool, session_id: Option<&str>) -> Vec<OsString> {
-    let mut argv = vec![OsString::from("vault-audit")];
-    if let Some(vault) = vault {
-        argv.push(option("vault", vault));
-    }
-    argv.push(if dry_run { "--dry-run" } else { "--no-dry-run" }.into());
-    if let Some(id) = session_id.filter(|s| !s.trim().is_empty()) {
-        argv.push(option("session", id));
-    }
-    // A command that takes no arguments of its own and forwards nothing.
-    argv.push("index".into());
-    argv
-}
-
-/// The settings the Python API takes only from the environment, as clap
-/// names them in its errors, with their variables.
-const FROM_ENV: [(&str, &str); 2] = [
-    (
-        "'--lock-timeout-ms <MS>'",
-        "AUDIT_LOCK_TIMEOUT_MS (whole milliseconds)",
-    ),
-    (
-        "'--retention-days <DAYS>'",
-        "AUDIT_RETENTION_DAYS (whole days, 1 to 36500)",
-    ),
-];
-
-/// A clap error as a Python caller can act on it: the environment variable
-/// named instead of the flag, without the CLI's `--help` hint.
-fn usage(e: &clap::Error) -> CliError {
-    let text = e.to_string();
-    let first = text.lines().next().unwrap_or_default();
-    let mut message = first.trim_start_matches("error: ").trim().to_owned();
-    for (flag, var) in FROM_ENV {
-        message = message.replace(flag, var);
-    }
-    CliError::Usage(message)
-}
-
+/// The configuration for these settings, the rest from the process
+/// environment (which the Python side filled from `.env`).
 fn resolve(
     vault: Option<&Path>,
     dry_run: bool,
     session_id: Option<&str>,
-) -> Result<Config, CliError> {
-    let args = Args::try_parse_from(argv(vault, dry_run, session_id)).map_err(|e| usage(&e))?;
-    let mut config = Config::new(&args, |name| std::env::var(name).ok())?;
-    // As the skill's AuditLogger: the vault folder gets its Logs/ folder.
-    config.init = true;
-    Ok(config)
+) -> Result<Config, ConfigError> {
+    let given = Overrides {
+        vault: vault.map(Path::to_path_buf),
+        dry_run: Some(dry_run),
+        // A blank id leaves it to AUDIT_SESSION_ID.
+        session_id: session_id
+            .filter(|s| !s.trim().is_empty())
+            .map(str::to_owned),
+        // As the skill's AuditLogger: the vault folder gets its Logs/ folder.
+        init: true,
+        ..Overrides::default()
+    };
+    Config::new(&given, |name| std::env::var(name).ok())
 }
 
 #[pymethods]
@@ -131,14 +87,14 @@ impl Logger {
         let config =
             resolve(vault_path.as_deref(), dry_run, session_id).map_err(|e| config_error(py, e))?;
         // Dry run previews are printed by the Python side, through sys.stdout.
-        let built = || -> Result<AuditLogger, CliError> {
+        let built = || -> Result<AuditLogger, ConfigError> {
             let vault = config.vault()?;
             config.writable_vault(vault)?;
             let builder = config.builder_for(vault, config.dry_run);
             Ok(builder.dry_run_output(std::io::sink()).build()?)
         };
         let inner = py.detach(built).map_err(|e| match e {
-            CliError::Library(error) => match *error {
+            ConfigError::Logger(error) => match *error {
                 Error::VaultNotFound { path } => {
                     let message = format!("vault {} is not an existing folder", path.display());
                     raise(
@@ -147,12 +103,11 @@ impl Logger {
                         (2, message, path, None::<PathBuf>, false),
                     )
                 }
-                other => config_error(py, CliError::from(other)),
+                other => config_error(py, ConfigError::from(other)),
             },
             // The vault's Logs/ could not be created: a disk problem.
-            CliError::Unavailable { what, source } => {
-                let path = config.vault.clone().unwrap_or_default().join("Logs");
-                let message = format!("could not {what}: {source}");
+            ConfigError::CreateLogs { path, source } => {
+                let message = format!("could not create {}: {source}", path.display());
                 let errno = source.raw_os_error().unwrap_or(0);
                 raise(
                     py,
@@ -577,11 +532,11 @@ fn new_session_id() -> String {
 /// note to print when it weakens auditing.
 #[pyfunction]
 fn read_env_file(py: Python<'_>, path: PathBuf) -> PyResult<Vec<(String, String, Option<String>)>> {
-    let pairs = envfile::read(&path).map_err(|e| config_error(py, e))?;
+    let pairs = config::dotenv::read(&path).map_err(|e| config_error(py, e))?;
     Ok(pairs
         .into_iter()
         .map(|(key, value)| {
-            let note = envfile::weakening_note(&key, &value, Path::new(&path));
+            let note = config::weakening_note(&key, &value, Path::new(&path));
             (key, value, note)
         })
         .collect())

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use crate::cli::args::{HookArgs, SkillRunArgs};
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::entry::{ActionType, Entry, LogLevel, Outcome};
 use crate::error::Error;
 use crate::hook;

@@ -1,15 +1,19 @@
-//! Raw command-line arguments (clap derive).
+//! Raw command-line arguments (clap derive), flags only: the environment
+//! under them is read by [`crate::config`], to which [`Args::overrides`]
+//! hands them.
 
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
+use crate::config::{DaemonOverrides, Overrides};
+
 /// A durable audit log for Obsidian vaults.
 #[derive(Debug, Parser)]
 #[command(name = "vault-audit", version, about, max_term_width = 100)]
 pub struct Args {
-    /// The vault folder.
-    #[arg(long, env = "VAULT_PATH", global = true, value_name = "PATH")]
+    /// The vault folder (else VAULT_PATH).
+    #[arg(long, global = true, value_name = "PATH")]
     pub vault: Option<PathBuf>,
 
     /// Validate and print entries, write nothing (the default when neither
@@ -22,21 +26,18 @@ pub struct Args {
     pub no_dry_run: bool,
 
     /// How long to wait for the writers' lock before saving entries to
-    /// Logs/failed_writes.json.
-    #[arg(long, env = "AUDIT_LOCK_TIMEOUT_MS", global = true, value_name = "MS")]
+    /// Logs/failed_writes.json (else AUDIT_LOCK_TIMEOUT_MS).
+    #[arg(long, global = true, value_name = "MS")]
     pub lock_timeout_ms: Option<u64>,
 
-    /// Days of logs to keep; older day files are purged after writes.
-    #[arg(long, env = "AUDIT_RETENTION_DAYS", global = true, value_name = "DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=36_500))]
-    pub retention_days: u32,
+    /// Days of logs to keep; older day files are purged after writes (else
+    /// AUDIT_RETENTION_DAYS, else 90).
+    #[arg(long, global = true, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub retention_days: Option<u32>,
 
-    /// Session id for entries that carry none (default: a new AI_EMP_YYYYMMDD_XXXXXX).
-    #[arg(
-        long = "session",
-        env = "AUDIT_SESSION_ID",
-        global = true,
-        value_name = "ID"
-    )]
+    /// Session id for entries that carry none (else AUDIT_SESSION_ID, else
+    /// a new AI_EMP_YYYYMMDD_XXXXXX).
+    #[arg(long = "session", global = true, value_name = "ID")]
     pub session: Option<String>,
 
     /// Read settings from this file (the real environment wins). Without
@@ -272,58 +273,28 @@ pub struct DaemonArgs {
 
     /// How long an inbox file must be quiet (size and modification time
     /// unchanged) before it is claimed, and a claim before it is removed
-    /// (at least 100ms).
-    #[arg(long = "inbox-grace", env = "AUDIT_INBOX_GRACE", default_value = "1s", value_parser = parse_grace)]
-    pub inbox_grace: std::time::Duration,
+    /// (at least 100ms; else AUDIT_INBOX_GRACE, else 1s).
+    #[arg(long = "inbox-grace", value_parser = crate::config::parse_grace)]
+    pub inbox_grace: Option<std::time::Duration>,
 
-    /// The inbox folder's name.
-    #[arg(
-        long,
-        env = "AUDIT_FOLDER_INBOX",
-        default_value = "Inbox",
-        hide_short_help = true
-    )]
-    pub folder_inbox: String,
-    /// The Needs_Action folder's name (alert notes go there too).
-    #[arg(
-        long,
-        env = "AUDIT_FOLDER_NEEDS_ACTION",
-        default_value = "Needs_Action",
-        hide_short_help = true
-    )]
-    pub folder_needs_action: String,
-    /// The Plans folder's name.
-    #[arg(
-        long,
-        env = "AUDIT_FOLDER_PLANS",
-        default_value = "Plans",
-        hide_short_help = true
-    )]
-    pub folder_plans: String,
-    /// The Pending_Approval folder's name.
-    #[arg(
-        long,
-        env = "AUDIT_FOLDER_PENDING_APPROVAL",
-        default_value = "Pending_Approval",
-        hide_short_help = true
-    )]
-    pub folder_pending_approval: String,
-    /// The Approved folder's name.
-    #[arg(
-        long,
-        env = "AUDIT_FOLDER_APPROVED",
-        default_value = "Approved",
-        hide_short_help = true
-    )]
-    pub folder_approved: String,
-    /// The Rejected folder's name.
-    #[arg(
-        long,
-        env = "AUDIT_FOLDER_REJECTED",
-        default_value = "Rejected",
-        hide_short_help = true
-    )]
-    pub folder_rejected: String,
+    /// The inbox folder's name (else AUDIT_FOLDER_INBOX, else Inbox).
+    #[arg(long, hide_short_help = true)]
+    pub folder_inbox: Option<String>,
+    /// The Needs_Action folder's name (alert notes go there too) (else AUDIT_FOLDER_NEEDS_ACTION, else Needs_Action).
+    #[arg(long, hide_short_help = true)]
+    pub folder_needs_action: Option<String>,
+    /// The Plans folder's name (else AUDIT_FOLDER_PLANS, else Plans).
+    #[arg(long, hide_short_help = true)]
+    pub folder_plans: Option<String>,
+    /// The Pending_Approval folder's name (else AUDIT_FOLDER_PENDING_APPROVAL, else Pending_Approval).
+    #[arg(long, hide_short_help = true)]
+    pub folder_pending_approval: Option<String>,
+    /// The Approved folder's name (else AUDIT_FOLDER_APPROVED, else Approved).
+    #[arg(long, hide_short_help = true)]
+    pub folder_approved: Option<String>,
+    /// The Rejected folder's name (else AUDIT_FOLDER_REJECTED, else Rejected).
+    #[arg(long, hide_short_help = true)]
+    pub folder_rejected: Option<String>,
 }
 
 /// What to do with a running daemon.
@@ -512,14 +483,54 @@ pub struct ReplayArgs {
     pub orphans: bool,
 }
 
-/// An inbox grace: a duration of at least 100 ms (at zero, a writer that
-/// writes under the final name would be cut short).
-fn parse_grace(text: &str) -> Result<std::time::Duration, String> {
-    let grace = crate::time::parse_duration(text).map_err(|e| e.to_string())?;
-    if grace < std::time::Duration::from_millis(100) {
-        return Err(format!(
-            "{text:?} is too short; accepted: 100ms or more (for example 1s)"
-        ));
+impl Args {
+    /// What the flags say, for the configuration to put over the
+    /// environment.
+    pub fn overrides(&self) -> Overrides {
+        let dry_run = match (self.dry_run, self.no_dry_run) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        Overrides {
+            vault: self.vault.clone(),
+            dry_run,
+            lock_timeout_ms: self.lock_timeout_ms,
+            retention_days: self.retention_days,
+            session_id: self.session.clone(),
+            init: self.init,
+            forwarding: self.command.forwards(),
+            daemon: match &self.command {
+                Command::Daemon(d) => Some(d.overrides()),
+                _ => None,
+            },
+        }
     }
-    Ok(grace)
+}
+
+impl Command {
+    /// Whether the command sends entries to the sinks.
+    fn forwards(&self) -> bool {
+        match self {
+            Command::Forward(_) => true,
+            Command::Verify(v) => v.against_postgres.is_some(),
+            Command::Daemon(d) => d.action.is_none(),
+            _ => false,
+        }
+    }
+}
+
+impl DaemonArgs {
+    /// The daemon's flags that have a setting under them.
+    fn overrides(&self) -> DaemonOverrides {
+        DaemonOverrides {
+            grace: self.inbox_grace,
+            inbox: self.folder_inbox.clone(),
+            needs_action: self.folder_needs_action.clone(),
+            plans: self.folder_plans.clone(),
+            pending_approval: self.folder_pending_approval.clone(),
+            approved: self.folder_approved.clone(),
+            rejected: self.folder_rejected.clone(),
+        }
+    }
 }

@@ -8,11 +8,11 @@ use serde_json::json;
 
 use crate::cli::args::{DaemonAction, DaemonArgs, ReplayArgs};
 use crate::cli::bar::Bar;
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
-use crate::daemon::{self, pidfile, watch::Folders, DaemonConfig, DaemonError};
+use crate::config::{Config, DaemonSettings};
+use crate::daemon::{self, pidfile, DaemonConfig, DaemonError};
 use crate::inbox;
 use crate::journal;
 use crate::vault::Vault;
@@ -96,27 +96,21 @@ fn serve(
         return Err(CliError::Usage(problem.clone()));
     }
     let reports = config.reports.clone().map_err(CliError::Usage)?;
+    let settings = daemon_settings(config)?;
     let logger = config
         .builder_for(vault.root(), false)
-        .alerts(Some(alert_rules(config, args)))
+        .alerts(Some(alert_rules(config, args, settings)))
         .upkeep(false)
         .build()?;
     let cfg = DaemonConfig {
         poll: args.poll,
         watch_vault: !args.no_watch_vault,
-        folders: Folders {
-            inbox: args.folder_inbox.clone(),
-            needs_action: args.folder_needs_action.clone(),
-            plans: args.folder_plans.clone(),
-            pending_approval: args.folder_pending_approval.clone(),
-            approved: args.folder_approved.clone(),
-            rejected: args.folder_rejected.clone(),
-        },
-        grace: args.inbox_grace,
+        folders: settings.folders.clone(),
+        grace: settings.grace,
         notify: config.systemd_notify,
         weekly_report: reports.weekly.then(|| daemon::WeeklyReport {
             folder: reports.folder.clone(),
-            alert_folders: crate::report::alert_folders(&args.folder_needs_action),
+            alert_folders: crate::report::alert_folders(&settings.folders.needs_action),
             zone: crate::time::Zone::Local,
         }),
     };
@@ -125,7 +119,7 @@ fn serve(
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| CliError::unavailable("handle signals", e))?;
     }
-    let setup = config.forwarding()?.setup(vault)?;
+    let setup = config.sinks(vault)?;
     let bars = indicatif::MultiProgress::new();
     let mut forwarding = daemon::Forwarding {
         sinks: setup.sinks,
@@ -242,7 +236,11 @@ fn adopt_orphans(config: &Config, logger: &crate::logger::AuditLogger) -> Result
 
 /// The alert rules the daemon raises by: the configured ones, with its
 /// flags over them, and its Needs_Action folder.
-fn alert_rules(config: &Config, args: &DaemonArgs) -> crate::alert::Rules {
+fn alert_rules(
+    config: &Config,
+    args: &DaemonArgs,
+    settings: &DaemonSettings,
+) -> crate::alert::Rules {
     let mut rules = config.alerts.clone();
     if let Some(n) = args.alert_errors {
         rules.errors = n as usize;
@@ -253,6 +251,14 @@ fn alert_rules(config: &Config, args: &DaemonArgs) -> crate::alert::Rules {
     {
         rules.window = window;
     }
-    rules.folder = args.folder_needs_action.clone();
+    rules.folder = settings.folders.needs_action.clone();
     rules
+}
+
+/// The daemon's settings, read for the `daemon` command.
+fn daemon_settings(config: &Config) -> Result<&DaemonSettings, CliError> {
+    config
+        .daemon
+        .as_ref()
+        .ok_or_else(|| CliError::usage("the daemon's settings were not read for this command"))
 }

@@ -7,12 +7,9 @@ use std::path::Path;
 use walkdir::WalkDir;
 
 use crate::cli::args::DemoArgs;
-use crate::cli::config::Config;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::entry::{ActionType, ApprovalStatus, ApprovedBy, Entry, LogLevel, Outcome};
-
-/// The sample vault shipped with the source, where the source tree is.
-pub const SAMPLE_VAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-vault");
 
 /// The sample vault's folders, built into the binary (so `demo` runs from an
 /// installed copy with no source tree beside it).
@@ -190,6 +187,9 @@ pub fn run(config: &Config, args: &DemoArgs, io: &mut Io<'_>) -> Result<u8, CliE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The sample vault shipped with the source, where the source tree is.
+    const SAMPLE_VAULT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sample-vault");
 
     #[test]
     fn the_built_in_sample_vault_is_the_fixture_byte_for_byte() {

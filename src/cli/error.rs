@@ -11,9 +11,6 @@ pub enum CliError {
     /// Bad arguments, a bad value or a missing vault; nothing was done.
     #[error("{0}")]
     Usage(String),
-    /// A bad redaction setting (`AUDIT_REDACT_PATTERNS`, ...).
-    #[error(transparent)]
-    Redaction(#[from] crate::redact::ConfigError),
     /// A bad forwarding setting (`AUDIT_FORWARD_*`).
     #[error(transparent)]
     Forward(#[from] crate::forward::config::ConfigError),
@@ -53,6 +50,22 @@ pub enum CliError {
 impl From<crate::Error> for CliError {
     fn from(error: crate::Error) -> Self {
         CliError::Library(Box::new(error))
+    }
+}
+
+/// A setting that is not accepted is a usage error (exit 2), with the
+/// configuration's message; a vault that cannot be set up keeps its kind.
+impl From<crate::config::ConfigError> for CliError {
+    fn from(error: crate::config::ConfigError) -> Self {
+        use crate::config::ConfigError;
+        match error {
+            ConfigError::Forward(e) => CliError::Forward(e),
+            ConfigError::Logger(e) => CliError::Library(e),
+            ConfigError::CreateLogs { path, source } => {
+                CliError::unavailable(format!("create {}", path.display()), source)
+            }
+            other => CliError::Usage(other.to_string()),
+        }
     }
 }
 

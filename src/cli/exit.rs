@@ -29,7 +29,6 @@ pub fn for_error(error: &Error) -> u8 {
 pub fn code(error: &CliError) -> u8 {
     match error {
         CliError::Usage(_)
-        | CliError::Redaction(_)
         | CliError::Forward(_)
         | CliError::Filter(_)
         | CliError::Hook(_)

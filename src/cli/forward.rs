@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use crate::cli::args::ForwardArgs;
 use crate::cli::bar::Bar;
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::forward::{self, config::Setup};
 
 /// Runs `forward`.
@@ -27,7 +27,7 @@ pub fn run(config: &Config, args: &ForwardArgs, io: &mut Io<'_>) -> Result<u8, C
             "this machine is the replica {host:?} (AUDIT_ROLE=replica): the primary forwards every machine's entries once it has taken them in; run forward there"
         )));
     }
-    let Setup { sinks, pace, .. } = settings.setup(&vault)?;
+    let Setup { sinks, pace, .. } = config.sinks(&vault)?;
     if sinks.is_empty() {
         return Err(CliError::Usage(
             "no sink is configured: set AUDIT_FORWARD_POSTGRES, AUDIT_FORWARD_SYSLOG, AUDIT_FORWARD_HTTP or AUDIT_FORWARD_CLOUDWATCH".into(),
@@ -107,7 +107,7 @@ fn init_postgres(
     }
     let mut sink = forward::postgres::PostgresSink::new(url, "").map_err(|source| {
         ForwardConfigError::Sink {
-            name: forward::config::POSTGRES_VAR,
+            name: crate::config::SINK_NAMES.postgres,
             source,
         }
     })?;

@@ -7,10 +7,10 @@ use serde_json::{json, Value};
 
 use crate::cli::args::ImportArgs;
 use crate::cli::bar::Bar;
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::import::{self, Report};
 
 /// Entries from which an import is large enough to show its progress.

@@ -5,10 +5,10 @@ use std::io::{BufRead, Read, Write};
 use serde_json::{json, Map, Value};
 
 use crate::cli::args::LogArgs;
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::entry::{Entry, EntryError, ParseMode};
 use crate::error::Error;
 use crate::logger::{AuditLogger, Receipt};

@@ -3,10 +3,10 @@
 
 use serde_json::{json, Value};
 
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::response::Response;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::dashboard::Refresh;
 use crate::error::Error;
 use crate::logger::AuditLogger;

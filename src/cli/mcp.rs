@@ -31,9 +31,9 @@ use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler
 use serde_json::Value;
 
 use crate::chain::ChainKey;
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::index::Index;
 use crate::logger::AuditLogger;
 use crate::verify::Report;

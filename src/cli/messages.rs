@@ -69,7 +69,7 @@ pub fn init(settings: &Settings, redactor: Redactor) {
         .try_init()
         .is_ok();
     if let (true, Some(e)) = (installed, refused) {
-        tracing::warn!("RUST_LOG is not a filter ({e}); using the defaults");
+        tracing::warn!("the filter in RUST_LOG does not parse ({e}); using the defaults");
     }
 }
 

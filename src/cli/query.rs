@@ -10,9 +10,9 @@ use anstream::ColorChoice;
 use chrono::Utc;
 
 use crate::cli::args::{QueryArgs, TailArgs};
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::query::output::{Format, Printer};
 use crate::query::{self, Field, Filter, FilterSpec, Lite};
 

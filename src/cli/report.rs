@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use crate::cli::args::ReportArgs;
-use crate::cli::config::Config;
 use crate::cli::response::Response;
 use crate::cli::{exit, CliError, Io};
+use crate::config::Config;
 use crate::query::{Filter, FilterSpec};
 use crate::report::{self, Request};
 use crate::vault::Vault;

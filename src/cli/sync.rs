@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::Command as Process;
 
 use crate::cli::args::{InitSyncArgs, MergeDriverArgs, SyncTool};
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::fsutil::{read_no_follow, write_atomic};
 use crate::vault::{git_attributes, git_ignored, MERGE_DRIVER};
 

@@ -5,9 +5,9 @@ use std::io::Write;
 use crate::chain::sign::{PublicKey, SigningKey};
 use crate::cli::args::{CheckArgs, KeygenArgs, RepairArgs, VerifyArgs};
 use crate::cli::bar::Bar;
-use crate::cli::config::Config;
 use crate::cli::exit;
 use crate::cli::{CliError, Io};
+use crate::config::Config;
 use crate::repair;
 use crate::verify::{self, Report};
 

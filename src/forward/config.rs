@@ -1,6 +1,6 @@
-//! Which sinks run: the forwarding settings, read through a lookup the
-//! caller passes in (the command line passes its environment; the library
-//! never reads the environment itself).
+//! Which sinks run: the forwarding settings, as values. The configuration
+//! (`src/config.rs`) reads them from the variables below and names them
+//! in messages; this module never reads the environment.
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -18,14 +18,28 @@
 use std::fmt;
 
 use super::{Pace, Sink, SinkConfigError};
-use crate::time::parse_duration;
 use crate::vault::Vault;
-use aws::{CloudWatchSettings, CLOUDWATCH_VAR};
+use aws::CloudWatchSettings;
 
 pub mod aws;
 
-/// The PostgreSQL sink's variable.
-pub const POSTGRES_VAR: &str = "AUDIT_FORWARD_POSTGRES";
+/// The names of the sinks' settings, as the configuration spells them, for
+/// the messages of [`Settings::setup`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SinkNames {
+    /// The PostgreSQL sink's connection string.
+    pub postgres: &'static str,
+    /// The syslog sink's URL.
+    pub syslog: &'static str,
+    /// The HTTP sink's URL.
+    pub http: &'static str,
+    /// The HTTP sink's format.
+    pub http_format: &'static str,
+    /// The HTTP sink's headers.
+    pub http_headers: &'static str,
+    /// The CloudWatch Logs sink's target.
+    pub cloudwatch: &'static str,
+}
 
 /// A forwarding setting that is not accepted. The message names the
 /// variable and what is accepted, and repeats the value unless it may hold
@@ -74,7 +88,8 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(name: &'static str, value: &str, why: impl fmt::Display) -> ConfigError {
+/// A value of the setting `name` that is not accepted, and why.
+pub fn invalid(name: &'static str, value: &str, why: impl fmt::Display) -> ConfigError {
     ConfigError::Invalid {
         name,
         value: value.to_owned(),
@@ -157,52 +172,6 @@ pub struct Setup {
 }
 
 impl Settings {
-    /// Reads the `AUDIT_FORWARD_*` variables and `AUDIT_VAULT_NAME` through
-    /// `var`; empty values count as unset. An error names the variable, its
-    /// value and what is accepted.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
-        let mut pace = Pace::default();
-        if let Some(v) = get("AUDIT_FORWARD_BATCH") {
-            pace.batch = match v.trim().parse::<usize>() {
-                Ok(n) if (1..=10_000).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "AUDIT_FORWARD_BATCH",
-                        &v,
-                        "expected a number from 1 to 10000",
-                    ))
-                }
-            };
-        }
-        if let Some(v) = get("AUDIT_FORWARD_BACKOFF_MAX") {
-            pace.max_backoff = parse_duration(&v)
-                .map_err(|e| invalid("AUDIT_FORWARD_BACKOFF_MAX", &v, e))?
-                .max(pace.min_backoff);
-        }
-        let syslog = match get("AUDIT_FORWARD_SYSLOG") {
-            Some(url) => Some(SyslogSettings {
-                url: url.trim().to_owned(),
-                facility: facility(get("AUDIT_FORWARD_SYSLOG_FACILITY"))?,
-            }),
-            None => None,
-        };
-        let http = get("AUDIT_FORWARD_HTTP").map(|url| HttpSettings {
-            url: url.trim().to_owned(),
-            format: get("AUDIT_FORWARD_HTTP_FORMAT"),
-            headers: get("AUDIT_FORWARD_HTTP_HEADERS"),
-        });
-        Ok(Settings {
-            postgres: get(POSTGRES_VAR).map(|u| u.trim().to_owned()),
-            syslog,
-            http,
-            cloudwatch: aws::from_vars(&get)?,
-            pace,
-            vault_name: get("AUDIT_VAULT_NAME"),
-            hostname: None,
-        })
-    }
-
     /// Whether any sink is configured.
     pub fn any_sink(&self) -> bool {
         self.postgres.is_some()
@@ -225,18 +194,19 @@ impl Settings {
     }
 
     /// Makes the sinks for `vault` (nothing is connected yet). An error
-    /// names the variable whose value a sink does not accept.
-    pub fn setup(&self, vault: &Vault) -> Result<Setup, ConfigError> {
+    /// names the setting (as `names` spell them) whose value a sink does
+    /// not accept.
+    pub fn setup(&self, vault: &Vault, names: &SinkNames) -> Result<Setup, ConfigError> {
         let name = self.vault_name(vault);
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
         if let Some(url) = &self.postgres {
-            sinks.push(postgres_sink(url, &name)?);
+            sinks.push(postgres_sink(url, &name, names.postgres)?);
         }
         if let Some(s) = &self.syslog {
             let mut sink =
                 super::syslog::SyslogSink::new(&s.url, s.facility, &name).map_err(|source| {
                     ConfigError::Sink {
-                        name: "AUDIT_FORWARD_SYSLOG",
+                        name: names.syslog,
                         source,
                     }
                 })?;
@@ -246,10 +216,10 @@ impl Settings {
             sinks.push(Box::new(sink));
         }
         if let Some(h) = &self.http {
-            sinks.push(http_sink(h, &name)?);
+            sinks.push(http_sink(h, &name, names)?);
         }
         if let Some(c) = &self.cloudwatch {
-            sinks.push(cloudwatch_sink(c, &name)?);
+            sinks.push(cloudwatch_sink(c, &name, names.cloudwatch)?);
         }
         Ok(Setup {
             sinks,
@@ -259,45 +229,37 @@ impl Settings {
     }
 }
 
-fn facility(text: Option<String>) -> Result<u8, ConfigError> {
-    let Some(f) = text else {
-        return Ok(16);
-    };
-    super::syslog::parse_facility(&f).ok_or_else(|| {
-        invalid(
-            "AUDIT_FORWARD_SYSLOG_FACILITY",
-            &f,
-            "expected a facility name (kern, user, daemon, auth, local0 to local7, ...) or 0 to 23",
-        )
-    })
-}
-
 #[cfg(feature = "postgres")]
-fn postgres_sink(url: &str, vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
+fn postgres_sink(url: &str, vault: &str, name: &'static str) -> Result<Box<dyn Sink>, ConfigError> {
     // The value may hold a password: the error does not repeat it.
     super::postgres::PostgresSink::new(url, vault)
         .map(|s| Box::new(s) as Box<dyn Sink>)
-        .map_err(|source| ConfigError::Sink {
-            name: POSTGRES_VAR,
-            source,
-        })
+        .map_err(|source| ConfigError::Sink { name, source })
 }
 
 #[cfg(not(feature = "postgres"))]
-fn postgres_sink(_url: &str, _vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
+fn postgres_sink(
+    _url: &str,
+    _vault: &str,
+    name: &'static str,
+) -> Result<Box<dyn Sink>, ConfigError> {
     Err(ConfigError::Unsupported {
-        name: POSTGRES_VAR,
+        name,
         sink: "PostgreSQL",
         feature: "postgres",
     })
 }
 
 #[cfg(feature = "http")]
-fn http_sink(settings: &HttpSettings, vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
+fn http_sink(
+    settings: &HttpSettings,
+    vault: &str,
+    names: &SinkNames,
+) -> Result<Box<dyn Sink>, ConfigError> {
     use super::http::{parse_headers, Format, HttpSink};
     let format: Format = match &settings.format {
         Some(f) => f.parse().map_err(|source| ConfigError::Sink {
-            name: "AUDIT_FORWARD_HTTP_FORMAT",
+            name: names.http_format,
             source,
         })?,
         None => Format::JsonLine,
@@ -306,14 +268,14 @@ fn http_sink(settings: &HttpSettings, vault: &str) -> Result<Box<dyn Sink>, Conf
     // never the value.
     let headers = match &settings.headers {
         Some(h) => parse_headers(h).map_err(|source| ConfigError::Sink {
-            name: "AUDIT_FORWARD_HTTP_HEADERS",
+            name: names.http_headers,
             source,
         })?,
         None => Vec::new(),
     };
     let sink = HttpSink::new(&settings.url, format, headers, vault).map_err(|source| {
         ConfigError::Sink {
-            name: "AUDIT_FORWARD_HTTP",
+            name: names.http,
             source,
         }
     })?;
@@ -321,9 +283,13 @@ fn http_sink(settings: &HttpSettings, vault: &str) -> Result<Box<dyn Sink>, Conf
 }
 
 #[cfg(not(feature = "http"))]
-fn http_sink(_settings: &HttpSettings, _vault: &str) -> Result<Box<dyn Sink>, ConfigError> {
+fn http_sink(
+    _settings: &HttpSettings,
+    _vault: &str,
+    names: &SinkNames,
+) -> Result<Box<dyn Sink>, ConfigError> {
     Err(ConfigError::Unsupported {
-        name: "AUDIT_FORWARD_HTTP",
+        name: names.http,
         sink: "HTTP",
         feature: "http",
     })
@@ -333,97 +299,22 @@ fn http_sink(_settings: &HttpSettings, _vault: &str) -> Result<Box<dyn Sink>, Co
 fn cloudwatch_sink(
     settings: &CloudWatchSettings,
     vault: &str,
+    name: &'static str,
 ) -> Result<Box<dyn Sink>, ConfigError> {
     super::cloudwatch::CloudWatchSink::new(settings, vault)
         .map(|s| Box::new(s) as Box<dyn Sink>)
-        .map_err(|source| ConfigError::Sink {
-            name: CLOUDWATCH_VAR,
-            source,
-        })
+        .map_err(|source| ConfigError::Sink { name, source })
 }
 
 #[cfg(not(feature = "cloudwatch"))]
 fn cloudwatch_sink(
     _settings: &CloudWatchSettings,
     _vault: &str,
+    name: &'static str,
 ) -> Result<Box<dyn Sink>, ConfigError> {
     Err(ConfigError::Unsupported {
-        name: CLOUDWATCH_VAR,
+        name,
         sink: "CloudWatch Logs",
         feature: "cloudwatch",
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::from_vars(|k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
-    }
-
-    #[test]
-    fn nothing_set_is_no_sink_and_the_default_pace() {
-        let s = settings(&[("AUDIT_FORWARD_HTTP", "  ")]).expect("ok");
-        assert!(!s.any_sink());
-        assert_eq!(s.pace, Pace::default());
-    }
-
-    #[test]
-    fn bad_values_name_the_variable_and_what_is_accepted() {
-        let e = settings(&[("AUDIT_FORWARD_BATCH", "0")]).expect_err("bad");
-        assert_eq!(
-            e.to_string(),
-            "AUDIT_FORWARD_BATCH=\"0\": expected a number from 1 to 10000"
-        );
-        let e = settings(&[
-            ("AUDIT_FORWARD_SYSLOG", "udp://x"),
-            ("AUDIT_FORWARD_SYSLOG_FACILITY", "local9"),
-        ])
-        .expect_err("bad");
-        assert!(e
-            .to_string()
-            .contains("AUDIT_FORWARD_SYSLOG_FACILITY=\"local9\""));
-    }
-
-    #[test]
-    fn a_sink_refusal_names_the_variable_and_what_is_accepted() {
-        let vault = Vault::new(std::env::temp_dir());
-        let s = settings(&[("AUDIT_FORWARD_SYSLOG", "ftp://x")]).expect("parsed");
-        let e = s.setup(&vault).err().expect("rejected");
-        assert_eq!(
-            e.to_string(),
-            "AUDIT_FORWARD_SYSLOG: \"ftp://x\" is not accepted; expected udp://host:port or tcp://host:port"
-        );
-    }
-
-    #[cfg(feature = "http")]
-    #[test]
-    fn a_bad_header_line_is_named_by_number_not_repeated() {
-        let vault = Vault::new(std::env::temp_dir());
-        let s = settings(&[
-            ("AUDIT_FORWARD_HTTP", "http://h:9428"),
-            ("AUDIT_FORWARD_HTTP_HEADERS", "Authorization Bearer t0ken"),
-        ])
-        .expect("parsed");
-        let e = s.setup(&vault).err().expect("rejected");
-        assert_eq!(
-            e.to_string(),
-            "AUDIT_FORWARD_HTTP_HEADERS: header line 1 has no colon; expected `Name: value`"
-        );
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn a_bad_connection_string_is_not_repeated() {
-        let s = settings(&[(POSTGRES_VAR, "postgres://u:hunter2@[bad")]).expect("parsed");
-        let vault = Vault::new(std::env::temp_dir());
-        let e = s.setup(&vault).err().expect("rejected");
-        assert!(!e.to_string().contains("hunter2"), "{e}");
-        assert!(!format!("{s:?}").contains("hunter2"));
-    }
 }

@@ -1,6 +1,7 @@
 //! The CloudWatch Logs sink's settings: `AUDIT_FORWARD_CLOUDWATCH`, and
 //! credentials and endpoint from the standard AWS variables and profile
-//! file, read once through the lookup the caller passes in.
+//! file. The configuration (`src/config.rs`) reads the variables once and
+//! hands the values to the parsers here.
 //!
 //! Credentials, first found wins: `AWS_ACCESS_KEY_ID` with
 //! `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`); else the profile
@@ -9,12 +10,6 @@
 //! else `AWS_ENDPOINT_URL`, else the region's.
 
 use std::fmt;
-use std::path::PathBuf;
-
-use super::ConfigError;
-
-/// The sink's variable.
-pub const CLOUDWATCH_VAR: &str = "AUDIT_FORWARD_CLOUDWATCH";
 
 /// What `AUDIT_FORWARD_CLOUDWATCH` accepts.
 const ACCEPTED: &str = "region/log-group or region/log-group/log-stream, e.g. eu-west-1/vault-audit/ops (a group name with / needs the stream, or a trailing / for the default one)";
@@ -110,40 +105,6 @@ pub fn check_stream(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the sink's settings through `get` (empty values are unset), or
-/// `None` when `AUDIT_FORWARD_CLOUDWATCH` is unset. The profile file is
-/// read only then. No message repeats a key, a secret or a token.
-pub fn from_vars(
-    get: &impl Fn(&str) -> Option<String>,
-) -> Result<Option<CloudWatchSettings>, ConfigError> {
-    let Some(text) = get(CLOUDWATCH_VAR) else {
-        return Ok(None);
-    };
-    let target = parse_target(&text).map_err(|why| ConfigError::Invalid {
-        name: CLOUDWATCH_VAR,
-        value: text.clone(),
-        why,
-    })?;
-    let endpoint = match ["AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find_map(|name| get(name).map(|v| (name, v)))
-    {
-        Some((name, value)) => {
-            Some(check_endpoint(&value).map_err(|why| ConfigError::Invalid {
-                name,
-                value: value.clone(),
-                why,
-            })?)
-        }
-        None => None,
-    };
-    Ok(Some(CloudWatchSettings {
-        target,
-        credentials: credentials(get)?,
-        endpoint,
-    }))
-}
-
 /// An endpoint: `http://` or `https://` and a host, without its trailing `/`.
 pub fn check_endpoint(text: &str) -> Result<String, String> {
     const ACCEPTED: &str = "expected an http:// or https:// URL, e.g. http://127.0.0.1:5000";
@@ -163,50 +124,6 @@ pub fn check_endpoint(text: &str) -> Result<String, String> {
         ));
     }
     Ok(text.to_owned())
-}
-
-fn no_credentials(why: String) -> ConfigError {
-    ConfigError::Credentials {
-        name: CLOUDWATCH_VAR,
-        why,
-    }
-}
-
-/// The access key from the variables, else from the profile file.
-fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
-    match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
-        (Some(id), Some(secret)) => {
-            return Ok(Credentials {
-                access_key_id: id.trim().to_owned(),
-                secret_access_key: secret.trim().to_owned(),
-                session_token: get("AWS_SESSION_TOKEN").map(|t| t.trim().to_owned()),
-            })
-        }
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(no_credentials(
-                "only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY is set; set both, or neither to use the profile file".into(),
-            ))
-        }
-        (None, None) => {}
-    }
-    let profile = get("AWS_PROFILE").unwrap_or_else(|| "default".to_owned());
-    let path = match get("AWS_SHARED_CREDENTIALS_FILE") {
-        Some(p) => PathBuf::from(p.trim()),
-        None => match get("HOME").or_else(|| get("USERPROFILE")) {
-            Some(home) => PathBuf::from(home).join(".aws").join("credentials"),
-            None => return Err(no_credentials(
-                "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE (there is no HOME for ~/.aws/credentials)".into(),
-            )),
-        },
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        no_credentials(format!(
-            "no AWS credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are unset, and the profile file {} cannot be read ({e})",
-            path.display()
-        ))
-    })?;
-    profile_credentials(&text, &profile)
-        .map_err(|why| no_credentials(format!("profile file {}: {why}", path.display())))
 }
 
 /// The keys of `profile` in the text of a credentials file (INI: `[name]`
@@ -269,15 +186,6 @@ pub fn default_endpoint(region: &str) -> String {
 mod tests {
     use super::*;
 
-    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |k| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        }
-    }
-
     #[test]
     fn targets_name_a_region_a_group_and_maybe_a_stream() {
         let t = parse_target("eu-west-1/vault-audit").expect("ok");
@@ -308,43 +216,6 @@ mod tests {
     }
 
     #[test]
-    fn credentials_come_from_the_variables_first() {
-        let get = vars(&[
-            (CLOUDWATCH_VAR, "eu-west-1/g"),
-            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-            ("AWS_SECRET_ACCESS_KEY", "s3cretKEY"),
-            ("AWS_SESSION_TOKEN", "t0ken"),
-            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
-            ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent"),
-        ]);
-        let s = from_vars(&get).expect("ok").expect("set");
-        assert_eq!(s.credentials.secret_access_key, "s3cretKEY");
-        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
-        let shown = format!("{s:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("t0ken") && !shown.contains("AKID"));
-        let half = vars(&[
-            (CLOUDWATCH_VAR, "eu-west-1/g"),
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-        ]);
-        let e = from_vars(&half).expect_err("half").to_string();
-        assert!(e.contains("set both"), "{e}");
-        assert!(from_vars(&vars(&[])).expect("unset").is_none());
-        let bad = vars(&[
-            (CLOUDWATCH_VAR, "eu-west-1/g"),
-            ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "ftp://h"),
-        ]);
-        let e = from_vars(&bad).expect_err("ftp").to_string();
-        assert!(
-            e.starts_with("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=\"ftp://h\""),
-            "{e}"
-        );
-        assert_eq!(
-            check_endpoint("http://127.0.0.1:5000/").as_deref(),
-            Ok("http://127.0.0.1:5000")
-        );
-    }
-
-    #[test]
     fn a_profile_file_gives_the_named_profile() {
         let text = "# keys\n[default]\naws_access_key_id = A1\naws_secret_access_key = S1\n\n[ci]\naws_access_key_id=A2\naws_secret_access_key=S2\naws_session_token = T2\n";
         let c = profile_credentials(text, "ci").expect("ci");
@@ -360,20 +231,5 @@ mod tests {
         );
         let e = profile_credentials(text, "prod").expect_err("none");
         assert!(e.contains("\"prod\"") && !e.contains("S1"), "{e}");
-        let dir = tempfile::tempdir().expect("dir");
-        let path = dir.path().join("credentials");
-        std::fs::write(&path, text).expect("write");
-        let p = path.to_string_lossy().into_owned();
-        let pairs = [
-            (CLOUDWATCH_VAR, "eu-west-1/g/s"),
-            ("AWS_SHARED_CREDENTIALS_FILE", p.as_str()),
-            ("AWS_PROFILE", "ci"),
-        ];
-        let get = vars(&pairs);
-        let s = from_vars(&get).expect("ok").expect("set");
-        assert_eq!(s.credentials.secret_access_key, "S2");
-        let missing = vars(&[(CLOUDWATCH_VAR, "eu-west-1/g"), ("HOME", "/nonexistent")]);
-        let e = from_vars(&missing).expect_err("no file").to_string();
-        assert!(e.contains("/nonexistent/.aws/credentials"), "{e}");
     }
 }
