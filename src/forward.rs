@@ -126,6 +126,54 @@ pub enum SinkError {
     Rejected(String),
 }
 
+/// A forwarding setting that is not accepted ([`config`] reads them; the
+/// sinks' own settings, such as [`config::aws`], say it too). The message names the
+/// variable and what is accepted, and repeats the value unless it may hold
+/// a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A value that is not accepted.
+    #[error("{name}={value:?}: {why}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong, and what is accepted.
+        why: String,
+    },
+    /// A value a sink does not accept. The sink's message repeats the
+    /// value only where it cannot hold a password or a token.
+    #[error("{name}: {source}")]
+    Sink {
+        /// The variable.
+        name: &'static str,
+        /// What the sink refused, and what it accepts.
+        #[source]
+        source: SinkConfigError,
+    },
+    /// A sink that needs credentials, and found none usable.
+    #[error("{name} is set, but {why}")]
+    Credentials {
+        /// The sink's variable.
+        name: &'static str,
+        /// What is missing, and where it was looked for.
+        why: String,
+    },
+    /// A sink this build was compiled without.
+    #[error(
+        "{name} is set, but this build has no {sink} sink (build with the `{feature}` feature)"
+    )]
+    Unsupported {
+        /// The variable.
+        name: &'static str,
+        /// The sink's name.
+        sink: &'static str,
+        /// The Cargo feature that brings it.
+        feature: &'static str,
+    },
+}
+
 /// A sink setting the sink does not accept: each message says what was
 /// wrong and what is accepted, and never repeats a value that may hold a
 /// credential (a connection string, a header).

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::ConfigError;
+use crate::forward::ConfigError;
 
 /// The sink's variable.
 pub const CLOUDWATCH_VAR: &str = "AUDIT_FORWARD_CLOUDWATCH";
