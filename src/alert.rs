@@ -18,9 +18,10 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dashboard::{cell, LastAlert};
+use crate::dashboard::LastAlert;
 use crate::entry::{Entry, LogLevel, Outcome};
 use crate::fsutil::{at, overwrite_in_place, read_no_follow, write_atomic, IoFailure};
+use crate::markdown::cell;
 use crate::redact::REDACTED;
 use crate::time::format_timestamp;
 use crate::vault::Vault;

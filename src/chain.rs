@@ -16,10 +16,12 @@
 //! What vault-audit wrote is recorded apart from the day files, so that a
 //! day cut short, deleted or rewritten stays accountable: the head record and
 //! the ledger ([`head`]), covered by the key, and with a signing key, Ed25519
-//! signatures anyone can check with the public key ([`sign`]).
+//! signatures anyone can check with the public key ([`sign`]). Both are about
+//! the records of [`state`]: a day file's state and the head line.
 
 pub mod head;
 pub mod sign;
+pub mod state;
 
 use std::fmt;
 use std::fs::{self, OpenOptions};

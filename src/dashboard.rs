@@ -5,7 +5,6 @@
 //! When the note has a `## Audit Summary` heading, that section is kept
 //! current in the same write (see [`gather`]); it is never added.
 
-mod cell;
 mod section;
 mod summary;
 
@@ -15,12 +14,12 @@ use std::io;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use serde_json::Value;
 
-pub use cell::{cell, wiki_link, MAX_CELL_CHARS};
 pub use section::{has_section, replace_existing_section, replace_section};
 pub use summary::{gather, summary_lines, Facts, LastAlert, SUMMARY_HEADING};
 
 use crate::daily;
 use crate::fsutil::replace_if_unchanged;
+use crate::markdown::{cell, wiki_link};
 use crate::time::{parse_timestamp, Zone};
 use crate::vault::Vault;
 

@@ -66,7 +66,7 @@
 //!
 //! | floor | modules |
 //! |---|---|
-//! | 0 | time, fsutil, meter |
+//! | 0 | time, fsutil, meter, markdown |
 //! | 1 | vault, entry, lock |
 //! | 2 | chain, redact |
 //! | 3 | daily, archive |
@@ -98,6 +98,7 @@ pub mod index;
 pub mod journal;
 pub mod lock;
 pub mod logger;
+pub mod markdown;
 pub mod meter;
 pub mod query;
 pub mod redact;

@@ -1,7 +1,9 @@
 //! The house rules: the layering of `src/lib.rs` holds (every `crate::` path in a
-//! module's files names a module on a lower floor), no function outside
-//! tests runs past 80 lines, every setting is named in `src/config.rs` alone
-//! and only the front ends read the process environment.
+//! module's files names a module on a lower floor), no two files use each
+//! other in a circle (inside a module too: `chain/head.rs` is `chain::head`),
+//! no function outside tests runs past 80 lines, every setting is named in
+//! `src/config.rs` alone and only the front ends read the process
+//! environment.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -415,5 +417,199 @@ fn only_the_front_ends_read_the_process_environment() {
         found.is_empty(),
         "the environment read outside the front ends:\n{}",
         found.join("\n")
+    );
+}
+/// A module path, as segments: `src/chain/head.rs` is `["chain", "head"]`.
+type ModPath = Vec<String>;
+
+/// The module a file under `src/` is (`chain/head.rs` is `chain::head`);
+/// none for the crate root and the binary.
+fn module_path(src: &Path, file: &Path) -> Option<ModPath> {
+    let rel = file.strip_prefix(src).ok()?.with_extension("");
+    let mut path: ModPath = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if path.last().is_some_and(|last| last == "mod") {
+        path.pop();
+    }
+    (path != ["lib"] && path != ["main"] && !path.is_empty()).then_some(path)
+}
+
+/// Every path a `use` tree or an expression names from the start of `text`
+/// (what follows `crate::`, `super::` or `self::`), as segments: `a::{b,
+/// c::d}` is `[a, b]` and `[a, c, d]`.
+fn paths_at(text: &str) -> Vec<ModPath> {
+    let text = text.trim_start();
+    if let Some(group) = text.strip_prefix('{') {
+        return group_items(group).into_iter().flat_map(paths_at).collect();
+    }
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(text.len());
+    if end == 0 {
+        return vec![Vec::new()];
+    }
+    let head = text[..end].to_owned();
+    match text[end..].strip_prefix("::") {
+        Some(more) => paths_at(more)
+            .into_iter()
+            .map(|tail| std::iter::once(head.clone()).chain(tail).collect())
+            .collect(),
+        None => vec![vec![head]],
+    }
+}
+
+/// The items of a `{...}` group, up to its closing brace.
+fn group_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut from) = (0, 0);
+    for (i, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[from..i]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[from..i]);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items
+}
+
+/// The modules (among `known`) that the code of module `me` names through
+/// `crate::`, `super::` or `self::` paths, comments left out.
+fn file_uses(me: &[String], text: &str, known: &BTreeSet<ModPath>) -> BTreeSet<ModPath> {
+    let code: String = without_tests(text)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let mut out = BTreeSet::new();
+    for start in ["crate::", "super::", "self::"] {
+        for (at, _) in code.match_indices(start) {
+            let before = code[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let mut base: ModPath = match start {
+                "crate::" => Vec::new(),
+                "super::" => me[..me.len().saturating_sub(1)].to_vec(),
+                _ => me.to_vec(),
+            };
+            for path in paths_at(&code[at + start.len()..]) {
+                let mut segments = path.into_iter().peekable();
+                while segments.next_if(|s| s == "super").is_some() {
+                    base.pop();
+                }
+                let full: ModPath = base.iter().cloned().chain(segments).collect();
+                let target = (1..=full.len())
+                    .rev()
+                    .map(|n| full[..n].to_vec())
+                    .find(|p| known.contains(p));
+                out.extend(target.filter(|t| t != me));
+            }
+        }
+    }
+    out
+}
+
+/// Every circle in the graph of uses between files, each as `a -> b -> a`.
+fn circles(files: &BTreeMap<ModPath, String>) -> Vec<String> {
+    let known: BTreeSet<ModPath> = files.keys().cloned().collect();
+    let graph: BTreeMap<&ModPath, BTreeSet<ModPath>> = files
+        .iter()
+        .map(|(me, text)| (me, file_uses(me, text, &known)))
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut done = BTreeSet::new();
+    for start in graph.keys() {
+        let mut stack = vec![(*start).clone()];
+        walk(&graph, &mut stack, &mut done, &mut found);
+    }
+    found.into_iter().collect()
+}
+
+/// Depth first from the top of `stack`; a use of a module on the stack closes a circle.
+fn walk(
+    graph: &BTreeMap<&ModPath, BTreeSet<ModPath>>,
+    stack: &mut Vec<ModPath>,
+    done: &mut BTreeSet<ModPath>,
+    found: &mut BTreeSet<String>,
+) {
+    let Some(top) = stack.last().cloned() else {
+        return;
+    };
+    if done.contains(&top) {
+        return;
+    }
+    for next in graph.get(&top).into_iter().flatten() {
+        if let Some(at) = stack.iter().position(|m| m == next) {
+            let names: Vec<String> = stack[at..]
+                .iter()
+                .chain([next])
+                .map(|m| m.join("::"))
+                .collect();
+            found.insert(names.join(" -> "));
+            continue;
+        }
+        stack.push(next.clone());
+        walk(graph, stack, done, found);
+        stack.pop();
+    }
+    done.insert(top);
+}
+
+#[test]
+fn no_circle_between_files() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = BTreeMap::new();
+    for item in walkdir::WalkDir::new(&src) {
+        let item = item.expect("walk src");
+        if item.path().extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        if let Some(module) = module_path(&src, item.path()) {
+            let text = std::fs::read_to_string(item.path()).expect("read");
+            files.insert(module, text);
+        }
+    }
+    assert!(files.len() > 50, "the files under src/ were not found");
+    let found = circles(&files);
+    assert!(
+        found.is_empty(),
+        "files using each other in a circle:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_circle_check_catches_a_planted_circle() {
+    let files: BTreeMap<ModPath, String> = [
+        (
+            vec!["chain".into()],
+            "pub mod head;\npub mod sign;\n".into(),
+        ),
+        (
+            vec!["chain".into(), "head".into()],
+            "use super::{sign::sign_day, from_hex};\n".into(),
+        ),
+        (
+            vec!["chain".into(), "sign".into()],
+            "// crate::chain::head in a comment is no use\nfn f(h: &crate::chain::head::Head) {}\n"
+                .into(),
+        ),
+        (vec!["time".into()], "use super::chain::sign;\n".into()),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        circles(&files),
+        vec!["chain::head -> chain::sign -> chain::head".to_owned()]
     );
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signature, Signer, Verifier};
 
-use super::head::{Head, State};
+use super::state::{Head, State};
 use crate::fsutil::{ensure_dir, write_atomic};
 use crate::vault::Vault;
 

@@ -14,9 +14,10 @@ use std::path::{Component, Path};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
-use super::{cell, Settings, Shown};
+use super::{Settings, Shown};
 use crate::daily::{self, Counts};
 use crate::entry::LogLevel;
+use crate::markdown::cell;
 use crate::vault::Vault;
 
 /// The section's heading.

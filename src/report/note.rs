@@ -9,7 +9,7 @@ use chrono::{DateTime, Datelike, Utc};
 use super::chart::{self, Bars, Series, MAX_CATEGORIES};
 use super::facts::{percentile, Facts, Newest, LEVELS};
 use super::AlertNote;
-use crate::dashboard::{cell, wiki_link};
+use crate::markdown::{cell, wiki_link};
 use crate::time::format_timestamp;
 
 /// The colours of INFO, WARNING, ERROR and CRITICAL in the stacked bars.

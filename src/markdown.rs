@@ -1,4 +1,6 @@
-//! Table cells that stay plain text however Obsidian renders them.
+//! Markdown for Obsidian: table cells that stay plain text however Obsidian
+//! renders them, and wiki-links to notes that exist. The Dashboard, the
+//! alert notes and the report all write their tables with it.
 
 use std::path::{Component, Path};
 
