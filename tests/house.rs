@@ -246,15 +246,10 @@ fn layout_marks(text: &str) -> Vec<(usize, &'static str)> {
 fn no_module_outside_daily_parses_a_stored_line() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut wrong = Vec::new();
-    for item in walkdir::WalkDir::new(&src) {
-        let item = item.expect("walk src");
-        let file = item.path();
-        if file.extension().is_none_or(|e| e != "rs")
-            || module_of(&src, file).as_deref() == Some("daily")
-        {
+    for (file, text) in sources() {
+        if module_of(&src, &file).as_deref() == Some("daily") {
             continue;
         }
-        let text = std::fs::read_to_string(file).expect("read");
         for (line, mark) in layout_marks(&text) {
             wrong.push(format!("{}:{line} spells {mark:?}", file.display()));
         }
@@ -275,17 +270,11 @@ fn the_layout_check_sees_a_planted_parser() {
 #[test]
 fn one_cursor_type_lives_in_daily() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut found = Vec::new();
-    for item in walkdir::WalkDir::new(&src) {
-        let item = item.expect("walk src");
-        if item.path().extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
-        let text = std::fs::read_to_string(item.path()).expect("read");
-        if without_tests(&text).contains("struct DayCursor") {
-            found.push(item.path().display().to_string());
-        }
-    }
+    let found: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| without_tests(text).contains("struct DayCursor"))
+        .map(|(file, _)| file.display().to_string())
+        .collect();
     assert_eq!(
         found,
         vec![src.join("daily/cursor.rs").display().to_string()],
